@@ -1,0 +1,164 @@
+// rsdat-bench: the workloads of BENCHMARKS.md on a LocalCluster or a running cluster.
+// Prints one JSON line per workload and repeat.
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cmath>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "rsdat/rsdat.hpp"
+#include "runtime/sysinfo.hpp"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Outcome {
+  double check = 0;
+  std::string note;
+};
+
+struct Workload {
+  std::string name;
+  std::function<Outcome(rsdat::Client&, double scale)> run;
+  std::string missing;  // capability not built yet: reported, not run
+};
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+std::vector<Workload> workloads(uint64_t memory_limit_per_worker, int workers) {
+  using namespace rsdat;
+  std::vector<Workload> w;
+  w.push_back({"tiny_tasks_sum", [](Client& c, double s) {
+                 int64_t n = static_cast<int64_t>(10000 * s);
+                 return Outcome{ones({n * 100}, {100}).sum().item(&c), ""};
+               }, ""});
+  w.push_back({"x_plus_xT_mean", [](Client& c, double s) {
+                 int64_t m = static_cast<int64_t>(20000 * std::sqrt(s)) / 2000 * 2000;
+                 auto x = random::uniform({m, m}, {2000, 2000}, 0);
+                 return Outcome{(x + x.T()).mean({0}).sum().item(&c), ""};
+               }, ""});
+  w.push_back({"matmul", [](Client& c, double s) {
+                 int64_t k = static_cast<int64_t>(8000 * std::cbrt(s)) / 1000 * 1000;
+                 auto x = random::uniform({k, k}, {1000, 1000}, 1);
+                 auto y = random::uniform({k, k}, {1000, 1000}, 2);
+                 return Outcome{matmul(x, y).sum().item(&c), ""};
+               }, ""});
+  w.push_back({"ndvi_zarr", nullptr, "needs Zarr read/write, not built yet"});
+  w.push_back({"spill_2x_memory", [memory_limit_per_worker, workers](Client& c, double) {
+                 double total = 2.0 * static_cast<double>(memory_limit_per_worker) * workers;
+                 int64_t side = static_cast<int64_t>(std::sqrt(total / 8)) / 1000 * 1000;
+                 auto x = random::uniform({side, side}, {1000, 1000}, 4).persist(&c);
+                 return Outcome{x.sum().item(&c), ""};
+               }, "needs spill to disk, not built yet"});
+  w.push_back({"rechunk_timeseries", [](Client& c, double s) {
+                 int64_t t = std::max<int64_t>(1, static_cast<int64_t>(64 * s));
+                 auto x = random::uniform({t, 2048, 2048}, {1, 2048, 2048}, 5).astype(DType::kFloat32);
+                 return Outcome{x.rechunk({t, 128, 128}).std({0}).sum().item(&c), ""};
+               }, ""});
+  return w;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"rsdat-bench: the benchmark workloads, one JSON line per workload and repeat"};
+  std::string scheduler_file, only, memory_limit = "4GB";
+  int workers = 2, threads = 1, repeat = 1;
+  double scale = 1.0;
+  bool list = false;
+  app.add_option("--scheduler-file", scheduler_file, "use a running cluster instead of a LocalCluster");
+  app.add_option("--workers", workers, "LocalCluster workers")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--threads", threads, "threads per worker")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--workload", only, "comma-separated workload names (default: all)");
+  app.add_option("--scale", scale, "size factor (1 = the sizes of BENCHMARKS.md)")->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--repeat", repeat, "runs per workload")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--memory-limit", memory_limit, "memory limit per worker")->capture_default_str();
+  app.add_flag("--list", list, "list the workloads and exit");
+  CLI11_PARSE(app, argc, argv);
+
+  uint64_t limit = 0;
+  try {
+    auto parsed = rsdat::parse_bytes(memory_limit);
+    limit = parsed ? *parsed : rsdat::total_memory_bytes() / static_cast<uint64_t>(workers);
+  } catch (const std::exception& e) {
+    std::cerr << "rsdat-bench: --memory-limit: " << e.what() << "\n";
+    return 2;
+  }
+  auto all = workloads(limit, workers);
+  std::vector<std::string> selected;
+  if (!only.empty()) {
+    std::stringstream ss(only);
+    for (std::string name; std::getline(ss, name, ',');) {
+      bool known = false;
+      for (const auto& w : all) known = known || w.name == name;
+      if (!known) {
+        std::cerr << "rsdat-bench: unknown workload '" << name << "' (see --list)\n";
+        return 2;
+      }
+      selected.push_back(name);
+    }
+  }
+  if (list) {
+    for (const auto& w : all) std::cout << w.name << (w.missing.empty() ? "" : "  (" + w.missing + ")") << "\n";
+    return 0;
+  }
+  try {
+    std::unique_ptr<rsdat::LocalCluster> cluster;
+    std::unique_ptr<rsdat::Client> client;
+    if (scheduler_file.empty()) {
+      cluster = std::make_unique<rsdat::LocalCluster>(rsdat::LocalClusterOptions{
+          .workers = workers, .threads_per_worker = threads, .memory_limit = std::to_string(limit)});
+      client = std::make_unique<rsdat::Client>(*cluster, rsdat::ClientOptions{.progress = false});
+    } else {
+      client = rsdat::Client::from_scheduler_file(scheduler_file, 60, rsdat::ClientOptions{.progress = false});
+    }
+    auto status = client->cluster_status();
+    int nthreads = status.workers.empty() ? 0 : static_cast<int>(status.workers[0].nthreads);
+    int failures = 0;
+    for (const auto& w : all) {
+      if (!selected.empty() && std::find(selected.begin(), selected.end(), w.name) == selected.end()) continue;
+      for (int r = 0; r < repeat; ++r) {
+        nlohmann::json line;
+        line["name"] = w.name;
+        line["workers"] = status.workers.size();
+        line["threads"] = nthreads;
+        line["repeat"] = r;
+        if (!w.missing.empty()) {
+          line["skipped"] = w.missing;
+          std::cout << line.dump() << std::endl;
+          break;
+        }
+        uint64_t moved_before = client->cluster_status().bytes_transferred;
+        auto t0 = Clock::now();
+        try {
+          Outcome o = w.run(*client, scale);
+          line["seconds"] = seconds_since(t0);
+          line["check"] = o.check;
+        } catch (const std::exception& e) {
+          line["seconds"] = seconds_since(t0);
+          line["error"] = e.what();
+          ++failures;
+        }
+        auto after = client->cluster_status();
+        line["tasks"] = client->last_stats().tasks;
+        line["bytes_transferred"] = after.bytes_transferred - moved_before;
+        uint64_t spilled = 0;
+        std::vector<uint64_t> rss;
+        for (const auto& ws : after.workers) {
+          spilled += ws.spilled_bytes;
+          rss.push_back(ws.rss_bytes);
+        }
+        line["bytes_spilled"] = spilled;
+        line["rss"] = rss;
+        std::cout << line.dump() << std::endl;
+      }
+    }
+    return failures == 0 ? 0 : 1;
+  } catch (const std::exception& e) {
+    std::cerr << "rsdat-bench: " << e.what() << "\n";
+    return 1;
+  }
+}

@@ -1,0 +1,620 @@
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <numeric>
+#include <stdexcept>
+
+#include "client/array_internal.hpp"
+#include "client/client_internal.hpp"
+
+namespace rsdat {
+
+using detail::BlockIndex;
+using detail::Node;
+using detail::NodePtr;
+using ops::Instr;
+using ops::Instruction;
+
+namespace {
+
+const Node& need(const std::shared_ptr<const Node>& n) {
+  if (!n) throw std::invalid_argument("operation on an empty rsdat::Array");
+  return *n;
+}
+
+std::shared_ptr<Node> make_node(std::string name, Shape shape, Chunks chunks, DType dtype) {
+  auto n = std::make_shared<Node>();
+  n->token = detail::new_token();
+  n->name = std::move(name);
+  n->shape = std::move(shape);
+  n->chunks = std::move(chunks);
+  n->dtype = dtype;
+  return n;
+}
+
+// ---- creation ---------------------------------------------------------------
+
+Array filled(const Shape& shape, const Shape& chunk_shape, double value, DType dtype, const char* name) {
+  auto n = make_node(name, shape, detail::regular_chunks(shape, chunk_shape), dtype);
+  std::string params = ops::fill_params(value);
+  n->lower = [params](const Node&, const BlockIndex&, TaskSpec& t) {
+    t.op = ops::kFill;
+    t.params = params;
+  };
+  return Array(n);
+}
+
+// ---- elementwise ------------------------------------------------------------
+
+// The fusable form of an array: its own program, or a load of itself.
+detail::ExprInfo expr_of(const NodePtr& n) {
+  if (n->expr) return *n->expr;
+  return {{n}, {{Instr::kLoad, 0}}};
+}
+
+// Appends b's program to a's, sharing leaves.
+void append_expr(detail::ExprInfo& a, const detail::ExprInfo& b) {
+  std::vector<int> remap(b.leaves.size());
+  for (size_t i = 0; i < b.leaves.size(); ++i) {
+    auto it = std::find_if(a.leaves.begin(), a.leaves.end(),
+                           [&](const NodePtr& l) { return l->token == b.leaves[i]->token; });
+    if (it == a.leaves.end()) {
+      a.leaves.push_back(b.leaves[i]);
+      remap[i] = static_cast<int>(a.leaves.size() - 1);
+    } else {
+      remap[i] = static_cast<int>(it - a.leaves.begin());
+    }
+  }
+  for (Instruction ins : b.program) {
+    if (ins.op == Instr::kLoad) ins.arg = remap[static_cast<size_t>(ins.arg)];
+    a.program.push_back(ins);
+  }
+}
+
+bool small_type(DType t) { return t == DType::kFloat32 || (dtype_size(t) <= 2); }
+
+Array from_expr(std::string name, const Node& like, detail::ExprInfo expr, DType dtype) {
+  auto n = make_node(std::move(name), like.shape, like.chunks, dtype);
+  bool f32 = dtype == DType::kFloat32 &&
+             std::all_of(expr.leaves.begin(), expr.leaves.end(), [](const NodePtr& l) { return small_type(l->dtype); });
+  std::string params = ops::elementwise_params(f32 ? DType::kFloat32 : DType::kFloat64, expr.program);
+  n->inputs = expr.leaves;
+  n->lower = [params](const Node& self, const BlockIndex& b, TaskSpec& t) {
+    t.op = ops::kElementwise;
+    t.params = params;
+    for (const auto& leaf : self.inputs) t.deps.push_back(detail::key_of(*leaf, b));
+  };
+  n->expr = std::move(expr);
+  return Array(n);
+}
+
+DType arith_type(DType a, DType b, Instr op) {
+  DType t = promote(a, b);
+  if (op == Instr::kDiv && !dtype_is_float(t)) return DType::kFloat64;
+  if (t == DType::kBool && (op == Instr::kSub || op == Instr::kAdd || op == Instr::kMul)) return DType::kInt64;
+  return t;
+}
+
+// A Python-scalar operand: keeps the array's dtype unless it needs floats.
+DType scalar_type(DType a, double s, Instr op) {
+  if (op == Instr::kDiv) return dtype_is_float(a) ? a : DType::kFloat64;
+  if (dtype_is_float(a)) return a;
+  if (std::floor(s) != s) return DType::kFloat64;
+  return a == DType::kBool ? DType::kInt64 : a;
+}
+
+const char* instr_name(Instr op) {
+  switch (op) {
+    case Instr::kAdd: return "add";
+    case Instr::kSub: return "subtract";
+    case Instr::kMul: return "multiply";
+    case Instr::kDiv: return "divide";
+    case Instr::kMinimum: return "minimum";
+    case Instr::kMaximum: return "maximum";
+    default: return "elementwise";
+  }
+}
+
+Array binary(const Array& a, const Array& b, Instr op) {
+  const Node& na = need(a.node());
+  const Node& nb = need(b.node());
+  if (na.shape != nb.shape) {
+    throw std::invalid_argument(std::string(instr_name(op)) + ": shapes " + shape_to_string(na.shape) + " and " +
+                                shape_to_string(nb.shape) + " differ (broadcasting is not supported)");
+  }
+  Array bb = nb.chunks == na.chunks ? b : b.rechunk(na.chunks);
+  detail::ExprInfo e = expr_of(a.node());
+  append_expr(e, expr_of(bb.node()));
+  e.program.push_back({op, 0});
+  return from_expr(instr_name(op), na, std::move(e), arith_type(na.dtype, nb.dtype, op));
+}
+
+Array with_scalar(const Array& a, double s, Instr op, bool scalar_first) {
+  const Node& na = need(a.node());
+  detail::ExprInfo e = expr_of(a.node());
+  if (scalar_first) {
+    detail::ExprInfo c{{}, {{Instr::kConst, s}}};
+    append_expr(c, e);
+    e = std::move(c);
+  } else {
+    e.program.push_back({Instr::kConst, s});
+  }
+  e.program.push_back({op, 0});
+  return from_expr(instr_name(op), na, std::move(e), scalar_type(na.dtype, s, op));
+}
+
+Array unary(const Array& a, Instr op, const char* name, bool to_float) {
+  const Node& na = need(a.node());
+  detail::ExprInfo e = expr_of(a.node());
+  e.program.push_back({op, 0});
+  DType t = na.dtype;
+  if (to_float && !dtype_is_float(t)) t = DType::kFloat64;
+  if (!to_float && t == DType::kBool) t = DType::kInt64;
+  return from_expr(name, na, std::move(e), t);
+}
+
+// ---- reductions -------------------------------------------------------------
+
+std::vector<int64_t> normalize_axes(std::vector<int64_t> axes, size_t ndim) {
+  if (axes.empty()) {
+    axes.resize(ndim);
+    std::iota(axes.begin(), axes.end(), 0);
+  }
+  for (auto& ax : axes) {
+    if (ax < 0) ax += static_cast<int64_t>(ndim);
+    if (ax < 0 || ax >= static_cast<int64_t>(ndim)) {
+      throw std::invalid_argument("axis out of range for an array of " + std::to_string(ndim) + " dims");
+    }
+  }
+  std::sort(axes.begin(), axes.end());
+  if (std::adjacent_find(axes.begin(), axes.end()) != axes.end()) throw std::invalid_argument("repeated axis");
+  return axes;
+}
+
+DType partial_dtype(ops::ReduceKind kind, DType in) {
+  switch (kind) {
+    case ops::ReduceKind::kSum: return dtype_is_float(in) ? DType::kFloat64 : DType::kInt64;
+    case ops::ReduceKind::kMoments: return DType::kFloat64;
+    default: return in;
+  }
+}
+
+// Builds the tree: partial per input block, combines of up to split_every partials,
+// and the finalising step; returns the final array (reduced axes dropped).
+Array reduce(const Array& a, std::vector<int64_t> axes_in, ops::ReduceKind kind, ops::FinalizeSpec fin, DType out_dtype,
+             int split_every, const char* name) {
+  const Node& in = need(a.node());
+  if (split_every < 2) throw std::invalid_argument("split_every must be at least 2");
+  const size_t nd = in.shape.size();
+  const std::vector<int64_t> axes = normalize_axes(std::move(axes_in), nd);
+  std::vector<bool> reduced(nd, false);
+  for (int64_t ax : axes) reduced[ax] = true;
+  for (int64_t ax : axes) {
+    if (in.shape[ax] == 0 && (kind == ops::ReduceKind::kMin || kind == ops::ReduceKind::kMax)) {
+      throw std::invalid_argument(std::string(name) + ": zero-size axis has no identity");
+    }
+  }
+  const bool moments = kind == ops::ReduceKind::kMoments;
+  const DType pdt = partial_dtype(kind, in.dtype);
+  double count = 1;
+  for (int64_t ax : axes) count *= static_cast<double>(in.shape[ax]);
+  fin.count = count;
+
+  // Final shape and chunks.
+  Shape out_shape;
+  Chunks out_chunks;
+  for (size_t i = 0; i < nd; ++i) {
+    if (!reduced[i]) {
+      out_shape.push_back(in.shape[i]);
+      out_chunks.push_back(in.chunks[i]);
+    }
+  }
+  // A partial-level grid: kept axes as the input's, reduced axes with n blocks of 1.
+  auto level_chunks = [&](const std::vector<int64_t>& nblocks) {
+    Chunks c;
+    if (moments) c.push_back({3});
+    for (size_t i = 0; i < nd; ++i) c.push_back(reduced[i] ? std::vector<int64_t>(nblocks[i], 1) : in.chunks[i]);
+    return c;
+  };
+  auto level_shape = [&](const Chunks& c) {
+    Shape s;
+    for (const auto& v : c) s.push_back(std::accumulate(v.begin(), v.end(), int64_t{0}));
+    return s;
+  };
+  const size_t lead = moments ? 1 : 0;
+  std::vector<int64_t> nblocks = detail::blocks_per_axis(in.chunks);
+  bool single = std::all_of(axes.begin(), axes.end(), [&](int64_t ax) { return nblocks[ax] == 1; });
+
+  // Maps a final block index to the index in a level grid (reduced axes at 0).
+  auto to_level_block = [reduced, lead, nd](const BlockIndex& out_block) {
+    BlockIndex b(lead, 0);
+    size_t k = 0;
+    for (size_t i = 0; i < nd; ++i) b.push_back(reduced[i] ? 0 : out_block[k++]);
+    return b;
+  };
+  auto to_input_block = [lead](const BlockIndex& level_block) {
+    return BlockIndex(level_block.begin() + static_cast<long>(lead), level_block.end());
+  };
+
+  if (single) {
+    auto n = make_node(std::string(name), out_shape, out_chunks, out_dtype);
+    n->inputs = {a.node()};
+    std::string params = ops::reduce_partial_params(kind, axes, fin);
+    n->lower = [params, to_level_block, to_input_block](const Node& self, const BlockIndex& b, TaskSpec& t) {
+      t.op = ops::kReducePartial;
+      t.params = params;
+      t.deps.push_back(detail::key_of(*self.inputs[0], to_input_block(to_level_block(b))));
+    };
+    return Array(n);
+  }
+
+  Chunks pchunks = level_chunks(nblocks);
+  auto partial = make_node(std::string(name) + "-partial", level_shape(pchunks), pchunks, pdt);
+  partial->inputs = {a.node()};
+  {
+    std::string params = ops::reduce_partial_params(kind, axes, {});
+    partial->lower = [params, to_input_block](const Node& self, const BlockIndex& b, TaskSpec& t) {
+      t.op = ops::kReducePartial;
+      t.params = params;
+      t.deps.push_back(detail::key_of(*self.inputs[0], to_input_block(b)));
+    };
+  }
+  NodePtr level = partial;
+  // Group factor per axis so that one combine reads at most split_every partials.
+  while (true) {
+    std::vector<int64_t> cur = nblocks;
+    int multi = 0;
+    for (int64_t ax : axes)
+      if (cur[ax] > 1) ++multi;
+    if (multi == 0) break;
+    int64_t g = std::max<int64_t>(2, static_cast<int64_t>(std::floor(std::pow(split_every, 1.0 / multi) + 1e-9)));
+    std::vector<int64_t> next = cur;
+    for (int64_t ax : axes) next[ax] = (cur[ax] + g - 1) / g;
+    bool last = std::all_of(axes.begin(), axes.end(), [&](int64_t ax) { return next[ax] == 1; });
+    NodePtr prev = level;
+    std::vector<int64_t> prev_blocks = cur;
+    std::shared_ptr<Node> node;
+    if (last) {
+      node = make_node(std::string(name), out_shape, out_chunks, out_dtype);
+    } else {
+      Chunks c = level_chunks(next);
+      node = make_node(std::string(name) + "-combine", level_shape(c), c, pdt);
+    }
+    node->inputs = {prev};
+    std::string params = ops::reduce_combine_params(kind, last ? fin : ops::FinalizeSpec{});
+    node->lower = [params, last, g, axes, prev_blocks, lead, to_level_block](const Node& self, const BlockIndex& b,
+                                                                              TaskSpec& t) {
+      t.op = ops::kReduceCombine;
+      t.params = params;
+      BlockIndex base = last ? to_level_block(b) : b;
+      // Cartesian product over the group along each reduced axis.
+      std::vector<int64_t> lo(axes.size()), hi(axes.size());
+      for (size_t k = 0; k < axes.size(); ++k) {
+        int64_t ax = axes[k];
+        lo[k] = base[lead + ax] * g;
+        hi[k] = std::min(prev_blocks[ax], lo[k] + g);
+      }
+      std::vector<int64_t> cur = lo;
+      while (true) {
+        BlockIndex src = base;
+        for (size_t k = 0; k < axes.size(); ++k) src[lead + axes[k]] = cur[k];
+        t.deps.push_back(detail::key_of(*self.inputs[0], src));
+        size_t k = axes.size();
+        while (k-- > 0) {
+          if (++cur[k] < hi[k]) break;
+          cur[k] = lo[k];
+        }
+        if (k == static_cast<size_t>(-1)) break;
+      }
+    };
+    nblocks = next;
+    level = node;
+    if (last) return Array(level);
+  }
+  return Array(level);  // unreachable: the loop ends on the last level
+}
+
+DType float_result(DType t) { return t == DType::kFloat32 ? DType::kFloat32 : DType::kFloat64; }
+
+DType sum_result(DType t) {
+  if (dtype_is_float(t)) return t;
+  if (t >= DType::kUInt8 && t <= DType::kUInt64) return DType::kUInt64;
+  return DType::kInt64;
+}
+
+}  // namespace
+
+// ---- Array accessors --------------------------------------------------------
+
+const Shape& Array::shape() const { return need(node_).shape; }
+const Chunks& Array::chunks() const { return need(node_).chunks; }
+DType Array::dtype() const { return need(node_).dtype; }
+int64_t Array::size() const { return shape_size(shape()); }
+uint64_t Array::nbytes() const { return static_cast<uint64_t>(size()) * dtype_size(dtype()); }
+int64_t Array::num_chunks() const { return detail::num_blocks(chunks()); }
+const std::string& Array::name() const { return need(node_).name; }
+
+Array Array::astype(DType t) const {
+  const Node& n = need(node_);
+  if (t == n.dtype) return *this;
+  detail::ExprInfo e = expr_of(node_);
+  e.program.push_back({Instr::kCast, static_cast<double>(static_cast<int>(t))});
+  return from_expr("astype", n, std::move(e), t);
+}
+
+Array Array::transpose(std::vector<int64_t> axes) const {
+  const Node& in = need(node_);
+  const size_t nd = in.shape.size();
+  if (axes.empty()) {
+    axes.resize(nd);
+    for (size_t i = 0; i < nd; ++i) axes[i] = static_cast<int64_t>(nd - 1 - i);
+  }
+  if (axes.size() != nd) throw std::invalid_argument("transpose: axes do not match the array's dims");
+  std::vector<bool> seen(nd, false);
+  for (auto& ax : axes) {
+    if (ax < 0) ax += static_cast<int64_t>(nd);
+    if (ax < 0 || ax >= static_cast<int64_t>(nd) || seen[ax]) throw std::invalid_argument("transpose: bad axes");
+    seen[ax] = true;
+  }
+  bool identity = true;
+  for (size_t i = 0; i < nd; ++i) identity = identity && axes[i] == static_cast<int64_t>(i);
+  if (identity) return *this;
+  Shape shape(nd);
+  Chunks chunks(nd);
+  for (size_t i = 0; i < nd; ++i) {
+    shape[i] = in.shape[axes[i]];
+    chunks[i] = in.chunks[axes[i]];
+  }
+  auto n = make_node("transpose", shape, chunks, in.dtype);
+  n->inputs = {node_};
+  std::string params = ops::transpose_params(axes);
+  n->lower = [params, axes](const Node& self, const BlockIndex& b, TaskSpec& t) {
+    t.op = ops::kTranspose;
+    t.params = params;
+    BlockIndex src(b.size());
+    for (size_t i = 0; i < b.size(); ++i) src[axes[i]] = b[i];
+    t.deps.push_back(detail::key_of(*self.inputs[0], src));
+  };
+  return Array(n);
+}
+
+Array Array::sum(std::vector<int64_t> axes, int split_every) const {
+  return reduce(*this, std::move(axes), ops::ReduceKind::kSum, {ops::Finalize::kSum}, sum_result(dtype()), split_every,
+                "sum");
+}
+Array Array::mean(std::vector<int64_t> axes, int split_every) const {
+  return reduce(*this, std::move(axes), ops::ReduceKind::kSum, {ops::Finalize::kMean}, float_result(dtype()),
+                split_every, "mean");
+}
+Array Array::min(std::vector<int64_t> axes, int split_every) const {
+  return reduce(*this, std::move(axes), ops::ReduceKind::kMin, {ops::Finalize::kMin}, dtype(), split_every, "min");
+}
+Array Array::max(std::vector<int64_t> axes, int split_every) const {
+  return reduce(*this, std::move(axes), ops::ReduceKind::kMax, {ops::Finalize::kMax}, dtype(), split_every, "max");
+}
+Array Array::var(std::vector<int64_t> axes, double ddof, int split_every) const {
+  return reduce(*this, std::move(axes), ops::ReduceKind::kMoments, {ops::Finalize::kVar, 0, ddof},
+                float_result(dtype()), split_every, "var");
+}
+Array Array::std(std::vector<int64_t> axes, double ddof, int split_every) const {
+  return reduce(*this, std::move(axes), ops::ReduceKind::kMoments, {ops::Finalize::kStd, 0, ddof},
+                float_result(dtype()), split_every, "std");
+}
+
+Array Array::rechunk(std::vector<int64_t> chunk_shape) const {
+  return rechunk(detail::regular_chunks(shape(), chunk_shape));
+}
+
+Array Array::rechunk(const Chunks& target) const {
+  const Node& in = need(node_);
+  if (target == in.chunks) return *this;
+  if (target.size() != in.shape.size()) throw std::invalid_argument("rechunk: chunks do not match the array's dims");
+  for (size_t i = 0; i < target.size(); ++i) {
+    int64_t total = 0;
+    for (int64_t c : target[i]) {
+      if (c < 0 || (c == 0 && in.shape[i] != 0)) throw std::invalid_argument("rechunk: chunk sizes must be positive");
+      total += c;
+    }
+    if (total != in.shape[i]) throw std::invalid_argument("rechunk: chunks along an axis must add up to its length");
+  }
+  auto n = make_node("rechunk", in.shape, target, in.dtype);
+  n->inputs = {node_};
+  // Per axis, the input blocks' offsets, to find overlaps by search.
+  std::vector<std::vector<int64_t>> in_starts(in.chunks.size());
+  for (size_t i = 0; i < in.chunks.size(); ++i) {
+    int64_t off = 0;
+    for (int64_t c : in.chunks[i]) {
+      in_starts[i].push_back(off);
+      off += c;
+    }
+  }
+  n->lower = [in_starts](const Node& self, const BlockIndex& b, TaskSpec& t) {
+    const Node& src = *self.inputs[0];
+    Shape off = detail::block_offset(self.chunks, b);
+    Shape shp = detail::block_shape(self.chunks, b);
+    const size_t nd = b.size();
+    std::vector<int64_t> lo(nd), hi(nd);
+    for (size_t i = 0; i < nd; ++i) {
+      const auto& st = in_starts[i];
+      lo[i] = std::upper_bound(st.begin(), st.end(), off[i]) - st.begin() - 1;
+      int64_t end = off[i] + std::max<int64_t>(shp[i], 1);
+      hi[i] = std::lower_bound(st.begin(), st.end(), end) - st.begin();
+      if (lo[i] < 0) lo[i] = 0;
+      if (hi[i] <= lo[i]) hi[i] = lo[i] + 1;
+    }
+    std::vector<std::vector<int64_t>> in_offsets;
+    BlockIndex cur = lo;
+    while (true) {
+      t.deps.push_back(detail::key_of(src, cur));
+      std::vector<int64_t> o(nd);
+      for (size_t i = 0; i < nd; ++i) o[i] = in_starts[i][cur[i]];
+      in_offsets.push_back(std::move(o));
+      size_t k = nd;
+      while (k-- > 0) {
+        if (++cur[k] < hi[k]) break;
+        cur[k] = lo[k];
+      }
+      if (k == static_cast<size_t>(-1)) break;
+    }
+    t.op = ops::kAssemble;
+    t.params = ops::assemble_params(off, in_offsets);
+  };
+  return Array(n);
+}
+
+// ---- compute ----------------------------------------------------------------
+
+namespace {
+Client& client_or_default(Client* c) {
+  if (c) return *c;
+  Client* d = Client::current();
+  if (!d) throw ClusterError("no rsdat::Client: create one (or a LocalCluster and a Client) before compute()");
+  return *d;
+}
+
+template <typename From, typename To>
+void convert_block(const From* src, To* dst, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<To>(src[i]);
+}
+}  // namespace
+
+Array Array::persist(Client* c) const {
+  const Node& n = need(node_);
+  if (n.persisted) return *this;
+  Client& client = client_or_default(c);
+  std::vector<TaskKey> keys = detail::all_keys(n);
+  (void)client.impl().run(detail::lower_graph(n), keys);
+  auto p = std::make_shared<Node>();
+  p->token = n.token;
+  p->name = n.name;
+  p->shape = n.shape;
+  p->chunks = n.chunks;
+  p->dtype = n.dtype;
+  p->persisted = std::make_shared<detail::PersistHandle>();
+  p->persisted->client = &client;
+  p->persisted->keys = std::move(keys);
+  return Array(p);
+}
+
+void Array::compute_into(Client* c, DType as, void* out) const {
+  const Node& n = need(node_);
+  Client& client = client_or_default(c);
+  std::vector<TaskKey> keys = detail::all_keys(n);
+  auto where = client.impl().run(n.persisted ? std::vector<TaskSpec>{} : detail::lower_graph(n), keys);
+  std::vector<Chunk> chunks;
+  try {
+    chunks = client.impl().gather(keys, where);
+  } catch (...) {
+    if (!n.persisted) client.impl().release(keys);
+    throw;
+  }
+  if (!n.persisted) client.impl().release(keys);
+  const size_t nd = n.shape.size();
+  const Shape strides = c_strides(n.shape);
+  const size_t out_size = dtype_size(as);
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    const Chunk& ch = chunks[i];
+    BlockIndex b = detail::unravel_block(n.chunks, i);
+    Shape off = detail::block_offset(n.chunks, b);
+    Shape shp = detail::block_shape(n.chunks, b);
+    if (ch.shape != shp) throw ClusterError("chunk " + keys[i].to_string() + " came back with a wrong shape");
+    if (shape_size(shp) == 0) continue;
+    const int64_t row = nd == 0 ? 1 : shp[nd - 1];
+    const int64_t rows = shape_size(shp) / row;
+    std::vector<int64_t> idx(nd == 0 ? 0 : nd - 1, 0);
+    for (int64_t r = 0; r < rows; ++r) {
+      int64_t dst = 0;
+      for (size_t k = 0; k + 1 < nd; ++k) dst += (off[k] + idx[k]) * strides[k];
+      if (nd > 0) dst += off[nd - 1];
+      const uint8_t* src = ch.bytes() + static_cast<size_t>(r * row) * dtype_size(ch.dtype);
+      uint8_t* to = static_cast<uint8_t*>(out) + static_cast<size_t>(dst) * out_size;
+      if (ch.dtype == as) {
+        std::memcpy(to, src, static_cast<size_t>(row) * out_size);
+      } else {
+        visit_dtype(ch.dtype, [&](auto f) {
+          using From = decltype(f);
+          visit_dtype(as, [&](auto t) {
+            using To = decltype(t);
+            convert_block(reinterpret_cast<const From*>(src), reinterpret_cast<To*>(to), row);
+          });
+        });
+      }
+      for (size_t k = idx.size(); k-- > 0;) {
+        if (++idx[k] < shp[k]) break;
+        idx[k] = 0;
+      }
+    }
+  }
+}
+
+double Array::item(Client* c) const {
+  if (size() != 1) throw std::invalid_argument("item(): the array has " + std::to_string(size()) + " elements");
+  return compute<double>(c).flat(0);
+}
+
+// ---- free functions ---------------------------------------------------------
+
+Array zeros(const Shape& shape, const Shape& chunks, DType dtype) { return filled(shape, chunks, 0.0, dtype, "zeros"); }
+Array ones(const Shape& shape, const Shape& chunks, DType dtype) { return filled(shape, chunks, 1.0, dtype, "ones"); }
+Array full(const Shape& shape, const Shape& chunks, double value, DType dtype) {
+  return filled(shape, chunks, value, dtype, "full");
+}
+
+namespace random {
+Array uniform(const Shape& shape, const Shape& chunk_shape, uint64_t seed, DType dtype) {
+  if (!dtype_is_float(dtype)) throw std::invalid_argument("random::uniform: dtype must be float32 or float64");
+  auto n = make_node("random_uniform", shape, detail::regular_chunks(shape, chunk_shape), dtype);
+  n->lower = [seed](const Node& self, const BlockIndex& b, TaskSpec& t) {
+    t.op = ops::kRandomUniform;
+    t.params = ops::random_uniform_params(seed, self.shape, detail::block_offset(self.chunks, b));
+  };
+  return Array(n);
+}
+}  // namespace random
+
+Array operator+(const Array& a, const Array& b) { return binary(a, b, Instr::kAdd); }
+Array operator-(const Array& a, const Array& b) { return binary(a, b, Instr::kSub); }
+Array operator*(const Array& a, const Array& b) { return binary(a, b, Instr::kMul); }
+Array operator/(const Array& a, const Array& b) { return binary(a, b, Instr::kDiv); }
+Array operator+(const Array& a, double b) { return with_scalar(a, b, Instr::kAdd, false); }
+Array operator-(const Array& a, double b) { return with_scalar(a, b, Instr::kSub, false); }
+Array operator*(const Array& a, double b) { return with_scalar(a, b, Instr::kMul, false); }
+Array operator/(const Array& a, double b) { return with_scalar(a, b, Instr::kDiv, false); }
+Array operator+(double a, const Array& b) { return with_scalar(b, a, Instr::kAdd, true); }
+Array operator-(double a, const Array& b) { return with_scalar(b, a, Instr::kSub, true); }
+Array operator*(double a, const Array& b) { return with_scalar(b, a, Instr::kMul, true); }
+Array operator/(double a, const Array& b) { return with_scalar(b, a, Instr::kDiv, true); }
+Array operator-(const Array& a) { return unary(a, Instr::kNeg, "negative", false); }
+Array abs(const Array& a) { return unary(a, Instr::kAbs, "abs", false); }
+Array sqrt(const Array& a) { return unary(a, Instr::kSqrt, "sqrt", true); }
+Array exp(const Array& a) { return unary(a, Instr::kExp, "exp", true); }
+Array log(const Array& a) { return unary(a, Instr::kLog, "log", true); }
+Array minimum(const Array& a, const Array& b) { return binary(a, b, Instr::kMinimum); }
+Array maximum(const Array& a, const Array& b) { return binary(a, b, Instr::kMaximum); }
+
+Array matmul(const Array& a, const Array& b_in) {
+  const Node& na = need(a.node());
+  const Node& nb0 = need(b_in.node());
+  if (na.shape.size() != 2 || nb0.shape.size() != 2) throw std::invalid_argument("matmul: both arrays must be 2-D");
+  if (na.shape[1] != nb0.shape[0]) {
+    throw std::invalid_argument("matmul: shapes " + shape_to_string(na.shape) + " and " + shape_to_string(nb0.shape) +
+                                " do not align");
+  }
+  Array b = nb0.chunks[0] == na.chunks[1] ? b_in : b_in.rechunk(Chunks{na.chunks[1], nb0.chunks[1]});
+  const Node& nb = *b.node();
+  DType t = promote(na.dtype, nb.dtype);
+  if (!dtype_is_float(t)) t = DType::kFloat64;
+  auto n = make_node("matmul", {na.shape[0], nb.shape[1]}, {na.chunks[0], nb.chunks[1]}, t);
+  n->inputs = {a.node(), b.node()};
+  const int64_t k = static_cast<int64_t>(na.chunks[1].size());
+  std::string params = ops::matmul_params(k);
+  n->lower = [params, k](const Node& self, const BlockIndex& blk, TaskSpec& task) {
+    task.op = ops::kMatmul;
+    task.params = params;
+    for (int64_t i = 0; i < k; ++i) task.deps.push_back(detail::key_of(*self.inputs[0], {blk[0], i}));
+    for (int64_t i = 0; i < k; ++i) task.deps.push_back(detail::key_of(*self.inputs[1], {i, blk[1]}));
+  };
+  return Array(n);
+}
+
+}  // namespace rsdat

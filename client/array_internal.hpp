@@ -1,0 +1,62 @@
+// The expression graph behind rsdat::Array, and its lowering to chunk tasks.
+// Not installed: the public API is client/include/rsdat/.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "rsdat/array.hpp"
+#include "runtime/builtin_ops.hpp"
+#include "runtime/task.hpp"
+
+namespace rsdat::detail {
+
+using NodePtr = std::shared_ptr<const Node>;
+using BlockIndex = std::vector<int64_t>;
+
+// Keys held in the cluster for a persisted array; released when the last handle goes.
+struct PersistHandle {
+  Client* client = nullptr;
+  std::vector<TaskKey> keys;
+  ~PersistHandle();
+};
+
+// Elementwise nodes keep their fusable form: a program over leaf arrays on one grid.
+struct ExprInfo {
+  std::vector<NodePtr> leaves;
+  std::vector<ops::Instruction> program;
+};
+
+struct Node {
+  uint64_t token = 0;
+  std::string name;
+  Shape shape;
+  Chunks chunks;
+  DType dtype = DType::kFloat64;
+  std::vector<NodePtr> inputs;  // nodes whose keys this node's tasks read
+  // Fills op, params and deps of the task of one block (key, dtype, shape are set).
+  std::function<void(const Node& self, const BlockIndex& block, TaskSpec& task)> lower;
+  std::optional<ExprInfo> expr;
+  std::shared_ptr<PersistHandle> persisted;
+};
+
+uint64_t new_token();
+// Grid helpers.
+std::vector<int64_t> blocks_per_axis(const Chunks& chunks);
+int64_t num_blocks(const Chunks& chunks);
+uint64_t linear_block(const Chunks& chunks, const BlockIndex& block);
+BlockIndex unravel_block(const Chunks& chunks, uint64_t linear);
+Shape block_shape(const Chunks& chunks, const BlockIndex& block);
+Shape block_offset(const Chunks& chunks, const BlockIndex& block);
+Chunks regular_chunks(const Shape& shape, const Shape& chunk_shape);
+TaskKey key_of(const Node& node, const BlockIndex& block);
+
+// Every task needed for `root` (persisted nodes contribute none), inputs first.
+std::vector<TaskSpec> lower_graph(const Node& root);
+// The keys of all of a node's blocks, in C order of the block grid.
+std::vector<TaskKey> all_keys(const Node& node);
+
+}  // namespace rsdat::detail

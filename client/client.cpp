@@ -1,0 +1,356 @@
+#include <kj/exception.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <unordered_set>
+
+#include "client/client_internal.hpp"
+#include "rsdat/local_cluster.hpp"
+#include "runtime/scheduler_file.hpp"
+#include "runtime/wire_convert.hpp"
+
+namespace rsdat {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+thread_local std::vector<Client*> g_clients;  // live clients, most recent last
+
+void send_hello(zmq::socket_t& s, wire::Role role, const std::string& name) {
+  capnp::MallocMessageBuilder b;
+  auto h = b.initRoot<wire::Envelope>().initHello();
+  h.setVersion(wire::PROTOCOL_VERSION);
+  h.setRole(role);
+  h.setName(name);
+  (void)send_message(s, nullptr, b);
+}
+
+// A progress bar on stderr when it is a terminal.
+class Progress {
+ public:
+  Progress(bool enabled, size_t total) : enabled_(enabled && isatty(STDERR_FILENO) && total > 1), total_(total) {}
+  void update(size_t done) {
+    if (!enabled_) return;
+    auto now = Clock::now();
+    if (done < total_ && now - last_ < std::chrono::milliseconds(200)) return;
+    last_ = now;
+    int width = 30;
+    int filled = static_cast<int>(width * done / std::max<size_t>(1, total_));
+    std::fprintf(stderr, "\r[%.*s%*s] %zu/%zu chunks", filled, "##############################", width - filled, "",
+                 done, total_);
+    if (done == total_) std::fprintf(stderr, "\n");
+    std::fflush(stderr);
+  }
+
+ private:
+  bool enabled_;
+  size_t total_;
+  Clock::time_point last_{};
+};
+
+}  // namespace
+
+Client::Impl::Impl(const std::string& addr, ClientOptions opts)
+    : address(addr), options(std::move(opts)), context_(1), scheduler_(context_, zmq::socket_type::dealer) {
+  configure_socket(scheduler_);
+  try {
+    scheduler_.connect(address);
+  } catch (const zmq::error_t& e) {
+    throw ClusterError("cannot connect to scheduler '" + address + "': " + e.what());
+  }
+  send_hello(scheduler_, wire::Role::CLIENT, options.name.empty() ? "client-" + std::to_string(getpid()) : options.name);
+  auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                     std::chrono::duration<double>(options.connect_timeout));
+  ReceivedMessage msg = receive_from_scheduler(deadline);
+  try {
+    auto env = msg.envelope();
+    if (env.which() == wire::Envelope::ERROR) {
+      throw ClusterError("scheduler at " + address + " refused this client: " + env.getError().getMessage().cStr());
+    }
+    if (env.which() != wire::Envelope::WELCOME) throw ClusterError("scheduler at " + address + " did not welcome us");
+  } catch (const kj::Exception& e) {
+    throw ClusterError(std::string("undecodable reply from scheduler: ") + e.getDescription().cStr());
+  }
+}
+
+Client::Impl::~Impl() {
+  capnp::MallocMessageBuilder b;
+  b.initRoot<wire::Envelope>().initGoodbye().setReason("client closing");
+  (void)send_message(scheduler_, nullptr, b);
+}
+
+ReceivedMessage Client::Impl::receive_from_scheduler(Clock::time_point deadline) {
+  while (true) {
+    zmq::pollitem_t item{static_cast<void*>(scheduler_), 0, ZMQ_POLLIN, 0};
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0) {
+      throw ClusterError("no answer from scheduler at " + address + " (is it running and reachable?)");
+    }
+    try {
+      zmq::poll(&item, 1, std::min(left, std::chrono::milliseconds(500)));
+    } catch (const zmq::error_t& e) {
+      if (e.num() == EINTR) continue;
+      throw ClusterError(std::string("poll failed: ") + e.what());
+    }
+    if (!(item.revents & ZMQ_POLLIN)) continue;
+    auto msg = recv_message(scheduler_, false);
+    if (!msg.ok()) throw ClusterError("bad message from scheduler: " + msg.status().to_string());
+    return std::move(msg).value();
+  }
+}
+
+std::unordered_map<TaskKey, KeyInfo> Client::Impl::run(std::vector<TaskSpec> graph,
+                                                        const std::vector<TaskKey>& wanted) {
+  const uint64_t graph_id = next_graph_++;
+  stats = ComputeStats{};
+  stats.tasks = graph.size();
+  auto t0 = Clock::now();
+  {
+    capnp::MallocMessageBuilder b;
+    auto g = b.initRoot<wire::Envelope>().initSubmitGraph();
+    g.setGraphId(graph_id);
+    auto tasks = g.initTasks(graph.size());
+    for (size_t i = 0; i < graph.size(); ++i) set_task_spec(tasks[i], graph[i]);
+    auto w = g.initWanted(wanted.size());
+    for (size_t i = 0; i < wanted.size(); ++i) set_key(w[i], wanted[i]);
+    Status st = send_message(scheduler_, nullptr, b);
+    if (!st.is_ok()) throw ClusterError("cannot send graph: " + st.to_string());
+  }
+  graph.clear();
+  std::unordered_set<TaskKey> pending(wanted.begin(), wanted.end());
+  std::unordered_map<TaskKey, KeyInfo> ready;
+  Progress progress(options.progress, pending.size());
+  // No deadline while the scheduler works: a computation may take hours. A silent
+  // scheduler is noticed by its missing goodbye only; the wait is in slices.
+  while (!pending.empty()) {
+    ReceivedMessage msg = receive_from_scheduler(Clock::now() + std::chrono::hours(24 * 365));
+    try {
+      auto env = msg.envelope();
+      switch (env.which()) {
+        case wire::Envelope::KEYS_READY:
+          for (auto loc : env.getKeysReady().getKeys()) {
+            TaskKey k = to_key(loc.getKey());
+            if (!pending.erase(k)) continue;
+            KeyInfo info;
+            auto dt = to_dtype(loc.getDtype());
+            if (!dt.ok()) throw ClusterError(dt.status().to_string());
+            info.dtype = *dt;
+            auto shape = to_shape(loc.getShape(), info.dtype);
+            if (!shape.ok()) throw ClusterError(shape.status().to_string());
+            info.shape = std::move(shape).value();
+            for (auto w : loc.getWorkers()) info.holders.emplace_back(w.cStr());
+            ready.emplace(k, std::move(info));
+          }
+          progress.update(wanted.size() - pending.size());
+          break;
+        case wire::Envelope::TASK_FAILED: {
+          auto f = env.getTaskFailed();
+          TaskError err(f.getOp().cStr(), f.getWorker().cStr(), f.getMessage().cStr());
+          release(wanted);
+          throw err;
+        }
+        case wire::Envelope::ERROR: {
+          auto e = env.getError();
+          std::string text = e.getMessage().cStr();
+          if (e.getRequestId() == graph_id) release(wanted);
+          throw ClusterError("scheduler refused the computation: " + text);
+        }
+        case wire::Envelope::GOODBYE:
+          throw ClusterError(std::string("scheduler went away: ") + env.getGoodbye().getReason().cStr());
+        default:
+          break;
+      }
+    } catch (const kj::Exception& e) {
+      throw ClusterError(std::string("malformed message from scheduler: ") + e.getDescription().cStr());
+    }
+  }
+  stats.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  return ready;
+}
+
+zmq::socket_t& Client::Impl::worker_socket(const std::string& addr) {
+  auto it = workers_.find(addr);
+  if (it != workers_.end()) return it->second;
+  zmq::socket_t s(context_, zmq::socket_type::dealer);
+  configure_socket(s);
+  try {
+    s.connect(addr);
+  } catch (const zmq::error_t& e) {
+    throw ClusterError("cannot connect to worker '" + addr + "': " + e.what());
+  }
+  send_hello(s, wire::Role::CLIENT, options.name);
+  return workers_.emplace(addr, std::move(s)).first->second;
+}
+
+std::vector<Chunk> Client::Impl::gather(const std::vector<TaskKey>& keys,
+                                        const std::unordered_map<TaskKey, KeyInfo>& where) {
+  auto t0 = Clock::now();
+  std::unordered_map<TaskKey, Chunk> got;
+  std::unordered_map<TaskKey, size_t> attempt;  // which holder to ask next
+  std::vector<TaskKey> todo = keys;
+  std::sort(todo.begin(), todo.end());
+  todo.erase(std::unique(todo.begin(), todo.end()), todo.end());
+  while (!todo.empty()) {
+    std::map<std::string, std::vector<TaskKey>> by_worker;
+    for (const TaskKey& k : todo) {
+      const KeyInfo& info = where.at(k);
+      size_t& a = attempt[k];
+      if (a >= info.holders.size()) throw ClusterError("no worker could give chunk " + k.to_string());
+      by_worker[info.holders[a++]].push_back(k);
+    }
+    todo.clear();
+    std::map<uint64_t, std::pair<std::string, std::vector<TaskKey>>> requests;
+    for (auto& [addr, ks] : by_worker) {
+      zmq::socket_t& s = worker_socket(addr);
+      uint64_t id = next_request_++;
+      capnp::MallocMessageBuilder b;
+      auto req = b.initRoot<wire::Envelope>().initGetChunks();
+      req.setRequestId(id);
+      auto list = req.initKeys(ks.size());
+      for (size_t i = 0; i < ks.size(); ++i) set_key(list[i], ks[i]);
+      Status st = send_message(s, nullptr, b);
+      if (!st.is_ok()) {
+        todo.insert(todo.end(), ks.begin(), ks.end());
+        continue;
+      }
+      requests.emplace(id, std::make_pair(addr, ks));
+    }
+    auto deadline = Clock::now() + std::chrono::seconds(120);
+    while (!requests.empty()) {
+      std::vector<zmq::pollitem_t> items;
+      std::vector<std::string> addrs;
+      for (auto& [addr, s] : workers_) {
+        items.push_back({static_cast<void*>(s), 0, ZMQ_POLLIN, 0});
+        addrs.push_back(addr);
+      }
+      if (Clock::now() > deadline) {
+        for (auto& [id, r] : requests) todo.insert(todo.end(), r.second.begin(), r.second.end());
+        requests.clear();
+        break;
+      }
+      try {
+        zmq::poll(items.data(), items.size(), std::chrono::milliseconds(500));
+      } catch (const zmq::error_t& e) {
+        if (e.num() == EINTR) continue;
+        throw ClusterError(e.what());
+      }
+      for (size_t i = 0; i < items.size(); ++i) {
+        if (!(items[i].revents & ZMQ_POLLIN)) continue;
+        auto msg = recv_message(workers_.at(addrs[i]), false, zmq::recv_flags::dontwait);
+        if (!msg.ok()) continue;
+        try {
+          auto env = msg->envelope();
+          uint64_t id = 0;
+          if (env.which() == wire::Envelope::ERROR) {
+            id = env.getError().getRequestId();
+          } else if (env.which() == wire::Envelope::CHUNKS) {
+            id = env.getChunks().getRequestId();
+          } else {
+            continue;
+          }
+          auto r = requests.find(id);
+          if (r == requests.end()) continue;
+          std::vector<TaskKey> asked = std::move(r->second.second);
+          requests.erase(r);
+          std::unordered_set<TaskKey> answered;
+          if (env.which() == wire::Envelope::CHUNKS) {
+            size_t frame = 0;
+            for (auto h : env.getChunks().getChunks()) {
+              if (!h.getFound() || frame >= msg->payload.size()) continue;
+              TaskKey k = to_key(h.getKey());
+              auto dt = to_dtype(h.getDtype());
+              auto& payload = msg->payload[frame++];
+              if (!dt.ok() || !where.count(k)) continue;
+              auto shape = to_shape(h.getShape(), *dt);
+              if (!shape.ok()) continue;
+              auto chunk = chunk_from_frame(std::move(payload), *dt, std::move(shape).value());
+              if (!chunk.ok()) continue;
+              stats.bytes_transferred += chunk->nbytes();
+              got[k] = std::move(chunk).value();
+              answered.insert(k);
+            }
+          }
+          for (const TaskKey& k : asked)
+            if (!answered.count(k)) todo.push_back(k);
+        } catch (const kj::Exception& e) {
+          throw ClusterError(std::string("malformed reply from worker: ") + e.getDescription().cStr());
+        }
+      }
+    }
+  }
+  std::vector<Chunk> out;
+  out.reserve(keys.size());
+  for (const TaskKey& k : keys) out.push_back(got.at(k));
+  stats.seconds += std::chrono::duration<double>(Clock::now() - t0).count();
+  return out;
+}
+
+void Client::Impl::release(const std::vector<TaskKey>& keys) {
+  if (keys.empty()) return;
+  capnp::MallocMessageBuilder b;
+  auto list = b.initRoot<wire::Envelope>().initReleaseKeys().initKeys(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) set_key(list[i], keys[i]);
+  (void)send_message(scheduler_, nullptr, b);
+}
+
+ClusterStatus Client::Impl::cluster_status() {
+  const uint64_t id = next_request_++;
+  capnp::MallocMessageBuilder b;
+  b.initRoot<wire::Envelope>().initInfoRequest().setRequestId(id);
+  Status st = send_message(scheduler_, nullptr, b);
+  if (!st.is_ok()) throw ClusterError("cannot reach scheduler: " + st.to_string());
+  auto deadline = Clock::now() + std::chrono::seconds(30);
+  while (true) {
+    ReceivedMessage msg = receive_from_scheduler(deadline);
+    try {
+      auto env = msg.envelope();
+      if (env.which() != wire::Envelope::CLUSTER_INFO || env.getClusterInfo().getRequestId() != id) continue;
+      auto info = env.getClusterInfo();
+      ClusterStatus out;
+      out.tasks = info.getTasks();
+      out.bytes_transferred = info.getBytesTransferred();
+      out.malformed_messages = info.getMalformedMessages();
+      for (auto w : info.getWorkers()) {
+        out.workers.push_back({w.getName().cStr(), w.getAddress().cStr(), w.getNthreads(), w.getMemoryLimit(),
+                               w.getKeys(), w.getProcessing(), w.getManagedBytes(), w.getSpilledBytes(),
+                               w.getRssBytes()});
+      }
+      return out;
+    } catch (const kj::Exception& e) {
+      throw ClusterError(std::string("malformed message from scheduler: ") + e.getDescription().cStr());
+    }
+  }
+}
+
+// ---- Client -----------------------------------------------------------------
+
+Client::Client(const std::string& scheduler_address, ClientOptions options)
+    : impl_(std::make_unique<Impl>(scheduler_address, std::move(options))) {
+  g_clients.push_back(this);
+}
+
+Client::Client(const LocalCluster& cluster, ClientOptions options) : Client(cluster.scheduler_address(), std::move(options)) {}
+
+std::unique_ptr<Client> Client::from_scheduler_file(const std::string& path, double timeout, ClientOptions options) {
+  auto info = wait_for_scheduler_file(path, timeout);
+  if (!info.ok()) throw ClusterError(info.status().to_string());
+  if (info->protocol_version != 0 && info->protocol_version != wire::PROTOCOL_VERSION) {
+    throw ClusterError("scheduler in " + path + " speaks protocol " + std::to_string(info->protocol_version) +
+                       ", this client " + std::to_string(wire::PROTOCOL_VERSION));
+  }
+  return std::make_unique<Client>(info->address, std::move(options));
+}
+
+Client::~Client() { g_clients.erase(std::remove(g_clients.begin(), g_clients.end(), this), g_clients.end()); }
+
+const std::string& Client::scheduler_address() const { return impl_->address; }
+const ComputeStats& Client::last_stats() const { return impl_->stats; }
+ClusterStatus Client::cluster_status() { return impl_->cluster_status(); }
+Client* Client::current() { return g_clients.empty() ? nullptr : g_clients.back(); }
+
+}  // namespace rsdat
+
+namespace rsdat {
+bool client_is_live(const Client* c) { return std::find(g_clients.begin(), g_clients.end(), c) != g_clients.end(); }
+}  // namespace rsdat

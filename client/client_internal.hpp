@@ -1,0 +1,57 @@
+// Client::Impl: the sockets and protocol of the client. Not installed.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+#include <zmq.hpp>
+
+#include "rsdat/client.hpp"
+#include "runtime/chunk.hpp"
+#include "runtime/task.hpp"
+#include "runtime/transport.hpp"
+
+namespace rsdat {
+
+struct KeyInfo {
+  DType dtype = DType::kFloat64;
+  Shape shape;
+  std::vector<std::string> holders;
+};
+
+struct Client::Impl {
+  Impl(const std::string& address, ClientOptions options);
+  ~Impl();
+
+  // Submits `graph` and waits until every wanted key is in memory. Throws TaskError
+  // (after releasing `wanted`) or ClusterError.
+  std::unordered_map<TaskKey, KeyInfo> run(std::vector<TaskSpec> graph, const std::vector<TaskKey>& wanted);
+  // Fetches chunks from the workers holding them. Throws ClusterError.
+  std::vector<Chunk> gather(const std::vector<TaskKey>& keys, const std::unordered_map<TaskKey, KeyInfo>& where);
+  void release(const std::vector<TaskKey>& keys);
+  ClusterStatus cluster_status();
+
+  std::string address;
+  ClientOptions options;
+  ComputeStats stats;
+
+ private:
+  zmq::socket_t& worker_socket(const std::string& address);
+  ReceivedMessage receive_from_scheduler(std::chrono::steady_clock::time_point deadline);
+
+  zmq::context_t context_;
+  zmq::socket_t scheduler_;
+  std::map<std::string, zmq::socket_t> workers_;
+  uint64_t next_graph_ = 1;
+  uint64_t next_request_ = 1;
+};
+
+}  // namespace rsdat
+
+namespace rsdat {
+// Whether `c` is a Client that has not been destroyed (on this thread).
+bool client_is_live(const Client* c);
+}  // namespace rsdat

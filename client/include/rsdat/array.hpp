@@ -1,0 +1,121 @@
+// Array: a lazy, chunked n-dimensional array.
+//
+// An Array is a cheap value handle to an immutable node of an expression graph;
+// building one does no work. compute() lowers the graph to chunk tasks, runs them
+// on the cluster and returns an xt::xarray; persist() keeps the chunks on the
+// workers and returns an Array that refers to them.
+//
+//   auto red = rsdat::random::uniform({32, 4096, 4096}, {8, 1024, 1024}, 1, rsdat::DType::kFloat32);
+//   auto nir = rsdat::random::uniform({32, 4096, 4096}, {8, 1024, 1024}, 2, rsdat::DType::kFloat32);
+//   auto ndvi = ((nir - red) / (nir + red)).mean({0});
+//   xt::xarray<float> map = ndvi.compute<float>();
+//
+// Elementwise chains on one chunk grid are fused into one task per chunk. Operands
+// of different chunking are rechunked to the left operand's chunks; shapes must
+// match (no broadcasting yet) or std::invalid_argument is thrown at build time.
+// Thread-safe to share: nodes are immutable.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+#include <xtensor/xarray.hpp>
+
+#include "rsdat/client.hpp"
+#include "runtime/dtype.hpp"
+
+namespace rsdat {
+
+namespace detail {
+struct Node;
+}
+
+using Shape = std::vector<int64_t>;
+using Chunks = std::vector<std::vector<int64_t>>;  // per axis, the sizes of its chunks
+
+class Array {
+ public:
+  Array() = default;
+  explicit Array(std::shared_ptr<const detail::Node> node) : node_(std::move(node)) {}
+
+  const Shape& shape() const;
+  const Chunks& chunks() const;
+  DType dtype() const;
+  size_t ndim() const { return shape().size(); }
+  int64_t size() const;
+  uint64_t nbytes() const;
+  int64_t num_chunks() const;
+  const std::string& name() const;
+
+  Array astype(DType dtype) const;
+  // Axes permutation (default: reversed), like numpy.transpose.
+  Array transpose(std::vector<int64_t> axes = {}) const;
+  Array T() const { return transpose(); }
+  // Reductions over `axes` (empty: all axes; negative counts from the end) as trees
+  // of at most `split_every` inputs per step.
+  Array sum(std::vector<int64_t> axes = {}, int split_every = 8) const;
+  Array mean(std::vector<int64_t> axes = {}, int split_every = 8) const;
+  Array min(std::vector<int64_t> axes = {}, int split_every = 8) const;
+  Array max(std::vector<int64_t> axes = {}, int split_every = 8) const;
+  Array var(std::vector<int64_t> axes = {}, double ddof = 0, int split_every = 8) const;
+  Array std(std::vector<int64_t> axes = {}, double ddof = 0, int split_every = 8) const;
+  // New regular chunk shape (-1 on an axis: one chunk along it).
+  Array rechunk(std::vector<int64_t> chunk_shape) const;
+  Array rechunk(const Chunks& chunks) const;
+
+  // Computes and keeps the chunks on the workers while the returned Array (or a copy)
+  // lives. Throws TaskError or ClusterError.
+  Array persist(Client* client = nullptr) const;
+  // Computes and gathers the whole array, converted to T. Throws TaskError or ClusterError.
+  template <typename T>
+  xt::xarray<T> compute(Client* client = nullptr) const {
+    xt::xarray<T> out = xt::xarray<T>::from_shape(std::vector<size_t>(shape().begin(), shape().end()));
+    compute_into(client, dtype_of<T>(), out.data());
+    return out;
+  }
+  // Computes a 0-d or one-element array as a double.
+  double item(Client* client = nullptr) const;
+
+  const std::shared_ptr<const detail::Node>& node() const { return node_; }
+
+ private:
+  void compute_into(Client* client, DType as, void* out) const;
+  std::shared_ptr<const detail::Node> node_;
+};
+
+// Creation. `chunks` is a chunk shape (-1: the whole axis).
+Array zeros(const Shape& shape, const Shape& chunks, DType dtype = DType::kFloat64);
+Array ones(const Shape& shape, const Shape& chunks, DType dtype = DType::kFloat64);
+Array full(const Shape& shape, const Shape& chunks, double value, DType dtype = DType::kFloat64);
+namespace random {
+// Uniform [0, 1). The values depend only on (seed, element index): the same for any
+// chunking and any number of workers.
+Array uniform(const Shape& shape, const Shape& chunks, uint64_t seed = 0, DType dtype = DType::kFloat64);
+}  // namespace random
+
+// Elementwise arithmetic (NumPy type promotion; `/` is true division).
+Array operator+(const Array& a, const Array& b);
+Array operator-(const Array& a, const Array& b);
+Array operator*(const Array& a, const Array& b);
+Array operator/(const Array& a, const Array& b);
+Array operator+(const Array& a, double b);
+Array operator-(const Array& a, double b);
+Array operator*(const Array& a, double b);
+Array operator/(const Array& a, double b);
+Array operator+(double a, const Array& b);
+Array operator-(double a, const Array& b);
+Array operator*(double a, const Array& b);
+Array operator/(double a, const Array& b);
+Array operator-(const Array& a);
+Array abs(const Array& a);
+Array sqrt(const Array& a);
+Array exp(const Array& a);
+Array log(const Array& a);
+Array minimum(const Array& a, const Array& b);
+Array maximum(const Array& a, const Array& b);
+
+// Matrix product of two 2-D arrays; b is rechunked to match a's column chunks.
+Array matmul(const Array& a, const Array& b);
+
+}  // namespace rsdat

@@ -1,0 +1,83 @@
+// Client: the analysis program's connection to an rsdat cluster.
+//
+//   rsdat::LocalCluster cluster;              // or a running cluster:
+//   rsdat::Client client(cluster);            //   Client::from_scheduler_file(path)
+//   auto x = rsdat::random::uniform({20000, 20000}, {2000, 2000}, /*seed=*/0);
+//   xt::xarray<double> m = (x + x.T()).mean({0}).compute<double>();
+//
+// Array::compute() and persist() use the most recently created live Client unless
+// one is passed. Errors: constructors throw ClusterError when the scheduler cannot be
+// reached or refuses; compute() throws TaskError naming the failed task and carrying
+// the worker's message (the cluster goes on serving). Thread-compatible: use one
+// Client from one thread at a time.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "rsdat/errors.hpp"
+
+namespace rsdat {
+
+class LocalCluster;
+
+struct ClientOptions {
+  double connect_timeout = 30;  // seconds to wait for the scheduler's welcome
+  bool progress = true;         // progress bar on stderr when it is a terminal
+  std::string name;
+};
+
+// What the last computation cost, as the scheduler and client saw it.
+struct ComputeStats {
+  uint64_t tasks = 0;              // tasks submitted
+  uint64_t bytes_transferred = 0;  // bytes gathered to this client
+  double seconds = 0;
+};
+
+struct WorkerStatus {
+  std::string name;
+  std::string address;
+  uint32_t nthreads = 0;
+  uint64_t memory_limit = 0;
+  uint64_t keys = 0;           // chunks the scheduler knows it holds
+  uint64_t processing = 0;     // tasks assigned to it now
+  uint64_t managed_bytes = 0;  // as of its last heartbeat
+  uint64_t spilled_bytes = 0;
+  uint64_t rss_bytes = 0;
+};
+
+struct ClusterStatus {
+  std::vector<WorkerStatus> workers;
+  uint64_t tasks = 0;               // task records held by the scheduler
+  uint64_t bytes_transferred = 0;   // between workers since the scheduler started
+  uint64_t malformed_messages = 0;  // refused by the scheduler since it started
+};
+
+class Client {
+ public:
+  explicit Client(const std::string& scheduler_address, ClientOptions options = {});
+  explicit Client(const LocalCluster& cluster, ClientOptions options = {});
+  static std::unique_ptr<Client> from_scheduler_file(const std::string& path, double timeout = 60,
+                                                     ClientOptions options = {});
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  const std::string& scheduler_address() const;
+  const ComputeStats& last_stats() const;
+  // Asks the scheduler for the state of the cluster. Throws ClusterError.
+  ClusterStatus cluster_status();
+
+  // The client compute() uses by default: the most recent live one, or nullptr.
+  static Client* current();
+
+  struct Impl;
+  Impl& impl() { return *impl_; }
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace rsdat

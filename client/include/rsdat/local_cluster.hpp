@@ -1,0 +1,54 @@
+// LocalCluster: a scheduler and K workers as child processes on loopback.
+//
+//   rsdat::LocalCluster cluster({.workers = 2, .threads_per_worker = 1});
+//   rsdat::Client client(cluster);
+//
+// The daemons are the rsdat-scheduler and rsdat-worker programs, found in
+// $RSDAT_BIN_DIR, next to the running program, in ../bin from it, or on PATH.
+// They stop when the LocalCluster is destroyed, and also when this process dies
+// (they get SIGTERM from the kernel), so an exception or Ctrl-C leaves nothing
+// behind. Not copyable; thread-compatible.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+namespace rsdat {
+
+struct LocalClusterOptions {
+  int workers = 2;
+  int threads_per_worker = 1;
+  std::string memory_limit = "auto";  // per worker: bytes ("2GB") or auto (machine memory / workers)
+  std::string log_level = "warn";
+  std::string local_directory;        // default: a fresh directory under $TMPDIR or /tmp
+  double start_timeout = 30;          // seconds for the daemons to come up
+};
+
+class LocalCluster {
+ public:
+  explicit LocalCluster(LocalClusterOptions options = {});
+  LocalCluster(int workers, int threads_per_worker);
+  ~LocalCluster();
+  LocalCluster(const LocalCluster&) = delete;
+  LocalCluster& operator=(const LocalCluster&) = delete;
+
+  const std::string& scheduler_address() const { return address_; }
+  const std::string& scheduler_file() const { return scheduler_file_; }
+  pid_t scheduler_pid() const { return scheduler_pid_; }
+  const std::vector<pid_t>& worker_pids() const { return worker_pids_; }
+  // Starts one more worker; returns its pid.
+  pid_t add_worker();
+  // Stops every daemon (SIGTERM, then SIGKILL after a grace period). Idempotent.
+  void stop();
+
+ private:
+  pid_t spawn(const std::string& program, const std::vector<std::string>& args);
+  LocalClusterOptions options_;
+  std::string dir_, scheduler_file_, address_, bin_dir_;
+  pid_t scheduler_pid_ = -1;
+  std::vector<pid_t> worker_pids_;
+};
+
+}  // namespace rsdat

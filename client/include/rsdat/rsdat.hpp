@@ -1,0 +1,7 @@
+// The rsdat client API: include this one header.
+#pragma once
+
+#include "rsdat/array.hpp"
+#include "rsdat/client.hpp"
+#include "rsdat/errors.hpp"
+#include "rsdat/local_cluster.hpp"

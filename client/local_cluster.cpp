@@ -1,0 +1,137 @@
+#include "rsdat/local_cluster.hpp"
+
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <thread>
+
+#include "rsdat/errors.hpp"
+#include "runtime/scheduler_file.hpp"
+#include "runtime/sysinfo.hpp"
+
+namespace rsdat {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string find_bin_dir() {
+  if (const char* env = std::getenv("RSDAT_BIN_DIR"); env && *env) return env;
+  std::error_code ec;
+  fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    for (fs::path dir : {self.parent_path(), self.parent_path().parent_path() / "bin"}) {
+      if (fs::exists(dir / "rsdat-scheduler", ec) && fs::exists(dir / "rsdat-worker", ec)) return dir.string();
+    }
+  }
+  return "";  // rely on PATH
+}
+
+bool wait_exit(pid_t pid, std::chrono::milliseconds grace) {
+  auto deadline = std::chrono::steady_clock::now() + grace;
+  while (std::chrono::steady_clock::now() < deadline) {
+    int status;
+    pid_t r = ::waitpid(pid, &status, WNOHANG);
+    if (r == pid || (r < 0 && errno == ECHILD)) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+void terminate(pid_t pid) {
+  if (pid <= 0) return;
+  ::kill(pid, SIGTERM);
+  if (!wait_exit(pid, std::chrono::milliseconds(5000))) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+  }
+}
+
+}  // namespace
+
+LocalCluster::LocalCluster(int workers, int threads_per_worker)
+    : LocalCluster(LocalClusterOptions{.workers = workers, .threads_per_worker = threads_per_worker}) {}
+
+LocalCluster::LocalCluster(LocalClusterOptions options) : options_(std::move(options)) {
+  if (options_.workers < 0) throw std::invalid_argument("LocalCluster: workers must be >= 0");
+  if (options_.threads_per_worker < 1) throw std::invalid_argument("LocalCluster: threads_per_worker must be >= 1");
+  bin_dir_ = find_bin_dir();
+  const char* tmp = std::getenv("TMPDIR");
+  std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/rsdat-local-XXXXXX";
+  std::vector<char> buf(pattern.begin(), pattern.end());
+  buf.push_back('\0');
+  if (!::mkdtemp(buf.data())) throw ClusterError("LocalCluster: cannot create a temporary directory");
+  dir_ = buf.data();
+  scheduler_file_ = dir_ + "/scheduler.json";
+  if (options_.memory_limit == "auto") {
+    options_.memory_limit =
+        std::to_string(total_memory_bytes() / static_cast<uint64_t>(std::max(1, options_.workers)));
+  }
+  if (options_.local_directory.empty()) options_.local_directory = dir_;
+  try {
+    scheduler_pid_ = spawn("rsdat-scheduler", {"--port", "0", "--scheduler-file", scheduler_file_, "--log-level",
+                                               options_.log_level});
+    auto info = wait_for_scheduler_file(scheduler_file_, options_.start_timeout);
+    if (!info.ok()) throw ClusterError("LocalCluster: scheduler did not start: " + info.status().to_string());
+    address_ = info->address;
+    for (int i = 0; i < options_.workers; ++i) add_worker();
+  } catch (...) {
+    stop();
+    throw;
+  }
+}
+
+LocalCluster::~LocalCluster() { stop(); }
+
+pid_t LocalCluster::add_worker() {
+  std::string name = "local-" + std::to_string(worker_pids_.size());
+  pid_t pid = spawn("rsdat-worker", {"--scheduler", address_, "--nthreads", std::to_string(options_.threads_per_worker),
+                                     "--memory-limit", options_.memory_limit, "--local-directory",
+                                     options_.local_directory, "--name", name, "--log-level", options_.log_level});
+  worker_pids_.push_back(pid);
+  return pid;
+}
+
+pid_t LocalCluster::spawn(const std::string& program, const std::vector<std::string>& args) {
+  std::string path = bin_dir_.empty() ? program : bin_dir_ + "/" + program;
+  std::vector<std::string> argv_s{path};
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& s : argv_s) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  pid_t parent = ::getpid();
+  pid_t pid = ::fork();
+  if (pid < 0) throw ClusterError("LocalCluster: fork failed");
+  if (pid == 0) {
+    // Die with the parent, whatever way it ends.
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (::getppid() != parent) ::_exit(1);
+    ::setpgid(0, 0);  // keep Ctrl-C of the terminal for the parent to handle
+    ::execvp(argv[0], argv.data());
+    std::fprintf(stderr, "LocalCluster: cannot run %s: %s (set RSDAT_BIN_DIR)\n", argv[0], std::strerror(errno));
+    ::_exit(127);
+  }
+  return pid;
+}
+
+void LocalCluster::stop() {
+  // Workers first, so they say goodbye to a scheduler that is still there.
+  for (pid_t pid : worker_pids_) ::kill(pid, SIGTERM);
+  for (pid_t pid : worker_pids_) terminate(pid);
+  worker_pids_.clear();
+  terminate(scheduler_pid_);
+  scheduler_pid_ = -1;
+  if (!dir_.empty()) {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+    dir_.clear();
+  }
+}
+
+}  // namespace rsdat

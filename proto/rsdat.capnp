@@ -1,0 +1,143 @@
+@0xc3f1a2b4d5e6f708;
+# rsdat wire protocol: every message between client, scheduler and worker.
+#
+# A message on the wire is ZeroMQ multipart: [routing frames] header payload*.
+# The header is one Cap'n Proto `Envelope`; chunk bytes follow as raw frames, one
+# per chunk, in the order the header lists them. Nothing here carries chunk bytes.
+
+using Cxx = import "/capnp/c++.capnp";
+$Cxx.namespace("rsdat::wire");
+
+const protocolVersion :UInt32 = 1;
+
+enum Role { client @0; worker @1; peer @2; }
+
+enum ErrorCode {
+  invalidArgument @0; notFound @1; io @2; outOfMemory @3; timedOut @4;
+  unavailable @5; cancelled @6; protocol @7; taskError @8; internal @9;
+}
+
+# The name of one chunk result: the array's token and the chunk's linear index
+# in that array's chunk grid.
+struct Key { token @0 :UInt64; chunk @1 :UInt64; }
+
+enum DType { bool @0; int8 @1; int16 @2; int32 @3; int64 @4; uint8 @5; uint16 @6;
+             uint32 @7; uint64 @8; float32 @9; float64 @10; }
+
+struct TaskSpec {
+  key @0 :Key;
+  op @1 :Text;             # name in the op registry
+  params @2 :Data;         # op parameters, encoded by the op (runtime/op_params.hpp)
+  deps @3 :List(Key);      # inputs, in the order the op expects them
+  dtype @4 :DType;         # output dtype
+  shape @5 :List(UInt64);  # output shape: every output size is known before it runs
+}
+
+struct Hello {
+  version @0 :UInt32;
+  role @1 :Role;
+  name @2 :Text;
+  address @3 :Text;        # worker: where peers and clients reach its ROUTER
+  nthreads @4 :UInt32;
+  memoryLimit @5 :UInt64;
+}
+
+struct Welcome { version @0 :UInt32; id @1 :UInt64; heartbeatMs @2 :UInt32; }
+
+struct Error { code @0 :ErrorCode; message @1 :Text; requestId @2 :UInt64; }
+
+# Client -> scheduler.
+struct SubmitGraph {
+  graphId @0 :UInt64;
+  tasks @1 :List(TaskSpec);
+  wanted @2 :List(Key);    # keys the client holds on to (results)
+}
+struct ReleaseKeys { keys @0 :List(Key); }
+
+# Scheduler -> client.
+struct KeyLocation { key @0 :Key; dtype @1 :DType; shape @2 :List(UInt64); workers @3 :List(Text); }
+struct KeysReady { graphId @0 :UInt64; keys @1 :List(KeyLocation); }
+struct TaskFailed {
+  graphId @0 :UInt64;
+  key @1 :Key;             # the task that failed (may be a dependency of a wanted key)
+  op @2 :Text;
+  worker @3 :Text;
+  message @4 :Text;
+}
+
+# Scheduler -> worker.
+struct Assignment {
+  spec @0 :TaskSpec;
+  depLocations @1 :List(KeyLocation);   # who holds each dependency
+}
+struct ComputeTasks { tasks @0 :List(Assignment); }
+struct ReleaseChunks { keys @0 :List(Key); }
+
+# Worker -> scheduler.
+struct TaskResult {
+  key @0 :Key;
+  ok @1 :Bool;
+  nbytes @2 :UInt64;
+  message @3 :Text;        # error text when not ok
+  seconds @4 :Float64;     # kernel run time
+  bytesFetched @5 :UInt64; # input bytes fetched from peers for this task
+  missingDeps @6 :List(Key);  # inputs no holder could give (holder lost)
+}
+struct TaskResults {
+  results @0 :List(TaskResult);
+  acquired @1 :List(Key);  # replicas this worker fetched and now holds
+}
+struct Heartbeat {
+  managedBytes @0 :UInt64;
+  spilledBytes @1 :UInt64;
+  rssBytes @2 :UInt64;
+  executing @3 :UInt32;
+  ready @4 :UInt32;
+}
+
+# Anyone -> worker ROUTER, and the reply.
+struct GetChunks { requestId @0 :UInt64; keys @1 :List(Key); }
+struct ChunkHeader { key @0 :Key; found @1 :Bool; dtype @2 :DType; shape @3 :List(UInt64); }
+struct Chunks { requestId @0 :UInt64; chunks @1 :List(ChunkHeader); }  # one payload frame per found chunk
+
+# Worker -> scheduler on shutdown, scheduler -> worker to stop.
+struct Goodbye { reason @0 :Text; }
+
+# Anyone -> scheduler: the state of the cluster, for tools, tests and the benchmark.
+struct InfoRequest { requestId @0 :UInt64; }
+struct WorkerStatus {
+  name @0 :Text; address @1 :Text; nthreads @2 :UInt32; memoryLimit @3 :UInt64;
+  keys @4 :UInt64;          # keys the scheduler knows it holds
+  processing @5 :UInt64;
+  managedBytes @6 :UInt64;  # as of its last heartbeat
+  spilledBytes @7 :UInt64;
+  rssBytes @8 :UInt64;
+}
+struct ClusterInfo {
+  requestId @0 :UInt64;
+  workers @1 :List(WorkerStatus);
+  tasks @2 :UInt64;             # task records the scheduler holds
+  bytesTransferred @3 :UInt64;  # between workers, since start
+  malformedMessages @4 :UInt64;
+}
+
+struct Envelope {
+  union {
+    hello @0 :Hello;
+    welcome @1 :Welcome;
+    error @2 :Error;
+    submitGraph @3 :SubmitGraph;
+    releaseKeys @4 :ReleaseKeys;
+    keysReady @5 :KeysReady;
+    taskFailed @6 :TaskFailed;
+    computeTasks @7 :ComputeTasks;
+    releaseChunks @8 :ReleaseChunks;
+    taskResults @9 :TaskResults;
+    heartbeat @10 :Heartbeat;
+    getChunks @11 :GetChunks;
+    chunks @12 :Chunks;
+    goodbye @13 :Goodbye;
+    infoRequest @14 :InfoRequest;
+    clusterInfo @15 :ClusterInfo;
+  }
+}

@@ -1,0 +1,38 @@
+#include "runtime/scheduler_file.hpp"
+
+#include <chrono>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+namespace rsdat {
+
+Result<SchedulerFileInfo> read_scheduler_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return not_found("scheduler file " + path + " does not exist");
+  try {
+    nlohmann::json j = nlohmann::json::parse(in);
+    SchedulerFileInfo info;
+    info.address = j.at("address").get<std::string>();
+    info.protocol_version = j.value("protocol_version", 0u);
+    info.pid = j.value("pid", 0);
+    info.host = j.value("host", "");
+    return info;
+  } catch (const std::exception& e) {
+    return invalid_argument("scheduler file " + path + " is not valid: " + e.what());
+  }
+}
+
+Result<SchedulerFileInfo> wait_for_scheduler_file(const std::string& path, double timeout) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout);
+  while (true) {
+    auto r = read_scheduler_file(path);
+    if (r.ok() || r.status().code() != StatusCode::kNotFound) return r;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return timed_out("scheduler file " + path + " did not appear within " + std::to_string(static_cast<int>(timeout)) + " s");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+}  // namespace rsdat

@@ -1,0 +1,22 @@
+// Reading the scheduler file that rsdat-scheduler writes (JSON, mode 0600).
+#pragma once
+
+#include <string>
+
+#include "runtime/status.hpp"
+
+namespace rsdat {
+
+struct SchedulerFileInfo {
+  std::string address;
+  uint32_t protocol_version = 0;
+  int pid = 0;
+  std::string host;
+};
+
+// Reads `path`. Errors: kNotFound (absent), kInvalidArgument (not a scheduler file).
+Result<SchedulerFileInfo> read_scheduler_file(const std::string& path);
+// Waits up to `timeout` seconds for the file to appear, then reads it.
+Result<SchedulerFileInfo> wait_for_scheduler_file(const std::string& path, double timeout);
+
+}  // namespace rsdat

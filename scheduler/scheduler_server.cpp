@@ -1,0 +1,407 @@
+#include "scheduler/scheduler_server.hpp"
+
+#include <fcntl.h>
+#include <kj/exception.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <unordered_set>
+#include <nlohmann/json.hpp>
+
+#include "runtime/sysinfo.hpp"
+#include "runtime/transport.hpp"
+#include "runtime/wire_convert.hpp"
+
+namespace rsdat::sched {
+
+namespace {
+
+std::string identity_string(const zmq::message_t& m) { return std::string(static_cast<const char*>(m.data()), m.size()); }
+
+zmq::message_t identity_frame(const std::string& s) { return zmq::message_t(s.data(), s.size()); }
+
+constexpr int kMaxMessagesPerTurn = 4096;
+
+}  // namespace
+
+SchedulerServer::SchedulerServer(SchedulerOptions options)
+    : options_(std::move(options)), context_(1), router_(context_, zmq::socket_type::router) {
+  options_.state.worker_timeout = options_.worker_timeout;
+  state_ = SchedulerState(options_.state);
+}
+
+SchedulerServer::~SchedulerServer() {
+  if (!options_.scheduler_file.empty() && !address_.empty()) {
+    std::error_code ec;
+    std::filesystem::remove(options_.scheduler_file, ec);
+  }
+}
+
+double SchedulerServer::now() const {
+  using namespace std::chrono;
+  return duration<double>(steady_clock::now().time_since_epoch()).count();
+}
+
+Status SchedulerServer::start() {
+  configure_socket(router_);
+  router_.set(zmq::sockopt::router_mandatory, 1);
+  std::string endpoint = "tcp://" + options_.host + ":" + (options_.port == 0 ? "*" : std::to_string(options_.port));
+  try {
+    router_.bind(endpoint);
+  } catch (const zmq::error_t& e) {
+    return unavailable("cannot bind " + endpoint + ": " + e.what());
+  }
+  address_ = router_.get(zmq::sockopt::last_endpoint);
+  spdlog::info("scheduler at {}", address_);
+  if (!options_.scheduler_file.empty()) RSDAT_RETURN_IF_ERROR(write_scheduler_file());
+  return Status::ok();
+}
+
+Status SchedulerServer::write_scheduler_file() {
+  nlohmann::json j;
+  j["address"] = address_;
+  j["protocol_version"] = wire::PROTOCOL_VERSION;
+  j["pid"] = getpid();
+  j["host"] = host_name();
+  j["started"] = std::chrono::duration_cast<std::chrono::seconds>(
+                     std::chrono::system_clock::now().time_since_epoch()).count();
+  j["dashboard"] = nullptr;
+  std::filesystem::path path(options_.scheduler_file);
+  std::error_code ec;
+  if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
+  std::string tmp = path.string() + ".tmp" + std::to_string(getpid());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  if (fd < 0) return io_error("cannot write scheduler file " + tmp + ": " + std::strerror(errno));
+  std::string text = j.dump(2) + "\n";
+  bool ok = ::fchmod(fd, 0600) == 0 && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  ok = ::fsync(fd) == 0 && ok;
+  ::close(fd);
+  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    ::unlink(tmp.c_str());
+    return io_error("cannot write scheduler file " + path.string());
+  }
+  return Status::ok();
+}
+
+void SchedulerServer::run() {
+  zmq::pollitem_t items[] = {{static_cast<void*>(router_), 0, ZMQ_POLLIN, 0}};
+  while (!stopping_.load()) {
+    try {
+      zmq::poll(items, 1, std::chrono::milliseconds(200));
+    } catch (const zmq::error_t& e) {
+      if (e.num() == EINTR) continue;
+      spdlog::error("poll failed: {}", e.what());
+      break;
+    }
+    if (items[0].revents & ZMQ_POLLIN) {
+      for (int i = 0; i < kMaxMessagesPerTurn; ++i) {
+        ReceivedMessage received;
+        Status st = recv_message(router_, /*router=*/true, zmq::recv_flags::dontwait, received);
+        if (st.code() == StatusCode::kUnavailable) break;
+        if (!st.is_ok()) {
+          ++malformed_;
+          std::string from = received.identity ? peer_address(*received.identity) : "?";
+          spdlog::warn("malformed message from {}: {}", from, st.message());
+          if (received.identity) send_error(router_, &*received.identity, st.code(), st.message());
+          continue;
+        }
+        handle(received);
+      }
+    }
+    flush();
+    check_timeouts();
+    flush();
+  }
+  // Tell workers to stop? Workers outlive a scheduler restart only with the file; say goodbye.
+  for (const auto& [identity, p] : peers_) {
+    capnp::MallocMessageBuilder b;
+    b.initRoot<wire::Envelope>().initGoodbye().setReason("scheduler stopping");
+    zmq::message_t id = identity_frame(identity);
+    (void)send_message(router_, &id, b);
+  }
+  spdlog::info("scheduler stopped");
+}
+
+const SchedulerServer::Peer* SchedulerServer::peer(const zmq::message_t& identity) const {
+  auto it = peers_.find(identity_string(identity));
+  return it == peers_.end() ? nullptr : &it->second;
+}
+
+void SchedulerServer::handle(ReceivedMessage& msg) {
+  const zmq::message_t& identity = *msg.identity;
+  try {
+    auto env = msg.envelope();
+    if (env.which() == wire::Envelope::HELLO) {
+      on_hello(identity, env.getHello());
+      return;
+    }
+    if (env.which() == wire::Envelope::INFO_REQUEST) {
+      send_info(identity, env.getInfoRequest().getRequestId());
+      return;
+    }
+    const Peer* p = peer(identity);
+    if (!p) {
+      ++malformed_;
+      spdlog::warn("message from {} before hello", peer_address(identity));
+      send_error(router_, &identity, StatusCode::kProtocol, "say hello first");
+      return;
+    }
+    const bool is_worker = p->role == Peer::Role::kWorker;
+    switch (env.which()) {
+      case wire::Envelope::SUBMIT_GRAPH: {
+        if (is_worker) break;
+        auto g = env.getSubmitGraph();
+        std::vector<TaskSpec> tasks;
+        tasks.reserve(g.getTasks().size());
+        for (auto t : g.getTasks()) {
+          auto spec = to_task_spec(t);
+          if (!spec.ok()) {
+            send_error(router_, &identity, StatusCode::kProtocol, "bad task in graph: " + spec.status().message(),
+                       g.getGraphId());
+            return;
+          }
+          tasks.push_back(std::move(spec).value());
+        }
+        std::vector<TaskKey> wanted;
+        for (auto k : g.getWanted()) wanted.push_back(to_key(k));
+        Status st = state_.submit_graph(ClientId{p->id}, std::move(tasks), wanted, commands_);
+        if (!st.is_ok()) {
+          send_error(router_, &identity, StatusCode::kInvalidArgument, st.message(), g.getGraphId());
+        }
+        return;
+      }
+      case wire::Envelope::RELEASE_KEYS: {
+        if (is_worker) break;
+        std::vector<TaskKey> keys;
+        for (auto k : env.getReleaseKeys().getKeys()) keys.push_back(to_key(k));
+        state_.release_keys(ClientId{p->id}, keys, commands_);
+        return;
+      }
+      case wire::Envelope::TASK_RESULTS: {
+        if (!is_worker) break;
+        WorkerId w{p->id};
+        auto r = env.getTaskResults();
+        for (auto res : r.getResults()) {
+          TaskKey key = to_key(res.getKey());
+          if (res.getOk()) {
+            state_.task_finished(w, key, res.getNbytes(), res.getSeconds(), commands_);
+          } else if (res.getMissingDeps().size() > 0) {
+            std::vector<TaskKey> missing;
+            for (auto k : res.getMissingDeps()) missing.push_back(to_key(k));
+            state_.task_missing_deps(w, key, missing, commands_);
+          } else {
+            state_.task_erred(w, key, res.getMessage().cStr(), commands_);
+          }
+        }
+        for (auto k : r.getAcquired()) state_.replica_acquired(w, to_key(k), commands_);
+        state_.heartbeat(w, {}, now());  // any message shows it is alive
+        return;
+      }
+      case wire::Envelope::HEARTBEAT: {
+        if (!is_worker) return;  // clients may ping
+        auto h = env.getHeartbeat();
+        state_.heartbeat(WorkerId{p->id}, {h.getManagedBytes(), h.getSpilledBytes(), h.getRssBytes()}, now());
+        return;
+      }
+      case wire::Envelope::GOODBYE:
+        drop_peer(identity_string(identity), env.getGoodbye().getReason().cStr());
+        return;
+      default:
+        break;
+    }
+    ++malformed_;
+    spdlog::warn("unexpected message kind {} from {}", static_cast<int>(env.which()), peer_address(identity));
+    send_error(router_, &identity, StatusCode::kProtocol,
+               "unexpected message kind " + std::to_string(static_cast<int>(env.which())));
+  } catch (const kj::Exception& e) {
+    ++malformed_;
+    spdlog::warn("malformed message from {}: {}", peer_address(identity), e.getDescription().cStr());
+    send_error(router_, &identity, StatusCode::kProtocol, std::string("malformed message: ") + e.getDescription().cStr());
+  }
+}
+
+void SchedulerServer::on_hello(const zmq::message_t& identity, wire::Hello::Reader hello) {
+  std::string id_str = identity_string(identity);
+  if (hello.getVersion() != wire::PROTOCOL_VERSION) {
+    spdlog::warn("refused {}: protocol version {}, this scheduler speaks {}", peer_address(identity),
+                 hello.getVersion(), wire::PROTOCOL_VERSION);
+    send_error(router_, &identity, StatusCode::kProtocol,
+               "protocol version " + std::to_string(hello.getVersion()) + " is not supported; the scheduler speaks " +
+                   std::to_string(wire::PROTOCOL_VERSION));
+    return;
+  }
+  if (peers_.count(id_str)) {
+    send_error(router_, &identity, StatusCode::kProtocol, "hello sent twice");
+    return;
+  }
+  Peer p;
+  p.id = next_id_++;
+  p.identity = id_str;
+  p.name = hello.getName().cStr();
+  if (p.name.size() > 256) p.name.resize(256);
+  if (hello.getRole() == wire::Role::WORKER) {
+    std::string address = hello.getAddress().cStr();
+    if (address.rfind("tcp://", 0) != 0 && address.rfind("ipc://", 0) != 0) {
+      send_error(router_, &identity, StatusCode::kInvalidArgument, "worker hello without a valid address");
+      return;
+    }
+    p.role = Peer::Role::kWorker;
+    WorkerInfo info{p.name.empty() ? address : p.name, address, std::max<uint32_t>(1, hello.getNthreads()),
+                    hello.getMemoryLimit()};
+    spdlog::info("worker {} joined: {} threads at {}", info.name, info.nthreads, address);
+    state_.add_worker(WorkerId{p.id}, std::move(info), now(), commands_);
+  } else if (hello.getRole() == wire::Role::CLIENT) {
+    p.role = Peer::Role::kClient;
+    state_.add_client(ClientId{p.id});
+    spdlog::info("client {} connected from {}", p.name, peer_address(identity));
+  } else {
+    send_error(router_, &identity, StatusCode::kProtocol, "unknown role");
+    return;
+  }
+  identity_of_[p.id] = id_str;
+  uint64_t id = p.id;
+  peers_.emplace(id_str, std::move(p));
+  capnp::MallocMessageBuilder b;
+  auto w = b.initRoot<wire::Envelope>().initWelcome();
+  w.setVersion(wire::PROTOCOL_VERSION);
+  w.setId(id);
+  w.setHeartbeatMs(options_.heartbeat_ms);
+  (void)send_message(router_, &identity, b);
+}
+
+void SchedulerServer::send_info(const zmq::message_t& identity, uint64_t request_id) {
+  capnp::MallocMessageBuilder b;
+  auto info = b.initRoot<wire::Envelope>().initClusterInfo();
+  info.setRequestId(request_id);
+  info.setTasks(state_.num_tasks());
+  info.setBytesTransferred(state_.total_bytes_transferred());
+  info.setMalformedMessages(malformed_);
+  auto ids = state_.worker_ids();
+  auto list = info.initWorkers(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const WorkerInfo* w = state_.worker_info(ids[i]);
+    const WorkerMetrics* m = state_.worker_metrics(ids[i]);
+    list[i].setName(w->name);
+    list[i].setAddress(w->address);
+    list[i].setNthreads(w->nthreads);
+    list[i].setMemoryLimit(w->memory_limit);
+    list[i].setKeys(state_.keys_held_by(ids[i]));
+    list[i].setProcessing(state_.processing_on(ids[i]));
+    list[i].setManagedBytes(m->managed_bytes);
+    list[i].setSpilledBytes(m->spilled_bytes);
+    list[i].setRssBytes(m->rss_bytes);
+  }
+  (void)send_message(router_, &identity, b);
+}
+
+void SchedulerServer::drop_peer(const std::string& identity, const std::string& reason) {
+  auto it = peers_.find(identity);
+  if (it == peers_.end()) return;
+  Peer p = it->second;
+  peers_.erase(it);
+  identity_of_.erase(p.id);
+  if (p.role == Peer::Role::kWorker) {
+    spdlog::info("worker {} left: {}", p.name, reason);
+    state_.remove_worker(WorkerId{p.id}, reason, commands_);
+  } else {
+    spdlog::info("client {} left: {}", p.name, reason);
+    state_.remove_client(ClientId{p.id}, commands_);
+  }
+}
+
+void SchedulerServer::check_timeouts() {
+  double t = now();
+  if (t - last_timeout_check_ < 0.5) return;
+  last_timeout_check_ = t;
+  for (WorkerId w : state_.timed_out_workers(t)) {
+    auto it = identity_of_.find(w.value);
+    if (it == identity_of_.end()) continue;
+    drop_peer(it->second, "no heartbeat for " + std::to_string(options_.worker_timeout) + " s");
+  }
+}
+
+std::vector<std::string> SchedulerServer::addresses(const std::vector<WorkerId>& ids) const {
+  std::vector<std::string> out;
+  for (WorkerId w : ids) {
+    if (const WorkerInfo* info = state_.worker_info(w)) out.push_back(info->address);
+  }
+  return out;
+}
+
+void SchedulerServer::flush() {
+  if (commands_.empty()) return;
+  auto send_to = [&](uint64_t id, capnp::MallocMessageBuilder& b) {
+    auto it = identity_of_.find(id);
+    if (it == identity_of_.end()) return;
+    zmq::message_t frame = identity_frame(it->second);
+    Status st = send_message(router_, &frame, b);
+    if (!st.is_ok()) spdlog::debug("send to peer {} failed: {}", id, st.to_string());
+  };
+  // Assignments, one message per worker.
+  // Commands gathered over a turn: an assignment still stands only if the task is
+  // still processing there (a later event of the turn may have undone it).
+  std::map<uint64_t, std::vector<const AssignCommand*>> assign;
+  std::unordered_set<TaskKey> sent;
+  for (const auto& a : commands_.assign) {
+    if (state_.processing_worker(a.key) == a.worker && sent.insert(a.key).second) {
+      assign[a.worker.value].push_back(&a);
+    }
+  }
+  for (const auto& [worker, list] : assign) {
+    capnp::MallocMessageBuilder b;
+    auto tasks = b.initRoot<wire::Envelope>().initComputeTasks().initTasks(list.size());
+    for (size_t i = 0; i < list.size(); ++i) {
+      set_task_spec(tasks[i].initSpec(), *state_.spec_of(list[i]->key));
+      auto locs = tasks[i].initDepLocations(list[i]->dep_locations.size());
+      for (size_t j = 0; j < list[i]->dep_locations.size(); ++j) {
+        set_key(locs[j].initKey(), list[i]->dep_locations[j].first);
+        auto addrs = addresses(list[i]->dep_locations[j].second);
+        auto wl = locs[j].initWorkers(addrs.size());
+        for (size_t k = 0; k < addrs.size(); ++k) wl.set(k, addrs[k]);
+      }
+    }
+    send_to(worker, b);
+  }
+  std::map<uint64_t, std::vector<TaskKey>> release;
+  for (const auto& r : commands_.release) release[r.worker.value].push_back(r.key);
+  for (const auto& [worker, keys] : release) {
+    capnp::MallocMessageBuilder b;
+    auto list = b.initRoot<wire::Envelope>().initReleaseChunks().initKeys(keys.size());
+    for (size_t i = 0; i < keys.size(); ++i) set_key(list[i], keys[i]);
+    send_to(worker, b);
+  }
+  std::map<uint64_t, std::vector<const ReadyCommand*>> ready;
+  for (const auto& r : commands_.ready) ready[r.client.value].push_back(&r);
+  for (const auto& [client, list] : ready) {
+    capnp::MallocMessageBuilder b;
+    auto kr = b.initRoot<wire::Envelope>().initKeysReady();
+    auto keys = kr.initKeys(list.size());
+    for (size_t i = 0; i < list.size(); ++i) {
+      set_key(keys[i].initKey(), list[i]->key);
+      keys[i].setDtype(to_wire(list[i]->dtype));
+      set_shape(keys[i].initShape(list[i]->shape.size()), list[i]->shape);
+      auto addrs = addresses(list[i]->holders);
+      auto wl = keys[i].initWorkers(addrs.size());
+      for (size_t k = 0; k < addrs.size(); ++k) wl.set(k, addrs[k]);
+    }
+    send_to(client, b);
+  }
+  for (const auto& f : commands_.failed) {
+    capnp::MallocMessageBuilder b;
+    auto tf = b.initRoot<wire::Envelope>().initTaskFailed();
+    set_key(tf.initKey(), f.wanted);
+    tf.setOp(f.op + " " + f.failed.to_string());
+    tf.setWorker(f.worker);
+    tf.setMessage(f.message);
+    send_to(f.client.value, b);
+  }
+  commands_.clear();
+}
+
+}  // namespace rsdat::sched

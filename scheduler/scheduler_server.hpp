@@ -1,0 +1,80 @@
+// SchedulerServer: the scheduler daemon's sockets and event loop.
+//
+// Owns one ZeroMQ ROUTER that clients and workers talk to, translates messages into
+// SchedulerState events and the resulting Commands into messages, batched: one
+// message per destination per loop turn. Every message is decoded inside a border
+// that turns malformed input into an error reply and a log line.
+//
+// Construct, then run() on one thread; stop() may be called from any thread or a
+// signal handler (it only sets a flag).
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <zmq.hpp>
+
+#include "runtime/status.hpp"
+#include "runtime/transport.hpp"
+#include "scheduler/scheduler_state.hpp"
+
+namespace rsdat::sched {
+
+struct SchedulerOptions {
+  std::string host = "127.0.0.1";
+  int port = 0;                  // 0: a free port
+  std::string scheduler_file;    // written once bound (JSON, mode 0600); removed at exit
+  double worker_timeout = 30.0;  // seconds without a heartbeat
+  uint32_t heartbeat_ms = 1000;  // asked of workers
+  SchedulerConfig state;
+};
+
+class SchedulerServer {
+ public:
+  explicit SchedulerServer(SchedulerOptions options);
+  ~SchedulerServer();
+
+  // Binds and writes the scheduler file. Errors: kUnavailable (address in use), kIO.
+  Status start();
+  // Serves until stop(). Returns when stopped.
+  void run();
+  void stop() { stopping_.store(true); }
+
+  const std::string& address() const { return address_; }
+
+ private:
+  struct Peer {
+    enum class Role { kClient, kWorker } role;
+    uint64_t id;
+    std::string identity;
+    std::string name;
+  };
+
+  void handle(ReceivedMessage& msg);
+  void on_hello(const zmq::message_t& identity, wire::Hello::Reader hello);
+  void flush();
+  void send_info(const zmq::message_t& identity, uint64_t request_id);
+  void check_timeouts();
+  void drop_peer(const std::string& identity, const std::string& reason);
+  const Peer* peer(const zmq::message_t& identity) const;
+  Status write_scheduler_file();
+  double now() const;
+  std::vector<std::string> addresses(const std::vector<WorkerId>& ids) const;
+
+  SchedulerOptions options_;
+  zmq::context_t context_;
+  zmq::socket_t router_;
+  std::string address_;
+  std::atomic<bool> stopping_{false};
+
+  SchedulerState state_;
+  Commands commands_;
+  uint64_t next_id_ = 1;
+  std::unordered_map<std::string, Peer> peers_;           // by ZeroMQ identity
+  std::unordered_map<uint64_t, std::string> identity_of_;  // worker/client id -> identity
+  double last_timeout_check_ = 0;
+  uint64_t malformed_ = 0;
+};
+
+}  // namespace rsdat::sched

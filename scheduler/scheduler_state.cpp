@@ -1,0 +1,696 @@
+#include "scheduler/scheduler_state.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <unordered_map>
+
+namespace rsdat::sched {
+
+const char* task_status_name(TaskStatus s) {
+  switch (s) {
+    case TaskStatus::kReleased: return "released";
+    case TaskStatus::kWaiting: return "waiting";
+    case TaskStatus::kQueued: return "queued";
+    case TaskStatus::kProcessing: return "processing";
+    case TaskStatus::kMemory: return "memory";
+    case TaskStatus::kErred: return "erred";
+  }
+  return "?";
+}
+
+namespace {
+
+// kLegal[from][to]: the table of legal transitions.
+constexpr bool kLegal[6][6] = {
+    //           released waiting queued processing memory erred
+    /* rel  */ {false, true, true, true, false, true},
+    /* wait */ {true, false, true, true, false, true},
+    /* que  */ {true, true, false, true, false, true},
+    /* proc */ {true, true, false, false, true, true},
+    /* mem  */ {true, false, false, false, false, false},
+    /* err  */ {true, false, false, false, false, false},
+};
+
+template <typename V, typename T>
+void erase_value(V& v, const T& x) {
+  v.erase(std::remove(v.begin(), v.end(), x), v.end());
+}
+
+template <typename V, typename T>
+bool contains(const V& v, const T& x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
+
+constexpr double kDefaultTaskSeconds = 0.001;
+
+}  // namespace
+
+void SchedulerState::transition(Task& t, TaskStatus to) {
+  RSDAT_CHECK_MSG(kLegal[static_cast<int>(t.status)][static_cast<int>(to)],
+                  std::string("illegal transition ") + task_status_name(t.status) + " -> " +
+                      task_status_name(to) + " of " + t.spec.key.to_string());
+  if (t.status == TaskStatus::kQueued) queue_.erase(t.order);
+  if (to == TaskStatus::kQueued) queue_.emplace(t.order, t.spec.key);
+  t.status = to;
+  ++transitions_;
+}
+
+// ---- workers ----------------------------------------------------------------
+
+void SchedulerState::add_worker(WorkerId id, WorkerInfo info, double now, Commands& out) {
+  RSDAT_CHECK(!workers_.count(id));
+  Worker w;
+  w.id = id;
+  if (info.nthreads == 0) info.nthreads = 1;
+  w.info = std::move(info);
+  w.last_seen = now;
+  workers_.emplace(id, std::move(w));
+  fill_queue(out);
+}
+
+void SchedulerState::remove_worker(WorkerId id, const std::string& reason, Commands& out) {
+  auto wit = workers_.find(id);
+  if (wit == workers_.end()) return;
+  Worker lost = std::move(wit->second);
+  workers_.erase(wit);
+
+  std::vector<TaskKey> to_recompute;
+  for (const TaskKey& key : lost.has) {
+    Task& t = tasks_.at(key);
+    erase_value(t.who_has, id);
+    if (t.who_has.empty() && t.status == TaskStatus::kMemory) {
+      transition(t, TaskStatus::kReleased);
+      for (const TaskKey& d : t.dependents) {
+        Task& dt = tasks_.at(d);
+        if (dt.status == TaskStatus::kQueued) transition(dt, TaskStatus::kWaiting);
+      }
+      to_recompute.push_back(key);
+    }
+  }
+  for (const TaskKey& key : lost.processing) {
+    Task& t = tasks_.at(key);
+    t.processing_on.reset();
+    ++t.failures;
+    if (t.failures >= config_.allowed_failures) {
+      fail_task(t,
+                "worker '" + lost.info.name + "' (" + lost.info.address + ") was lost while running this task, " +
+                    std::to_string(t.failures) + " times (" + reason + ")",
+                lost.info.name, key, out);
+    } else {
+      transition(t, TaskStatus::kReleased);
+      to_recompute.push_back(key);
+    }
+  }
+  for (const TaskKey& key : to_recompute) {
+    auto it = tasks_.find(key);
+    if (it == tasks_.end()) continue;
+    if (it->second.status == TaskStatus::kReleased && needs_data(it->second)) {
+      ensure_computed(key, out);
+    } else {
+      maybe_release(key, out);
+    }
+  }
+  fill_queue(out);
+}
+
+void SchedulerState::heartbeat(WorkerId id, const WorkerMetrics& metrics, double now) {
+  auto it = workers_.find(id);
+  if (it == workers_.end()) return;
+  it->second.metrics = metrics;
+  it->second.last_seen = now;
+}
+
+std::vector<WorkerId> SchedulerState::timed_out_workers(double now) const {
+  std::vector<WorkerId> out;
+  for (const auto& [id, w] : workers_) {
+    if (now - w.last_seen > config_.worker_timeout) out.push_back(id);
+  }
+  return out;
+}
+
+// ---- clients ----------------------------------------------------------------
+
+void SchedulerState::add_client(ClientId id) { clients_.try_emplace(id); }
+
+void SchedulerState::remove_client(ClientId id, Commands& out) {
+  auto it = clients_.find(id);
+  if (it == clients_.end()) return;
+  std::vector<TaskKey> keys(it->second.wanted.begin(), it->second.wanted.end());
+  release_keys(id, keys, out);
+  clients_.erase(id);
+}
+
+Status SchedulerState::submit_graph(ClientId client, std::vector<TaskSpec> graph, const std::vector<TaskKey>& wanted,
+                                    Commands& out) {
+  auto cit = clients_.find(client);
+  if (cit == clients_.end()) return invalid_argument("unknown client");
+  // Check before changing anything.
+  std::unordered_map<TaskKey, size_t> index;
+  index.reserve(graph.size());
+  for (size_t i = 0; i < graph.size(); ++i) {
+    if (!index.emplace(graph[i].key, i).second) {
+      return invalid_argument("graph names key " + graph[i].key.to_string() + " twice");
+    }
+  }
+  // Kahn's algorithm over the new tasks: unknown deps and cycles are refused.
+  std::vector<uint32_t> indegree(graph.size(), 0);
+  std::vector<std::vector<uint32_t>> users(graph.size());
+  for (size_t i = 0; i < graph.size(); ++i) {
+    if (tasks_.count(graph[i].key)) continue;  // known already: its record wins
+    for (const TaskKey& d : graph[i].deps) {
+      auto it = index.find(d);
+      if (it != index.end() && !tasks_.count(d)) {
+        ++indegree[i];
+        users[it->second].push_back(static_cast<uint32_t>(i));
+      } else if (!tasks_.count(d)) {
+        return invalid_argument("task " + graph[i].key.to_string() + " (" + graph[i].op +
+                                ") depends on unknown key " + d.to_string());
+      }
+    }
+  }
+  std::vector<uint32_t> frontier;
+  for (size_t i = 0; i < graph.size(); ++i)
+    if (indegree[i] == 0) frontier.push_back(static_cast<uint32_t>(i));
+  size_t seen = 0;
+  while (!frontier.empty()) {
+    uint32_t i = frontier.back();
+    frontier.pop_back();
+    ++seen;
+    for (uint32_t u : users[i])
+      if (--indegree[u] == 0) frontier.push_back(u);
+  }
+  if (seen != graph.size()) return invalid_argument("graph has a cycle");
+  for (const TaskKey& k : wanted) {
+    if (!index.count(k) && !tasks_.count(k)) return invalid_argument("wanted key " + k.to_string() + " is unknown");
+  }
+
+  // Co-assignment groups: roots of one array, by chunk index.
+  std::unordered_map<uint64_t, uint64_t> roots_per_token;
+  for (const auto& spec : graph) {
+    if (spec.deps.empty() && !tasks_.count(spec.key)) {
+      auto& n = roots_per_token[spec.key.token];
+      n = std::max<uint64_t>(n, spec.key.chunk + 1);
+    }
+  }
+  std::vector<TaskKey> added;
+  for (auto& spec : graph) {
+    if (tasks_.count(spec.key)) continue;
+    Task t;
+    t.root = spec.deps.empty();
+    if (t.root) {
+      t.root_group = static_cast<uint32_t>(spec.key.chunk);
+      t.root_count = static_cast<uint32_t>(roots_per_token[spec.key.token]);
+    }
+    t.nbytes = spec.output_nbytes();
+    t.order = next_order_++;
+    t.spec = std::move(spec);
+    TaskKey key = t.spec.key;
+    tasks_.emplace(key, std::move(t));
+    added.push_back(key);
+  }
+  for (const TaskKey& key : added) {
+    for (const TaskKey& d : tasks_.at(key).spec.deps) {
+      auto& dependents = tasks_.at(d).dependents;
+      if (!contains(dependents, key)) dependents.push_back(key);
+    }
+  }
+  Client& c = cit->second;
+  for (const TaskKey& k : wanted) {
+    Task& t = tasks_.at(k);
+    if (!contains(t.wanted_by, client)) t.wanted_by.push_back(client);
+    c.wanted.insert(k);
+  }
+  for (const TaskKey& k : wanted) {
+    Task& t = tasks_.at(k);
+    switch (t.status) {
+      case TaskStatus::kMemory: {
+        ReadyCommand r{client, k, t.spec.dtype, t.spec.shape, t.who_has};
+        out.ready.push_back(std::move(r));
+        break;
+      }
+      case TaskStatus::kErred:
+        out.failed.push_back({client, k, t.error_origin, tasks_.count(t.error_origin) ? tasks_.at(t.error_origin).spec.op : t.spec.op,
+                              t.error_worker, t.error});
+        break;
+      default:
+        ensure_computed(k, out);
+    }
+  }
+  // New tasks nobody wants (a graph with extra keys) are forgotten at once.
+  for (const TaskKey& key : added) maybe_release(key, out);
+  fill_queue(out);
+  return Status::ok();
+}
+
+void SchedulerState::release_keys(ClientId client, const std::vector<TaskKey>& keys, Commands& out) {
+  auto cit = clients_.find(client);
+  if (cit == clients_.end()) return;
+  for (const TaskKey& k : keys) {
+    if (!cit->second.wanted.erase(k)) continue;
+    auto it = tasks_.find(k);
+    if (it == tasks_.end()) continue;
+    erase_value(it->second.wanted_by, client);
+    maybe_release(k, out);
+  }
+}
+
+// ---- task outcomes ----------------------------------------------------------
+
+void SchedulerState::task_finished(WorkerId worker, const TaskKey& key, uint64_t nbytes, double seconds,
+                                   Commands& out) {
+  auto wit = workers_.find(worker);
+  auto it = tasks_.find(key);
+  if (wit == workers_.end()) {
+    ++ignored_reports_;
+    return;
+  }
+  Worker& w = wit->second;
+  if (it == tasks_.end() || it->second.status != TaskStatus::kProcessing || it->second.processing_on != worker) {
+    ++ignored_reports_;
+    // The worker holds a result nobody tracks: let it go, unless it is a known replica.
+    bool tracked = it != tasks_.end() && contains(it->second.who_has, worker);
+    if (!tracked) out.release.push_back({worker, key});
+    return;
+  }
+  Task& t = it->second;
+  w.processing.erase(key);
+  if (t.root) {
+    --w.processing_roots;
+    w.processing_root_bytes -= std::min(w.processing_root_bytes, t.nbytes);
+  }
+  double est = task_duration_estimate(t);
+  w.occupancy = std::max(0.0, w.occupancy - est);
+  double& avg = op_seconds_.try_emplace(t.spec.op, seconds).first->second;
+  if (std::isfinite(seconds) && seconds >= 0) avg = 0.9 * avg + 0.1 * seconds;
+
+  t.processing_on.reset();
+  t.nbytes = nbytes;
+  t.who_has.push_back(worker);
+  w.has.insert(key);
+  transition(t, TaskStatus::kMemory);
+  for (ClientId c : t.wanted_by) {
+    auto cit = clients_.find(c);
+    if (cit != clients_.end()) ++cit->second.stats.tasks_finished;
+  }
+  notify_ready(t, out);
+  std::vector<TaskKey> dependents = t.dependents;
+  for (const TaskKey& d : dependents) {
+    Task& dt = tasks_.at(d);
+    if (dt.status != TaskStatus::kWaiting) continue;
+    bool ready = std::all_of(dt.spec.deps.begin(), dt.spec.deps.end(),
+                             [&](const TaskKey& k) { return tasks_.at(k).status == TaskStatus::kMemory; });
+    if (ready) on_ready(dt, out);
+  }
+  std::vector<TaskKey> deps = t.spec.deps;
+  for (const TaskKey& d : deps) maybe_release(d, out);
+  maybe_release(key, out);
+  fill_queue(out);
+}
+
+void SchedulerState::task_erred(WorkerId worker, const TaskKey& key, const std::string& message, Commands& out) {
+  auto wit = workers_.find(worker);
+  auto it = tasks_.find(key);
+  if (wit == workers_.end() || it == tasks_.end() || it->second.status != TaskStatus::kProcessing ||
+      it->second.processing_on != worker) {
+    ++ignored_reports_;
+    return;
+  }
+  Worker& w = wit->second;
+  Task& t = it->second;
+  w.processing.erase(key);
+  if (t.root) {
+    --w.processing_roots;
+    w.processing_root_bytes -= std::min(w.processing_root_bytes, t.nbytes);
+  }
+  w.occupancy = std::max(0.0, w.occupancy - task_duration_estimate(t));
+  t.processing_on.reset();
+  fail_task(t, message, w.info.name, key, out);
+  fill_queue(out);
+}
+
+void SchedulerState::task_missing_deps(WorkerId worker, const TaskKey& key, const std::vector<TaskKey>& missing,
+                                       Commands& out) {
+  auto wit = workers_.find(worker);
+  auto it = tasks_.find(key);
+  if (wit == workers_.end() || it == tasks_.end() || it->second.status != TaskStatus::kProcessing ||
+      it->second.processing_on != worker) {
+    ++ignored_reports_;
+    return;
+  }
+  Worker& w = wit->second;
+  Task& t = it->second;
+  w.processing.erase(key);
+  if (t.root) {
+    --w.processing_roots;
+    w.processing_root_bytes -= std::min(w.processing_root_bytes, t.nbytes);
+  }
+  w.occupancy = std::max(0.0, w.occupancy - task_duration_estimate(t));
+  t.processing_on.reset();
+  transition(t, TaskStatus::kReleased);
+  ensure_computed(key, out);
+  fill_queue(out);
+}
+
+void SchedulerState::replica_acquired(WorkerId worker, const TaskKey& key, Commands& out) {
+  auto wit = workers_.find(worker);
+  if (wit == workers_.end()) return;
+  auto it = tasks_.find(key);
+  if (it == tasks_.end() || it->second.status != TaskStatus::kMemory) {
+    out.release.push_back({worker, key});
+    return;
+  }
+  if (!contains(it->second.who_has, worker)) {
+    it->second.who_has.push_back(worker);
+    wit->second.has.insert(key);
+  }
+}
+
+// ---- internals --------------------------------------------------------------
+
+bool SchedulerState::needs_data(const Task& t) const {
+  if (!t.wanted_by.empty()) return true;
+  for (const TaskKey& d : t.dependents) {
+    TaskStatus s = tasks_.at(d).status;
+    if (s == TaskStatus::kWaiting || s == TaskStatus::kQueued || s == TaskStatus::kProcessing) return true;
+  }
+  return false;
+}
+
+void SchedulerState::ensure_computed(const TaskKey& key, Commands& out) {
+  std::vector<TaskKey> stack{key};
+  while (!stack.empty()) {
+    TaskKey k = stack.back();
+    stack.pop_back();
+    Task& t = tasks_.at(k);
+    if (t.status != TaskStatus::kReleased) continue;
+    const Task* erred_dep = nullptr;
+    bool all_ready = true;
+    for (const TaskKey& d : t.spec.deps) {
+      const Task& dt = tasks_.at(d);
+      if (dt.status == TaskStatus::kErred) erred_dep = &dt;
+      if (dt.status != TaskStatus::kMemory) all_ready = false;
+    }
+    if (erred_dep) {
+      fail_task(t, erred_dep->error, erred_dep->error_worker, erred_dep->error_origin, out);
+      continue;
+    }
+    if (all_ready) {
+      on_ready(t, out);
+      continue;
+    }
+    transition(t, TaskStatus::kWaiting);
+    for (const TaskKey& d : t.spec.deps) {
+      if (tasks_.at(d).status == TaskStatus::kReleased) stack.push_back(d);
+    }
+  }
+}
+
+void SchedulerState::on_ready(Task& t, Commands& out) {
+  if (!t.root && !workers_.empty()) {
+    // Inputs' holders, plus the least occupied worker of a bounded sample.
+    std::vector<Candidate> candidates;
+    auto add = [&](const Worker& w) {
+      for (const auto& c : candidates)
+        if (c.id == w.id) return;
+      Candidate c{w.id, 0, w.occupancy, w.info.nthreads};
+      for (const TaskKey& d : t.spec.deps) {
+        const Task& dt = tasks_.at(d);
+        if (!contains(dt.who_has, w.id)) c.missing_bytes += dt.nbytes;
+      }
+      candidates.push_back(c);
+    };
+    for (const TaskKey& d : t.spec.deps)
+      for (WorkerId h : tasks_.at(d).who_has) add(workers_.at(h));
+    const Worker* idle = nullptr;
+    size_t sampled = 0;
+    for (const auto& [id, w] : workers_) {
+      if (!idle || w.occupancy < idle->occupancy) idle = &w;
+      if (++sampled >= 64) break;
+    }
+    if (idle) add(*idle);
+    auto choice = choose_worker(candidates, config_.bandwidth);
+    assign(t, workers_.at(*choice), out);
+    return;
+  }
+  transition(t, TaskStatus::kQueued);
+  fill_queue(out);
+}
+
+bool SchedulerState::has_root_slot(const Worker& w) const {
+  double slots = std::ceil(w.info.nthreads * config_.root_saturation);
+  return static_cast<double>(w.processing_roots) < slots || w.processing_root_bytes < config_.root_bytes_budget;
+}
+
+void SchedulerState::fill_queue(Commands& out) {
+  if (workers_.empty()) return;
+  std::vector<Worker*> order;
+  order.reserve(workers_.size());
+  for (auto& [id, w] : workers_) order.push_back(&w);
+  while (!queue_.empty()) {
+    Task& t = tasks_.at(queue_.begin()->second);
+    if (!t.root) {
+      // Non-root tasks wait in the queue only for a first worker.
+      transition(t, TaskStatus::kReleased);
+      transition(t, TaskStatus::kWaiting);
+      on_ready(t, out);
+      continue;
+    }
+    Worker* chosen = order[root_worker_index(t.root_group, t.root_count, order.size())];
+    if (!has_root_slot(*chosen)) {
+      chosen = nullptr;
+      for (Worker* w : order) {
+        if (has_root_slot(*w) && (!chosen || w->processing_roots < chosen->processing_roots)) chosen = w;
+      }
+    }
+    if (!chosen) break;
+    assign(t, *chosen, out);
+  }
+}
+
+void SchedulerState::assign(Task& t, Worker& w, Commands& out) {
+  transition(t, TaskStatus::kProcessing);
+  t.processing_on = w.id;
+  w.processing.insert(t.spec.key);
+  if (t.root) {
+    ++w.processing_roots;
+    w.processing_root_bytes += t.nbytes;
+  }
+  w.occupancy += task_duration_estimate(t);
+  AssignCommand cmd{w.id, &t.spec, {}, t.spec.key};
+  uint64_t moved = 0;
+  for (const TaskKey& d : t.spec.deps) {
+    const Task& dt = tasks_.at(d);
+    if (!contains(dt.who_has, w.id)) moved += dt.nbytes;
+    cmd.dep_locations.emplace_back(d, dt.who_has);
+  }
+  if (moved) {
+    for (ClientId c : t.wanted_by) {
+      auto cit = clients_.find(c);
+      if (cit != clients_.end()) cit->second.stats.bytes_transferred += moved;
+    }
+    total_bytes_transferred_ += moved;
+  }
+  out.assign.push_back(std::move(cmd));
+}
+
+void SchedulerState::notify_ready(Task& t, Commands& out) {
+  for (ClientId c : t.wanted_by) out.ready.push_back({c, t.spec.key, t.spec.dtype, t.spec.shape, t.who_has});
+}
+
+void SchedulerState::fail_task(Task& t, const std::string& message, const std::string& worker, const TaskKey& origin,
+                               Commands& out) {
+  std::vector<Task*> stack{&t};
+  t.error = message;
+  t.error_worker = worker;
+  t.error_origin = origin;
+  std::vector<TaskKey> touched;
+  std::string origin_op = tasks_.count(origin) ? tasks_.at(origin).spec.op : t.spec.op;
+  while (!stack.empty()) {
+    Task* cur = stack.back();
+    stack.pop_back();
+    transition(*cur, TaskStatus::kErred);
+    cur->error = message;
+    cur->error_worker = worker;
+    cur->error_origin = origin;
+    for (ClientId c : cur->wanted_by) out.failed.push_back({c, cur->spec.key, origin, origin_op, worker, message});
+    for (const TaskKey& d : cur->spec.deps) touched.push_back(d);
+    for (const TaskKey& d : cur->dependents) {
+      Task& dt = tasks_.at(d);
+      if (dt.status == TaskStatus::kWaiting || dt.status == TaskStatus::kQueued) stack.push_back(&dt);
+    }
+    touched.push_back(cur->spec.key);
+  }
+  for (const TaskKey& k : touched) maybe_release(k, out);
+}
+
+void SchedulerState::remove_holder(Task& t, WorkerId w) { erase_value(t.who_has, w); }
+
+void SchedulerState::maybe_release(const TaskKey& key, Commands& out) {
+  std::vector<TaskKey> stack{key};
+  while (!stack.empty()) {
+    TaskKey k = stack.back();
+    stack.pop_back();
+    auto it = tasks_.find(k);
+    if (it == tasks_.end()) continue;
+    Task& t = it->second;
+    if (needs_data(t)) continue;
+    switch (t.status) {
+      case TaskStatus::kMemory:
+        for (WorkerId w : t.who_has) {
+          out.release.push_back({w, k});
+          workers_.at(w).has.erase(k);
+        }
+        t.who_has.clear();
+        transition(t, TaskStatus::kReleased);
+        break;
+      case TaskStatus::kWaiting:
+      case TaskStatus::kQueued:
+        transition(t, TaskStatus::kReleased);
+        for (const TaskKey& d : t.spec.deps) stack.push_back(d);
+        break;
+      default:
+        break;  // processing: released when it finishes
+    }
+    if ((t.status == TaskStatus::kReleased || t.status == TaskStatus::kErred) && t.wanted_by.empty() &&
+        t.dependents.empty()) {
+      for (const TaskKey& d : t.spec.deps) {
+        auto dit = tasks_.find(d);
+        if (dit == tasks_.end()) continue;
+        erase_value(dit->second.dependents, k);
+        stack.push_back(d);
+      }
+      tasks_.erase(it);
+    }
+  }
+}
+
+double SchedulerState::task_duration_estimate(const Task& t) const {
+  auto it = op_seconds_.find(t.spec.op);
+  return it == op_seconds_.end() ? kDefaultTaskSeconds : it->second;
+}
+
+// ---- views ------------------------------------------------------------------
+
+std::optional<TaskStatus> SchedulerState::status(const TaskKey& key) const {
+  auto it = tasks_.find(key);
+  if (it == tasks_.end()) return std::nullopt;
+  return it->second.status;
+}
+
+std::vector<WorkerId> SchedulerState::who_has(const TaskKey& key) const {
+  auto it = tasks_.find(key);
+  return it == tasks_.end() ? std::vector<WorkerId>{} : it->second.who_has;
+}
+
+const TaskSpec* SchedulerState::spec_of(const TaskKey& key) const {
+  auto it = tasks_.find(key);
+  return it == tasks_.end() ? nullptr : &it->second.spec;
+}
+
+std::optional<WorkerId> SchedulerState::processing_worker(const TaskKey& key) const {
+  auto it = tasks_.find(key);
+  return it == tasks_.end() ? std::nullopt : it->second.processing_on;
+}
+
+const WorkerInfo* SchedulerState::worker_info(WorkerId id) const {
+  auto it = workers_.find(id);
+  return it == workers_.end() ? nullptr : &it->second.info;
+}
+
+const WorkerMetrics* SchedulerState::worker_metrics(WorkerId id) const {
+  auto it = workers_.find(id);
+  return it == workers_.end() ? nullptr : &it->second.metrics;
+}
+
+std::vector<WorkerId> SchedulerState::worker_ids() const {
+  std::vector<WorkerId> ids;
+  for (const auto& [id, w] : workers_) ids.push_back(id);
+  return ids;
+}
+
+size_t SchedulerState::keys_held_by(WorkerId id) const {
+  auto it = workers_.find(id);
+  return it == workers_.end() ? 0 : it->second.has.size();
+}
+
+size_t SchedulerState::processing_on(WorkerId id) const {
+  auto it = workers_.find(id);
+  return it == workers_.end() ? 0 : it->second.processing.size();
+}
+
+ComputationStats SchedulerState::stats(ClientId client) const {
+  auto it = clients_.find(client);
+  return it == clients_.end() ? ComputationStats{} : it->second.stats;
+}
+
+void SchedulerState::validate() const {
+  for (const auto& [key, t] : tasks_) {
+    RSDAT_CHECK(t.spec.key == key);
+    for (const TaskKey& d : t.spec.deps) {
+      auto dit = tasks_.find(d);
+      RSDAT_CHECK_MSG(dit != tasks_.end(), "dependency record missing for " + key.to_string());
+      RSDAT_CHECK_MSG(contains(dit->second.dependents, key), "dependents not symmetric at " + d.to_string());
+    }
+    for (const TaskKey& d : t.dependents) {
+      auto dit = tasks_.find(d);
+      RSDAT_CHECK(dit != tasks_.end());
+      RSDAT_CHECK(contains(dit->second.spec.deps, key));
+    }
+    RSDAT_CHECK_MSG((t.status == TaskStatus::kMemory) == !t.who_has.empty(),
+                    "who_has inconsistent with status at " + key.to_string());
+    for (WorkerId w : t.who_has) {
+      auto wit = workers_.find(w);
+      RSDAT_CHECK(wit != workers_.end());
+      RSDAT_CHECK(wit->second.has.count(key));
+    }
+    RSDAT_CHECK((t.status == TaskStatus::kProcessing) == t.processing_on.has_value());
+    if (t.processing_on) {
+      auto wit = workers_.find(*t.processing_on);
+      RSDAT_CHECK(wit != workers_.end());
+      RSDAT_CHECK(wit->second.processing.count(key));
+    }
+    RSDAT_CHECK((t.status == TaskStatus::kQueued) == (queue_.count(t.order) && queue_.at(t.order) == key));
+    if (t.status == TaskStatus::kWaiting) {
+      bool all = std::all_of(t.spec.deps.begin(), t.spec.deps.end(),
+                             [&](const TaskKey& d) { return tasks_.at(d).status == TaskStatus::kMemory; });
+      RSDAT_CHECK_MSG(!all, "waiting task with every input in memory: " + key.to_string());
+    }
+    if (t.status == TaskStatus::kWaiting || t.status == TaskStatus::kQueued || t.status == TaskStatus::kProcessing) {
+      RSDAT_CHECK_MSG(needs_data(t) || t.status == TaskStatus::kProcessing,
+                      "task on its way that nobody needs: " + key.to_string());
+    }
+    for (ClientId c : t.wanted_by) {
+      auto cit = clients_.find(c);
+      RSDAT_CHECK(cit != clients_.end());
+      RSDAT_CHECK(cit->second.wanted.count(key));
+    }
+    if (t.status == TaskStatus::kMemory) RSDAT_CHECK_MSG(needs_data(t), "data kept that nobody needs: " + key.to_string());
+  }
+  RSDAT_CHECK(queue_.size() <= tasks_.size());
+  for (const auto& [order, key] : queue_) {
+    auto it = tasks_.find(key);
+    RSDAT_CHECK(it != tasks_.end() && it->second.status == TaskStatus::kQueued);
+  }
+  for (const auto& [id, w] : workers_) {
+    size_t roots = 0;
+    for (const TaskKey& k : w.has) {
+      auto it = tasks_.find(k);
+      RSDAT_CHECK_MSG(it != tasks_.end(), "worker holds a forgotten key");
+      RSDAT_CHECK(contains(it->second.who_has, id));
+    }
+    for (const TaskKey& k : w.processing) {
+      auto it = tasks_.find(k);
+      RSDAT_CHECK(it != tasks_.end() && it->second.processing_on == id);
+      if (it->second.root) ++roots;
+    }
+    RSDAT_CHECK(roots == w.processing_roots);
+  }
+  for (const auto& [id, c] : clients_) {
+    for (const TaskKey& k : c.wanted) {
+      auto it = tasks_.find(k);
+      RSDAT_CHECK(it != tasks_.end() && contains(it->second.wanted_by, id));
+    }
+  }
+}
+
+}  // namespace rsdat::sched

@@ -1,0 +1,214 @@
+// SchedulerState: the scheduler's decisions, with no sockets, threads or clocks.
+//
+// Events come in as method calls (a graph submitted, a task finished or failed, a
+// worker joined, heartbeat, worker lost, keys released) with the time passed in;
+// decisions go out as Commands that SchedulerServer turns into messages, batched
+// per event-loop turn. validate() checks every invariant; tests call it after
+// every event.
+//
+// Task states (DESIGN.md): released -> waiting -> queued -> processing(worker)
+// -> memory(workers) | erred, and forgotten (removed) once no client and no
+// dependent needs the key. Every change of state goes through transition(),
+// against one table of legal transitions.
+//
+// Thread-compatible: SchedulerServer uses it from its event-loop thread only.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "runtime/status.hpp"
+#include "runtime/task.hpp"
+#include "scheduler/placement.hpp"
+
+namespace rsdat::sched {
+
+enum class TaskStatus : uint8_t { kReleased, kWaiting, kQueued, kProcessing, kMemory, kErred };
+const char* task_status_name(TaskStatus s);
+
+struct WorkerInfo {
+  std::string name;
+  std::string address;  // where peers and clients reach the worker
+  uint32_t nthreads = 1;
+  uint64_t memory_limit = 0;
+};
+
+struct WorkerMetrics {
+  uint64_t managed_bytes = 0;
+  uint64_t spilled_bytes = 0;
+  uint64_t rss_bytes = 0;
+};
+
+// What the server sends after an event.
+struct AssignCommand {
+  WorkerId worker;
+  const TaskSpec* spec;  // valid until the next event; later use spec_of(key)
+  std::vector<std::pair<TaskKey, std::vector<WorkerId>>> dep_locations;
+  TaskKey key;
+};
+struct ReleaseCommand {
+  WorkerId worker;
+  TaskKey key;
+};
+struct ReadyCommand {
+  ClientId client;
+  TaskKey key;
+  DType dtype;
+  Shape shape;
+  std::vector<WorkerId> holders;
+};
+struct FailedCommand {
+  ClientId client;
+  TaskKey wanted;   // the client's key that cannot be computed
+  TaskKey failed;   // the task that raised
+  std::string op;
+  std::string worker;
+  std::string message;
+};
+struct Commands {
+  std::vector<AssignCommand> assign;
+  std::vector<ReleaseCommand> release;
+  std::vector<ReadyCommand> ready;
+  std::vector<FailedCommand> failed;
+  bool empty() const { return assign.empty() && release.empty() && ready.empty() && failed.empty(); }
+  void clear() {
+    assign.clear();
+    release.clear();
+    ready.clear();
+    failed.clear();
+  }
+};
+
+struct SchedulerConfig {
+  double bandwidth = 1e9;            // bytes/s between workers, for placement
+  double root_saturation = 2.0;      // root tasks in flight per worker thread...
+  uint64_t root_bytes_budget = 64ull << 20;  // ...or while their outputs stay under this
+  double worker_timeout = 30.0;      // seconds without a heartbeat before a worker is lost
+  int allowed_failures = 3;          // a task that was running on this many lost workers errs
+};
+
+struct ComputationStats {
+  uint64_t tasks_finished = 0;
+  uint64_t bytes_transferred = 0;  // bytes of inputs moved between workers
+};
+
+class SchedulerState {
+ public:
+  explicit SchedulerState(SchedulerConfig config = {}) : config_(config) {}
+
+  // Workers.
+  void add_worker(WorkerId id, WorkerInfo info, double now, Commands& out);
+  void remove_worker(WorkerId id, const std::string& reason, Commands& out);
+  void heartbeat(WorkerId id, const WorkerMetrics& metrics, double now);
+  // Workers that have been silent longer than the timeout.
+  std::vector<WorkerId> timed_out_workers(double now) const;
+
+  // Clients.
+  void add_client(ClientId id);
+  void remove_client(ClientId id, Commands& out);
+  // Adds tasks (keys already known are kept as they are) and makes the client hold
+  // `wanted`. Fails, changing nothing, when a dependency is neither in the graph nor
+  // known, or the graph names a key twice.
+  Status submit_graph(ClientId client, std::vector<TaskSpec> tasks, const std::vector<TaskKey>& wanted,
+                      Commands& out);
+  void release_keys(ClientId client, const std::vector<TaskKey>& keys, Commands& out);
+
+  // Task outcomes reported by workers. Reports that do not match the state (a task
+  // never assigned to that worker, a key unknown) are ignored and counted.
+  void task_finished(WorkerId worker, const TaskKey& key, uint64_t nbytes, double seconds, Commands& out);
+  void task_erred(WorkerId worker, const TaskKey& key, const std::string& message, Commands& out);
+  void task_missing_deps(WorkerId worker, const TaskKey& key, const std::vector<TaskKey>& missing,
+                         Commands& out);
+  void replica_acquired(WorkerId worker, const TaskKey& key, Commands& out);
+
+  // Checks every invariant; a violation is a check failure.
+  void validate() const;
+
+  // Read-only views.
+  size_t num_tasks() const { return tasks_.size(); }
+  size_t num_workers() const { return workers_.size(); }
+  std::optional<TaskStatus> status(const TaskKey& key) const;
+  std::vector<WorkerId> who_has(const TaskKey& key) const;
+  // The spec of a known task (nullptr when forgotten) and where it is processing.
+  const TaskSpec* spec_of(const TaskKey& key) const;
+  std::optional<WorkerId> processing_worker(const TaskKey& key) const;
+  const WorkerInfo* worker_info(WorkerId id) const;
+  const WorkerMetrics* worker_metrics(WorkerId id) const;
+  std::vector<WorkerId> worker_ids() const;
+  size_t keys_held_by(WorkerId id) const;
+  size_t processing_on(WorkerId id) const;
+  uint64_t ignored_reports() const { return ignored_reports_; }
+  ComputationStats stats(ClientId client) const;
+  uint64_t transitions() const { return transitions_; }
+  uint64_t total_bytes_transferred() const { return total_bytes_transferred_; }
+
+ private:
+  struct Task {
+    TaskSpec spec;
+    TaskStatus status = TaskStatus::kReleased;
+    std::vector<TaskKey> dependents;
+    std::vector<WorkerId> who_has;
+    std::optional<WorkerId> processing_on;
+    std::vector<ClientId> wanted_by;
+    uint64_t nbytes = 0;
+    uint64_t order = 0;   // submission order: lower runs first
+    bool root = false;
+    uint32_t root_group = 0;  // co-assignment: index of this root among its array's roots
+    uint32_t root_count = 1;
+    int failures = 0;     // lost workers it was running on
+    std::string error;    // erred: the message
+    std::string error_worker;
+    TaskKey error_origin;
+  };
+  struct Worker {
+    WorkerId id;
+    WorkerInfo info;
+    WorkerMetrics metrics;
+    double last_seen = 0;
+    std::unordered_set<TaskKey> has;
+    std::unordered_set<TaskKey> processing;
+    uint64_t processing_root_bytes = 0;
+    size_t processing_roots = 0;
+    double occupancy = 0;  // estimated seconds of queued work
+  };
+  struct Client {
+    std::unordered_set<TaskKey> wanted;
+    ComputationStats stats;
+  };
+
+  void transition(Task& t, TaskStatus to);
+  // Makes sure `key` will be computed (or reported) because something needs it.
+  void ensure_computed(const TaskKey& key, Commands& out);
+  void on_ready(Task& t, Commands& out);
+  void assign(Task& t, Worker& w, Commands& out);
+  void fill_queue(Commands& out);
+  bool has_root_slot(const Worker& w) const;
+  bool needs_data(const Task& t) const;
+  // Releases data nobody needs and forgets records nobody refers to, starting at `key`.
+  void maybe_release(const TaskKey& key, Commands& out);
+  void fail_task(Task& t, const std::string& message, const std::string& worker, const TaskKey& origin,
+                 Commands& out);
+  void notify_ready(Task& t, Commands& out);
+  void remove_holder(Task& t, WorkerId w);
+  double task_duration_estimate(const Task& t) const;
+
+  SchedulerConfig config_;
+  std::unordered_map<TaskKey, Task> tasks_;
+  std::map<WorkerId, Worker> workers_;
+  std::unordered_map<ClientId, Client> clients_;
+  // Ready tasks waiting for a worker slot (roots) or for any worker, by order.
+  std::map<uint64_t, TaskKey> queue_;
+  uint64_t next_order_ = 0;
+  uint64_t ignored_reports_ = 0;
+  uint64_t transitions_ = 0;
+  uint64_t total_bytes_transferred_ = 0;
+  std::unordered_map<std::string, double> op_seconds_;  // moving average per op
+};
+
+}  // namespace rsdat::sched

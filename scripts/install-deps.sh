@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages rsdat needs, and nothing when all are there.
+# Usage: scripts/install-deps.sh [--with-python]   (python: zarr/dask peers for tests and bench)
+set -euo pipefail
+
+packages=(
+  g++ make cmake pkg-config
+  libzmq3-dev cppzmq-dev capnproto libcapnp-dev
+  libeigen3-dev libtbb-dev libxtensor-dev libxsimd-dev libspdlog-dev libfmt-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev
+  libzstd-dev liblz4-dev libblosc-dev libstb-dev libcpp-httplib-dev libopenblas-dev
+)
+if [[ "${1:-}" == "--with-python" ]]; then
+  packages+=(python3 python3-numpy python3-zarr python3-numcodecs python3-dask
+             python3-distributed libopenblas0-pthread)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$p")
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+echo "install-deps: installing ${missing[*]}" >&2
+sudo=""
+if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

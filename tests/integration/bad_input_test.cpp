@@ -1,0 +1,196 @@
+// What arrives on a socket is untrusted: random bytes, truncated and oversized
+// messages, a wrong protocol version, an unknown message kind, messages before the
+// hello and messages of the wrong kind go to the scheduler and to a worker. Each gets
+// an error reply; both daemons stay up and still compute correctly afterwards.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+
+#include <chrono>
+#include <random>
+#include <zmq.hpp>
+
+#include "rsdat.capnp.h"
+#include "rsdat/rsdat.hpp"
+#include "runtime/transport.hpp"
+
+namespace rsdat {
+namespace {
+
+std::string bytes_of(capnp::MessageBuilder& b) {
+  auto words = capnp::messageToFlatArray(b);
+  auto bytes = words.asBytes();
+  return std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
+}
+
+std::string hello_bytes(uint32_t version, wire::Role role = wire::Role::CLIENT) {
+  capnp::MallocMessageBuilder b;
+  auto h = b.initRoot<wire::Envelope>().initHello();
+  h.setVersion(version);
+  h.setRole(role);
+  h.setName("prober");
+  return bytes_of(b);
+}
+
+// A valid envelope whose union discriminant is patched to a kind no daemon knows.
+std::string unknown_kind_bytes() {
+  capnp::MallocMessageBuilder b;
+  b.initRoot<wire::Envelope>().initGoodbye().setReason("x");
+  std::string s = bytes_of(b);
+  // Segment table (8 bytes), root pointer (8 bytes), then the data section: the
+  // discriminant is its first 16 bits.
+  uint16_t kind = 999;
+  std::memcpy(&s[16], &kind, 2);
+  return s;
+}
+
+class Prober {
+ public:
+  Prober(zmq::context_t& ctx, const std::string& address) : socket_(ctx, zmq::socket_type::dealer) {
+    socket_.set(zmq::sockopt::linger, 0);
+    socket_.connect(address);
+  }
+  void send(const std::string& bytes) {
+    zmq::message_t m(bytes.data(), bytes.size());
+    socket_.send(m, zmq::send_flags::none);
+  }
+  // The next reply's envelope kind, or -1 after `ms` without one, -2 if undecodable.
+  int reply_kind(std::string* text = nullptr, int ms = 5000) {
+    zmq::pollitem_t item{static_cast<void*>(socket_), 0, ZMQ_POLLIN, 0};
+    zmq::poll(&item, 1, std::chrono::milliseconds(ms));
+    if (!(item.revents & ZMQ_POLLIN)) return -1;
+    auto msg = recv_message(socket_, false);
+    if (!msg.ok()) return -2;
+    auto env = msg->envelope();
+    if (text && env.which() == wire::Envelope::ERROR) *text = env.getError().getMessage().cStr();
+    return static_cast<int>(env.which());
+  }
+
+ private:
+  zmq::socket_t socket_;
+};
+
+void expect_error_reply(Prober& p, const std::string& what, const std::string& needle = "") {
+  std::string text;
+  int kind = p.reply_kind(&text);
+  EXPECT_EQ(kind, static_cast<int>(wire::Envelope::ERROR)) << what;
+  if (!needle.empty()) EXPECT_NE(text.find(needle), std::string::npos) << what << ": " << text;
+}
+
+void probe(zmq::context_t& ctx, const std::string& address, bool is_scheduler) {
+  SCOPED_TRACE(address);
+  std::mt19937_64 rng(42);
+  {
+    Prober p(ctx, address);
+    // Random bytes, of lengths that are and are not whole words.
+    for (int i = 0; i < 40; ++i) {
+      std::string junk(1 + rng() % 3000, '\0');
+      for (auto& c : junk) c = static_cast<char>(rng());
+      p.send(junk);
+      int kind = p.reply_kind();
+      EXPECT_EQ(kind, static_cast<int>(wire::Envelope::ERROR)) << "random message " << i;
+    }
+    // An empty frame.
+    p.send("");
+    expect_error_reply(p, "empty");
+    // Truncated hellos.
+    std::string hello = hello_bytes(wire::PROTOCOL_VERSION);
+    p.send(hello.substr(0, hello.size() / 2));
+    expect_error_reply(p, "truncated half");
+    p.send(hello.substr(0, 8));
+    expect_error_reply(p, "truncated to the segment table");
+    // Oversized: 16 MiB whose segment table claims far more than is there.
+    std::string big(16 << 20, '\xff');
+    p.send(big);
+    expect_error_reply(p, "oversized");
+    // A message before hello.
+    capnp::MallocMessageBuilder rel;
+    rel.initRoot<wire::Envelope>().initReleaseKeys().initKeys(1);
+    p.send(bytes_of(rel));
+    expect_error_reply(p, "before hello", "hello");
+    // Wrong protocol version.
+    p.send(hello_bytes(wire::PROTOCOL_VERSION + 7));
+    expect_error_reply(p, "wrong version", "version");
+  }
+  {
+    Prober p(ctx, address);
+    p.send(hello_bytes(wire::PROTOCOL_VERSION));
+    if (is_scheduler) {
+      EXPECT_EQ(p.reply_kind(), static_cast<int>(wire::Envelope::WELCOME));
+    }
+    p.send(unknown_kind_bytes());
+    expect_error_reply(p, "unknown kind", "kind");
+    // A kind this daemon never accepts.
+    capnp::MallocMessageBuilder ct;
+    ct.initRoot<wire::Envelope>().initComputeTasks().initTasks(2);
+    p.send(bytes_of(ct));
+    expect_error_reply(p, "wrong kind");
+    if (is_scheduler) {
+      // A graph with a malformed task (empty op), and one with an unknown dependency.
+      capnp::MallocMessageBuilder g;
+      auto sg = g.initRoot<wire::Envelope>().initSubmitGraph();
+      sg.setGraphId(5);
+      sg.initTasks(1);
+      p.send(bytes_of(g));
+      expect_error_reply(p, "bad task");
+      capnp::MallocMessageBuilder g2;
+      auto sg2 = g2.initRoot<wire::Envelope>().initSubmitGraph();
+      auto t = sg2.initTasks(1)[0];
+      t.setOp("fill");
+      t.initDeps(1)[0].setToken(12345);
+      t.initShape(1).set(0, 4);
+      p.send(bytes_of(g2));
+      expect_error_reply(p, "unknown dependency", "unknown");
+      // A dtype out of range and an absurd shape.
+      capnp::MallocMessageBuilder g3;
+      auto t3 = g3.initRoot<wire::Envelope>().initSubmitGraph().initTasks(1)[0];
+      t3.setOp("fill");
+      t3.setDtype(static_cast<wire::DType>(77));
+      p.send(bytes_of(g3));
+      expect_error_reply(p, "bad dtype");
+      capnp::MallocMessageBuilder g4;
+      auto t4 = g4.initRoot<wire::Envelope>().initSubmitGraph().initTasks(1)[0];
+      t4.setOp("fill");
+      auto sh = t4.initShape(3);
+      for (int i = 0; i < 3; ++i) sh.set(i, uint64_t{1} << 40);
+      p.send(bytes_of(g4));
+      expect_error_reply(p, "huge shape");
+    } else {
+      // Fetch of keys never held: answered with found = false.
+      capnp::MallocMessageBuilder gc;
+      auto req = gc.initRoot<wire::Envelope>().initGetChunks();
+      req.setRequestId(9);
+      req.initKeys(3);
+      p.send(bytes_of(gc));
+      EXPECT_EQ(p.reply_kind(), static_cast<int>(wire::Envelope::CHUNKS));
+    }
+  }
+}
+
+TEST(BadInput, DaemonsAnswerMalformedMessagesAndKeepServing) {
+  LocalCluster cluster(LocalClusterOptions{.workers = 2, .threads_per_worker = 1, .memory_limit = "1GB"});
+  Client client(cluster, ClientOptions{.progress = false});
+  auto x = random::uniform({50, 50}, {10, 10}, 3);
+  const double before = (x + x.T()).mean({0}).sum().item();
+
+  ClusterStatus st = client.cluster_status();
+  ASSERT_EQ(st.workers.size(), 2u);
+  zmq::context_t ctx;
+  probe(ctx, cluster.scheduler_address(), true);
+  probe(ctx, st.workers[0].address, false);
+
+  // Still up, still correct, for the old client and a new one.
+  EXPECT_EQ(::kill(cluster.scheduler_pid(), 0), 0);
+  for (pid_t pid : cluster.worker_pids()) EXPECT_EQ(::kill(pid, 0), 0);
+  EXPECT_DOUBLE_EQ((x + x.T()).mean({0}).sum().item(), before);
+  Client again(cluster, ClientOptions{.progress = false});
+  EXPECT_DOUBLE_EQ((x + x.T()).mean({0}).sum().item(&again), before);
+  ClusterStatus after = client.cluster_status();
+  EXPECT_EQ(after.workers.size(), 2u);
+  EXPECT_GE(after.malformed_messages, 40u);
+}
+
+}  // namespace
+}  // namespace rsdat

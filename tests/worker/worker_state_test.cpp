@@ -1,0 +1,165 @@
+// WorkerState on its own: no sockets, no threads, no sleeps.
+#include "worker/worker_state.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+namespace rsdat::worker {
+namespace {
+
+TaskSpec spec(uint64_t token, uint64_t chunk, std::vector<TaskKey> deps = {}) {
+  TaskSpec s;
+  s.key = {token, chunk};
+  s.op = "fill";
+  s.deps = std::move(deps);
+  s.dtype = DType::kFloat64;
+  s.shape = {4};
+  return s;
+}
+
+Chunk chunk_of(double v) {
+  Chunk c = Chunk::allocate(DType::kFloat64, {4});
+  for (int i = 0; i < 4; ++i) c.mutable_data<double>()[i] = v;
+  return c;
+}
+
+class WorkerStateTest : public ::testing::Test {
+ protected:
+  WorkerState state{2};
+  WorkerCommands out;
+  void check() { state.validate(); }
+};
+
+TEST_F(WorkerStateTest, RootTasksRunUpToThreadsAtOnce) {
+  std::vector<Assignment> tasks;
+  for (uint64_t i = 0; i < 5; ++i) tasks.push_back({spec(1, i), {}});
+  state.add_tasks(tasks, out);
+  check();
+  EXPECT_EQ(out.execute.size(), 2u);
+  EXPECT_TRUE(out.fetch.empty());
+  TaskKey first = out.execute[0];
+  out.clear();
+  state.execute_finished(first, chunk_of(1), 0.1, out);
+  check();
+  ASSERT_EQ(out.reports.size(), 1u);
+  EXPECT_TRUE(out.reports[0].ok);
+  EXPECT_EQ(out.reports[0].nbytes, 32u);
+  EXPECT_EQ(out.execute.size(), 1u);
+  EXPECT_TRUE(state.store().contains(first));
+}
+
+TEST_F(WorkerStateTest, MissingInputsAreFetchedBatchedPerPeer) {
+  Assignment a{spec(2, 0, {{1, 0}, {1, 1}, {1, 2}}), {{{1, 0}, {"tcp://a"}}, {{1, 1}, {"tcp://a"}}, {{1, 2}, {"tcp://b"}}}};
+  state.add_tasks({a}, out);
+  check();
+  ASSERT_EQ(out.fetch.size(), 2u);
+  size_t total = 0;
+  for (const auto& f : out.fetch) total += f.keys.size();
+  EXPECT_EQ(total, 3u);
+  EXPECT_TRUE(out.execute.empty());
+  out.clear();
+  state.fetch_arrived({1, 0}, chunk_of(1), out);
+  state.fetch_arrived({1, 1}, chunk_of(2), out);
+  check();
+  EXPECT_TRUE(out.execute.empty());
+  state.fetch_arrived({1, 2}, chunk_of(3), out);
+  check();
+  ASSERT_EQ(out.execute.size(), 1u);
+  EXPECT_EQ(out.acquired.size(), 3u);
+  auto inputs = state.inputs({2, 0});
+  ASSERT_EQ(inputs.size(), 3u);
+  EXPECT_EQ(inputs[2].data<double>()[0], 3.0);
+  out.clear();
+  state.execute_finished({2, 0}, chunk_of(6), 0.0, out);
+  check();
+  ASSERT_EQ(out.reports.size(), 1u);
+  EXPECT_EQ(out.reports[0].bytes_fetched, 96u);
+}
+
+TEST_F(WorkerStateTest, FailedFetchTriesTheNextHolderThenReportsMissing) {
+  Assignment a{spec(2, 0, {{1, 0}}), {{{1, 0}, {"tcp://a", "tcp://b"}}}};
+  state.add_tasks({a}, out);
+  ASSERT_EQ(out.fetch.size(), 1u);
+  EXPECT_EQ(out.fetch[0].peer, "tcp://a");
+  out.clear();
+  state.fetch_failed({1, 0}, out);
+  check();
+  ASSERT_EQ(out.fetch.size(), 1u);
+  EXPECT_EQ(out.fetch[0].peer, "tcp://b");
+  out.clear();
+  state.fetch_failed({1, 0}, out);
+  check();
+  ASSERT_EQ(out.reports.size(), 1u);
+  EXPECT_FALSE(out.reports[0].ok);
+  ASSERT_EQ(out.reports[0].missing_deps.size(), 1u);
+  EXPECT_EQ(out.reports[0].missing_deps[0], (TaskKey{1, 0}));
+  EXPECT_EQ(state.num_tasks(), 0u);
+}
+
+TEST_F(WorkerStateTest, ReleasedInputIsKeptUntilItsLastLocalUserRuns) {
+  state.add_tasks({{spec(1, 0), {}}}, out);
+  state.execute_finished({1, 0}, chunk_of(1), 0, out);
+  out.clear();
+  state.add_tasks({{spec(2, 0, {{1, 0}}), {}}, {spec(2, 1, {{1, 0}}), {}}}, out);
+  check();
+  ASSERT_EQ(out.execute.size(), 2u);
+  state.release({{1, 0}}, out);
+  check();
+  EXPECT_TRUE(state.store().contains({1, 0}));
+  state.execute_finished({2, 0}, chunk_of(2), 0, out);
+  EXPECT_TRUE(state.store().contains({1, 0}));
+  state.execute_finished({2, 1}, chunk_of(2), 0, out);
+  check();
+  EXPECT_FALSE(state.store().contains({1, 0}));
+  state.release({{2, 0}, {2, 1}}, out);
+  check();
+  EXPECT_EQ(state.store().size(), 0u);
+  EXPECT_EQ(state.store().managed_bytes(), 0u);
+}
+
+TEST_F(WorkerStateTest, ReleasingAnExecutingTaskDropsItsResult) {
+  state.add_tasks({{spec(1, 0), {}}}, out);
+  out.clear();
+  state.release({{1, 0}}, out);
+  state.execute_finished({1, 0}, chunk_of(1), 0, out);
+  check();
+  EXPECT_TRUE(out.reports.empty());
+  EXPECT_FALSE(state.store().contains({1, 0}));
+}
+
+TEST_F(WorkerStateTest, ConsumersRunBeforeNewRoots) {
+  WorkerState one(1);
+  one.add_tasks({{spec(1, 0), {}}, {spec(1, 1), {}}, {spec(1, 2), {}}}, out);
+  ASSERT_EQ(out.execute.size(), 1u);
+  out.clear();
+  one.execute_finished({1, 0}, chunk_of(1), 0, out);
+  out.clear();
+  // A consumer of (1,0) arrives while roots wait: it goes first.
+  one.add_tasks({{spec(2, 0, {{1, 0}}), {}}}, out);
+  one.execute_finished(out.execute.empty() ? TaskKey{1, 1} : out.execute[0], chunk_of(1), 0, out);
+  one.validate();
+  ASSERT_FALSE(out.execute.empty());
+  EXPECT_EQ(out.execute.back(), (TaskKey{2, 0}));
+}
+
+TEST_F(WorkerStateTest, KernelErrorIsReported) {
+  state.add_tasks({{spec(1, 0), {}}}, out);
+  out.clear();
+  state.execute_finished({1, 0}, task_error("boom"), 0, out);
+  check();
+  ASSERT_EQ(out.reports.size(), 1u);
+  EXPECT_FALSE(out.reports[0].ok);
+  EXPECT_EQ(out.reports[0].message, "boom");
+  EXPECT_FALSE(state.store().contains({1, 0}));
+}
+
+TEST_F(WorkerStateTest, UnaskedChunksAreDropped) {
+  state.fetch_arrived({9, 9}, chunk_of(1), out);
+  check();
+  EXPECT_FALSE(state.store().contains({9, 9}));
+  EXPECT_TRUE(out.acquired.empty());
+}
+
+}  // namespace
+}  // namespace rsdat::worker

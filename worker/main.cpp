@@ -1,0 +1,88 @@
+// rsdat-worker: runs chunk tasks for an rsdat scheduler.
+#include <dlfcn.h>
+
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <spdlog/spdlog.h>
+#include <thread>
+
+#include "runtime/scheduler_file.hpp"
+#include "runtime/sysinfo.hpp"
+#include "worker/worker_server.hpp"
+
+namespace {
+rsdat::worker::WorkerServer* g_server = nullptr;
+void on_signal(int) {
+  if (g_server) g_server->stop();
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"rsdat-worker: runs chunk tasks for an rsdat scheduler"};
+  rsdat::worker::WorkerOptions options;
+  std::string scheduler_file, memory_limit = "auto", log_level = "info";
+  double scheduler_file_timeout = 60;
+  std::vector<std::string> plugins;
+  options.nthreads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  auto* addr = app.add_option("--scheduler", options.scheduler_address, "scheduler address, tcp://HOST:PORT");
+  auto* file = app.add_option("--scheduler-file", scheduler_file, "read the scheduler's address from this file");
+  addr->excludes(file);
+  app.add_option("--scheduler-file-timeout", scheduler_file_timeout, "seconds to wait for the scheduler file")
+      ->capture_default_str();
+  app.add_option("--nthreads", options.nthreads, "threads running tasks")->capture_default_str()
+      ->check(CLI::Range(1, 4096));
+  app.add_option("--memory-limit", memory_limit, "bytes (e.g. 4GB, 2GiB) or auto (the machine's memory)")
+      ->capture_default_str();
+  app.add_option("--local-directory", options.local_directory, "scratch directory for spilled chunks")
+      ->capture_default_str();
+  app.add_option("--name", options.name, "worker name (default host-pid)");
+  app.add_option("--host", options.host, "address to bind the peer socket")->capture_default_str();
+  app.add_option("--port", options.port, "port of the peer socket; 0 picks a free one")->capture_default_str();
+  app.add_option("--plugin", plugins, "shared library registering ops with RSDAT_REGISTER_OP (repeatable)")
+      ->check(CLI::ExistingFile);
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error")->capture_default_str()
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+  CLI11_PARSE(app, argc, argv);
+
+  spdlog::set_level(spdlog::level::from_str(log_level));
+  spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e worker %l: %v");
+  if (options.scheduler_address.empty() && scheduler_file.empty()) {
+    std::cerr << "rsdat-worker: give --scheduler ADDR or --scheduler-file FILE (see --help)\n";
+    return 2;
+  }
+  try {
+    auto limit = rsdat::parse_bytes(memory_limit);
+    options.memory_limit = limit ? *limit : rsdat::total_memory_bytes();
+  } catch (const std::exception& e) {
+    std::cerr << "rsdat-worker: --memory-limit: " << e.what() << "\n";
+    return 2;
+  }
+  for (const auto& p : plugins) {
+    if (!dlopen(p.c_str(), RTLD_NOW | RTLD_GLOBAL)) {
+      std::cerr << "rsdat-worker: cannot load plugin " << p << ": " << dlerror() << "\n";
+      return 2;
+    }
+    spdlog::info("loaded plugin {}", p);
+  }
+  g_server = nullptr;
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  if (!scheduler_file.empty()) {
+    auto info = rsdat::wait_for_scheduler_file(scheduler_file, scheduler_file_timeout);
+    if (!info.ok()) {
+      spdlog::error("{}", info.status().to_string());
+      return 1;
+    }
+    options.scheduler_address = info->address;
+  }
+  rsdat::worker::WorkerServer server(options);
+  g_server = &server;
+  if (auto st = server.start(); !st.is_ok()) {
+    spdlog::error("{}", st.to_string());
+    g_server = nullptr;
+    return 1;
+  }
+  server.run();
+  g_server = nullptr;
+  return 0;
+}

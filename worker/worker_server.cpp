@@ -1,0 +1,489 @@
+#include "worker/worker_server.hpp"
+
+#include <kj/exception.h>
+#include <spdlog/spdlog.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <thread>
+
+#include "runtime/op_registry.hpp"
+#include "runtime/sysinfo.hpp"
+#include "runtime/wire_convert.hpp"
+
+namespace rsdat::worker {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr int kMaxMessagesPerTurn = 1024;
+
+std::string identity_string(const zmq::message_t& m) { return std::string(static_cast<const char*>(m.data()), m.size()); }
+
+void send_hello(zmq::socket_t& s, wire::Role role, const std::string& name, const std::string& address,
+                uint32_t nthreads, uint64_t memory_limit) {
+  capnp::MallocMessageBuilder b;
+  auto h = b.initRoot<wire::Envelope>().initHello();
+  h.setVersion(wire::PROTOCOL_VERSION);
+  h.setRole(role);
+  h.setName(name);
+  h.setAddress(address);
+  h.setNthreads(nthreads);
+  h.setMemoryLimit(memory_limit);
+  (void)send_message(s, nullptr, b);
+}
+
+}  // namespace
+
+WorkerServer::WorkerServer(WorkerOptions options)
+    : options_(std::move(options)),
+      context_(1),
+      scheduler_(context_, zmq::socket_type::dealer),
+      router_(context_, zmq::socket_type::router),
+      state_(options_.nthreads),
+      arena_(options_.nthreads < 1 ? 1 : options_.nthreads) {
+  wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+}
+
+WorkerServer::~WorkerServer() {
+  // Kernels still running hold references to this object: wait for them.
+  arena_.execute([this] { group_.wait(); });
+  if (wake_fd_ >= 0) ::close(wake_fd_);
+}
+
+Status WorkerServer::start() {
+  if (wake_fd_ < 0) return io_error("eventfd failed");
+  configure_socket(router_);
+  configure_socket(scheduler_);
+  router_.set(zmq::sockopt::router_mandatory, 1);
+  std::string endpoint = "tcp://" + options_.host + ":" + (options_.port == 0 ? "*" : std::to_string(options_.port));
+  try {
+    router_.bind(endpoint);
+  } catch (const zmq::error_t& e) {
+    return unavailable("cannot bind " + endpoint + ": " + e.what());
+  }
+  address_ = router_.get(zmq::sockopt::last_endpoint);
+  if (options_.name.empty()) options_.name = host_name() + "-" + std::to_string(getpid());
+  try {
+    scheduler_.connect(options_.scheduler_address);
+  } catch (const zmq::error_t& e) {
+    return unavailable("cannot connect to scheduler at '" + options_.scheduler_address + "': " + e.what());
+  }
+  send_hello(scheduler_, wire::Role::WORKER, options_.name, address_, static_cast<uint32_t>(options_.nthreads),
+             options_.memory_limit);
+  // Wait for the welcome, so a wrong address or version is reported at start.
+  auto deadline = Clock::now() + std::chrono::duration<double>(options_.connect_timeout);
+  while (Clock::now() < deadline && !stopping_.load()) {
+    zmq::pollitem_t item{static_cast<void*>(scheduler_), 0, ZMQ_POLLIN, 0};
+    try {
+      zmq::poll(&item, 1, std::chrono::milliseconds(200));
+    } catch (const zmq::error_t& e) {
+      if (e.num() == EINTR) continue;
+      return unavailable(e.what());
+    }
+    if (!(item.revents & ZMQ_POLLIN)) continue;
+    auto msg = recv_message(scheduler_, false);
+    if (!msg.ok()) return msg.status().with_context("scheduler's reply");
+    try {
+      auto env = msg->envelope();
+      if (env.which() == wire::Envelope::WELCOME) {
+        heartbeat_ms_ = std::max<uint32_t>(50, env.getWelcome().getHeartbeatMs());
+        spdlog::info("worker {} at {} joined scheduler {} ({} threads, memory limit {})", options_.name, address_,
+                     options_.scheduler_address, options_.nthreads, format_bytes(options_.memory_limit));
+        last_heartbeat_ = Clock::now();
+        return Status::ok();
+      }
+      if (env.which() == wire::Envelope::ERROR) {
+        return protocol_error("scheduler refused this worker: " + std::string(env.getError().getMessage().cStr()));
+      }
+    } catch (const kj::Exception& e) {
+      return protocol_error(std::string("undecodable reply from scheduler: ") + e.getDescription().cStr());
+    }
+  }
+  return unavailable("no answer from scheduler at " + options_.scheduler_address + " within " +
+                     std::to_string(static_cast<int>(options_.connect_timeout)) +
+                     " s (is the address reachable from this node? is the scheduler running?)");
+}
+
+void WorkerServer::run() {
+  std::vector<zmq::pollitem_t> items;
+  std::vector<std::string> peer_order;
+  while (!stopping_.load()) {
+    items.clear();
+    peer_order.clear();
+    items.push_back({static_cast<void*>(scheduler_), 0, ZMQ_POLLIN, 0});
+    items.push_back({static_cast<void*>(router_), 0, ZMQ_POLLIN, 0});
+    items.push_back({nullptr, wake_fd_, ZMQ_POLLIN, 0});
+    for (auto& [addr, pc] : peers_) {
+      items.push_back({static_cast<void*>(*pc.socket), 0, ZMQ_POLLIN, 0});
+      peer_order.push_back(addr);
+    }
+    try {
+      zmq::poll(items.data(), items.size(), std::chrono::milliseconds(heartbeat_ms_ / 2 + 1));
+    } catch (const zmq::error_t& e) {
+      if (e.num() == EINTR) continue;
+      spdlog::error("poll failed: {}", e.what());
+      break;
+    }
+    if (items[2].revents & ZMQ_POLLIN) {
+      uint64_t v;
+      (void)!::read(wake_fd_, &v, sizeof v);
+      drain_completions();
+    }
+    if (items[0].revents & ZMQ_POLLIN) {
+      for (int i = 0; i < kMaxMessagesPerTurn && !stopping_.load(); ++i) {
+        auto msg = recv_message(scheduler_, false, zmq::recv_flags::dontwait);
+        if (!msg.ok()) {
+          if (msg.status().code() == StatusCode::kUnavailable) break;
+          spdlog::warn("malformed message from scheduler: {}", msg.status().to_string());
+          continue;
+        }
+        handle_scheduler(*msg);
+      }
+    }
+    if (items[1].revents & ZMQ_POLLIN) {
+      for (int i = 0; i < kMaxMessagesPerTurn; ++i) {
+        ReceivedMessage msg;
+        Status st = recv_message(router_, true, zmq::recv_flags::dontwait, msg);
+        if (st.code() == StatusCode::kUnavailable) break;
+        if (!st.is_ok()) {
+          ++malformed_;
+          std::string from = msg.identity ? peer_address(*msg.identity) : "?";
+          spdlog::warn("malformed message on peer socket from {}: {}", from, st.message());
+          if (msg.identity) send_error(router_, &*msg.identity, st.code(), st.message());
+          continue;
+        }
+        handle_router(msg);
+      }
+    }
+    for (size_t i = 0; i < peer_order.size(); ++i) {
+      if (!(items[3 + i].revents & ZMQ_POLLIN)) continue;
+      const std::string& addr = peer_order[i];
+      for (int n = 0; n < kMaxMessagesPerTurn; ++n) {
+        auto it = peers_.find(addr);
+        if (it == peers_.end()) break;
+        auto msg = recv_message(*it->second.socket, false, zmq::recv_flags::dontwait);
+        if (!msg.ok()) {
+          if (msg.status().code() == StatusCode::kUnavailable) break;
+          spdlog::warn("malformed reply from peer {}: {}", addr, msg.status().to_string());
+          continue;
+        }
+        handle_peer_reply(addr, *msg);
+      }
+    }
+    drain_completions();
+    check_fetch_timeouts();
+    send_reports();
+    if (Clock::now() - last_heartbeat_ > std::chrono::milliseconds(heartbeat_ms_)) heartbeat();
+  }
+  capnp::MallocMessageBuilder b;
+  b.initRoot<wire::Envelope>().initGoodbye().setReason("worker stopping");
+  (void)send_message(scheduler_, nullptr, b);
+  spdlog::info("worker {} stopped", options_.name);
+}
+
+void WorkerServer::handle_scheduler(ReceivedMessage& msg) {
+  try {
+    auto env = msg.envelope();
+    switch (env.which()) {
+      case wire::Envelope::COMPUTE_TASKS: {
+        std::vector<Assignment> tasks;
+        for (auto a : env.getComputeTasks().getTasks()) {
+          auto spec = to_task_spec(a.getSpec());
+          if (!spec.ok()) {
+            spdlog::warn("bad task from scheduler: {}", spec.status().to_string());
+            continue;
+          }
+          Assignment as;
+          as.spec = std::move(spec).value();
+          for (auto loc : a.getDepLocations()) {
+            std::vector<std::string> holders;
+            for (auto w : loc.getWorkers()) holders.emplace_back(w.cStr());
+            as.dep_locations.emplace_back(to_key(loc.getKey()), std::move(holders));
+          }
+          tasks.push_back(std::move(as));
+        }
+        state_.add_tasks(std::move(tasks), commands_);
+        break;
+      }
+      case wire::Envelope::RELEASE_CHUNKS: {
+        std::vector<TaskKey> keys;
+        for (auto k : env.getReleaseChunks().getKeys()) keys.push_back(to_key(k));
+        state_.release(keys, commands_);
+        break;
+      }
+      case wire::Envelope::GOODBYE:
+        spdlog::info("scheduler says goodbye: {}", env.getGoodbye().getReason().cStr());
+        stopping_.store(true);
+        break;
+      case wire::Envelope::ERROR:
+        spdlog::warn("scheduler reports an error: {}", env.getError().getMessage().cStr());
+        break;
+      case wire::Envelope::WELCOME:
+        break;
+      default:
+        spdlog::warn("unexpected message kind {} from scheduler", static_cast<int>(env.which()));
+    }
+  } catch (const kj::Exception& e) {
+    spdlog::warn("malformed message from scheduler: {}", e.getDescription().cStr());
+  }
+  apply(commands_);
+}
+
+void WorkerServer::handle_router(ReceivedMessage& msg) {
+  const zmq::message_t& identity = *msg.identity;
+  try {
+    auto env = msg.envelope();
+    std::string id = identity_string(identity);
+    if (env.which() == wire::Envelope::HELLO) {
+      auto h = env.getHello();
+      if (h.getVersion() != wire::PROTOCOL_VERSION) {
+        spdlog::warn("refused peer {}: protocol version {}", peer_address(identity), h.getVersion());
+        send_error(router_, &identity, StatusCode::kProtocol,
+                   "protocol version " + std::to_string(h.getVersion()) + " is not supported; this worker speaks " +
+                       std::to_string(wire::PROTOCOL_VERSION));
+        return;
+      }
+      if (router_hello_.size() > 100000) router_hello_.clear();  // bounded: peers say hello again if refused
+      router_hello_.insert(id);
+      return;
+    }
+    if (!router_hello_.count(id)) {
+      spdlog::warn("message from {} before hello", peer_address(identity));
+      send_error(router_, &identity, StatusCode::kProtocol, "say hello first");
+      return;
+    }
+    if (env.which() != wire::Envelope::GET_CHUNKS) {
+      spdlog::warn("unexpected message kind {} on peer socket from {}", static_cast<int>(env.which()),
+                   peer_address(identity));
+      send_error(router_, &identity, StatusCode::kProtocol,
+                 "unexpected message kind " + std::to_string(static_cast<int>(env.which())));
+      return;
+    }
+    auto req = env.getGetChunks();
+    auto keys = req.getKeys();
+    if (keys.size() > 1'000'000) {
+      send_error(router_, &identity, StatusCode::kInvalidArgument, "too many keys in one request", req.getRequestId());
+      return;
+    }
+    capnp::MallocMessageBuilder b;
+    auto reply = b.initRoot<wire::Envelope>().initChunks();
+    reply.setRequestId(req.getRequestId());
+    auto headers = reply.initChunks(keys.size());
+    std::vector<zmq::message_t> payload;
+    for (size_t i = 0; i < keys.size(); ++i) {
+      TaskKey k = to_key(keys[i]);
+      set_key(headers[i].initKey(), k);
+      auto c = state_.store().get(k);
+      headers[i].setFound(c.has_value());
+      if (c) {
+        headers[i].setDtype(to_wire(c->dtype));
+        set_shape(headers[i].initShape(c->shape.size()), c->shape);
+        payload.push_back(chunk_frame(*c));
+      }
+    }
+    Status st = send_message(router_, &identity, b, std::move(payload));
+    if (!st.is_ok()) spdlog::debug("reply to {} failed: {}", peer_address(identity), st.to_string());
+  } catch (const kj::Exception& e) {
+    spdlog::warn("malformed message from {}: {}", peer_address(identity), e.getDescription().cStr());
+    send_error(router_, &identity, StatusCode::kProtocol, std::string("malformed message: ") + e.getDescription().cStr());
+  }
+}
+
+void WorkerServer::handle_peer_reply(const std::string& address, ReceivedMessage& msg) {
+  auto pit = peers_.find(address);
+  if (pit == peers_.end()) return;
+  PeerConnection& pc = pit->second;
+  try {
+    auto env = msg.envelope();
+    if (env.which() == wire::Envelope::ERROR) {
+      auto err = env.getError();
+      spdlog::warn("peer {} answered with an error: {}", address, err.getMessage().cStr());
+      auto req = pc.requests.find(err.getRequestId());
+      if (req != pc.requests.end()) {
+        auto keys = std::move(req->second.first);
+        pc.requests.erase(req);
+        for (const TaskKey& k : keys) state_.fetch_failed(k, commands_);
+      }
+      apply(commands_);
+      return;
+    }
+    if (env.which() != wire::Envelope::CHUNKS) return;  // welcome and the like
+    auto reply = env.getChunks();
+    auto req = pc.requests.find(reply.getRequestId());
+    if (req == pc.requests.end()) return;  // timed out already
+    std::vector<TaskKey> asked = std::move(req->second.first);
+    pc.requests.erase(req);
+    std::unordered_set<TaskKey> answered;
+    size_t next_frame = 0;
+    for (auto h : reply.getChunks()) {
+      TaskKey k = to_key(h.getKey());
+      if (!h.getFound()) continue;
+      if (next_frame >= msg.payload.size()) break;
+      zmq::message_t& frame = msg.payload[next_frame++];
+      auto dtype = to_dtype(h.getDtype());
+      if (!dtype.ok()) continue;
+      auto shape = to_shape(h.getShape(), *dtype);
+      if (!shape.ok()) continue;
+      auto chunk = chunk_from_frame(std::move(frame), *dtype, std::move(shape).value());
+      if (!chunk.ok()) {
+        spdlog::warn("bad chunk from {}: {}", address, chunk.status().to_string());
+        continue;
+      }
+      if (std::find(asked.begin(), asked.end(), k) == asked.end()) continue;
+      answered.insert(k);
+      state_.fetch_arrived(k, std::move(chunk).value(), commands_);
+    }
+    for (const TaskKey& k : asked) {
+      if (!answered.count(k)) state_.fetch_failed(k, commands_);
+    }
+  } catch (const kj::Exception& e) {
+    spdlog::warn("malformed reply from peer {}: {}", address, e.getDescription().cStr());
+  }
+  apply(commands_);
+}
+
+WorkerServer::PeerConnection& WorkerServer::peer(const std::string& address) {
+  auto it = peers_.find(address);
+  if (it != peers_.end()) return it->second;
+  PeerConnection pc;
+  pc.socket = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::dealer);
+  configure_socket(*pc.socket);
+  pc.socket->connect(address);
+  send_hello(*pc.socket, wire::Role::PEER, options_.name, address_, 0, 0);
+  return peers_.emplace(address, std::move(pc)).first->second;
+}
+
+void WorkerServer::drop_peer(const std::string& address, const std::string& why) {
+  auto it = peers_.find(address);
+  if (it == peers_.end()) return;
+  spdlog::warn("dropping connection to peer {}: {}", address, why);
+  std::vector<TaskKey> failed;
+  for (auto& [id, req] : it->second.requests) failed.insert(failed.end(), req.first.begin(), req.first.end());
+  peers_.erase(it);
+  for (const TaskKey& k : failed) state_.fetch_failed(k, commands_);
+}
+
+void WorkerServer::check_fetch_timeouts() {
+  auto now = Clock::now();
+  std::vector<std::string> stale;
+  for (auto& [addr, pc] : peers_) {
+    for (auto& [id, req] : pc.requests) {
+      if (now - req.second > std::chrono::duration<double>(options_.fetch_timeout)) {
+        stale.push_back(addr);
+        break;
+      }
+    }
+  }
+  for (const auto& addr : stale) drop_peer(addr, "no answer within the fetch timeout");
+  if (!stale.empty()) apply(commands_);
+}
+
+void WorkerServer::apply(WorkerCommands& cmds) {
+  // Fetches may fail synchronously (unreachable peer) and produce more commands: loop.
+  while (!cmds.empty()) {
+    WorkerCommands now = std::move(cmds);
+    cmds.clear();
+    for (auto& f : now.fetch) {
+      PeerConnection* pc = nullptr;
+      try {
+        pc = &peer(f.peer);
+      } catch (const zmq::error_t& e) {
+        spdlog::warn("cannot connect to peer '{}': {}", f.peer, e.what());
+        for (const TaskKey& k : f.keys) state_.fetch_failed(k, cmds);
+        continue;
+      }
+      uint64_t id = next_request_++;
+      capnp::MallocMessageBuilder b;
+      auto req = b.initRoot<wire::Envelope>().initGetChunks();
+      req.setRequestId(id);
+      auto keys = req.initKeys(f.keys.size());
+      for (size_t i = 0; i < f.keys.size(); ++i) set_key(keys[i], f.keys[i]);
+      Status st = send_message(*pc->socket, nullptr, b);
+      if (!st.is_ok()) {
+        for (const TaskKey& k : f.keys) state_.fetch_failed(k, cmds);
+        continue;
+      }
+      pc->requests.emplace(id, std::make_pair(std::move(f.keys), Clock::now()));
+    }
+    for (const TaskKey& k : now.execute) execute(k);
+    for (auto& r : now.reports) pending_reports_.push_back(std::move(r));
+    for (auto& k : now.acquired) pending_acquired_.push_back(k);
+  }
+}
+
+void WorkerServer::execute(const TaskKey& key) {
+  const TaskSpec* spec = state_.spec(key);
+  RSDAT_CHECK(spec);
+  struct Job {
+    TaskSpec spec;
+    std::vector<Chunk> inputs;
+  };
+  auto job = std::make_shared<Job>(Job{*spec, state_.inputs(key)});
+  auto work = [this, job]() {
+    auto t0 = Clock::now();
+    Result<Chunk> result = run_kernel(job->spec, job->inputs);
+    double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    job->inputs.clear();  // inputs may be released while the result is queued
+    {
+      std::lock_guard lock(mu_);
+      completions_.push_back({job->spec.key, std::move(result), seconds});
+    }
+    uint64_t one = 1;
+    (void)!::write(wake_fd_, &one, sizeof one);
+  };
+  arena_.execute([&] { group_.run(std::move(work)); });
+}
+
+void WorkerServer::drain_completions() {
+  std::deque<Completion> done;
+  {
+    std::lock_guard lock(mu_);
+    done.swap(completions_);
+  }
+  for (auto& c : done) {
+    if (!c.result.ok()) {
+      const TaskSpec* spec = state_.spec(c.key);
+      spdlog::warn("task {} ({}) failed: {}", c.key.to_string(), spec ? spec->op : "?", c.result.status().message());
+    }
+    state_.execute_finished(c.key, std::move(c.result), c.seconds, commands_);
+  }
+  apply(commands_);
+}
+
+void WorkerServer::send_reports() {
+  if (pending_reports_.empty() && pending_acquired_.empty()) return;
+  capnp::MallocMessageBuilder b;
+  auto tr = b.initRoot<wire::Envelope>().initTaskResults();
+  auto results = tr.initResults(pending_reports_.size());
+  for (size_t i = 0; i < pending_reports_.size(); ++i) {
+    const TaskReport& r = pending_reports_[i];
+    set_key(results[i].initKey(), r.key);
+    results[i].setOk(r.ok);
+    results[i].setNbytes(r.nbytes);
+    results[i].setMessage(r.message.substr(0, 16384));
+    results[i].setSeconds(r.seconds);
+    results[i].setBytesFetched(r.bytes_fetched);
+    auto missing = results[i].initMissingDeps(r.missing_deps.size());
+    for (size_t j = 0; j < r.missing_deps.size(); ++j) set_key(missing[j], r.missing_deps[j]);
+  }
+  auto acquired = tr.initAcquired(pending_acquired_.size());
+  for (size_t i = 0; i < pending_acquired_.size(); ++i) set_key(acquired[i], pending_acquired_[i]);
+  (void)send_message(scheduler_, nullptr, b);
+  pending_reports_.clear();
+  pending_acquired_.clear();
+}
+
+void WorkerServer::heartbeat() {
+  last_heartbeat_ = Clock::now();
+  capnp::MallocMessageBuilder b;
+  auto h = b.initRoot<wire::Envelope>().initHeartbeat();
+  h.setManagedBytes(state_.store().managed_bytes());
+  h.setSpilledBytes(0);
+  h.setRssBytes(current_rss_bytes());
+  h.setExecuting(static_cast<uint32_t>(state_.executing()));
+  h.setReady(static_cast<uint32_t>(state_.ready()));
+  (void)send_message(scheduler_, nullptr, b);
+}
+
+}  // namespace rsdat::worker

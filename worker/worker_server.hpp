@@ -1,0 +1,105 @@
+// WorkerServer: the worker daemon's sockets, event loop and executor.
+//
+// One event-loop thread owns every socket: a DEALER to the scheduler, a ROUTER that
+// serves chunks to peers and clients, and one DEALER per peer it fetches from.
+// Kernels run on a oneTBB arena of `nthreads`; a finished kernel hands its result
+// back through a queue and wakes the loop with an eventfd. WorkerState decides,
+// this class does the I/O.
+//
+// Construct, start(), then run() on one thread; stop() is safe from any thread or
+// a signal handler.
+#pragma once
+
+#include <tbb/task_arena.h>
+#include <tbb/task_group.h>
+
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <zmq.hpp>
+
+#include "runtime/status.hpp"
+#include "runtime/transport.hpp"
+#include "worker/worker_state.hpp"
+
+namespace rsdat::worker {
+
+struct WorkerOptions {
+  std::string scheduler_address;  // tcp://host:port
+  std::string host = "127.0.0.1"; // where this worker's ROUTER binds
+  int port = 0;
+  int nthreads = 1;
+  uint64_t memory_limit = 0;
+  std::string local_directory = "/tmp";
+  std::string name;
+  double connect_timeout = 30.0;  // seconds to wait for the scheduler's welcome
+  double fetch_timeout = 60.0;    // seconds before a silent peer counts as failed
+};
+
+class WorkerServer {
+ public:
+  explicit WorkerServer(WorkerOptions options);
+  ~WorkerServer();
+
+  // Binds the peer socket and says hello to the scheduler. Errors: kUnavailable
+  // (scheduler does not answer), kProtocol (refused), kIO.
+  Status start();
+  void run();
+  void stop() { stopping_.store(true); }
+
+  const std::string& address() const { return address_; }
+
+ private:
+  struct Completion {
+    TaskKey key;
+    Result<Chunk> result;
+    double seconds;
+  };
+  struct PeerConnection {
+    std::unique_ptr<zmq::socket_t> socket;
+    std::unordered_map<uint64_t, std::pair<std::vector<TaskKey>, std::chrono::steady_clock::time_point>> requests;
+  };
+
+  void handle_scheduler(ReceivedMessage& msg);
+  void handle_router(ReceivedMessage& msg);
+  void handle_peer_reply(const std::string& peer, ReceivedMessage& msg);
+  void apply(WorkerCommands& cmds);
+  void execute(const TaskKey& key);
+  void drain_completions();
+  void send_reports();
+  void heartbeat();
+  void check_fetch_timeouts();
+  PeerConnection& peer(const std::string& address);
+  void drop_peer(const std::string& address, const std::string& why);
+
+  WorkerOptions options_;
+  zmq::context_t context_;
+  zmq::socket_t scheduler_;
+  zmq::socket_t router_;
+  std::string address_;
+  std::atomic<bool> stopping_{false};
+  int wake_fd_ = -1;
+
+  WorkerState state_;
+  WorkerCommands commands_;
+  std::vector<TaskReport> pending_reports_;
+  std::vector<TaskKey> pending_acquired_;
+  std::unordered_map<std::string, PeerConnection> peers_;
+  std::unordered_set<std::string> router_hello_;  // identities that said hello
+  uint64_t next_request_ = 1;
+  uint64_t malformed_ = 0;
+  std::chrono::steady_clock::time_point last_heartbeat_;
+  uint32_t heartbeat_ms_ = 1000;
+
+  tbb::task_arena arena_;
+  tbb::task_group group_;
+  std::mutex mu_;
+  std::deque<Completion> completions_;  // guarded by mu_
+};
+
+}  // namespace rsdat::worker

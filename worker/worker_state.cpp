@@ -1,0 +1,233 @@
+#include "worker/worker_state.hpp"
+
+#include <algorithm>
+
+namespace rsdat::worker {
+
+namespace {
+std::vector<TaskKey> unique_deps(const TaskSpec& spec) {
+  std::vector<TaskKey> deps = spec.deps;
+  std::sort(deps.begin(), deps.end());
+  deps.erase(std::unique(deps.begin(), deps.end()), deps.end());
+  return deps;
+}
+}  // namespace
+
+void WorkerState::add_tasks(std::vector<Assignment> tasks, WorkerCommands& out) {
+  std::vector<TaskKey> to_fetch;
+  for (auto& a : tasks) {
+    const TaskKey key = a.spec.key;
+    if (tasks_.count(key)) continue;  // assigned twice: the first one stands
+    if (store_.contains(key) && !released_.count(key)) {
+      out.reports.push_back({key, true, store_.get(key)->nbytes(), "", 0, 0, {}});
+      continue;
+    }
+    std::unordered_map<TaskKey, const std::vector<std::string>*> where;
+    for (const auto& [k, holders] : a.dep_locations) where[k] = &holders;
+    Task t;
+    t.order = next_order_++;
+    for (const TaskKey& dep : unique_deps(a.spec)) {
+      ++input_refs_[dep];
+      if (store_.contains(dep)) continue;
+      ++t.missing;
+      auto [it, fresh] = fetches_.try_emplace(dep);
+      Fetch& f = it->second;
+      f.waiting.push_back(key);
+      if (auto w = where.find(dep); w != where.end()) {
+        for (const auto& h : *w->second) {
+          if (std::find(f.holders.begin(), f.holders.end(), h) == f.holders.end()) f.holders.push_back(h);
+        }
+      }
+      if (fresh) to_fetch.push_back(dep);
+    }
+    t.spec = std::move(a.spec);
+    Task& placed = tasks_.emplace(key, std::move(t)).first->second;
+    if (placed.missing == 0) make_ready(placed);
+  }
+  start_fetches(to_fetch, out);
+  try_execute(out);
+}
+
+void WorkerState::start_fetches(const std::vector<TaskKey>& keys, WorkerCommands& out) {
+  std::map<std::string, std::vector<TaskKey>> batches;
+  std::vector<TaskKey> exhausted;
+  for (const TaskKey& k : keys) {
+    Fetch& f = fetches_.at(k);
+    if (f.next >= f.holders.size()) {
+      exhausted.push_back(k);
+      continue;
+    }
+    batches[f.holders[f.next++]].push_back(k);
+  }
+  for (auto& [peer, ks] : batches) out.fetch.push_back({peer, std::move(ks)});
+  for (const TaskKey& k : exhausted) {
+    Fetch f = std::move(fetches_.at(k));
+    fetches_.erase(k);
+    for (const TaskKey& waiting : f.waiting) {
+      auto it = tasks_.find(waiting);
+      if (it == tasks_.end() || it->second.state != State::kFetching) continue;
+      TaskReport r;
+      r.key = waiting;
+      r.ok = false;
+      r.message = "no holder could give input " + k.to_string();
+      r.missing_deps.push_back(k);
+      out.reports.push_back(std::move(r));
+      drop_task(waiting);
+    }
+  }
+}
+
+void WorkerState::make_ready(Task& t) {
+  t.state = State::kReady;
+  ready_.emplace(std::make_pair(t.spec.deps.empty() ? 1 : 0, t.order), t.spec.key);
+}
+
+void WorkerState::try_execute(WorkerCommands& out) {
+  while (executing_ < static_cast<size_t>(nthreads_) && !ready_.empty()) {
+    TaskKey key = ready_.begin()->second;
+    ready_.erase(ready_.begin());
+    tasks_.at(key).state = State::kExecuting;
+    ++executing_;
+    out.execute.push_back(key);
+  }
+}
+
+void WorkerState::fetch_arrived(const TaskKey& key, Chunk chunk, WorkerCommands& out) {
+  auto it = fetches_.find(key);
+  if (it == fetches_.end()) return;  // not asked for (or no longer): drop it
+  Fetch f = std::move(it->second);
+  fetches_.erase(it);
+  const uint64_t nbytes = chunk.nbytes();
+  store_.put(key, std::move(chunk));
+  out.acquired.push_back(key);
+  if (!input_refs_.count(key)) released_.erase(key);
+  for (const TaskKey& waiting : f.waiting) {
+    auto t = tasks_.find(waiting);
+    if (t == tasks_.end() || t->second.state != State::kFetching) continue;
+    t->second.bytes_fetched += nbytes;
+    if (--t->second.missing == 0) make_ready(t->second);
+  }
+  try_execute(out);
+}
+
+void WorkerState::fetch_failed(const TaskKey& key, WorkerCommands& out) {
+  if (!fetches_.count(key)) return;
+  start_fetches({key}, out);
+  try_execute(out);
+}
+
+void WorkerState::execute_finished(const TaskKey& key, Result<Chunk> result, double seconds, WorkerCommands& out) {
+  auto it = tasks_.find(key);
+  RSDAT_CHECK_MSG(it != tasks_.end() && it->second.state == State::kExecuting, "finished a task not executing");
+  Task& t = it->second;
+  --executing_;
+  if (!t.cancelled) {
+    TaskReport r;
+    r.key = key;
+    r.seconds = seconds;
+    r.bytes_fetched = t.bytes_fetched;
+    if (result.ok()) {
+      r.ok = true;
+      r.nbytes = result->nbytes();
+      store_.put(key, std::move(result).value());
+    } else {
+      r.message = result.status().message();
+    }
+    out.reports.push_back(std::move(r));
+  }
+  drop_task(key);
+  try_execute(out);
+}
+
+void WorkerState::release(const std::vector<TaskKey>& keys, WorkerCommands& out) {
+  for (const TaskKey& key : keys) {
+    auto it = tasks_.find(key);
+    if (it != tasks_.end()) {
+      if (it->second.state == State::kExecuting) {
+        it->second.cancelled = true;
+      } else {
+        drop_task(key);
+      }
+    }
+    if (store_.contains(key)) {
+      if (input_refs_.count(key)) {
+        released_.insert(key);
+      } else {
+        store_.erase(key);
+      }
+    }
+  }
+  try_execute(out);
+}
+
+void WorkerState::drop_task(const TaskKey& key) {
+  auto it = tasks_.find(key);
+  if (it == tasks_.end()) return;
+  Task& t = it->second;
+  if (t.state == State::kReady) ready_.erase({t.spec.deps.empty() ? 1 : 0, t.order});
+  for (const TaskKey& dep : unique_deps(t.spec)) {
+    if (auto f = fetches_.find(dep); f != fetches_.end()) {
+      auto& w = f->second.waiting;
+      w.erase(std::remove(w.begin(), w.end(), key), w.end());
+    }
+    unref_input(dep);
+  }
+  tasks_.erase(it);
+}
+
+void WorkerState::unref_input(const TaskKey& key) {
+  auto it = input_refs_.find(key);
+  if (it == input_refs_.end()) return;
+  if (--it->second > 0) return;
+  input_refs_.erase(it);
+  if (released_.erase(key)) store_.erase(key);
+}
+
+const TaskSpec* WorkerState::spec(const TaskKey& key) const {
+  auto it = tasks_.find(key);
+  return it == tasks_.end() ? nullptr : &it->second.spec;
+}
+
+std::vector<Chunk> WorkerState::inputs(const TaskKey& key) const {
+  const Task& t = tasks_.at(key);
+  std::vector<Chunk> in;
+  in.reserve(t.spec.deps.size());
+  for (const TaskKey& dep : t.spec.deps) {
+    auto c = store_.get(dep);
+    RSDAT_CHECK_MSG(c.has_value(), "input " + dep.to_string() + " missing for " + key.to_string());
+    in.push_back(std::move(*c));
+  }
+  return in;
+}
+
+void WorkerState::validate() const {
+  size_t executing = 0, ready = 0;
+  std::unordered_map<TaskKey, int> refs;
+  for (const auto& [key, t] : tasks_) {
+    if (t.state == State::kExecuting) ++executing;
+    if (t.state == State::kReady) {
+      ++ready;
+      RSDAT_CHECK(ready_.count({t.spec.deps.empty() ? 1 : 0, t.order}));
+    }
+    size_t missing = 0;
+    for (const TaskKey& dep : unique_deps(t.spec)) {
+      ++refs[dep];
+      if (!store_.contains(dep)) {
+        ++missing;
+        if (t.state == State::kFetching) {
+          auto f = fetches_.find(dep);
+          RSDAT_CHECK_MSG(f != fetches_.end(), "input neither held nor being fetched");
+          RSDAT_CHECK(std::count(f->second.waiting.begin(), f->second.waiting.end(), key) == 1);
+        }
+      }
+    }
+    if (t.state == State::kFetching) RSDAT_CHECK(missing == t.missing && missing > 0);
+    if (t.state != State::kFetching) RSDAT_CHECK_MSG(missing == 0, "task past fetching without its inputs");
+  }
+  RSDAT_CHECK(executing == executing_);
+  RSDAT_CHECK(ready == ready_.size());
+  RSDAT_CHECK(refs == input_refs_);
+  for (const TaskKey& k : released_) RSDAT_CHECK(input_refs_.count(k) && store_.contains(k));
+}
+
+}  // namespace rsdat::worker

@@ -1,0 +1,110 @@
+// WorkerState: what a worker decides, with no sockets, threads or clocks.
+//
+// Events: tasks assigned by the scheduler, keys released, a fetched chunk arrived
+// or could not be had, a kernel finished. Decisions: fetch these keys from that
+// peer (batched per peer), execute this task, report these results and replicas.
+// WorkerServer does the I/O. Ready tasks run in priority order: tasks that consume
+// results before new root tasks, so memory is freed before more is produced.
+//
+// Thread-compatible: WorkerServer uses it from its event-loop thread only.
+#pragma once
+
+#include <map>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "runtime/status.hpp"
+#include "runtime/task.hpp"
+#include "worker/memory_store.hpp"
+
+namespace rsdat::worker {
+
+struct Assignment {
+  TaskSpec spec;
+  std::vector<std::pair<TaskKey, std::vector<std::string>>> dep_locations;  // peer addresses
+};
+
+struct FetchCommand {
+  std::string peer;
+  std::vector<TaskKey> keys;
+};
+struct TaskReport {
+  TaskKey key;
+  bool ok = false;
+  uint64_t nbytes = 0;
+  std::string message;
+  double seconds = 0;
+  uint64_t bytes_fetched = 0;
+  std::vector<TaskKey> missing_deps;
+};
+struct WorkerCommands {
+  std::vector<FetchCommand> fetch;
+  std::vector<TaskKey> execute;
+  std::vector<TaskReport> reports;
+  std::vector<TaskKey> acquired;
+  bool empty() const { return fetch.empty() && execute.empty() && reports.empty() && acquired.empty(); }
+  void clear() {
+    fetch.clear();
+    execute.clear();
+    reports.clear();
+    acquired.clear();
+  }
+};
+
+class WorkerState {
+ public:
+  explicit WorkerState(int nthreads) : nthreads_(nthreads < 1 ? 1 : nthreads) {}
+
+  void add_tasks(std::vector<Assignment> tasks, WorkerCommands& out);
+  void release(const std::vector<TaskKey>& keys, WorkerCommands& out);
+  void fetch_arrived(const TaskKey& key, Chunk chunk, WorkerCommands& out);
+  void fetch_failed(const TaskKey& key, WorkerCommands& out);
+  void execute_finished(const TaskKey& key, Result<Chunk> result, double seconds, WorkerCommands& out);
+
+  // For the server: the spec and inputs of a task it was told to execute.
+  const TaskSpec* spec(const TaskKey& key) const;
+  std::vector<Chunk> inputs(const TaskKey& key) const;
+  const MemoryStore& store() const { return store_; }
+
+  size_t num_tasks() const { return tasks_.size(); }
+  size_t executing() const { return executing_; }
+  size_t ready() const { return ready_.size(); }
+  size_t fetches_in_flight() const { return fetches_.size(); }
+  void validate() const;
+
+ private:
+  enum class State { kFetching, kReady, kExecuting };
+  struct Task {
+    TaskSpec spec;
+    State state = State::kFetching;
+    size_t missing = 0;
+    uint64_t order = 0;
+    uint64_t bytes_fetched = 0;
+    bool cancelled = false;
+  };
+  struct Fetch {
+    std::vector<std::string> holders;
+    size_t next = 0;  // holders[next - 1] is being asked
+    std::vector<TaskKey> waiting;
+  };
+
+  void start_fetches(const std::vector<TaskKey>& keys, WorkerCommands& out);
+  void make_ready(Task& t);
+  void try_execute(WorkerCommands& out);
+  void drop_task(const TaskKey& key);  // forgets a task that will not run here
+  void unref_input(const TaskKey& key);
+
+  int nthreads_;
+  size_t executing_ = 0;
+  uint64_t next_order_ = 0;
+  MemoryStore store_;
+  std::unordered_map<TaskKey, Task> tasks_;
+  std::unordered_map<TaskKey, Fetch> fetches_;
+  std::map<std::pair<int, uint64_t>, TaskKey> ready_;  // (root first = 1, order)
+  std::unordered_map<TaskKey, int> input_refs_;          // inputs of pending tasks
+  std::unordered_set<TaskKey> released_;                 // released but still an input here
+};
+
+}  // namespace rsdat::worker
