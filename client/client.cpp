@@ -78,6 +78,8 @@ Client::Impl::~Impl() {
   capnp::MallocMessageBuilder b;
   b.initRoot<wire::Envelope>().initGoodbye().setReason("client closing");
   (void)send_message(scheduler_, nullptr, b);
+  // Give the goodbye a moment to leave, so the scheduler releases what we held.
+  scheduler_.set(zmq::sockopt::linger, 2000);
 }
 
 ReceivedMessage Client::Impl::receive_from_scheduler(Clock::time_point deadline) {

@@ -200,7 +200,7 @@ void SchedulerServer::handle(ReceivedMessage& msg) {
           }
         }
         for (auto k : r.getAcquired()) state_.replica_acquired(w, to_key(k), commands_);
-        state_.heartbeat(w, {}, now());  // any message shows it is alive
+        state_.touch(w, now());
         return;
       }
       case wire::Envelope::HEARTBEAT: {
@@ -344,6 +344,16 @@ void SchedulerServer::flush() {
     if (!st.is_ok()) spdlog::debug("send to peer {} failed: {}", id, st.to_string());
   };
   // Assignments, one message per worker.
+  // Releases first: a key released and then assigned again in one turn must not be
+  // dropped by the worker after it was reported as computed.
+  std::map<uint64_t, std::vector<TaskKey>> release;
+  for (const auto& r : commands_.release) release[r.worker.value].push_back(r.key);
+  for (const auto& [worker, keys] : release) {
+    capnp::MallocMessageBuilder b;
+    auto list = b.initRoot<wire::Envelope>().initReleaseChunks().initKeys(keys.size());
+    for (size_t i = 0; i < keys.size(); ++i) set_key(list[i], keys[i]);
+    send_to(worker, b);
+  }
   // Commands gathered over a turn: an assignment still stands only if the task is
   // still processing there (a later event of the turn may have undone it).
   std::map<uint64_t, std::vector<const AssignCommand*>> assign;
@@ -366,14 +376,6 @@ void SchedulerServer::flush() {
         for (size_t k = 0; k < addrs.size(); ++k) wl.set(k, addrs[k]);
       }
     }
-    send_to(worker, b);
-  }
-  std::map<uint64_t, std::vector<TaskKey>> release;
-  for (const auto& r : commands_.release) release[r.worker.value].push_back(r.key);
-  for (const auto& [worker, keys] : release) {
-    capnp::MallocMessageBuilder b;
-    auto list = b.initRoot<wire::Envelope>().initReleaseChunks().initKeys(keys.size());
-    for (size_t i = 0; i < keys.size(); ++i) set_key(list[i], keys[i]);
     send_to(worker, b);
   }
   std::map<uint64_t, std::vector<const ReadyCommand*>> ready;

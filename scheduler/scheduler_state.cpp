@@ -120,6 +120,11 @@ void SchedulerState::heartbeat(WorkerId id, const WorkerMetrics& metrics, double
   it->second.last_seen = now;
 }
 
+void SchedulerState::touch(WorkerId id, double now) {
+  auto it = workers_.find(id);
+  if (it != workers_.end()) it->second.last_seen = now;
+}
+
 std::vector<WorkerId> SchedulerState::timed_out_workers(double now) const {
   std::vector<WorkerId> out;
   for (const auto& [id, w] : workers_) {
@@ -346,6 +351,20 @@ void SchedulerState::task_missing_deps(WorkerId worker, const TaskKey& key, cons
   }
   w.occupancy = std::max(0.0, w.occupancy - task_duration_estimate(t));
   t.processing_on.reset();
+  // Every holder listed at assignment was tried: none of them counts as holding the
+  // input any more (a holder that still has it is told to drop it).
+  for (const TaskKey& m : missing) {
+    auto mit = tasks_.find(m);
+    if (mit == tasks_.end() || !contains(t.spec.deps, m)) continue;
+    Task& mt = mit->second;
+    if (mt.status != TaskStatus::kMemory) continue;
+    for (WorkerId h : mt.who_has) {
+      out.release.push_back({h, m});
+      workers_.at(h).has.erase(m);
+    }
+    mt.who_has.clear();
+    transition(mt, TaskStatus::kReleased);
+  }
   transition(t, TaskStatus::kReleased);
   ensure_computed(key, out);
   fill_queue(out);

@@ -106,6 +106,8 @@ class SchedulerState {
   void add_worker(WorkerId id, WorkerInfo info, double now, Commands& out);
   void remove_worker(WorkerId id, const std::string& reason, Commands& out);
   void heartbeat(WorkerId id, const WorkerMetrics& metrics, double now);
+  // Any message from a worker shows it is alive.
+  void touch(WorkerId id, double now);
   // Workers that have been silent longer than the timeout.
   std::vector<WorkerId> timed_out_workers(double now) const;
 

@@ -41,13 +41,14 @@ WorkerServer::WorkerServer(WorkerOptions options)
       scheduler_(context_, zmq::socket_type::dealer),
       router_(context_, zmq::socket_type::router),
       state_(options_.nthreads),
-      arena_(options_.nthreads < 1 ? 1 : options_.nthreads) {
+      arena_(options_.nthreads < 1 ? 1 : options_.nthreads, /*reserved_for_masters=*/0) {
   wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 }
 
 WorkerServer::~WorkerServer() {
   // Kernels still running hold references to this object: wait for them.
-  arena_.execute([this] { group_.wait(); });
+  std::unique_lock lock(mu_);
+  idle_.wait(lock, [this] { return running_ == 0; });
   if (wake_fd_ >= 0) ::close(wake_fd_);
 }
 
@@ -179,6 +180,7 @@ void WorkerServer::run() {
   capnp::MallocMessageBuilder b;
   b.initRoot<wire::Envelope>().initGoodbye().setReason("worker stopping");
   (void)send_message(scheduler_, nullptr, b);
+  scheduler_.set(zmq::sockopt::linger, 2000);  // let the goodbye leave before the socket closes
   spdlog::info("worker {} stopped", options_.name);
 }
 
@@ -394,6 +396,7 @@ void WorkerServer::apply(WorkerCommands& cmds) {
         continue;
       }
       uint64_t id = next_request_++;
+      spdlog::debug("fetching {} chunks from {}", f.keys.size(), f.peer);
       capnp::MallocMessageBuilder b;
       auto req = b.initRoot<wire::Envelope>().initGetChunks();
       req.setRequestId(id);
@@ -415,6 +418,7 @@ void WorkerServer::apply(WorkerCommands& cmds) {
 void WorkerServer::execute(const TaskKey& key) {
   const TaskSpec* spec = state_.spec(key);
   RSDAT_CHECK(spec);
+  spdlog::debug("running {} {}", spec->op, key.to_string());
   struct Job {
     TaskSpec spec;
     std::vector<Chunk> inputs;
@@ -425,14 +429,17 @@ void WorkerServer::execute(const TaskKey& key) {
     Result<Chunk> result = run_kernel(job->spec, job->inputs);
     double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
     job->inputs.clear();  // inputs may be released while the result is queued
-    {
-      std::lock_guard lock(mu_);
-      completions_.push_back({job->spec.key, std::move(result), seconds});
-    }
     uint64_t one = 1;
+    std::lock_guard lock(mu_);
+    completions_.push_back({job->spec.key, std::move(result), seconds});
     (void)!::write(wake_fd_, &one, sizeof one);
+    if (--running_ == 0) idle_.notify_all();
   };
-  arena_.execute([&] { group_.run(std::move(work)); });
+  {
+    std::lock_guard lock(mu_);
+    ++running_;
+  }
+  arena_.enqueue(std::move(work));
 }
 
 void WorkerServer::drain_completions() {
@@ -442,6 +449,7 @@ void WorkerServer::drain_completions() {
     done.swap(completions_);
   }
   for (auto& c : done) {
+    spdlog::debug("finished {} in {:.6f} s", c.key.to_string(), c.seconds);
     if (!c.result.ok()) {
       const TaskSpec* spec = state_.spec(c.key);
       spdlog::warn("task {} ({}) failed: {}", c.key.to_string(), spec ? spec->op : "?", c.result.status().message());

@@ -11,10 +11,10 @@
 #pragma once
 
 #include <tbb/task_arena.h>
-#include <tbb/task_group.h>
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -96,10 +96,11 @@ class WorkerServer {
   std::chrono::steady_clock::time_point last_heartbeat_;
   uint32_t heartbeat_ms_ = 1000;
 
-  tbb::task_arena arena_;
-  tbb::task_group group_;
+  tbb::task_arena arena_;  // runs kernels; nothing else
   std::mutex mu_;
+  std::condition_variable idle_;
   std::deque<Completion> completions_;  // guarded by mu_
+  size_t running_ = 0;                  // guarded by mu_
 };
 
 }  // namespace rsdat::worker

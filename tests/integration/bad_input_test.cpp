@@ -76,7 +76,9 @@ void expect_error_reply(Prober& p, const std::string& what, const std::string& n
   std::string text;
   int kind = p.reply_kind(&text);
   EXPECT_EQ(kind, static_cast<int>(wire::Envelope::ERROR)) << what;
-  if (!needle.empty()) EXPECT_NE(text.find(needle), std::string::npos) << what << ": " << text;
+  if (!needle.empty()) {
+    EXPECT_NE(text.find(needle), std::string::npos) << what << ": " << text;
+  }
 }
 
 void probe(zmq::context_t& ctx, const std::string& address, bool is_scheduler) {
