@@ -560,6 +560,17 @@ Array full(const Shape& shape, const Shape& chunks, double value, DType dtype) {
   return filled(shape, chunks, value, dtype, "full");
 }
 
+Array coordinate(const Shape& shape, const Shape& chunk_shape, int64_t axis, DType dtype) {
+  if (axis < 0) axis += static_cast<int64_t>(shape.size());
+  if (axis < 0 || axis >= static_cast<int64_t>(shape.size())) throw std::invalid_argument("coordinate: axis out of range");
+  auto n = make_node("coordinate", shape, detail::regular_chunks(shape, chunk_shape), dtype);
+  n->lower = [axis](const Node& self, const BlockIndex& b, TaskSpec& t) {
+    t.op = ops::kCoordinate;
+    t.params = ops::coordinate_params(axis, detail::block_offset(self.chunks, b)[axis]);
+  };
+  return Array(n);
+}
+
 namespace random {
 Array uniform(const Shape& shape, const Shape& chunk_shape, uint64_t seed, DType dtype) {
   if (!dtype_is_float(dtype)) throw std::invalid_argument("random::uniform: dtype must be float32 or float64");
@@ -589,6 +600,8 @@ Array abs(const Array& a) { return unary(a, Instr::kAbs, "abs", false); }
 Array sqrt(const Array& a) { return unary(a, Instr::kSqrt, "sqrt", true); }
 Array exp(const Array& a) { return unary(a, Instr::kExp, "exp", true); }
 Array log(const Array& a) { return unary(a, Instr::kLog, "log", true); }
+Array sin(const Array& a) { return unary(a, Instr::kSin, "sin", true); }
+Array cos(const Array& a) { return unary(a, Instr::kCos, "cos", true); }
 Array minimum(const Array& a, const Array& b) { return binary(a, b, Instr::kMinimum); }
 Array maximum(const Array& a, const Array& b) { return binary(a, b, Instr::kMaximum); }
 

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "client/client_internal.hpp"
 #include "rsdat/errors.hpp"
 #include "runtime/scheduler_file.hpp"
 #include "runtime/sysinfo.hpp"
@@ -81,6 +82,7 @@ LocalCluster::LocalCluster(LocalClusterOptions options) : options_(std::move(opt
     if (!info.ok()) throw ClusterError("LocalCluster: scheduler did not start: " + info.status().to_string());
     address_ = info->address;
     for (int i = 0; i < options_.workers; ++i) add_worker();
+    wait_for_workers(static_cast<size_t>(options_.workers));
   } catch (...) {
     stop();
     throw;
@@ -88,6 +90,23 @@ LocalCluster::LocalCluster(LocalClusterOptions options) : options_(std::move(opt
 }
 
 LocalCluster::~LocalCluster() { stop(); }
+
+void LocalCluster::wait_for_workers(size_t n) {
+  // Ready means every worker has joined, so work is spread from the first task on.
+  Client::Impl probe(address_, ClientOptions{.connect_timeout = options_.start_timeout, .progress = false,
+                                             .name = "local-cluster"});
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(options_.start_timeout);
+  while (probe.cluster_status().workers.size() < n) {
+    for (pid_t pid : worker_pids_) {
+      int status;
+      if (::waitpid(pid, &status, WNOHANG) == pid) {
+        throw ClusterError("LocalCluster: a worker exited at start (status " + std::to_string(status) + ")");
+      }
+    }
+    if (std::chrono::steady_clock::now() > deadline) throw ClusterError("LocalCluster: workers did not join in time");
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
 
 pid_t LocalCluster::add_worker() {
   std::string name = "local-" + std::to_string(worker_pids_.size());

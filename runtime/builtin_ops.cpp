@@ -128,6 +128,27 @@ Chunk random_uniform_kernel(KernelContext& ctx) {
   return out;
 }
 
+Chunk coordinate_kernel(KernelContext& ctx) {
+  check_inputs(ctx, 0, "coordinate");
+  int64_t axis = ctx.params.i64();
+  int64_t offset = ctx.params.i64();
+  check_no_trailing(ctx.params, "coordinate");
+  const size_t nd = ctx.out_shape.size();
+  if (axis < 0 || axis >= static_cast<int64_t>(nd)) fail("coordinate: axis out of range");
+  Chunk out = Chunk::allocate(ctx.out_dtype, ctx.out_shape);
+  const int64_t n = out.num_elements();
+  if (n == 0) return out;
+  const int64_t inner = c_strides(ctx.out_shape)[axis];  // elements per step along axis
+  const int64_t len = ctx.out_shape[axis];
+  visit_dtype(out.dtype, [&](auto t) {
+    using T = decltype(t);
+    T* d = out.mutable_data<T>();
+    for (int64_t start = 0; start < n; start += inner * len)
+      for (int64_t i = 0; i < len; ++i) std::fill_n(d + start + i * inner, inner, convert<T>(offset + i));
+  });
+  return out;
+}
+
 // ---- elementwise ------------------------------------------------------------
 
 constexpr int64_t kBlock = 1024;
@@ -148,7 +169,7 @@ Program read_program(ParamReader& p, size_t num_inputs) {
   for (uint64_t i = 0; i < n; ++i) {
     uint8_t op = p.u8();
     double arg = p.f64();
-    if (op > static_cast<uint8_t>(Instr::kCast)) fail("elementwise: unknown instruction " + std::to_string(op));
+    if (op > kMaxInstr) fail("elementwise: unknown instruction " + std::to_string(op));
     Instruction ins{static_cast<Instr>(op), arg};
     switch (ins.op) {
       case Instr::kLoad:
@@ -213,6 +234,8 @@ void run_program(const Program& prog, std::span<const Chunk> inputs, Chunk& out)
         case Instr::kSqrt: { C* r = regs[sp - 1].data(); for (int64_t i = 0; i < len; ++i) r[i] = std::sqrt(r[i]); break; }
         case Instr::kExp: { C* r = regs[sp - 1].data(); for (int64_t i = 0; i < len; ++i) r[i] = std::exp(r[i]); break; }
         case Instr::kLog: { C* r = regs[sp - 1].data(); for (int64_t i = 0; i < len; ++i) r[i] = std::log(r[i]); break; }
+        case Instr::kSin: { C* r = regs[sp - 1].data(); for (int64_t i = 0; i < len; ++i) r[i] = std::sin(r[i]); break; }
+        case Instr::kCos: { C* r = regs[sp - 1].data(); for (int64_t i = 0; i < len; ++i) r[i] = std::cos(r[i]); break; }
         default: {
           C* a = regs[sp - 2].data();
           const C* b = regs[sp - 1].data();
@@ -768,6 +791,7 @@ double uniform_at(uint64_t seed, uint64_t i) {
 void register_builtin_ops(OpRegistry& r) {
   r.add(kFill, fill_kernel);
   r.add(kRandomUniform, random_uniform_kernel);
+  r.add(kCoordinate, coordinate_kernel);
   r.add(kElementwise, elementwise_kernel);
   r.add(kTranspose, transpose_kernel);
   r.add(kReducePartial, reduce_partial_kernel);

@@ -30,6 +30,10 @@ inline std::string random_uniform_params(uint64_t seed, const std::vector<int64_
 // The value at linear index i (exposed for tests and for checking results).
 double uniform_at(uint64_t seed, uint64_t i);
 
+// "coordinate": no inputs; every element = its index along `axis` in the whole array.
+inline constexpr const char* kCoordinate = "coordinate";
+inline std::string coordinate_params(int64_t axis, int64_t offset) { return ParamWriter().i64(axis).i64(offset).take(); }
+
 // "elementwise": k inputs of the output's shape; a postfix program evaluated per element
 // in the compute type (float32 or float64), result converted to the output dtype.
 enum class Instr : uint8_t {
@@ -37,7 +41,9 @@ enum class Instr : uint8_t {
   kConst,      // arg: value
   kAdd, kSub, kMul, kDiv, kNeg, kAbs, kSqrt, kExp, kLog, kPow, kMinimum, kMaximum,
   kCast,       // arg: DType; converts the top of stack through that type (astype)
+  kSin, kCos,
 };
+inline constexpr uint8_t kMaxInstr = static_cast<uint8_t>(Instr::kCos);
 struct Instruction {
   Instr op;
   double arg = 0;

@@ -88,6 +88,8 @@ class Array {
 Array zeros(const Shape& shape, const Shape& chunks, DType dtype = DType::kFloat64);
 Array ones(const Shape& shape, const Shape& chunks, DType dtype = DType::kFloat64);
 Array full(const Shape& shape, const Shape& chunks, double value, DType dtype = DType::kFloat64);
+// Every element holds its index along `axis` (like one array of numpy.indices).
+Array coordinate(const Shape& shape, const Shape& chunks, int64_t axis, DType dtype = DType::kFloat64);
 namespace random {
 // Uniform [0, 1). The values depend only on (seed, element index): the same for any
 // chunking and any number of workers.
@@ -112,6 +114,8 @@ Array abs(const Array& a);
 Array sqrt(const Array& a);
 Array exp(const Array& a);
 Array log(const Array& a);
+Array sin(const Array& a);
+Array cos(const Array& a);
 Array minimum(const Array& a, const Array& b);
 Array maximum(const Array& a, const Array& b);
 

@@ -45,6 +45,7 @@ class LocalCluster {
 
  private:
   pid_t spawn(const std::string& program, const std::vector<std::string>& args);
+  void wait_for_workers(size_t n);
   LocalClusterOptions options_;
   std::string dir_, scheduler_file_, address_, bin_dir_;
   pid_t scheduler_pid_ = -1;
