@@ -49,8 +49,23 @@ void SchedulerState::transition(Task& t, TaskStatus to) {
   RSDAT_CHECK_MSG(kLegal[static_cast<int>(t.status)][static_cast<int>(to)],
                   std::string("illegal transition ") + task_status_name(t.status) + " -> " +
                       task_status_name(to) + " of " + t.spec.key.to_string());
-  if (t.status == TaskStatus::kQueued) queue_.erase(t.order);
-  if (to == TaskStatus::kQueued) queue_.emplace(t.order, t.spec.key);
+  if (t.status == TaskStatus::kQueued) {
+    queue_.erase(t.order);
+    if (t.root) {
+      root_queues_[t.queue_pos].erase(t.order);
+    } else {
+      --queued_non_roots_;
+    }
+  }
+  if (to == TaskStatus::kQueued) {
+    queue_.emplace(t.order, t.spec.key);
+    if (t.root) {
+      t.queue_pos = root_worker_index(t.root_group, t.root_count, root_queues_.size());
+      root_queues_[t.queue_pos].emplace(t.order, t.spec.key);
+    } else {
+      ++queued_non_roots_;
+    }
+  }
   t.status = to;
   ++transitions_;
 }
@@ -65,6 +80,7 @@ void SchedulerState::add_worker(WorkerId id, WorkerInfo info, double now, Comman
   w.info = std::move(info);
   w.last_seen = now;
   workers_.emplace(id, std::move(w));
+  rebuild_root_queues();
   fill_queue(out);
 }
 
@@ -73,6 +89,7 @@ void SchedulerState::remove_worker(WorkerId id, const std::string& reason, Comma
   if (wit == workers_.end()) return;
   Worker lost = std::move(wit->second);
   workers_.erase(wit);
+  rebuild_root_queues();
 
   std::vector<TaskKey> to_recompute;
   for (const TaskKey& key : lost.has) {
@@ -309,7 +326,7 @@ void SchedulerState::task_finished(WorkerId worker, const TaskKey& key, uint64_t
   std::vector<TaskKey> deps = t.spec.deps;
   for (const TaskKey& d : deps) maybe_release(d, out);
   maybe_release(key, out);
-  fill_queue(out);
+  fill_queue_for(worker, out);
 }
 
 void SchedulerState::task_erred(WorkerId worker, const TaskKey& key, const std::string& message, Commands& out) {
@@ -330,7 +347,7 @@ void SchedulerState::task_erred(WorkerId worker, const TaskKey& key, const std::
   w.occupancy = std::max(0.0, w.occupancy - task_duration_estimate(t));
   t.processing_on.reset();
   fail_task(t, message, w.info.name, key, out);
-  fill_queue(out);
+  fill_queue_for(worker, out);
 }
 
 void SchedulerState::task_missing_deps(WorkerId worker, const TaskKey& key, const std::vector<TaskKey>& missing,
@@ -452,7 +469,7 @@ void SchedulerState::on_ready(Task& t, Commands& out) {
     return;
   }
   transition(t, TaskStatus::kQueued);
-  fill_queue(out);
+  if (!workers_.empty() && !worker_order_.empty()) fill_worker(t.queue_pos, out);
 }
 
 bool SchedulerState::has_root_slot(const Worker& w) const {
@@ -460,30 +477,68 @@ bool SchedulerState::has_root_slot(const Worker& w) const {
   return static_cast<double>(w.processing_roots) < slots || w.processing_root_bytes < config_.root_bytes_budget;
 }
 
+void SchedulerState::rebuild_root_queues() {
+  // Root tasks are queued per worker position (co-assignment), so a change in the
+  // set of workers re-spreads what is still queued.
+  root_queues_.assign(std::max<size_t>(1, workers_.size()), {});
+  worker_order_.clear();
+  for (auto& [id, w] : workers_) worker_order_.push_back(id);
+  for (const auto& [order, key] : queue_) {
+    Task& t = tasks_.at(key);
+    if (!t.root) continue;
+    t.queue_pos = root_worker_index(t.root_group, t.root_count, root_queues_.size());
+    root_queues_[t.queue_pos].emplace(order, key);
+  }
+}
+
+bool SchedulerState::fill_worker(size_t pos, Commands& out) {
+  Worker& w = workers_.at(worker_order_[pos]);
+  bool any = false;
+  while (has_root_slot(w)) {
+    auto& own = root_queues_[pos];
+    std::map<uint64_t, TaskKey>::iterator it;
+    if (!own.empty()) {
+      it = own.begin();
+    } else {
+      // Idle with nothing of its own: take from the far end of the longest queue,
+      // so the victim keeps its contiguous range.
+      size_t victim = pos;
+      for (size_t i = 0; i < root_queues_.size(); ++i)
+        if (root_queues_[i].size() > root_queues_[victim].size()) victim = i;
+      if (root_queues_[victim].empty()) break;
+      it = std::prev(root_queues_[victim].end());
+    }
+    assign(tasks_.at(it->second), w, out);
+    any = true;
+  }
+  return any;
+}
+
 void SchedulerState::fill_queue(Commands& out) {
   if (workers_.empty()) return;
-  std::vector<Worker*> order;
-  order.reserve(workers_.size());
-  for (auto& [id, w] : workers_) order.push_back(&w);
-  while (!queue_.empty()) {
-    Task& t = tasks_.at(queue_.begin()->second);
-    if (!t.root) {
-      // Non-root tasks wait in the queue only for a first worker.
+  if (queued_non_roots_ > 0) {
+    // Non-root tasks wait in the queue only for a first worker.
+    std::vector<TaskKey> waiting;
+    for (const auto& [order, key] : queue_)
+      if (!tasks_.at(key).root) waiting.push_back(key);
+    for (const TaskKey& k : waiting) {
+      Task& t = tasks_.at(k);
       transition(t, TaskStatus::kReleased);
       transition(t, TaskStatus::kWaiting);
       on_ready(t, out);
-      continue;
     }
-    Worker* chosen = order[root_worker_index(t.root_group, t.root_count, order.size())];
-    if (!has_root_slot(*chosen)) {
-      chosen = nullptr;
-      for (Worker* w : order) {
-        if (has_root_slot(*w) && (!chosen || w->processing_roots < chosen->processing_roots)) chosen = w;
-      }
-    }
-    if (!chosen) break;
-    assign(t, *chosen, out);
   }
+  if (queue_.empty()) return;
+  for (size_t pos = 0; pos < worker_order_.size(); ++pos) fill_worker(pos, out);
+}
+
+void SchedulerState::fill_queue_for(WorkerId id, Commands& out) {
+  if (queue_.empty() || queued_non_roots_ > 0) {
+    fill_queue(out);
+    return;
+  }
+  auto it = std::lower_bound(worker_order_.begin(), worker_order_.end(), id);
+  if (it != worker_order_.end() && *it == id) fill_worker(static_cast<size_t>(it - worker_order_.begin()), out);
 }
 
 void SchedulerState::assign(Task& t, Worker& w, Commands& out) {

@@ -163,6 +163,7 @@ class SchedulerState {
     bool root = false;
     uint32_t root_group = 0;  // co-assignment: index of this root among its array's roots
     uint32_t root_count = 1;
+    size_t queue_pos = 0;     // queued roots: index into root_queues_
     int failures = 0;     // lost workers it was running on
     std::string error;    // erred: the message
     std::string error_worker;
@@ -190,6 +191,9 @@ class SchedulerState {
   void on_ready(Task& t, Commands& out);
   void assign(Task& t, Worker& w, Commands& out);
   void fill_queue(Commands& out);
+  void fill_queue_for(WorkerId id, Commands& out);  // after a slot freed on that worker
+  bool fill_worker(size_t pos, Commands& out);
+  void rebuild_root_queues();
   bool has_root_slot(const Worker& w) const;
   bool needs_data(const Task& t) const;
   // Releases data nobody needs and forgets records nobody refers to, starting at `key`.
@@ -206,6 +210,9 @@ class SchedulerState {
   std::unordered_map<ClientId, Client> clients_;
   // Ready tasks waiting for a worker slot (roots) or for any worker, by order.
   std::map<uint64_t, TaskKey> queue_;
+  std::vector<std::map<uint64_t, TaskKey>> root_queues_{1};  // queued roots by worker position
+  std::vector<WorkerId> worker_order_;                        // positions: workers by id
+  size_t queued_non_roots_ = 0;
   uint64_t next_order_ = 0;
   uint64_t ignored_reports_ = 0;
   uint64_t transitions_ = 0;

@@ -1,0 +1,459 @@
+// SchedulerState fed with events, no sockets and no clocks; validate() after every event.
+#include "scheduler/scheduler_state.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+#include <random>
+#include <set>
+
+namespace rsdat::sched {
+namespace {
+
+TaskSpec task(uint64_t token, uint64_t chunk, std::vector<TaskKey> deps = {}, size_t nbytes = 800) {
+  TaskSpec t;
+  t.key = {token, chunk};
+  t.op = deps.empty() ? "fill" : "combine";
+  t.deps = std::move(deps);
+  t.dtype = DType::kFloat64;
+  t.shape = {static_cast<int64_t>(nbytes / 8)};
+  return t;
+}
+
+class SchedulerStateTest : public ::testing::Test {
+ protected:
+  explicit SchedulerStateTest(SchedulerConfig config = {}) : state(config) {}
+
+  // Every event goes through these, so the invariants are checked after each one.
+  void add_worker(uint64_t id, uint32_t threads = 1) {
+    out.clear();
+    state.add_worker(WorkerId{id}, {"w" + std::to_string(id), "tcp://w" + std::to_string(id), threads, 1 << 30}, 0,
+                     out);
+    state.validate();
+  }
+  void remove_worker(uint64_t id) {
+    out.clear();
+    state.remove_worker(WorkerId{id}, "test", out);
+    state.validate();
+  }
+  Status submit(uint64_t client, std::vector<TaskSpec> tasks, std::vector<TaskKey> wanted) {
+    out.clear();
+    Status st = state.submit_graph(ClientId{client}, std::move(tasks), wanted, out);
+    state.validate();
+    return st;
+  }
+  void finish(const AssignCommand& a) { finish(a.worker, a.key, state.spec_of(a.key)->output_nbytes()); }
+  void finish(WorkerId w, TaskKey k, uint64_t nbytes = 800) {
+    out.clear();
+    state.task_finished(w, k, nbytes, 0.001, out);
+    state.validate();
+  }
+  void err(WorkerId w, TaskKey k, const std::string& msg) {
+    out.clear();
+    state.task_erred(w, k, msg, out);
+    state.validate();
+  }
+  void release(uint64_t client, std::vector<TaskKey> keys) {
+    out.clear();
+    state.release_keys(ClientId{client}, keys, out);
+    state.validate();
+  }
+  // Runs every assignment to completion, in order, until nothing is assigned.
+  std::vector<ReadyCommand> run_all(size_t limit = 100000) {
+    std::vector<ReadyCommand> ready = out.ready;
+    std::vector<AssignCommand> pending = out.assign;
+    size_t steps = 0;
+    while (!pending.empty() && steps++ < limit) {
+      AssignCommand a = pending.front();
+      pending.erase(pending.begin());
+      finish(a);
+      pending.insert(pending.end(), out.assign.begin(), out.assign.end());
+      ready.insert(ready.end(), out.ready.begin(), out.ready.end());
+    }
+    return ready;
+  }
+
+  SchedulerState state;
+  Commands out;
+};
+
+TEST_F(SchedulerStateTest, LinearGraphRunsAndReleaseLeavesNothing) {
+  add_worker(1);
+  add_worker(2);
+  state.add_client(ClientId{7});
+  ASSERT_TRUE(submit(7, {task(1, 0), task(2, 0, {{1, 0}}), task(3, 0, {{2, 0}})}, {{3, 0}}).is_ok());
+  ASSERT_EQ(out.assign.size(), 1u);
+  EXPECT_EQ(out.assign[0].key, (TaskKey{1, 0}));
+  auto ready = run_all();
+  ASSERT_EQ(ready.size(), 1u);
+  EXPECT_EQ(ready[0].key, (TaskKey{3, 0}));
+  EXPECT_EQ(ready[0].client, ClientId{7});
+  EXPECT_EQ(ready[0].holders.size(), 1u);
+  release(7, {{3, 0}});
+  ASSERT_EQ(out.release.size(), 1u);
+  EXPECT_EQ(state.num_tasks(), 0u);
+  EXPECT_EQ(state.keys_held_by(WorkerId{1}) + state.keys_held_by(WorkerId{2}), 0u);
+}
+
+TEST_F(SchedulerStateTest, IntermediatesAreReleasedOnceTheirDependentsAreInMemory) {
+  add_worker(1);
+  state.add_client(ClientId{1});
+  ASSERT_TRUE(submit(1, {task(1, 0), task(1, 1), task(2, 0, {{1, 0}, {1, 1}})}, {{2, 0}}).is_ok());
+  ASSERT_EQ(out.assign.size(), 2u);
+  auto roots = out.assign;
+  finish(roots[0]);
+  EXPECT_TRUE(out.release.empty());  // still needed by the combine
+  finish(roots[1]);
+  ASSERT_EQ(out.assign.size(), 1u);
+  auto combine = out.assign[0];
+  EXPECT_EQ(combine.dep_locations.size(), 2u);
+  finish(combine);
+  EXPECT_EQ(out.release.size(), 2u);  // both roots released
+  EXPECT_EQ(state.keys_held_by(WorkerId{1}), 1u);
+  EXPECT_EQ(state.status({1, 0}), TaskStatus::kReleased);  // record kept for recomputation
+}
+
+TEST_F(SchedulerStateTest, TreeReductionOverManyRoots) {
+  add_worker(1, 2);
+  add_worker(2, 2);
+  state.add_client(ClientId{1});
+  std::vector<TaskSpec> g;
+  for (uint64_t i = 0; i < 64; ++i) g.push_back(task(1, i));
+  for (uint64_t i = 0; i < 8; ++i) {
+    std::vector<TaskKey> d;
+    for (uint64_t j = 0; j < 8; ++j) d.push_back({1, i * 8 + j});
+    g.push_back(task(2, i, d));
+  }
+  std::vector<TaskKey> top;
+  for (uint64_t i = 0; i < 8; ++i) top.push_back({2, i});
+  g.push_back(task(3, 0, top));
+  ASSERT_TRUE(submit(1, g, {{3, 0}}).is_ok());
+  auto ready = run_all();
+  ASSERT_EQ(ready.size(), 1u);
+  release(1, {{3, 0}});
+  EXPECT_EQ(state.num_tasks(), 0u);
+}
+
+TEST_F(SchedulerStateTest, BadGraphsAreRefusedAndChangeNothing) {
+  add_worker(1);
+  state.add_client(ClientId{1});
+  ASSERT_TRUE(submit(1, {task(1, 0)}, {{1, 0}}).is_ok());
+  const size_t before = state.num_tasks();
+  EXPECT_FALSE(submit(1, {task(2, 0, {{9, 9}})}, {{2, 0}}).is_ok());           // unknown dependency
+  EXPECT_FALSE(submit(1, {task(2, 0), task(2, 0)}, {{2, 0}}).is_ok());          // key twice
+  EXPECT_FALSE(submit(1, {task(2, 0, {{2, 1}}), task(2, 1, {{2, 0}})}, {{2, 0}}).is_ok());  // cycle
+  EXPECT_FALSE(submit(1, {task(2, 0)}, {{5, 5}}).is_ok());                      // unknown wanted key
+  EXPECT_FALSE(submit(99, {task(2, 0)}, {{2, 0}}).is_ok());                     // unknown client
+  EXPECT_EQ(state.num_tasks(), before);
+}
+
+TEST_F(SchedulerStateTest, GraphWaitsForTheFirstWorker) {
+  state.add_client(ClientId{1});
+  ASSERT_TRUE(submit(1, {task(1, 0), task(2, 0, {{1, 0}})}, {{2, 0}}).is_ok());
+  EXPECT_TRUE(out.assign.empty());
+  EXPECT_EQ(state.status({1, 0}), TaskStatus::kQueued);
+  add_worker(1);
+  ASSERT_EQ(out.assign.size(), 1u);
+  auto ready = run_all();
+  ASSERT_EQ(ready.size(), 1u);
+}
+
+TEST_F(SchedulerStateTest, ErrorReachesTheClientAndDependentsErrToo) {
+  add_worker(1);
+  state.add_client(ClientId{1});
+  ASSERT_TRUE(submit(1, {task(1, 0), task(1, 1), task(2, 0, {{1, 0}}), task(3, 0, {{1, 1}})},
+                     {{2, 0}, {3, 0}}).is_ok());
+  auto roots = out.assign;
+  ASSERT_EQ(roots.size(), 2u);
+  err(roots[0].worker, {1, 0}, "kernel exploded");
+  ASSERT_EQ(out.failed.size(), 1u);
+  EXPECT_EQ(out.failed[0].wanted, (TaskKey{2, 0}));
+  EXPECT_EQ(out.failed[0].failed, (TaskKey{1, 0}));
+  EXPECT_EQ(out.failed[0].message, "kernel exploded");
+  EXPECT_EQ(out.failed[0].worker, "w1");
+  EXPECT_EQ(state.status({2, 0}), TaskStatus::kErred);
+  // The independent key still completes.
+  finish(roots[1]);
+  auto ready = run_all();
+  ASSERT_EQ(ready.size(), 1u);
+  EXPECT_EQ(ready[0].key, (TaskKey{3, 0}));
+  release(1, {{2, 0}, {3, 0}});
+  EXPECT_EQ(state.num_tasks(), 0u);
+}
+
+TEST_F(SchedulerStateTest, MismatchedReportsAreIgnored) {
+  add_worker(1);
+  add_worker(2);
+  state.add_client(ClientId{1});
+  ASSERT_TRUE(submit(1, {task(1, 0)}, {{1, 0}}).is_ok());
+  WorkerId w = out.assign[0].worker;
+  WorkerId other{w.value == 1 ? 2u : 1u};
+  finish(other, {1, 0});  // never assigned there
+  EXPECT_EQ(state.ignored_reports(), 1u);
+  ASSERT_EQ(out.release.size(), 1u);
+  EXPECT_EQ(out.release[0].worker, other);
+  finish(WorkerId{42}, {1, 0});  // unknown worker
+  finish(w, {8, 8});             // unknown key
+  EXPECT_EQ(state.ignored_reports(), 3u);
+  ASSERT_EQ(out.release.size(), 1u);
+  finish(w, {1, 0});
+  EXPECT_EQ(out.ready.size(), 1u);
+  finish(w, {1, 0});  // duplicate
+  EXPECT_EQ(state.ignored_reports(), 4u);
+  EXPECT_TRUE(out.release.empty());  // it is a tracked holder: nothing to drop
+  err(w, {1, 0}, "late");
+  EXPECT_EQ(state.ignored_reports(), 5u);
+  EXPECT_EQ(state.status({1, 0}), TaskStatus::kMemory);
+}
+
+TEST_F(SchedulerStateTest, LostWorkerRecomputesItsKeys) {
+  add_worker(1);
+  state.add_client(ClientId{1});
+  ASSERT_TRUE(submit(1, {task(1, 0), task(2, 0, {{1, 0}}), task(3, 0, {{2, 0}})}, {{3, 0}}).is_ok());
+  finish(out.assign[0]);  // (1,0) on w1
+  finish(out.assign[0]);  // (2,0) on w1; (1,0) released
+  EXPECT_EQ(state.status({1, 0}), TaskStatus::kReleased);
+  ASSERT_EQ(out.assign.size(), 1u);  // (3,0) processing on w1
+  add_worker(2);
+  remove_worker(1);
+  // (2,0) was only on w1 and (3,0) needs it: recomputed from (1,0), recursively.
+  ASSERT_EQ(out.assign.size(), 1u);
+  EXPECT_EQ(out.assign[0].key, (TaskKey{1, 0}));
+  EXPECT_EQ(out.assign[0].worker, WorkerId{2});
+  auto ready = run_all();
+  ASSERT_EQ(ready.size(), 1u);
+  EXPECT_EQ(ready[0].holders, std::vector<WorkerId>{WorkerId{2}});
+}
+
+TEST_F(SchedulerStateTest, TaskThatKeepsKillingWorkersErrs) {
+  state = SchedulerState(SchedulerConfig{.allowed_failures = 2});
+  state.add_client(ClientId{1});
+  add_worker(1);
+  ASSERT_TRUE(submit(1, {task(1, 0)}, {{1, 0}}).is_ok());
+  add_worker(2);
+  remove_worker(1);
+  ASSERT_EQ(out.assign.size(), 1u);
+  EXPECT_EQ(out.assign[0].worker, WorkerId{2});
+  remove_worker(2);
+  ASSERT_EQ(out.failed.size(), 1u);
+  EXPECT_NE(out.failed[0].message.find("w2"), std::string::npos) << out.failed[0].message;
+  EXPECT_NE(out.failed[0].message.find("2 times"), std::string::npos) << out.failed[0].message;
+}
+
+TEST_F(SchedulerStateTest, MissingInputsAreRecomputedAndTheTaskRunsAgain) {
+  add_worker(1);
+  add_worker(2);
+  state.add_client(ClientId{1});
+  ASSERT_TRUE(submit(1, {task(1, 0), task(2, 0, {{1, 0}})}, {{2, 0}}).is_ok());
+  finish(out.assign[0]);
+  AssignCommand consumer = out.assign[0];
+  out.clear();
+  state.task_missing_deps(consumer.worker, {2, 0}, {{1, 0}}, out);
+  state.validate();
+  // The holder no longer counts and is told to drop it; the input is computed again.
+  ASSERT_EQ(out.release.size(), 1u);
+  ASSERT_EQ(out.assign.size(), 1u);
+  EXPECT_EQ(out.assign[0].key, (TaskKey{1, 0}));
+  auto ready = run_all();
+  ASSERT_EQ(ready.size(), 1u);
+}
+
+class RootThrottling : public SchedulerStateTest {
+ protected:
+  RootThrottling() : SchedulerStateTest(SchedulerConfig{.root_saturation = 2.0, .root_bytes_budget = 1}) {}
+};
+
+TEST_F(RootThrottling, RootsAreReleasedAsWorkersDrainThem) {
+  add_worker(1);
+  add_worker(2);
+  state.add_client(ClientId{1});
+  std::vector<TaskSpec> g;
+  std::vector<TaskKey> wanted;
+  for (uint64_t i = 0; i < 40; ++i) {
+    g.push_back(task(1, i));
+    wanted.push_back({1, i});
+  }
+  ASSERT_TRUE(submit(1, g, wanted).is_ok());
+  EXPECT_EQ(out.assign.size(), 4u);  // 2 per worker
+  EXPECT_EQ(state.processing_on(WorkerId{1}), 2u);
+  auto ready = run_all();
+  EXPECT_EQ(ready.size(), 40u);
+}
+
+TEST_F(RootThrottling, CoAssignmentBalancesAndKeepsNeighboursTogether) {
+  for (uint64_t w = 1; w <= 4; ++w) add_worker(w);
+  state.add_client(ClientId{1});
+  std::vector<TaskSpec> g;
+  std::vector<TaskKey> wanted;
+  for (uint64_t i = 0; i < 100; ++i) {
+    g.push_back(task(1, i));
+    wanted.push_back({1, i});
+  }
+  ASSERT_TRUE(submit(1, g, wanted).is_ok());
+  // Equal speed: everyone finishes what it was given, in order.
+  std::map<uint64_t, std::vector<uint64_t>> placed;
+  std::vector<AssignCommand> pending = out.assign;
+  while (!pending.empty()) {
+    AssignCommand a = pending.front();
+    pending.erase(pending.begin());
+    placed[a.worker.value].push_back(a.key.chunk);
+    finish(a);
+    pending.insert(pending.end(), out.assign.begin(), out.assign.end());
+  }
+  ASSERT_EQ(placed.size(), 4u);
+  size_t pos = 0;
+  for (auto& [w, chunks] : placed) {
+    // Balanced (an idle worker may take a few from the end of a longer queue)...
+    EXPECT_NEAR(static_cast<double>(chunks.size()), 25.0, 2.0) << "worker " << w;
+    // ...and nearly all of its share from its own contiguous range.
+    size_t own = std::count_if(chunks.begin(), chunks.end(), [&](uint64_t c) { return c / 25 == pos; });
+    EXPECT_GE(own, 23u) << "worker " << w;
+    ++pos;
+  }
+}
+
+TEST_F(SchedulerStateTest, RemoveClientReleasesWhatItWanted) {
+  add_worker(1);
+  state.add_client(ClientId{1});
+  ASSERT_TRUE(submit(1, {task(1, 0), task(1, 1)}, {{1, 0}, {1, 1}}).is_ok());
+  run_all();
+  EXPECT_EQ(state.keys_held_by(WorkerId{1}), 2u);
+  out.clear();
+  state.remove_client(ClientId{1}, out);
+  state.validate();
+  EXPECT_EQ(out.release.size(), 2u);
+  EXPECT_EQ(state.num_tasks(), 0u);
+}
+
+TEST_F(SchedulerStateTest, SharedKeyStaysUntilTheLastClientReleases) {
+  add_worker(1);
+  state.add_client(ClientId{1});
+  state.add_client(ClientId{2});
+  ASSERT_TRUE(submit(1, {task(1, 0)}, {{1, 0}}).is_ok());
+  run_all();
+  ASSERT_TRUE(submit(2, {task(1, 0)}, {{1, 0}}).is_ok());
+  ASSERT_EQ(out.ready.size(), 1u);  // already in memory
+  EXPECT_EQ(out.ready[0].client, ClientId{2});
+  release(1, {{1, 0}});
+  EXPECT_TRUE(out.release.empty());
+  EXPECT_EQ(state.status({1, 0}), TaskStatus::kMemory);
+  release(2, {{1, 0}});
+  EXPECT_EQ(out.release.size(), 1u);
+  EXPECT_EQ(state.num_tasks(), 0u);
+}
+
+TEST_F(SchedulerStateTest, ReplicasAreTrackedAndUnknownOnesDropped) {
+  add_worker(1);
+  add_worker(2);
+  state.add_client(ClientId{1});
+  ASSERT_TRUE(submit(1, {task(1, 0)}, {{1, 0}}).is_ok());
+  WorkerId w = out.assign[0].worker;
+  WorkerId other{w.value == 1 ? 2u : 1u};
+  finish(out.assign[0]);
+  out.clear();
+  state.replica_acquired(other, {1, 0}, out);
+  state.validate();
+  EXPECT_EQ(state.who_has({1, 0}).size(), 2u);
+  state.replica_acquired(other, {5, 5}, out);
+  state.validate();
+  ASSERT_EQ(out.release.size(), 1u);
+  EXPECT_EQ(out.release[0].key, (TaskKey{5, 5}));
+  release(1, {{1, 0}});
+  EXPECT_EQ(out.release.size(), 2u);  // both holders
+}
+
+TEST_F(SchedulerStateTest, BytesMovedAreCounted) {
+  add_worker(1);
+  add_worker(2);
+  state.add_client(ClientId{1});
+  // Two roots spread over two workers; their combine must fetch one of them.
+  ASSERT_TRUE(submit(1, {task(1, 0, {}, 8000), task(1, 1, {}, 8000), task(2, 0, {{1, 0}, {1, 1}})}, {{2, 0}}).is_ok());
+  ASSERT_EQ(out.assign.size(), 2u);
+  EXPECT_NE(out.assign[0].worker, out.assign[1].worker);
+  run_all();
+  EXPECT_EQ(state.stats(ClientId{1}).bytes_transferred, 8000u);
+  EXPECT_EQ(state.total_bytes_transferred(), 8000u);
+}
+
+// Random DAGs, random worker joins and losses, random completion order, bounded.
+TEST(SchedulerStateRandom, InvariantsHoldAndEveryWantedKeyArrives) {
+  for (uint64_t seed = 0; seed < 20; ++seed) {
+    std::mt19937_64 rng(seed);
+    SchedulerState state(SchedulerConfig{.root_saturation = 1.0, .root_bytes_budget = 1000, .allowed_failures = 100});
+    Commands out;
+    uint64_t next_worker = 1;
+    std::set<uint64_t> workers;
+    auto join = [&] {
+      out.clear();
+      uint64_t id = next_worker++;
+      state.add_worker(WorkerId{id}, {"w", "tcp://w", 1 + static_cast<uint32_t>(rng() % 2), 1 << 30}, 0, out);
+      workers.insert(id);
+    };
+    join();
+    join();
+    state.add_client(ClientId{1});
+    std::vector<TaskSpec> g;
+    const uint64_t n = 30 + rng() % 30;
+    for (uint64_t i = 0; i < n; ++i) {
+      std::vector<TaskKey> deps;
+      if (i > 3) {
+        for (int d = 0; d < 3; ++d) {
+          TaskKey k{1, rng() % i};
+          if (rng() % 2 && std::find(deps.begin(), deps.end(), k) == deps.end()) deps.push_back(k);
+        }
+      }
+      g.push_back(task(1, i, deps));
+    }
+    std::vector<TaskKey> wanted{{1, n - 1}, {1, n / 2}, {1, 0}};
+    std::vector<AssignCommand> pending;
+    std::set<TaskKey> ready;
+    auto absorb = [&] {
+      pending.insert(pending.end(), out.assign.begin(), out.assign.end());
+      for (const auto& r : out.ready) ready.insert(r.key);
+      state.validate();
+    };
+    out.clear();
+    ASSERT_TRUE(state.submit_graph(ClientId{1}, g, wanted, out).is_ok());
+    absorb();
+    for (int step = 0; step < 2000 && ready.size() < 3; ++step) {
+      uint64_t dice = rng() % 20;
+      if (dice == 0 && workers.size() > 1) {
+        uint64_t victim = *std::next(workers.begin(), static_cast<long>(rng() % workers.size()));
+        workers.erase(victim);
+        out.clear();
+        state.remove_worker(WorkerId{victim}, "chaos", out);
+        absorb();
+      } else if (dice == 1) {
+        join();
+        absorb();
+      } else if (!pending.empty()) {
+        size_t i = rng() % pending.size();
+        AssignCommand a = pending[i];
+        pending.erase(pending.begin() + static_cast<long>(i));
+        out.clear();
+        if (rng() % 10 == 0) {
+          state.replica_acquired(WorkerId{*workers.begin()}, a.key, out);  // may be stale: must be safe
+          absorb();
+          out.clear();
+        }
+        state.task_finished(a.worker, a.key, 800, 0.001, out);
+        absorb();
+      }
+    }
+    EXPECT_EQ(ready.size(), 3u) << "seed " << seed;
+    out.clear();
+    state.release_keys(ClientId{1}, wanted, out);
+    state.validate();
+    // Tasks still running finish (their results are dropped), then nothing is left.
+    for (const AssignCommand& a : pending) {
+      out.clear();
+      state.task_finished(a.worker, a.key, 800, 0.001, out);
+      state.validate();
+    }
+    EXPECT_EQ(state.num_tasks(), 0u) << "seed " << seed;
+  }
+}
+
+}  // namespace
+}  // namespace rsdat::sched
