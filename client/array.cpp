@@ -49,24 +49,26 @@ Array filled(const Shape& shape, const Shape& chunk_shape, double value, DType d
 // The fusable form of an array: its own program, or a load of itself.
 detail::ExprInfo expr_of(const NodePtr& n) {
   if (n->expr) return *n->expr;
-  return {{n}, {{Instr::kLoad, 0}}};
+  if (n->transpose_of) return {{n->transpose_of}, {true}, {{Instr::kLoadT, 0}}};
+  return {{n}, {false}, {{Instr::kLoad, 0}}};
 }
 
 // Appends b's program to a's, sharing leaves.
 void append_expr(detail::ExprInfo& a, const detail::ExprInfo& b) {
   std::vector<int> remap(b.leaves.size());
   for (size_t i = 0; i < b.leaves.size(); ++i) {
-    auto it = std::find_if(a.leaves.begin(), a.leaves.end(),
-                           [&](const NodePtr& l) { return l->token == b.leaves[i]->token; });
-    if (it == a.leaves.end()) {
-      a.leaves.push_back(b.leaves[i]);
-      remap[i] = static_cast<int>(a.leaves.size() - 1);
-    } else {
-      remap[i] = static_cast<int>(it - a.leaves.begin());
+    size_t found = a.leaves.size();
+    for (size_t j = 0; j < a.leaves.size(); ++j) {
+      if (a.leaves[j]->token == b.leaves[i]->token && a.transposed[j] == b.transposed[i]) found = j;
     }
+    if (found == a.leaves.size()) {
+      a.leaves.push_back(b.leaves[i]);
+      a.transposed.push_back(b.transposed[i]);
+    }
+    remap[i] = static_cast<int>(found);
   }
   for (Instruction ins : b.program) {
-    if (ins.op == Instr::kLoad) ins.arg = remap[static_cast<size_t>(ins.arg)];
+    if (ins.op == Instr::kLoad || ins.op == Instr::kLoadT) ins.arg = remap[static_cast<size_t>(ins.arg)];
     a.program.push_back(ins);
   }
 }
@@ -79,10 +81,12 @@ Array from_expr(std::string name, const Node& like, detail::ExprInfo expr, DType
              std::all_of(expr.leaves.begin(), expr.leaves.end(), [](const NodePtr& l) { return small_type(l->dtype); });
   std::string params = ops::elementwise_params(f32 ? DType::kFloat32 : DType::kFloat64, expr.program);
   n->inputs = expr.leaves;
-  n->lower = [params](const Node& self, const BlockIndex& b, TaskSpec& t) {
+  n->lower = [params, transposed = expr.transposed](const Node& self, const BlockIndex& b, TaskSpec& t) {
     t.op = ops::kElementwise;
     t.params = params;
-    for (const auto& leaf : self.inputs) t.deps.push_back(detail::key_of(*leaf, b));
+    for (size_t i = 0; i < self.inputs.size(); ++i) {
+      t.deps.push_back(detail::key_of(*self.inputs[i], transposed[i] ? BlockIndex{b[1], b[0]} : b));
+    }
   };
   n->expr = std::move(expr);
   return Array(n);
@@ -133,7 +137,7 @@ Array with_scalar(const Array& a, double s, Instr op, bool scalar_first) {
   const Node& na = need(a.node());
   detail::ExprInfo e = expr_of(a.node());
   if (scalar_first) {
-    detail::ExprInfo c{{}, {{Instr::kConst, s}}};
+    detail::ExprInfo c{{}, {}, {{Instr::kConst, s}}};
     append_expr(c, e);
     e = std::move(c);
   } else {
@@ -367,6 +371,7 @@ Array Array::transpose(std::vector<int64_t> axes) const {
   }
   auto n = make_node("transpose", shape, chunks, in.dtype);
   n->inputs = {node_};
+  if (nd == 2) n->transpose_of = node_;
   std::string params = ops::transpose_params(axes);
   n->lower = [params, axes](const Node& self, const BlockIndex& b, TaskSpec& t) {
     t.op = ops::kTranspose;

@@ -27,6 +27,7 @@ struct PersistHandle {
 // Elementwise nodes keep their fusable form: a program over leaf arrays on one grid.
 struct ExprInfo {
   std::vector<NodePtr> leaves;
+  std::vector<bool> transposed;  // leaf read as the 2-D transpose of its blocks
   std::vector<ops::Instruction> program;
 };
 
@@ -40,6 +41,7 @@ struct Node {
   // Fills op, params and deps of the task of one block (key, dtype, shape are set).
   std::function<void(const Node& self, const BlockIndex& block, TaskSpec& task)> lower;
   std::optional<ExprInfo> expr;
+  NodePtr transpose_of;  // a 2-D transpose of this node: fusable as transposed loads
   std::shared_ptr<PersistHandle> persisted;
 };
 

@@ -173,6 +173,7 @@ Program read_program(ParamReader& p, size_t num_inputs) {
     Instruction ins{static_cast<Instr>(op), arg};
     switch (ins.op) {
       case Instr::kLoad:
+      case Instr::kLoadT:
         if (!(arg >= 0) || arg >= static_cast<double>(num_inputs) || arg != std::floor(arg)) {
           fail("elementwise: load of a missing input");
         }
@@ -213,6 +214,25 @@ void run_program(const Program& prog, std::span<const Chunk> inputs, Chunk& out)
             using From = decltype(f);
             const From* s = in.data<From>() + start;
             for (int64_t i = 0; i < len; ++i) r[i] = static_cast<C>(s[i]);
+          });
+          break;
+        }
+        case Instr::kLoadT: {
+          // Output element (row, col) is input element (col, row).
+          const Chunk& in = inputs[static_cast<size_t>(ins.arg)];
+          C* r = regs[sp++].data();
+          const int64_t cols = out.shape[1], rows = out.shape[0];
+          visit_dtype(in.dtype, [&](auto f) {
+            using From = decltype(f);
+            const From* s = in.data<From>();
+            int64_t row = start / cols, col = start % cols;
+            for (int64_t i = 0; i < len; ++i) {
+              r[i] = static_cast<C>(s[col * rows + row]);
+              if (++col == cols) {
+                col = 0;
+                ++row;
+              }
+            }
           });
           break;
         }
@@ -270,9 +290,15 @@ Chunk elementwise_kernel(KernelContext& ctx) {
   Program prog = read_program(ctx.params, ctx.inputs.size());
   check_no_trailing(ctx.params, "elementwise");
   check_inputs(ctx, ctx.inputs.size(), "elementwise");
-  for (const Chunk& in : ctx.inputs) {
-    if (in.shape != ctx.out_shape) {
-      fail("elementwise: input of shape " + shape_to_string(in.shape) + " for output " + shape_to_string(ctx.out_shape));
+  Shape transposed_shape;
+  if (ctx.out_shape.size() == 2) transposed_shape = {ctx.out_shape[1], ctx.out_shape[0]};
+  for (const Instruction& ins : prog.code) {
+    if (ins.op != Instr::kLoad && ins.op != Instr::kLoadT) continue;
+    const Chunk& in = ctx.inputs[static_cast<size_t>(ins.arg)];
+    const Shape& want = ins.op == Instr::kLoad ? ctx.out_shape : transposed_shape;
+    if (in.shape != want || (ins.op == Instr::kLoadT && ctx.out_shape.size() != 2)) {
+      fail("elementwise: input of shape " + shape_to_string(in.shape) + " for output " +
+           shape_to_string(ctx.out_shape) + (ins.op == Instr::kLoadT ? " (transposed)" : ""));
     }
   }
   Chunk out = Chunk::allocate(ctx.out_dtype, ctx.out_shape);

@@ -42,8 +42,9 @@ enum class Instr : uint8_t {
   kAdd, kSub, kMul, kDiv, kNeg, kAbs, kSqrt, kExp, kLog, kPow, kMinimum, kMaximum,
   kCast,       // arg: DType; converts the top of stack through that type (astype)
   kSin, kCos,
+  kLoadT,      // arg: input index; that input is 2-D and holds the transpose of the output's block
 };
-inline constexpr uint8_t kMaxInstr = static_cast<uint8_t>(Instr::kCos);
+inline constexpr uint8_t kMaxInstr = static_cast<uint8_t>(Instr::kLoadT);
 struct Instruction {
   Instr op;
   double arg = 0;

@@ -1,7 +1,10 @@
 #include "runtime/chunk.hpp"
 
 #include <cstdlib>
+#include <mutex>
 #include <new>
+#include <unordered_map>
+#include <vector>
 
 namespace rsdat {
 
@@ -31,9 +34,81 @@ Shape c_strides(const Shape& s) {
   return st;
 }
 
+namespace {
+
+// Large chunk buffers are reused: a fresh multi-megabyte allocation costs a page fault
+// per 4 KiB when first written, which is slower than the kernels that fill it. Freed
+// buffers wait here by size (bounded), and allocation takes one of the same size.
+class BufferPool {
+ public:
+  static constexpr size_t kMinPooled = 1 << 20;
+  static BufferPool& instance() {
+    static BufferPool* pool = new BufferPool();  // never destroyed: buffers may outlive statics
+    return *pool;
+  }
+  void* take(size_t size) {
+    std::lock_guard lock(mu_);
+    auto it = free_.find(size);
+    if (it == free_.end() || it->second.empty()) return nullptr;
+    void* p = it->second.back();
+    it->second.pop_back();
+    cached_ -= size;
+    return p;
+  }
+  void give(void* p, size_t size) {
+    {
+      std::lock_guard lock(mu_);
+      if (cached_ + size <= limit_) {
+        free_[size].push_back(p);
+        cached_ += size;
+        return;
+      }
+    }
+    std::free(p);
+  }
+  void set_limit(size_t bytes) {
+    std::vector<std::pair<void*, size_t>> drop;
+    {
+      std::lock_guard lock(mu_);
+      limit_ = bytes;
+      for (auto& [size, list] : free_) {
+        while (cached_ > limit_ && !list.empty()) {
+          drop.emplace_back(list.back(), size);
+          list.pop_back();
+          cached_ -= size;
+        }
+      }
+    }
+    for (auto& [p, size] : drop) std::free(p);
+  }
+  size_t cached() {
+    std::lock_guard lock(mu_);
+    return cached_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::unordered_map<size_t, std::vector<void*>> free_;  // guarded by mu_
+  size_t cached_ = 0;                                     // guarded by mu_
+  size_t limit_ = size_t{512} << 20;                      // guarded by mu_
+};
+
+}  // namespace
+
+void set_buffer_pool_limit(size_t bytes) { BufferPool::instance().set_limit(bytes); }
+size_t buffer_pool_cached_bytes() { return BufferPool::instance().cached(); }
+
 std::shared_ptr<Buffer> Buffer::allocate(size_t nbytes) {
-  size_t rounded = (nbytes + 63) / 64 * 64;
-  void* p = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
+  size_t rounded = (nbytes + 4095) / 4096 * 4096;
+  if (rounded == 0) rounded = 64;
+  if (rounded >= BufferPool::kMinPooled) {
+    void* p = BufferPool::instance().take(rounded);
+    if (!p) p = std::aligned_alloc(64, rounded);
+    if (!p) throw std::bad_alloc();
+    return std::shared_ptr<Buffer>(
+        new Buffer(static_cast<uint8_t*>(p), nbytes, [p, rounded] { BufferPool::instance().give(p, rounded); }));
+  }
+  void* p = std::aligned_alloc(64, rounded);
   if (!p) throw std::bad_alloc();
   return std::shared_ptr<Buffer>(new Buffer(static_cast<uint8_t*>(p), nbytes, [p] { std::free(p); }));
 }

@@ -47,6 +47,11 @@ class Buffer {
   std::function<void()> release_;
 };
 
+// Freed buffers of 1 MiB and more are kept for reuse up to this many bytes (default
+// 512 MiB); a worker sets it from its memory limit. Thread-safe.
+void set_buffer_pool_limit(size_t bytes);
+size_t buffer_pool_cached_bytes();
+
 struct Chunk {
   DType dtype = DType::kFloat64;
   Shape shape;

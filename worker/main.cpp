@@ -6,9 +6,12 @@
 #include <spdlog/spdlog.h>
 #include <thread>
 
+#include "runtime/chunk.hpp"
 #include "runtime/scheduler_file.hpp"
 #include "runtime/sysinfo.hpp"
 #include "worker/worker_server.hpp"
+
+extern "C" void openblas_set_num_threads(int);
 
 namespace {
 rsdat::worker::WorkerServer* g_server = nullptr;
@@ -64,6 +67,11 @@ int main(int argc, char** argv) {
     }
     spdlog::info("loaded plugin {}", p);
   }
+  // Kernels run on --nthreads arena threads; BLAS inside a kernel must not start its own
+  // pool on top of them.
+  openblas_set_num_threads(1);
+  // Keep freed chunk buffers for reuse, within a small part of the memory limit.
+  rsdat::set_buffer_pool_limit(std::min<uint64_t>(options.memory_limit / 8, uint64_t{1} << 30));
   g_server = nullptr;
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
