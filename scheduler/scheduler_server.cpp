@@ -190,7 +190,7 @@ void SchedulerServer::handle(ReceivedMessage& msg) {
         for (auto res : r.getResults()) {
           TaskKey key = to_key(res.getKey());
           if (res.getOk()) {
-            state_.task_finished(w, key, res.getNbytes(), res.getSeconds(), commands_);
+            state_.task_finished(w, key, res.getNbytes(), res.getSeconds(), commands_, res.getBytesFetched());
           } else if (res.getMissingDeps().size() > 0) {
             std::vector<TaskKey> missing;
             for (auto k : res.getMissingDeps()) missing.push_back(to_key(k));

@@ -225,6 +225,7 @@ Status SchedulerState::submit_graph(ClientId client, std::vector<TaskSpec> graph
     }
     t.nbytes = spec.output_nbytes();
     t.order = next_order_++;
+    t.owner = client;
     t.spec = std::move(spec);
     TaskKey key = t.spec.key;
     tasks_.emplace(key, std::move(t));
@@ -279,7 +280,7 @@ void SchedulerState::release_keys(ClientId client, const std::vector<TaskKey>& k
 // ---- task outcomes ----------------------------------------------------------
 
 void SchedulerState::task_finished(WorkerId worker, const TaskKey& key, uint64_t nbytes, double seconds,
-                                   Commands& out) {
+                                   Commands& out, uint64_t bytes_fetched) {
   auto wit = workers_.find(worker);
   auto it = tasks_.find(key);
   if (wit == workers_.end()) {
@@ -310,9 +311,10 @@ void SchedulerState::task_finished(WorkerId worker, const TaskKey& key, uint64_t
   t.who_has.push_back(worker);
   w.has.insert(key);
   transition(t, TaskStatus::kMemory);
-  for (ClientId c : t.wanted_by) {
-    auto cit = clients_.find(c);
-    if (cit != clients_.end()) ++cit->second.stats.tasks_finished;
+  total_bytes_transferred_ += bytes_fetched;
+  if (auto cit = clients_.find(t.owner); cit != clients_.end()) {
+    ++cit->second.stats.tasks_finished;
+    cit->second.stats.bytes_transferred += bytes_fetched;
   }
   notify_ready(t, out);
   std::vector<TaskKey> dependents = t.dependents;
@@ -551,19 +553,7 @@ void SchedulerState::assign(Task& t, Worker& w, Commands& out) {
   }
   w.occupancy += task_duration_estimate(t);
   AssignCommand cmd{w.id, &t.spec, {}, t.spec.key};
-  uint64_t moved = 0;
-  for (const TaskKey& d : t.spec.deps) {
-    const Task& dt = tasks_.at(d);
-    if (!contains(dt.who_has, w.id)) moved += dt.nbytes;
-    cmd.dep_locations.emplace_back(d, dt.who_has);
-  }
-  if (moved) {
-    for (ClientId c : t.wanted_by) {
-      auto cit = clients_.find(c);
-      if (cit != clients_.end()) cit->second.stats.bytes_transferred += moved;
-    }
-    total_bytes_transferred_ += moved;
-  }
+  for (const TaskKey& d : t.spec.deps) cmd.dep_locations.emplace_back(d, tasks_.at(d).who_has);
   out.assign.push_back(std::move(cmd));
 }
 

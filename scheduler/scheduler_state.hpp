@@ -123,7 +123,9 @@ class SchedulerState {
 
   // Task outcomes reported by workers. Reports that do not match the state (a task
   // never assigned to that worker, a key unknown) are ignored and counted.
-  void task_finished(WorkerId worker, const TaskKey& key, uint64_t nbytes, double seconds, Commands& out);
+  // `bytes_fetched`: input bytes the worker fetched from peers for this task.
+  void task_finished(WorkerId worker, const TaskKey& key, uint64_t nbytes, double seconds, Commands& out,
+                     uint64_t bytes_fetched = 0);
   void task_erred(WorkerId worker, const TaskKey& key, const std::string& message, Commands& out);
   void task_missing_deps(WorkerId worker, const TaskKey& key, const std::vector<TaskKey>& missing,
                          Commands& out);
@@ -165,6 +167,7 @@ class SchedulerState {
     uint32_t root_count = 1;
     size_t queue_pos = 0;     // queued roots: index into root_queues_
     int failures = 0;     // lost workers it was running on
+    ClientId owner;       // the client that submitted it (for per-computation counts)
     std::string error;    // erred: the message
     std::string error_worker;
     TaskKey error_origin;

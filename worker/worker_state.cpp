@@ -101,10 +101,12 @@ void WorkerState::fetch_arrived(const TaskKey& key, Chunk chunk, WorkerCommands&
   store_.put(key, std::move(chunk));
   out.acquired.push_back(key);
   if (!input_refs_.count(key)) released_.erase(key);
+  bool counted = false;  // one transfer, counted once
   for (const TaskKey& waiting : f.waiting) {
     auto t = tasks_.find(waiting);
     if (t == tasks_.end() || t->second.state != State::kFetching) continue;
-    t->second.bytes_fetched += nbytes;
+    if (!counted) t->second.bytes_fetched += nbytes;
+    counted = true;
     if (--t->second.missing == 0) make_ready(t->second);
   }
   try_execute(out);

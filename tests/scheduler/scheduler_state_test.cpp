@@ -371,7 +371,15 @@ TEST_F(SchedulerStateTest, BytesMovedAreCounted) {
   ASSERT_TRUE(submit(1, {task(1, 0, {}, 8000), task(1, 1, {}, 8000), task(2, 0, {{1, 0}, {1, 1}})}, {{2, 0}}).is_ok());
   ASSERT_EQ(out.assign.size(), 2u);
   EXPECT_NE(out.assign[0].worker, out.assign[1].worker);
-  run_all();
+  auto roots = out.assign;
+  finish(roots[0]);
+  finish(roots[1]);
+  ASSERT_EQ(out.assign.size(), 1u);
+  const WorkerId where = out.assign[0].worker;
+  out.clear();
+  state.task_finished(where, {2, 0}, 800, 0.001, out, 8000);  // the worker fetched one root
+  state.validate();
+  EXPECT_EQ(out.ready.size(), 1u);
   EXPECT_EQ(state.stats(ClientId{1}).bytes_transferred, 8000u);
   EXPECT_EQ(state.total_bytes_transferred(), 8000u);
 }
