@@ -6,6 +6,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 
 #include "rsdat/rsdat.hpp"
 #include "runtime/sysinfo.hpp"
@@ -142,17 +143,18 @@ int main(int argc, char** argv) {
           line["error"] = e.what();
           ++failures;
         }
+        std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // a heartbeat later
         auto after = client->cluster_status();
         line["tasks"] = client->last_stats().tasks;
         line["bytes_transferred"] = after.bytes_transferred - moved_before;
         uint64_t spilled = 0;
-        std::vector<uint64_t> rss;
+        std::vector<uint64_t> peak;
         for (const auto& ws : after.workers) {
           spilled += ws.spilled_bytes;
-          rss.push_back(ws.rss_bytes);
+          peak.push_back(ws.peak_rss_bytes);
         }
         line["bytes_spilled"] = spilled;
-        line["rss"] = rss;
+        line["peak_rss"] = peak;  // per worker, since it started (as of its last heartbeat)
         std::cout << line.dump() << std::endl;
       }
     }

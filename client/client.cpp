@@ -316,7 +316,7 @@ ClusterStatus Client::Impl::cluster_status() {
       for (auto w : info.getWorkers()) {
         out.workers.push_back({w.getName().cStr(), w.getAddress().cStr(), w.getNthreads(), w.getMemoryLimit(),
                                w.getKeys(), w.getProcessing(), w.getManagedBytes(), w.getSpilledBytes(),
-                               w.getRssBytes()});
+                               w.getRssBytes(), w.getPeakRssBytes()});
       }
       return out;
     } catch (const kj::Exception& e) {

@@ -93,6 +93,7 @@ struct Heartbeat {
   rssBytes @2 :UInt64;
   executing @3 :UInt32;
   ready @4 :UInt32;
+  peakRssBytes @5 :UInt64;
 }
 
 # Anyone -> worker ROUTER, and the reply.
@@ -112,6 +113,7 @@ struct WorkerStatus {
   managedBytes @6 :UInt64;  # as of its last heartbeat
   spilledBytes @7 :UInt64;
   rssBytes @8 :UInt64;
+  peakRssBytes @9 :UInt64;  # the worker process's high-water mark
 }
 struct ClusterInfo {
   requestId @0 :UInt64;

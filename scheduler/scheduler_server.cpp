@@ -206,7 +206,8 @@ void SchedulerServer::handle(ReceivedMessage& msg) {
       case wire::Envelope::HEARTBEAT: {
         if (!is_worker) return;  // clients may ping
         auto h = env.getHeartbeat();
-        state_.heartbeat(WorkerId{p->id}, {h.getManagedBytes(), h.getSpilledBytes(), h.getRssBytes()}, now());
+        state_.heartbeat(WorkerId{p->id},
+                         {h.getManagedBytes(), h.getSpilledBytes(), h.getRssBytes(), h.getPeakRssBytes()}, now());
         return;
       }
       case wire::Envelope::GOODBYE:
@@ -296,6 +297,7 @@ void SchedulerServer::send_info(const zmq::message_t& identity, uint64_t request
     list[i].setManagedBytes(m->managed_bytes);
     list[i].setSpilledBytes(m->spilled_bytes);
     list[i].setRssBytes(m->rss_bytes);
+    list[i].setPeakRssBytes(m->peak_rss_bytes);
   }
   (void)send_message(router_, &identity, b);
 }

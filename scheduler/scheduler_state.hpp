@@ -43,6 +43,7 @@ struct WorkerMetrics {
   uint64_t managed_bytes = 0;
   uint64_t spilled_bytes = 0;
   uint64_t rss_bytes = 0;
+  uint64_t peak_rss_bytes = 0;
 };
 
 // What the server sends after an event.

@@ -489,6 +489,7 @@ void WorkerServer::heartbeat() {
   h.setManagedBytes(state_.store().managed_bytes());
   h.setSpilledBytes(0);
   h.setRssBytes(current_rss_bytes());
+  h.setPeakRssBytes(peak_rss_bytes());
   h.setExecuting(static_cast<uint32_t>(state_.executing()));
   h.setReady(static_cast<uint32_t>(state_.ready()));
   (void)send_message(scheduler_, nullptr, b);

@@ -2,6 +2,8 @@
 // checked against a direct xtensor computation on the same input.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cmath>
@@ -75,6 +77,18 @@ xt::xarray<double> ref_var(const xt::xarray<double>& x, const std::vector<size_t
     sq.flat(out_index(f)) += d * d;
   }
   return sq / static_cast<double>(count);
+}
+
+// Running and not a zombie (a reparented process may wait for a reaper).
+bool alive(pid_t pid) {
+  if (::kill(pid, 0) != 0) return false;
+  FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/stat").c_str(), "r");
+  if (!f) return false;
+  int p;
+  char comm[256], state = '?';
+  int n = std::fscanf(f, "%d %255s %c", &p, comm, &state);
+  std::fclose(f);
+  return n == 3 && state != 'Z';
 }
 
 // The values random::uniform gives, computed here directly.
@@ -347,7 +361,45 @@ TEST(LocalClusterTest, StopsItsDaemons) {
     Client cl(c, ClientOptions{.progress = false});
     EXPECT_DOUBLE_EQ(ones({5}, {2}).sum().item(&cl), 5.0);
   }
-  for (pid_t p : pids) EXPECT_NE(::kill(p, 0), 0) << "daemon " << p << " still running";
+  for (pid_t p : pids) EXPECT_FALSE(alive(p)) << "daemon " << p << " still running";
+}
+
+// A program that dies without running destructors (here: killed) takes its local
+// cluster with it.
+TEST(LocalClusterTest, DaemonsDieWithTheProgram) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::close(fds[0]);
+    try {
+      LocalCluster c(LocalClusterOptions{.workers = 2, .threads_per_worker = 1, .memory_limit = "1GB"});
+      std::vector<pid_t> pids = c.worker_pids();
+      pids.push_back(c.scheduler_pid());
+      (void)!::write(fds[1], pids.data(), pids.size() * sizeof(pid_t));
+      ::close(fds[1]);
+      ::pause();  // killed by the parent
+    } catch (...) {
+    }
+    ::_exit(1);
+  }
+  ::close(fds[1]);
+  std::vector<pid_t> pids(3);
+  ssize_t got = ::read(fds[0], pids.data(), pids.size() * sizeof(pid_t));
+  ::close(fds[0]);
+  ASSERT_EQ(got, static_cast<ssize_t>(3 * sizeof(pid_t)));
+  for (pid_t p : pids) EXPECT_EQ(::kill(p, 0), 0);
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
+  // The daemons are the child's children: reparented, they get SIGTERM and exit.
+  bool gone = false;
+  for (int i = 0; i < 100 && !gone; ++i) {
+    gone = true;
+    for (pid_t p : pids) gone = gone && !alive(p);
+    if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(gone) << "daemons outlived the program that started them";
 }
 
 TEST(ClientTest, UnreachableSchedulerIsAClearError) {

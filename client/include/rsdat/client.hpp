@@ -46,6 +46,7 @@ struct WorkerStatus {
   uint64_t managed_bytes = 0;  // as of its last heartbeat
   uint64_t spilled_bytes = 0;
   uint64_t rss_bytes = 0;
+  uint64_t peak_rss_bytes = 0;  // high-water mark of the worker process
 };
 
 struct ClusterStatus {
