@@ -82,12 +82,22 @@ Client::Impl::~Impl() {
   scheduler_.set(zmq::sockopt::linger, 2000);
 }
 
-ReceivedMessage Client::Impl::receive_from_scheduler(Clock::time_point deadline) {
+ReceivedMessage Client::Impl::receive_from_scheduler(Clock::time_point deadline, bool ping) {
+  auto last_ping = Clock::now();
   while (true) {
+    if (ping && Clock::now() - last_ping > std::chrono::duration<double>(std::min(5.0, options.scheduler_timeout / 4))) {
+      capnp::MallocMessageBuilder b;
+      b.initRoot<wire::Envelope>().initHeartbeat();
+      (void)send_message(scheduler_, nullptr, b);
+      last_ping = Clock::now();
+    }
     zmq::pollitem_t item{static_cast<void*>(scheduler_), 0, ZMQ_POLLIN, 0};
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (left.count() <= 0) {
-      throw ClusterError("no answer from scheduler at " + address + " (is it running and reachable?)");
+      throw ClusterError("no answer from scheduler at " + address +
+                         (ping ? " for " + std::to_string(static_cast<int>(options.scheduler_timeout)) +
+                                     " s: it stopped or the network is down"
+                               : " (is it running and reachable?)"));
     }
     try {
       zmq::poll(&item, 1, std::min(left, std::chrono::milliseconds(500)));
@@ -123,10 +133,13 @@ std::unordered_map<TaskKey, KeyInfo> Client::Impl::run(std::vector<TaskSpec> gra
   std::unordered_set<TaskKey> pending(wanted.begin(), wanted.end());
   std::unordered_map<TaskKey, KeyInfo> ready;
   Progress progress(options.progress, pending.size());
-  // No deadline while the scheduler works: a computation may take hours. A silent
-  // scheduler is noticed by its missing goodbye only; the wait is in slices.
+  // No deadline while the scheduler works: a computation may take hours. While
+  // waiting, the client pings every few seconds; a scheduler that answers nothing for
+  // a minute is gone.
   while (!pending.empty()) {
-    ReceivedMessage msg = receive_from_scheduler(Clock::now() + std::chrono::hours(24 * 365));
+    ReceivedMessage msg = receive_from_scheduler(
+        Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(options.scheduler_timeout)),
+        /*ping=*/true);
     try {
       auto env = msg.envelope();
       switch (env.which()) {

@@ -40,7 +40,8 @@ struct Client::Impl {
 
  private:
   zmq::socket_t& worker_socket(const std::string& address);
-  ReceivedMessage receive_from_scheduler(std::chrono::steady_clock::time_point deadline);
+  // Waits for the next message; with `ping`, sends heartbeats so a live scheduler answers.
+  ReceivedMessage receive_from_scheduler(std::chrono::steady_clock::time_point deadline, bool ping = false);
 
   zmq::context_t context_;
   zmq::socket_t scheduler_;

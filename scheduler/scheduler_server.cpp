@@ -204,10 +204,15 @@ void SchedulerServer::handle(ReceivedMessage& msg) {
         return;
       }
       case wire::Envelope::HEARTBEAT: {
-        if (!is_worker) return;  // clients may ping
-        auto h = env.getHeartbeat();
-        state_.heartbeat(WorkerId{p->id},
-                         {h.getManagedBytes(), h.getSpilledBytes(), h.getRssBytes(), h.getPeakRssBytes()}, now());
+        if (is_worker) {
+          auto h = env.getHeartbeat();
+          state_.heartbeat(WorkerId{p->id},
+                           {h.getManagedBytes(), h.getSpilledBytes(), h.getRssBytes(), h.getPeakRssBytes()}, now());
+        }
+        // The answer tells workers and waiting clients that the scheduler is alive.
+        capnp::MallocMessageBuilder b;
+        b.initRoot<wire::Envelope>().initHeartbeat();
+        (void)send_message(router_, &identity, b);
         return;
       }
       case wire::Envelope::GOODBYE:

@@ -41,6 +41,9 @@ int main(int argc, char** argv) {
   app.add_option("--name", options.name, "worker name (default host-pid)");
   app.add_option("--host", options.host, "address to bind the peer socket")->capture_default_str();
   app.add_option("--port", options.port, "port of the peer socket; 0 picks a free one")->capture_default_str();
+  app.add_option("--death-timeout", options.death_timeout,
+                 "seconds without a word from the scheduler before the worker exits")
+      ->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--plugin", plugins, "shared library registering ops with RSDAT_REGISTER_OP (repeatable)")
       ->check(CLI::ExistingFile);
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")->capture_default_str()

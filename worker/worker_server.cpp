@@ -92,6 +92,7 @@ Status WorkerServer::start() {
         spdlog::info("worker {} at {} joined scheduler {} ({} threads, memory limit {})", options_.name, address_,
                      options_.scheduler_address, options_.nthreads, format_bytes(options_.memory_limit));
         last_heartbeat_ = Clock::now();
+        last_from_scheduler_ = last_heartbeat_;
         return Status::ok();
       }
       if (env.which() == wire::Envelope::ERROR) {
@@ -139,6 +140,7 @@ void WorkerServer::run() {
           spdlog::warn("malformed message from scheduler: {}", msg.status().to_string());
           continue;
         }
+        last_from_scheduler_ = Clock::now();
         handle_scheduler(*msg);
       }
     }
@@ -176,6 +178,11 @@ void WorkerServer::run() {
     check_fetch_timeouts();
     send_reports();
     if (Clock::now() - last_heartbeat_ > std::chrono::milliseconds(heartbeat_ms_)) heartbeat();
+    if (Clock::now() - last_from_scheduler_ > std::chrono::duration<double>(options_.death_timeout)) {
+      spdlog::error("no word from the scheduler at {} for {} s: it is gone; exiting", options_.scheduler_address,
+                    static_cast<int>(options_.death_timeout));
+      stopping_.store(true);
+    }
   }
   capnp::MallocMessageBuilder b;
   b.initRoot<wire::Envelope>().initGoodbye().setReason("worker stopping");
@@ -222,6 +229,7 @@ void WorkerServer::handle_scheduler(ReceivedMessage& msg) {
         spdlog::warn("scheduler reports an error: {}", env.getError().getMessage().cStr());
         break;
       case wire::Envelope::WELCOME:
+      case wire::Envelope::HEARTBEAT:
         break;
       default:
         spdlog::warn("unexpected message kind {} from scheduler", static_cast<int>(env.which()));

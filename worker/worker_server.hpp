@@ -39,6 +39,7 @@ struct WorkerOptions {
   std::string name;
   double connect_timeout = 30.0;  // seconds to wait for the scheduler's welcome
   double fetch_timeout = 60.0;    // seconds before a silent peer counts as failed
+  double death_timeout = 60.0;    // seconds without a word from the scheduler before exiting
 };
 
 class WorkerServer {
@@ -94,6 +95,7 @@ class WorkerServer {
   uint64_t next_request_ = 1;
   uint64_t malformed_ = 0;
   std::chrono::steady_clock::time_point last_heartbeat_;
+  std::chrono::steady_clock::time_point last_from_scheduler_;
   uint32_t heartbeat_ms_ = 1000;
 
   tbb::task_arena arena_;  // runs kernels; nothing else

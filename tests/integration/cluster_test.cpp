@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <cmath>
 #include <thread>
 #include <xtensor/xadapt.hpp>
@@ -400,6 +401,55 @@ TEST(LocalClusterTest, DaemonsDieWithTheProgram) {
     if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   EXPECT_TRUE(gone) << "daemons outlived the program that started them";
+}
+
+// A scheduler killed mid-computation: the client gives up with a clear error and the
+// workers exit once their death timeout passes.
+TEST(ClientTest, DeadSchedulerIsAClearErrorAndWorkersExit) {
+  const char* bin = std::getenv("RSDAT_BIN_DIR");
+  ASSERT_NE(bin, nullptr);
+  char dir[] = "/tmp/rsdat-dead-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir), nullptr);
+  std::string file = std::string(dir) + "/scheduler.json";
+  auto spawn = [](std::vector<std::string> args) {
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    return pid;
+  };
+  pid_t sched = spawn({std::string(bin) + "/rsdat-scheduler", "--port", "0", "--scheduler-file", file,
+                       "--log-level", "off"});
+  pid_t worker = spawn({std::string(bin) + "/rsdat-worker", "--scheduler-file", file, "--nthreads", "1",
+                        "--memory-limit", "1GB", "--death-timeout", "2", "--log-level", "off"});
+  auto client = Client::from_scheduler_file(file, 30, ClientOptions{.scheduler_timeout = 2, .progress = false});
+  ASSERT_DOUBLE_EQ(ones({10}, {5}).sum().item(client.get()), 10.0);
+  ::kill(sched, SIGKILL);
+  ::waitpid(sched, nullptr, 0);
+  auto t0 = std::chrono::steady_clock::now();
+  try {
+    (void)ones({10}, {5}).sum().item(client.get());
+    FAIL() << "expected a ClusterError";
+  } catch (const ClusterError& e) {
+    EXPECT_NE(std::string(e.what()).find("stopped"), std::string::npos) << e.what();
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(20));
+  bool exited = false;
+  for (int i = 0; i < 200 && !exited; ++i) {
+    exited = ::waitpid(worker, nullptr, WNOHANG) == worker;
+    if (!exited) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(exited) << "worker kept running without a scheduler";
+  if (!exited) {
+    ::kill(worker, SIGKILL);
+    ::waitpid(worker, nullptr, 0);
+  }
+  client.reset();
+  std::filesystem::remove_all(dir);
 }
 
 TEST(ClientTest, UnreachableSchedulerIsAClearError) {

@@ -24,7 +24,8 @@ namespace rsdat {
 class LocalCluster;
 
 struct ClientOptions {
-  double connect_timeout = 30;  // seconds to wait for the scheduler's welcome
+  double connect_timeout = 30;    // seconds to wait for the scheduler's welcome
+  double scheduler_timeout = 60;  // seconds of silence (pings unanswered) before giving up
   bool progress = true;         // progress bar on stderr when it is a terminal
   std::string name;
 };
