@@ -417,29 +417,38 @@ void WorkerServer::apply(WorkerCommands& cmds) {
       }
       pc->requests.emplace(id, std::make_pair(std::move(f.keys), Clock::now()));
     }
-    for (const TaskKey& k : now.execute) execute(k);
+    for (const auto& batch : now.execute) execute(batch);
     for (auto& r : now.reports) pending_reports_.push_back(std::move(r));
     for (auto& k : now.acquired) pending_acquired_.push_back(k);
   }
 }
 
-void WorkerServer::execute(const TaskKey& key) {
-  const TaskSpec* spec = state_.spec(key);
-  RSDAT_CHECK(spec);
-  spdlog::debug("running {} {}", spec->op, key.to_string());
+void WorkerServer::execute(const std::vector<TaskKey>& batch) {
   struct Job {
     TaskSpec spec;
     std::vector<Chunk> inputs;
   };
-  auto job = std::make_shared<Job>(Job{*spec, state_.inputs(key)});
-  auto work = [this, job]() {
-    auto t0 = Clock::now();
-    Result<Chunk> result = run_kernel(job->spec, job->inputs);
-    double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-    job->inputs.clear();  // inputs may be released while the result is queued
+  auto jobs = std::make_shared<std::vector<Job>>();
+  jobs->reserve(batch.size());
+  for (const TaskKey& key : batch) {
+    const TaskSpec* spec = state_.spec(key);
+    RSDAT_CHECK(spec);
+    spdlog::debug("running {} {}", spec->op, key.to_string());
+    jobs->push_back(Job{*spec, state_.inputs(key)});
+  }
+  auto work = [this, jobs]() {
+    std::vector<Completion> done;
+    done.reserve(jobs->size());
+    for (Job& job : *jobs) {
+      auto t0 = Clock::now();
+      Result<Chunk> result = run_kernel(job.spec, job.inputs);
+      double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+      job.inputs.clear();  // inputs may be released while the result is queued
+      done.push_back({job.spec.key, std::move(result), seconds});
+    }
     uint64_t one = 1;
     std::lock_guard lock(mu_);
-    completions_.push_back({job->spec.key, std::move(result), seconds});
+    for (auto& c : done) completions_.push_back(std::move(c));
     (void)!::write(wake_fd_, &one, sizeof one);
     if (--running_ == 0) idle_.notify_all();
   };

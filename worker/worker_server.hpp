@@ -70,7 +70,7 @@ class WorkerServer {
   void handle_router(ReceivedMessage& msg);
   void handle_peer_reply(const std::string& peer, ReceivedMessage& msg);
   void apply(WorkerCommands& cmds);
-  void execute(const TaskKey& key);
+  void execute(const std::vector<TaskKey>& batch);
   void drain_completions();
   void send_reports();
   void heartbeat();

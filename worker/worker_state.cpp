@@ -83,12 +83,24 @@ void WorkerState::make_ready(Task& t) {
 }
 
 void WorkerState::try_execute(WorkerCommands& out) {
-  while (executing_ < static_cast<size_t>(nthreads_) && !ready_.empty()) {
-    TaskKey key = ready_.begin()->second;
-    ready_.erase(ready_.begin());
-    tasks_.at(key).state = State::kExecuting;
-    ++executing_;
-    out.execute.push_back(key);
+  while (busy_slots_ < static_cast<size_t>(nthreads_) && !ready_.empty()) {
+    std::vector<TaskKey> batch;
+    const uint64_t id = next_batch_++;
+    while (!ready_.empty() && batch.size() < kMaxBatch) {
+      TaskKey key = ready_.begin()->second;
+      Task& t = tasks_.at(key);
+      const bool small = t.spec.output_nbytes() < kSmallTaskBytes;
+      if (!batch.empty() && !small) break;
+      ready_.erase(ready_.begin());
+      t.state = State::kExecuting;
+      ++executing_;
+      batch_of_[key] = id;
+      batch.push_back(key);
+      if (!small) break;
+    }
+    batch_left_[id] = batch.size();
+    ++busy_slots_;
+    out.execute.push_back(std::move(batch));
   }
 }
 
@@ -123,6 +135,12 @@ void WorkerState::execute_finished(const TaskKey& key, Result<Chunk> result, dou
   RSDAT_CHECK_MSG(it != tasks_.end() && it->second.state == State::kExecuting, "finished a task not executing");
   Task& t = it->second;
   --executing_;
+  auto b = batch_of_.find(key);
+  if (--batch_left_.at(b->second) == 0) {
+    batch_left_.erase(b->second);
+    --busy_slots_;
+  }
+  batch_of_.erase(b);
   if (!t.cancelled) {
     TaskReport r;
     r.key = key;
@@ -227,6 +245,8 @@ void WorkerState::validate() const {
     if (t.state != State::kFetching) RSDAT_CHECK_MSG(missing == 0, "task past fetching without its inputs");
   }
   RSDAT_CHECK(executing == executing_);
+  RSDAT_CHECK(batch_of_.size() == executing_ && batch_left_.size() == busy_slots_);
+  RSDAT_CHECK(busy_slots_ <= static_cast<size_t>(nthreads_));
   RSDAT_CHECK(ready == ready_.size());
   RSDAT_CHECK(refs == input_refs_);
   for (const TaskKey& k : released_) RSDAT_CHECK(input_refs_.count(k) && store_.contains(k));

@@ -41,7 +41,9 @@ struct TaskReport {
 };
 struct WorkerCommands {
   std::vector<FetchCommand> fetch;
-  std::vector<TaskKey> execute;
+  // Each inner list runs on one executor thread, in order: one large task, or up to
+  // kMaxBatch small ones (so tiny tasks do not pay a thread hand-off each).
+  std::vector<std::vector<TaskKey>> execute;
   std::vector<TaskReport> reports;
   std::vector<TaskKey> acquired;
   bool empty() const { return fetch.empty() && execute.empty() && reports.empty() && acquired.empty(); }
@@ -96,8 +98,15 @@ class WorkerState {
   void drop_task(const TaskKey& key);  // forgets a task that will not run here
   void unref_input(const TaskKey& key);
 
+  static constexpr size_t kMaxBatch = 32;
+  static constexpr size_t kSmallTaskBytes = 64 << 10;
+
   int nthreads_;
   size_t executing_ = 0;
+  size_t busy_slots_ = 0;                                  // batches running
+  uint64_t next_batch_ = 0;
+  std::unordered_map<TaskKey, uint64_t> batch_of_;         // executing task -> batch
+  std::unordered_map<uint64_t, size_t> batch_left_;        // batch -> tasks not finished
   uint64_t next_order_ = 0;
   MemoryStore store_;
   std::unordered_map<TaskKey, Task> tasks_;

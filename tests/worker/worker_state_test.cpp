@@ -14,7 +14,7 @@ TaskSpec spec(uint64_t token, uint64_t chunk, std::vector<TaskKey> deps = {}) {
   s.op = "fill";
   s.deps = std::move(deps);
   s.dtype = DType::kFloat64;
-  s.shape = {4};
+  s.shape = {8192};  // 64 KiB: large enough to run alone, not batched
   return s;
 }
 
@@ -38,7 +38,7 @@ TEST_F(WorkerStateTest, RootTasksRunUpToThreadsAtOnce) {
   check();
   EXPECT_EQ(out.execute.size(), 2u);
   EXPECT_TRUE(out.fetch.empty());
-  TaskKey first = out.execute[0];
+  TaskKey first = out.execute[0][0];
   out.clear();
   state.execute_finished(first, chunk_of(1), 0.1, out);
   check();
@@ -137,10 +137,37 @@ TEST_F(WorkerStateTest, ConsumersRunBeforeNewRoots) {
   out.clear();
   // A consumer of (1,0) arrives while roots wait: it goes first.
   one.add_tasks({{spec(2, 0, {{1, 0}}), {}}}, out);
-  one.execute_finished(out.execute.empty() ? TaskKey{1, 1} : out.execute[0], chunk_of(1), 0, out);
+  one.execute_finished(out.execute.empty() ? TaskKey{1, 1} : out.execute[0][0], chunk_of(1), 0, out);
   one.validate();
   ASSERT_FALSE(out.execute.empty());
-  EXPECT_EQ(out.execute.back(), (TaskKey{2, 0}));
+  EXPECT_EQ(out.execute.back().back(), (TaskKey{2, 0}));
+}
+
+TEST_F(WorkerStateTest, SmallTasksRunInBatches) {
+  WorkerState one(1);
+  std::vector<Assignment> tasks;
+  for (uint64_t i = 0; i < 40; ++i) {
+    TaskSpec s = spec(1, i);
+    s.shape = {4};
+    tasks.push_back({s, {}});
+  }
+  one.add_tasks(tasks, out);
+  one.validate();
+  ASSERT_EQ(out.execute.size(), 1u);  // one thread: one batch at a time
+  EXPECT_EQ(out.execute[0].size(), 32u);
+  std::vector<TaskKey> first = out.execute[0];
+  out.clear();
+  for (size_t i = 0; i + 1 < first.size(); ++i) one.execute_finished(first[i], chunk_of(1), 0, out);
+  EXPECT_TRUE(out.execute.empty());  // the batch still holds the thread
+  one.execute_finished(first.back(), chunk_of(1), 0, out);
+  one.validate();
+  ASSERT_EQ(out.execute.size(), 1u);
+  EXPECT_EQ(out.execute[0].size(), 8u);
+  // A large task is never batched with small ones.
+  TaskSpec big = spec(2, 0);
+  out.clear();
+  one.add_tasks({{big, {}}}, out);
+  EXPECT_TRUE(out.execute.empty());
 }
 
 TEST_F(WorkerStateTest, KernelErrorIsReported) {
