@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <unordered_set>
 
+#include <spdlog/spdlog.h>
+
 #include "client/client_internal.hpp"
 #include "rsdat/local_cluster.hpp"
 #include "runtime/scheduler_file.hpp"
@@ -146,7 +148,14 @@ std::unordered_map<TaskKey, KeyInfo> Client::Impl::run(std::vector<TaskSpec> gra
         case wire::Envelope::KEYS_READY:
           for (auto loc : env.getKeysReady().getKeys()) {
             TaskKey k = to_key(loc.getKey());
-            if (!pending.erase(k)) continue;
+            if (!pending.erase(k)) {
+              // Recomputed after its holder was lost: it lives elsewhere now.
+              if (auto it = ready.find(k); it != ready.end()) {
+                it->second.holders.clear();
+                for (auto w : loc.getWorkers()) it->second.holders.emplace_back(w.cStr());
+              }
+              continue;
+            }
             KeyInfo info;
             auto dt = to_dtype(loc.getDtype());
             if (!dt.ok()) throw ClusterError(dt.status().to_string());
@@ -170,6 +179,14 @@ std::unordered_map<TaskKey, KeyInfo> Client::Impl::run(std::vector<TaskSpec> gra
           std::string text = e.getMessage().cStr();
           if (e.getRequestId() == graph_id) release(wanted);
           throw ClusterError("scheduler refused the computation: " + text);
+        }
+        case wire::Envelope::PEER_LOST: {
+          std::string lost = env.getPeerLost().getAddress().cStr();
+          for (auto& [k, info] : ready) {
+            info.holders.erase(std::remove(info.holders.begin(), info.holders.end(), lost), info.holders.end());
+          }
+          workers_.erase(lost);
+          break;
         }
         case wire::Envelope::GOODBYE:
           throw ClusterError(std::string("scheduler went away: ") + env.getGoodbye().getReason().cStr());
@@ -199,23 +216,120 @@ zmq::socket_t& Client::Impl::worker_socket(const std::string& addr) {
 }
 
 std::vector<Chunk> Client::Impl::gather(const std::vector<TaskKey>& keys,
-                                        const std::unordered_map<TaskKey, KeyInfo>& where) {
+                                        const std::unordered_map<TaskKey, KeyInfo>& ready) {
   auto t0 = Clock::now();
+  // Holders change while we gather: a worker may die, and the scheduler then
+  // recomputes the chunks it held and says where they are now.
+  std::unordered_map<TaskKey, KeyInfo> where = ready;
   std::unordered_map<TaskKey, Chunk> got;
   std::unordered_map<TaskKey, size_t> attempt;  // which holder to ask next
+  std::unordered_set<TaskKey> awaiting;          // every holder failed: wait for the scheduler
   std::vector<TaskKey> todo = keys;
   std::sort(todo.begin(), todo.end());
   todo.erase(std::unique(todo.begin(), todo.end()), todo.end());
-  while (!todo.empty()) {
+  struct Request {
+    std::string address;
+    std::vector<TaskKey> keys;
+    Clock::time_point sent;
+  };
+  std::map<uint64_t, Request> requests;
+  const auto patience = std::chrono::duration_cast<Clock::duration>(
+      std::chrono::duration<double>(std::max(options.scheduler_timeout, 1.0)));
+  auto last_from_scheduler = Clock::now();
+  auto last_ping = Clock::now();
+  const size_t needed = todo.size();
+
+  auto forget_worker = [&](const std::string& addr) {
+    for (auto it = requests.begin(); it != requests.end();) {
+      if (it->second.address != addr) {
+        ++it;
+        continue;
+      }
+      todo.insert(todo.end(), it->second.keys.begin(), it->second.keys.end());
+      it = requests.erase(it);
+    }
+    for (auto& [k, info] : where) {
+      info.holders.erase(std::remove(info.holders.begin(), info.holders.end(), addr), info.holders.end());
+    }
+    workers_.erase(addr);
+  };
+  auto on_scheduler_message = [&](ReceivedMessage& msg) {
+    auto env = msg.envelope();
+    switch (env.which()) {
+      case wire::Envelope::KEYS_READY:
+        for (auto loc : env.getKeysReady().getKeys()) {
+          TaskKey k = to_key(loc.getKey());
+          auto it = where.find(k);
+          if (it == where.end() || got.count(k)) continue;
+          it->second.holders.clear();
+          for (auto w : loc.getWorkers()) it->second.holders.emplace_back(w.cStr());
+          attempt[k] = 0;
+          if (awaiting.erase(k)) todo.push_back(k);
+        }
+        break;
+      case wire::Envelope::PEER_LOST:
+        forget_worker(env.getPeerLost().getAddress().cStr());
+        break;
+      case wire::Envelope::TASK_FAILED: {
+        auto f = env.getTaskFailed();
+        throw TaskError(f.getOp().cStr(), f.getWorker().cStr(), f.getMessage().cStr());
+      }
+      case wire::Envelope::GOODBYE:
+        throw ClusterError(std::string("scheduler went away: ") + env.getGoodbye().getReason().cStr());
+      default:
+        break;
+    }
+  };
+  auto on_worker_reply = [&](ReceivedMessage& msg) {
+    auto env = msg.envelope();
+    uint64_t id = 0;
+    if (env.which() == wire::Envelope::ERROR) {
+      id = env.getError().getRequestId();
+    } else if (env.which() == wire::Envelope::CHUNKS) {
+      id = env.getChunks().getRequestId();
+    } else {
+      return;
+    }
+    auto r = requests.find(id);
+    if (r == requests.end()) return;
+    std::vector<TaskKey> asked = std::move(r->second.keys);
+    requests.erase(r);
+    std::unordered_set<TaskKey> answered;
+    if (env.which() == wire::Envelope::CHUNKS) {
+      size_t frame = 0;
+      for (auto h : env.getChunks().getChunks()) {
+        if (!h.getFound() || frame >= msg.payload.size()) continue;
+        TaskKey k = to_key(h.getKey());
+        auto dt = to_dtype(h.getDtype());
+        auto& payload = msg.payload[frame++];
+        if (!dt.ok() || !where.count(k) || got.count(k)) continue;
+        auto shape = to_shape(h.getShape(), *dt);
+        if (!shape.ok()) continue;
+        auto chunk = chunk_from_frame(std::move(payload), *dt, std::move(shape).value());
+        if (!chunk.ok()) continue;
+        stats.bytes_transferred += chunk->nbytes();
+        got[k] = std::move(chunk).value();
+        answered.insert(k);
+      }
+    }
+    for (const TaskKey& k : asked)
+      if (!answered.count(k)) todo.push_back(k);
+  };
+
+  while (got.size() < needed) {
+    // Ask the next holder of every key still missing, batched per worker.
     std::map<std::string, std::vector<TaskKey>> by_worker;
     for (const TaskKey& k : todo) {
+      if (got.count(k)) continue;
       const KeyInfo& info = where.at(k);
       size_t& a = attempt[k];
-      if (a >= info.holders.size()) throw ClusterError("no worker could give chunk " + k.to_string());
+      if (a >= info.holders.size()) {
+        awaiting.insert(k);
+        continue;
+      }
       by_worker[info.holders[a++]].push_back(k);
     }
     todo.clear();
-    std::map<uint64_t, std::pair<std::string, std::vector<TaskKey>>> requests;
     for (auto& [addr, ks] : by_worker) {
       zmq::socket_t& s = worker_socket(addr);
       uint64_t id = next_request_++;
@@ -224,74 +338,67 @@ std::vector<Chunk> Client::Impl::gather(const std::vector<TaskKey>& keys,
       req.setRequestId(id);
       auto list = req.initKeys(ks.size());
       for (size_t i = 0; i < ks.size(); ++i) set_key(list[i], ks[i]);
-      Status st = send_message(s, nullptr, b);
-      if (!st.is_ok()) {
+      if (!send_message(s, nullptr, b).is_ok()) {
         todo.insert(todo.end(), ks.begin(), ks.end());
         continue;
       }
-      requests.emplace(id, std::make_pair(addr, ks));
+      requests.emplace(id, Request{addr, std::move(ks), Clock::now()});
     }
-    auto deadline = Clock::now() + std::chrono::seconds(120);
-    while (!requests.empty()) {
-      std::vector<zmq::pollitem_t> items;
-      std::vector<std::string> addrs;
-      for (auto& [addr, s] : workers_) {
-        items.push_back({static_cast<void*>(s), 0, ZMQ_POLLIN, 0});
-        addrs.push_back(addr);
+    // A holder that does not answer in time counts as failed: try the next one.
+    for (auto it = requests.begin(); it != requests.end();) {
+      if (Clock::now() - it->second.sent < patience) {
+        ++it;
+        continue;
       }
-      if (Clock::now() > deadline) {
-        for (auto& [id, r] : requests) todo.insert(todo.end(), r.second.begin(), r.second.end());
-        requests.clear();
-        break;
-      }
-      try {
-        zmq::poll(items.data(), items.size(), std::chrono::milliseconds(500));
-      } catch (const zmq::error_t& e) {
-        if (e.num() == EINTR) continue;
-        throw ClusterError(e.what());
-      }
-      for (size_t i = 0; i < items.size(); ++i) {
-        if (!(items[i].revents & ZMQ_POLLIN)) continue;
-        auto msg = recv_message(workers_.at(addrs[i]), false, zmq::recv_flags::dontwait);
-        if (!msg.ok()) continue;
-        try {
-          auto env = msg->envelope();
-          uint64_t id = 0;
-          if (env.which() == wire::Envelope::ERROR) {
-            id = env.getError().getRequestId();
-          } else if (env.which() == wire::Envelope::CHUNKS) {
-            id = env.getChunks().getRequestId();
-          } else {
-            continue;
-          }
-          auto r = requests.find(id);
-          if (r == requests.end()) continue;
-          std::vector<TaskKey> asked = std::move(r->second.second);
-          requests.erase(r);
-          std::unordered_set<TaskKey> answered;
-          if (env.which() == wire::Envelope::CHUNKS) {
-            size_t frame = 0;
-            for (auto h : env.getChunks().getChunks()) {
-              if (!h.getFound() || frame >= msg->payload.size()) continue;
-              TaskKey k = to_key(h.getKey());
-              auto dt = to_dtype(h.getDtype());
-              auto& payload = msg->payload[frame++];
-              if (!dt.ok() || !where.count(k)) continue;
-              auto shape = to_shape(h.getShape(), *dt);
-              if (!shape.ok()) continue;
-              auto chunk = chunk_from_frame(std::move(payload), *dt, std::move(shape).value());
-              if (!chunk.ok()) continue;
-              stats.bytes_transferred += chunk->nbytes();
-              got[k] = std::move(chunk).value();
-              answered.insert(k);
-            }
-          }
-          for (const TaskKey& k : asked)
-            if (!answered.count(k)) todo.push_back(k);
-        } catch (const kj::Exception& e) {
-          throw ClusterError(std::string("malformed reply from worker: ") + e.getDescription().cStr());
+      spdlog::warn("worker {} did not answer a request for {} chunks in {} s", it->second.address,
+                   it->second.keys.size(), static_cast<int>(options.scheduler_timeout));
+      todo.insert(todo.end(), it->second.keys.begin(), it->second.keys.end());
+      it = requests.erase(it);
+    }
+    // Chunks no holder could give are recomputed by the scheduler, which says where.
+    if (Clock::now() - last_from_scheduler > patience) {
+      throw ClusterError("no answer from scheduler at " + address + " for " +
+                         std::to_string(static_cast<int>(options.scheduler_timeout)) +
+                         " s while waiting for chunk " +
+                         (awaiting.empty() ? std::string("data") : awaiting.begin()->to_string()));
+    }
+    if (Clock::now() - last_ping > std::chrono::seconds(2)) {
+      capnp::MallocMessageBuilder b;
+      b.initRoot<wire::Envelope>().initHeartbeat();
+      (void)send_message(scheduler_, nullptr, b);
+      last_ping = Clock::now();
+    }
+
+    std::vector<zmq::pollitem_t> items{{static_cast<void*>(scheduler_), 0, ZMQ_POLLIN, 0}};
+    std::vector<std::string> addrs{""};
+    for (auto& [addr, s] : workers_) {
+      items.push_back({static_cast<void*>(s), 0, ZMQ_POLLIN, 0});
+      addrs.push_back(addr);
+    }
+    try {
+      zmq::poll(items.data(), items.size(), std::chrono::milliseconds(200));
+    } catch (const zmq::error_t& e) {
+      if (e.num() == EINTR) continue;
+      throw ClusterError(e.what());
+    }
+    try {
+      if (items[0].revents & ZMQ_POLLIN) {
+        for (int i = 0; i < 64; ++i) {
+          auto msg = recv_message(scheduler_, false, zmq::recv_flags::dontwait);
+          if (!msg.ok()) break;
+          last_from_scheduler = Clock::now();
+          on_scheduler_message(*msg);
         }
       }
+      for (size_t i = 1; i < items.size(); ++i) {
+        if (!(items[i].revents & ZMQ_POLLIN)) continue;
+        auto wit = workers_.find(addrs[i]);
+        if (wit == workers_.end()) continue;  // forgotten while handling this turn
+        auto msg = recv_message(wit->second, false, zmq::recv_flags::dontwait);
+        if (msg.ok()) on_worker_reply(*msg);
+      }
+    } catch (const kj::Exception& e) {
+      throw ClusterError(std::string("malformed message: ") + e.getDescription().cStr());
     }
   }
   std::vector<Chunk> out;

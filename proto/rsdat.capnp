@@ -123,6 +123,9 @@ struct ClusterInfo {
   malformedMessages @4 :UInt64;
 }
 
+# Scheduler -> workers: a worker is gone; fetches from it will not be answered.
+struct PeerLost { address @0 :Text; }
+
 struct Envelope {
   union {
     hello @0 :Hello;
@@ -141,5 +144,6 @@ struct Envelope {
     goodbye @13 :Goodbye;
     infoRequest @14 :InfoRequest;
     clusterInfo @15 :ClusterInfo;
+    peerLost @16 :PeerLost;
   }
 }

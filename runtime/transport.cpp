@@ -61,6 +61,10 @@ Status recv_message(zmq::socket_t& socket, bool router, zmq::recv_flags flags, R
   }
   if (too_many) return protocol_error("too many frames in one message");
   if (idx >= frames.size()) return protocol_error("message without a header frame");
+  if (router) {
+    int fd = zmq_msg_get(frames[idx].handle(), ZMQ_SRCFD);
+    msg.source_fd = fd >= 0 ? fd : -1;
+  }
   RSDAT_RETURN_IF_ERROR(decode_header(frames[idx], msg));
   for (size_t i = idx + 1; i < frames.size(); ++i) msg.payload.push_back(std::move(frames[i]));
   return Status::ok();

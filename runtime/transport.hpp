@@ -33,6 +33,7 @@ struct ReceivedMessage {
   kj::Array<capnp::word> words;
   std::unique_ptr<capnp::FlatArrayMessageReader> reader;
   std::vector<zmq::message_t> payload;
+  int source_fd = -1;  // the connection it came on (ROUTER sockets), or -1
 
   wire::Envelope::Reader envelope() const { return reader->getRoot<wire::Envelope>(); }
 };

@@ -58,6 +58,9 @@ Status SchedulerServer::start() {
     return unavailable("cannot bind " + endpoint + ": " + e.what());
   }
   address_ = router_.get(zmq::sockopt::last_endpoint);
+  // A peer that hangs up (or dies: the kernel closes its sockets) is noticed at once,
+  // not only when its heartbeats stop.
+  monitor_.init(router_, "inproc://rsdat-scheduler-monitor", ZMQ_EVENT_DISCONNECTED);
   spdlog::info("scheduler at {}", address_);
   if (!options_.scheduler_file.empty()) RSDAT_RETURN_IF_ERROR(write_scheduler_file());
   return Status::ok();
@@ -99,6 +102,7 @@ void SchedulerServer::run() {
       spdlog::error("poll failed: {}", e.what());
       break;
     }
+    check_disconnects();  // before new messages, whose connection may reuse a closed fd
     if (items[0].revents & ZMQ_POLLIN) {
       for (int i = 0; i < kMaxMessagesPerTurn; ++i) {
         ReceivedMessage received;
@@ -115,6 +119,7 @@ void SchedulerServer::run() {
       }
     }
     flush();
+    check_disconnects();
     check_timeouts();
     flush();
   }
@@ -138,7 +143,7 @@ void SchedulerServer::handle(ReceivedMessage& msg) {
   try {
     auto env = msg.envelope();
     if (env.which() == wire::Envelope::HELLO) {
-      on_hello(identity, env.getHello());
+      on_hello(identity, env.getHello(), msg.source_fd);
       return;
     }
     if (env.which() == wire::Envelope::INFO_REQUEST) {
@@ -232,7 +237,7 @@ void SchedulerServer::handle(ReceivedMessage& msg) {
   }
 }
 
-void SchedulerServer::on_hello(const zmq::message_t& identity, wire::Hello::Reader hello) {
+void SchedulerServer::on_hello(const zmq::message_t& identity, wire::Hello::Reader hello, int source_fd) {
   std::string id_str = identity_string(identity);
   if (hello.getVersion() != wire::PROTOCOL_VERSION) {
     spdlog::warn("refused {}: protocol version {}, this scheduler speaks {}", peer_address(identity),
@@ -271,6 +276,7 @@ void SchedulerServer::on_hello(const zmq::message_t& identity, wire::Hello::Read
     return;
   }
   identity_of_[p.id] = id_str;
+  if (source_fd >= 0) identity_by_fd_[source_fd] = id_str;
   uint64_t id = p.id;
   peers_.emplace(id_str, std::move(p));
   capnp::MallocMessageBuilder b;
@@ -313,13 +319,45 @@ void SchedulerServer::drop_peer(const std::string& identity, const std::string& 
   Peer p = it->second;
   peers_.erase(it);
   identity_of_.erase(p.id);
+  for (auto fit = identity_by_fd_.begin(); fit != identity_by_fd_.end();) {
+    fit = fit->second == identity ? identity_by_fd_.erase(fit) : std::next(fit);
+  }
   if (p.role == Peer::Role::kWorker) {
     spdlog::info("worker {} left: {}", p.name, reason);
+    const WorkerInfo* info = state_.worker_info(WorkerId{p.id});
+    std::string address = info ? info->address : "";
     state_.remove_worker(WorkerId{p.id}, reason, commands_);
+    // Workers and clients waiting on chunks from it stop waiting and try other holders.
+    for (const auto& [other_identity, other] : peers_) {
+      if (address.empty()) continue;
+      capnp::MallocMessageBuilder b;
+      b.initRoot<wire::Envelope>().initPeerLost().setAddress(address);
+      zmq::message_t id = identity_frame(other_identity);
+      (void)send_message(router_, &id, b);
+    }
   } else {
     spdlog::info("client {} left: {}", p.name, reason);
     state_.remove_client(ClientId{p.id}, commands_);
   }
+}
+
+void SchedulerServer::check_disconnects() {
+  while (monitor_.check_event(0)) {
+  }
+  for (int fd : monitor_.closed) {
+    auto it = identity_by_fd_.find(fd);
+    if (it == identity_by_fd_.end()) continue;
+    // File descriptors are reused: the peer on this fd may be a new connection. The
+    // ROUTER (mandatory routing) refuses to send to an identity that is really gone.
+    std::string identity = it->second;
+    capnp::MallocMessageBuilder b;
+    b.initRoot<wire::Envelope>().initHeartbeat();
+    zmq::message_t frame = identity_frame(identity);
+    if (send_message(router_, &frame, b).is_ok()) continue;
+    identity_by_fd_.erase(it);
+    drop_peer(identity, "connection closed");
+  }
+  monitor_.closed.clear();
 }
 
 void SchedulerServer::check_timeouts() {

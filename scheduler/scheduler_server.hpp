@@ -21,6 +21,13 @@
 
 namespace rsdat::sched {
 
+// Collects the file descriptors of connections the ROUTER lost.
+class DisconnectMonitor : public zmq::monitor_t {
+ public:
+  std::vector<int> closed;
+  void on_event_disconnected(const zmq_event_t& event, const char*) override { closed.push_back(event.value); }
+};
+
 struct SchedulerOptions {
   std::string host = "127.0.0.1";
   int port = 0;                  // 0: a free port
@@ -52,10 +59,11 @@ class SchedulerServer {
   };
 
   void handle(ReceivedMessage& msg);
-  void on_hello(const zmq::message_t& identity, wire::Hello::Reader hello);
+  void on_hello(const zmq::message_t& identity, wire::Hello::Reader hello, int source_fd);
   void flush();
   void send_info(const zmq::message_t& identity, uint64_t request_id);
   void check_timeouts();
+  void check_disconnects();
   void drop_peer(const std::string& identity, const std::string& reason);
   const Peer* peer(const zmq::message_t& identity) const;
   Status write_scheduler_file();
@@ -73,6 +81,8 @@ class SchedulerServer {
   uint64_t next_id_ = 1;
   std::unordered_map<std::string, Peer> peers_;           // by ZeroMQ identity
   std::unordered_map<uint64_t, std::string> identity_of_;  // worker/client id -> identity
+  std::unordered_map<int, std::string> identity_by_fd_;   // connection -> peer, to notice hang-ups
+  DisconnectMonitor monitor_;
   double last_timeout_check_ = 0;
   uint64_t malformed_ = 0;
 };

@@ -221,6 +221,11 @@ void WorkerServer::handle_scheduler(ReceivedMessage& msg) {
         state_.release(keys, commands_);
         break;
       }
+      case wire::Envelope::PEER_LOST: {
+        std::string address = env.getPeerLost().getAddress().cStr();
+        if (peers_.count(address)) drop_peer(address, "the scheduler reports it lost");
+        break;
+      }
       case wire::Envelope::GOODBYE:
         spdlog::info("scheduler says goodbye: {}", env.getGoodbye().getReason().cStr());
         stopping_.store(true);
