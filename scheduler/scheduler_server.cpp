@@ -152,6 +152,8 @@ void SchedulerServer::handle(ReceivedMessage& msg) {
     }
     const Peer* p = peer(identity);
     if (!p) {
+      // A goodbye queued behind the hang-up that already dropped its peer.
+      if (env.which() == wire::Envelope::GOODBYE) return;
       ++malformed_;
       spdlog::warn("message from {} before hello", peer_address(identity));
       send_error(router_, &identity, StatusCode::kProtocol, "say hello first");
