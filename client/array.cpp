@@ -337,6 +337,7 @@ int64_t Array::size() const { return shape_size(shape()); }
 uint64_t Array::nbytes() const { return static_cast<uint64_t>(size()) * dtype_size(dtype()); }
 int64_t Array::num_chunks() const { return detail::num_blocks(chunks()); }
 const std::string& Array::name() const { return need(node_).name; }
+const std::vector<std::string>& Array::dims() const { return need(node_).dims; }
 
 Array Array::astype(DType t) const {
   const Node& n = need(node_);

@@ -43,6 +43,7 @@ struct Node {
   std::optional<ExprInfo> expr;
   NodePtr transpose_of;  // a 2-D transpose of this node: fusable as transposed loads
   std::shared_ptr<PersistHandle> persisted;
+  std::vector<std::string> dims;  // dimension names, when known (from Zarr/xarray)
 };
 
 uint64_t new_token();

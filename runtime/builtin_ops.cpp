@@ -2,6 +2,7 @@
 // kernel checks its inputs and parameters and throws std::invalid_argument on
 // anything malformed (the task fails, the worker goes on).
 #include "runtime/builtin_ops.hpp"
+#include "runtime/zarr.hpp"
 
 #include <Eigen/Core>
 #include <algorithm>
@@ -824,6 +825,7 @@ void register_builtin_ops(OpRegistry& r) {
   r.add(kReduceCombine, reduce_combine_kernel);
   r.add(kMatmul, matmul_kernel);
   r.add(kAssemble, assemble_kernel);
+  register_zarr_ops(r);
 }
 
 }  // namespace rsdat::ops

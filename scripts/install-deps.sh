@@ -8,7 +8,7 @@ packages=(
   libzmq3-dev cppzmq-dev capnproto libcapnp-dev
   libeigen3-dev libtbb-dev libxtensor-dev libxsimd-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev
-  libzstd-dev liblz4-dev libblosc-dev libstb-dev libcpp-httplib-dev libopenblas-dev
+  libzstd-dev liblz4-dev libblosc-dev zlib1g-dev libstb-dev libcpp-httplib-dev libopenblas-dev
 )
 if [[ "${1:-}" == "--with-python" ]]; then
   packages+=(python3 python3-numpy python3-zarr python3-numcodecs python3-dask

@@ -47,6 +47,8 @@ class Array {
   uint64_t nbytes() const;
   int64_t num_chunks() const;
   const std::string& name() const;
+  // Dimension names when known (read from a Zarr store written by xarray), else empty.
+  const std::vector<std::string>& dims() const;
 
   Array astype(DType dtype) const;
   // Axes permutation (default: reversed), like numpy.transpose.

@@ -5,3 +5,4 @@
 #include "rsdat/client.hpp"
 #include "rsdat/errors.hpp"
 #include "rsdat/local_cluster.hpp"
+#include "rsdat/zarr.hpp"

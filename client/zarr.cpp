@@ -1,0 +1,128 @@
+#include "rsdat/zarr.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "client/array_internal.hpp"
+#include "runtime/zarr.hpp"
+
+namespace rsdat {
+namespace {
+
+using detail::BlockIndex;
+using detail::Node;
+
+std::shared_ptr<Node> new_node(std::string name, Shape shape, Chunks chunks, DType dtype) {
+  auto n = std::make_shared<Node>();
+  n->token = detail::new_token();
+  n->name = std::move(name);
+  n->shape = std::move(shape);
+  n->chunks = std::move(chunks);
+  n->dtype = dtype;
+  return n;
+}
+
+zarr::Compressor compressor_of(const ZarrWriteOptions& o) {
+  zarr::Compressor c;
+  const std::string& id = o.compressor;
+  auto level_in = [&](int lo, int hi) {
+    if (o.level < lo || o.level > hi) {
+      throw std::invalid_argument("to_zarr: " + id + " level must be " + std::to_string(lo) + ".." + std::to_string(hi) +
+                                  ", not " + std::to_string(o.level));
+    }
+  };
+  if (id == "none" || id.empty()) return c;
+  c.id = id;
+  c.level = o.level;
+  if (id == "blosc") {
+    level_in(0, 9);
+    static const char* kNames[] = {"lz4", "lz4hc", "blosclz", "zstd", "zlib"};
+    if (std::find(std::begin(kNames), std::end(kNames), o.cname) == std::end(kNames)) {
+      throw std::invalid_argument("to_zarr: blosc cname must be lz4, lz4hc, blosclz, zstd or zlib, not '" + o.cname + "'");
+    }
+    if (o.shuffle < 0 || o.shuffle > 2) throw std::invalid_argument("to_zarr: blosc shuffle must be 0, 1 or 2");
+    c.cname = o.cname;
+    c.shuffle = o.shuffle;
+  } else if (id == "zstd") {
+    level_in(-7, 22);
+  } else if (id == "zlib" || id == "gzip") {
+    level_in(0, 9);
+  } else if (id == "lz4") {
+    c.acceleration = 1;
+  } else {
+    throw std::invalid_argument("to_zarr: unknown compressor '" + id + "' (blosc, zstd, lz4, zlib, gzip or none)");
+  }
+  return c;
+}
+
+}  // namespace
+
+Array from_zarr(const std::string& store, const std::string& path) {
+  auto meta = zarr::open_array(store, path);
+  if (!meta.ok()) throw std::invalid_argument("from_zarr: " + meta.status().message());
+  auto dir = zarr::join_inside(store, path);
+  if (!dir.ok()) throw std::invalid_argument("from_zarr: " + dir.status().message());
+  auto n = new_node("from_zarr", meta->shape, detail::regular_chunks(meta->shape, meta->chunks), meta->dtype);
+  n->dims = meta->dims;
+  const std::string zarray = zarr::to_zarray(*meta);
+  n->lower = [d = *dir, zarray](const Node&, const BlockIndex& b, TaskSpec& t) {
+    t.op = ops::kZarrRead;
+    t.params = ops::zarr_read_params(d, zarray, b);
+  };
+  return Array(n);
+}
+
+Array to_zarr(const Array& array, const std::string& store, const std::string& path, const ZarrWriteOptions& options) {
+  if (!array.node()) throw std::invalid_argument("to_zarr: empty rsdat::Array");
+  const size_t nd = array.ndim();
+  for (int64_t s : array.shape()) {
+    if (s == 0) throw std::invalid_argument("to_zarr: arrays with a zero-length axis cannot be written yet");
+  }
+  auto dir = zarr::join_inside(store, path);
+  if (!dir.ok()) throw std::invalid_argument("to_zarr: " + dir.status().message());
+  zarr::ArrayMeta meta;
+  meta.shape = array.shape();
+  meta.dtype = array.dtype();
+  meta.fortran_order = options.fortran_order;
+  meta.fill_value = options.fill_value;
+  meta.compressor = compressor_of(options);
+  if (!options.chunks.empty()) {
+    if (options.chunks.size() != nd) throw std::invalid_argument("to_zarr: chunks must have one size per axis");
+    meta.chunks = options.chunks;
+    for (size_t d = 0; d < nd; ++d) {
+      if (meta.chunks[d] == -1) meta.chunks[d] = meta.shape[d];
+      if (meta.chunks[d] <= 0) throw std::invalid_argument("to_zarr: chunk sizes must be positive");
+    }
+  } else {
+    for (size_t d = 0; d < nd; ++d) meta.chunks.push_back(array.chunks()[d].empty() ? 1 : array.chunks()[d][0]);
+  }
+  if (!options.dims.empty() && options.dims.size() != nd) {
+    throw std::invalid_argument("to_zarr: dims must name every axis");
+  }
+  const std::vector<std::string> dims = !options.dims.empty() ? options.dims : array.dims();
+  const std::string zarray = zarr::to_zarray(meta);
+
+  auto create = new_node("zarr_create", Shape(nd, 1), detail::regular_chunks(Shape(nd, 1), Shape(nd, 1)), DType::kInt64);
+  create->lower = [store, path, zarray, dims](const Node&, const BlockIndex&, TaskSpec& t) {
+    t.op = ops::kZarrCreate;
+    t.params = ops::zarr_create_params(store, path, zarray, dims);
+  };
+  Array data = array.rechunk(detail::regular_chunks(meta.shape, meta.chunks));
+  Shape grid(nd);
+  for (size_t d = 0; d < nd; ++d) grid[d] = (meta.shape[d] + meta.chunks[d] - 1) / meta.chunks[d];
+  auto write = new_node("to_zarr", grid, detail::regular_chunks(grid, Shape(nd, 1)), DType::kInt64);
+  write->inputs = {create, data.node()};
+  write->lower = [d = *dir, zarray](const Node& self, const BlockIndex& b, TaskSpec& t) {
+    t.deps = {detail::key_of(*self.inputs[0], BlockIndex(b.size(), 0)), detail::key_of(*self.inputs[1], b)};
+    t.op = ops::kZarrWrite;
+    t.params = ops::zarr_write_params(d, zarray, b);
+  };
+  return Array(write);
+}
+
+uint64_t write_zarr(const Array& array, const std::string& store, const std::string& path,
+                    const ZarrWriteOptions& options, Client* client) {
+  return static_cast<uint64_t>(to_zarr(array, store, path, options).sum().item(client));
+}
+
+}  // namespace rsdat
