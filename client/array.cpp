@@ -392,6 +392,13 @@ Array Array::mean(std::vector<int64_t> axes, int split_every) const {
   return reduce(*this, std::move(axes), ops::ReduceKind::kSum, {ops::Finalize::kMean}, float_result(dtype()),
                 split_every, "mean");
 }
+Array Array::nanmean(std::vector<int64_t> axes, int split_every) const {
+  if (!dtype_is_float(dtype())) return mean(std::move(axes), split_every);
+  Array missing = isnan(*this);
+  Array total = where(missing, 0.0, *this).sum(axes, split_every);
+  Array count = where(missing, 0.0, 1.0 + 0.0 * *this).sum(axes, split_every);
+  return total / count;
+}
 Array Array::min(std::vector<int64_t> axes, int split_every) const {
   return reduce(*this, std::move(axes), ops::ReduceKind::kMin, {ops::Finalize::kMin}, dtype(), split_every, "min");
 }
@@ -608,6 +615,48 @@ Array exp(const Array& a) { return unary(a, Instr::kExp, "exp", true); }
 Array log(const Array& a) { return unary(a, Instr::kLog, "log", true); }
 Array sin(const Array& a) { return unary(a, Instr::kSin, "sin", true); }
 Array cos(const Array& a) { return unary(a, Instr::kCos, "cos", true); }
+Array isnan(const Array& a) {
+  const Node& na = need(a.node());
+  detail::ExprInfo e = expr_of(a.node());
+  e.program.push_back({Instr::kIsNan, 0});
+  return from_expr("isnan", na, std::move(e), DType::kBool);
+}
+namespace {
+// where() with each branch an array or a scalar (an array of a.shape when `arr` is set).
+Array where_impl(const Array& cond, const Array* a, double sa, const Array* b, double sb) {
+  const Node& nc = need(cond.node());
+  detail::ExprInfo e = expr_of(cond.node());
+  DType t = DType::kBool;
+  bool first = true;
+  for (auto [arr, scalar] : {std::pair{a, sa}, std::pair{b, sb}}) {
+    DType bt;
+    if (arr) {
+      const Node& nx = need(arr->node());
+      if (nx.shape != nc.shape) {
+        throw std::invalid_argument("where: shapes " + shape_to_string(nc.shape) + " and " + shape_to_string(nx.shape) +
+                                    " differ (broadcasting is not supported)");
+      }
+      Array xx = nx.chunks == nc.chunks ? *arr : arr->rechunk(nc.chunks);
+      append_expr(e, expr_of(xx.node()));
+      bt = nx.dtype;
+    } else {
+      e.program.push_back({Instr::kConst, scalar});
+      bt = std::floor(scalar) == scalar ? DType::kBool : DType::kFloat64;
+    }
+    t = first ? bt : promote(t, bt);
+    first = false;
+  }
+  // A scalar branch does not widen an array branch's type beyond what it needs.
+  if (a && !b) t = scalar_type(a->dtype(), sb, Instr::kAdd);
+  if (b && !a) t = scalar_type(b->dtype(), sa, Instr::kAdd);
+  e.program.push_back({Instr::kWhere, 0});
+  return from_expr("where", nc, std::move(e), t);
+}
+}  // namespace
+
+Array where(const Array& cond, const Array& a, const Array& b) { return where_impl(cond, &a, 0, &b, 0); }
+Array where(const Array& cond, double a, const Array& b) { return where_impl(cond, nullptr, a, &b, 0); }
+Array where(const Array& cond, const Array& a, double b) { return where_impl(cond, &a, 0, nullptr, b); }
 Array minimum(const Array& a, const Array& b) { return binary(a, b, Instr::kMinimum); }
 Array maximum(const Array& a, const Array& b) { return binary(a, b, Instr::kMaximum); }
 

@@ -186,6 +186,10 @@ Program read_program(ParamReader& p, size_t num_inputs) {
         if (depth < 2) fail("elementwise: stack underflow");
         --depth;
         break;
+      case Instr::kWhere:
+        if (depth < 3) fail("elementwise: stack underflow");
+        depth -= 2;
+        break;
       case Instr::kCast:
         if (!(arg >= 0) || arg >= kNumDTypes || arg != std::floor(arg)) fail("elementwise: bad cast type");
         [[fallthrough]];
@@ -257,6 +261,15 @@ void run_program(const Program& prog, std::span<const Chunk> inputs, Chunk& out)
         case Instr::kLog: { C* r = regs[sp - 1].data(); for (int64_t i = 0; i < len; ++i) r[i] = std::log(r[i]); break; }
         case Instr::kSin: { C* r = regs[sp - 1].data(); for (int64_t i = 0; i < len; ++i) r[i] = std::sin(r[i]); break; }
         case Instr::kCos: { C* r = regs[sp - 1].data(); for (int64_t i = 0; i < len; ++i) r[i] = std::cos(r[i]); break; }
+        case Instr::kIsNan: { C* r = regs[sp - 1].data(); for (int64_t i = 0; i < len; ++i) r[i] = std::isnan(r[i]) ? 1 : 0; break; }
+        case Instr::kWhere: {
+          C* c = regs[sp - 3].data();
+          const C* x = regs[sp - 2].data();
+          const C* y = regs[sp - 1].data();
+          for (int64_t i = 0; i < len; ++i) c[i] = c[i] != 0 ? x[i] : y[i];
+          sp -= 2;
+          break;
+        }
         default: {
           C* a = regs[sp - 2].data();
           const C* b = regs[sp - 1].data();

@@ -43,8 +43,10 @@ enum class Instr : uint8_t {
   kCast,       // arg: DType; converts the top of stack through that type (astype)
   kSin, kCos,
   kLoadT,      // arg: input index; that input is 2-D and holds the transpose of the output's block
+  kIsNan,      // 1 where the top is NaN, else 0
+  kWhere,      // pops b, a, cond; pushes cond != 0 ? a : b
 };
-inline constexpr uint8_t kMaxInstr = static_cast<uint8_t>(Instr::kLoadT);
+inline constexpr uint8_t kMaxInstr = static_cast<uint8_t>(Instr::kWhere);
 struct Instruction {
   Instr op;
   double arg = 0;

@@ -165,6 +165,40 @@ TEST_F(ClusterTest, ElementwiseOnDifferentChunksRechunks) {
   EXPECT_THROW(x + random::uniform({20, 30}, {7, 7}, 1), std::invalid_argument);
 }
 
+TEST_F(ClusterTest, IsnanWhereAndNanmean) {
+  // sqrt of x - 0.3 is NaN where x < 0.3.
+  auto x = sqrt(random::uniform({17, 9, 5}, {4, 5, 2}, 8) - 0.3);
+  xt::xarray<double> ex = xt::sqrt(expected_uniform({17, 9, 5}, 8) - 0.3);
+  auto nan_mask = isnan(x).compute<bool>();
+  EXPECT_EQ(isnan(x).dtype(), DType::kBool);
+  for (size_t k = 0; k < ex.size(); ++k) ASSERT_EQ(nan_mask.flat(k), std::isnan(ex.flat(k)));
+  auto filled = where(isnan(x), -1.0, x).compute<double>();
+  for (size_t k = 0; k < ex.size(); ++k) ASSERT_EQ(filled.flat(k), std::isnan(ex.flat(k)) ? -1.0 : ex.flat(k));
+  auto picked = where(isnan(x), coordinate({17, 9, 5}, {4, 5, 2}, 0) * 0.0 + 2.0, 3.0).compute<double>();
+  for (size_t k = 0; k < ex.size(); ++k) ASSERT_EQ(picked.flat(k), std::isnan(ex.flat(k)) ? 2.0 : 3.0);
+  // nanmean over the first axis, and over everything when all is NaN.
+  auto m = x.nanmean({0}).compute<double>();
+  for (size_t i = 0; i < 9; ++i) {
+    for (size_t j = 0; j < 5; ++j) {
+      double s = 0;
+      int n = 0;
+      for (size_t t = 0; t < 17; ++t) {
+        if (!std::isnan(ex(t, i, j))) {
+          s += ex(t, i, j);
+          ++n;
+        }
+      }
+      if (n == 0) {
+        EXPECT_TRUE(std::isnan(m(i, j)));
+      } else {
+        EXPECT_NEAR(m(i, j), s / n, 1e-12);
+      }
+    }
+  }
+  auto none = where(isnan(x), x, x * 0.0 / 0.0).nanmean().item();
+  EXPECT_TRUE(std::isnan(none));
+}
+
 TEST_F(ClusterTest, AstypeConvertsLikeNumpy) {
   auto x = random::uniform({20, 11}, {6, 5}, 5) * 10.0 - 5.0;
   xt::xarray<double> ex = expected_uniform({20, 11}, 5) * 10.0 - 5.0;

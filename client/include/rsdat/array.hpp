@@ -62,6 +62,8 @@ class Array {
   Array max(std::vector<int64_t> axes = {}, int split_every = 8) const;
   Array var(std::vector<int64_t> axes = {}, double ddof = 0, int split_every = 8) const;
   Array std(std::vector<int64_t> axes = {}, double ddof = 0, int split_every = 8) const;
+  // The mean of the values that are not NaN; NaN where there are none (numpy.nanmean).
+  Array nanmean(std::vector<int64_t> axes = {}, int split_every = 8) const;
   // New regular chunk shape (-1 on an axis: one chunk along it).
   Array rechunk(std::vector<int64_t> chunk_shape) const;
   Array rechunk(const Chunks& chunks) const;
@@ -119,6 +121,12 @@ Array log(const Array& a);
 Array sin(const Array& a);
 Array cos(const Array& a);
 Array minimum(const Array& a, const Array& b);
+// True where `a` is NaN (bool).
+Array isnan(const Array& a);
+// cond ? a : b per element (cond: any dtype, non-zero is true), like numpy.where.
+Array where(const Array& cond, const Array& a, const Array& b);
+Array where(const Array& cond, double a, const Array& b);
+Array where(const Array& cond, const Array& a, double b);
 Array maximum(const Array& a, const Array& b);
 
 // Matrix product of two 2-D arrays; b is rechunked to match a's column chunks.
