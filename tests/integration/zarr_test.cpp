@@ -242,5 +242,29 @@ TEST_F(ZarrTest, BadStoresGiveClearErrorsNamingTheFile) {
   EXPECT_EQ(ones({3}, {2}).sum().item(client_), 3.0);
 }
 
+TEST_F(ZarrTest, NdviProgramMatchesNumpy) {
+  const std::string script = RSDAT_SOURCE_DIR "/tests/zarr/ndvi_check.py";
+  const char* bin = std::getenv("RSDAT_BIN_DIR");
+  ASSERT_NE(bin, nullptr);
+  const std::string d = dir_.string();
+  ASSERT_EQ(std::system(("/usr/bin/python3 " + script + " make " + d).c_str()), 0);
+  for (const char* name : {"float", "cube"}) {
+    SCOPED_TRACE(name);
+    const std::string in = d + "/" + name + ".zarr";
+    const std::string out = d + "/" + name + "_ndvi.zarr:ndvi/mean";
+    const std::string cmd = std::string(bin) + "/rsdat-ndvi --workers 2 --red " + in + ":B04 --nir " + in +
+                            ":B08 --out " + out + " --scheduler-file " + cluster_->scheduler_file();
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+    EXPECT_EQ(std::system(("/usr/bin/python3 " + script + " check " + d + " " + name + " " + out).c_str()), 0);
+  }
+  // Bad input: a clear error, nothing written.
+  const std::string bad = std::string(bin) + "/rsdat-ndvi --red " + d + "/missing.zarr --nir " + d +
+                          "/float.zarr:B08 --out " + d + "/never.zarr --scheduler-file " + cluster_->scheduler_file() +
+                          " 2>" + d + "/err.txt";
+  EXPECT_NE(std::system(bad.c_str()), 0);
+  EXPECT_NE(read_text(d + "/err.txt").find("missing.zarr"), std::string::npos) << read_text(d + "/err.txt");
+  EXPECT_FALSE(fs::exists(d + "/never.zarr"));
+}
+
 }  // namespace
 }  // namespace rsdat
