@@ -3,6 +3,9 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <unistd.h>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -17,7 +20,7 @@ using Clock = std::chrono::steady_clock;
 
 struct Outcome {
   double check = 0;
-  std::string note;
+  double check_sd = 0;  // > 0: the check is random with this standard deviation around 0
 };
 
 struct Workload {
@@ -33,30 +36,53 @@ std::vector<Workload> workloads(uint64_t memory_limit_per_worker, int workers) {
   std::vector<Workload> w;
   w.push_back({"tiny_tasks_sum", [](Client& c, double s) {
                  int64_t n = static_cast<int64_t>(10000 * s);
-                 return Outcome{ones({n * 100}, {100}).sum().item(&c), ""};
+                 return Outcome{ones({n * 100}, {100}).sum().item(&c)};
                }, ""});
   w.push_back({"x_plus_xT_mean", [](Client& c, double s) {
                  int64_t m = static_cast<int64_t>(20000 * std::sqrt(s)) / 2000 * 2000;
                  auto x = random::uniform({m, m}, {2000, 2000}, 0);
-                 return Outcome{(x + x.T()).mean({0}).sum().item(&c), ""};
+                 return Outcome{(x + x.T()).mean({0}).sum().item(&c)};
                }, ""});
   w.push_back({"matmul", [](Client& c, double s) {
                  int64_t k = static_cast<int64_t>(8000 * std::cbrt(s)) / 1000 * 1000;
                  auto x = random::uniform({k, k}, {1000, 1000}, 1);
                  auto y = random::uniform({k, k}, {1000, 1000}, 2);
-                 return Outcome{matmul(x, y).sum().item(&c), ""};
+                 return Outcome{matmul(x, y).sum().item(&c)};
                }, ""});
-  w.push_back({"ndvi_zarr", nullptr, "needs Zarr read/write, not built yet"});
+  w.push_back({"ndvi_zarr", [](Client& c, double s) {
+                 // Red and NIR written to Zarr (blosc-lz4, as zarr-python's default), read
+                 // back, NDVI averaged over time written to Zarr; the check is the sum of the
+                 // map read back from its store.
+                 const int64_t t = 32;
+                 const int64_t y = std::max<int64_t>(1024, static_cast<int64_t>(4096 * std::sqrt(s)) / 1024 * 1024);
+                 const char* tmp_env = std::getenv("TMPDIR");
+                 std::string dir = std::string(tmp_env && *tmp_env ? tmp_env : "/tmp") + "/rsdat-bench-ndvi-" +
+                                   std::to_string(::getpid());
+                 struct Cleanup {
+                   std::string d;
+                   ~Cleanup() { std::filesystem::remove_all(d); }
+                 } cleanup{dir};
+                 const Shape shape{t, y, y}, chunks{8, 1024, 1024};
+                 write_zarr(random::uniform(shape, chunks, 3, DType::kFloat32), dir, "red", {}, &c);
+                 write_zarr(random::uniform(shape, chunks, 4, DType::kFloat32), dir, "nir", {}, &c);
+                 auto red = from_zarr(dir, "red");
+                 auto nir = from_zarr(dir, "nir");
+                 write_zarr(((nir - red) / (nir + red)).mean({0}), dir, "ndvi_mean", {}, &c);
+                 double check = from_zarr(dir, "ndvi_mean").sum().item(&c);
+                 // Under the random inputs the sum is 0 +- this (one standard deviation).
+                 double sd = 0.4768 / std::sqrt(static_cast<double>(t)) * static_cast<double>(y);
+                 return Outcome{check, sd};
+               }, ""});
   w.push_back({"spill_2x_memory", [memory_limit_per_worker, workers](Client& c, double) {
                  double total = 2.0 * static_cast<double>(memory_limit_per_worker) * workers;
                  int64_t side = static_cast<int64_t>(std::sqrt(total / 8)) / 1000 * 1000;
                  auto x = random::uniform({side, side}, {1000, 1000}, 4).persist(&c);
-                 return Outcome{x.sum().item(&c), ""};
+                 return Outcome{x.sum().item(&c)};
                }, "needs spill to disk, not built yet"});
   w.push_back({"rechunk_timeseries", [](Client& c, double s) {
                  int64_t t = std::max<int64_t>(1, static_cast<int64_t>(64 * s));
                  auto x = random::uniform({t, 2048, 2048}, {1, 2048, 2048}, 5).astype(DType::kFloat32);
-                 return Outcome{x.rechunk({t, 128, 128}).std({0}).sum().item(&c), ""};
+                 return Outcome{x.rechunk({t, 128, 128}).std({0}).sum().item(&c)};
                }, ""});
   return w;
 }
@@ -138,6 +164,7 @@ int main(int argc, char** argv) {
           Outcome o = w.run(*client, scale);
           line["seconds"] = seconds_since(t0);
           line["check"] = o.check;
+          if (o.check_sd > 0) line["check_sd"] = o.check_sd;
         } catch (const std::exception& e) {
           line["seconds"] = seconds_since(t0);
           line["error"] = e.what();

@@ -2,6 +2,7 @@
 
 #include <blosc.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <lz4.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -235,51 +236,56 @@ Status decompress(const Compressor& c, std::string_view in, uint8_t* out, size_t
   return Status::ok();
 }
 
-Result<std::string> compress(const Compressor& c, const uint8_t* in, size_t n, size_t item) {
-  std::string out;
-  if (c.id.empty()) return std::string(reinterpret_cast<const char*>(in), n);
+Bytes allocate_bytes(size_t capacity) { return Bytes{Buffer::allocate(std::max<size_t>(capacity, 1)), 0}; }
+
+Result<Bytes> compress(const Compressor& c, const uint8_t* in, size_t n, size_t item) {
+  if (c.id.empty()) {
+    Bytes out = allocate_bytes(n);
+    std::memcpy(out.buffer->data(), in, n);
+    out.size = n;
+    return out;
+  }
   if (c.id == "blosc") {
-    out.resize(n + BLOSC_MAX_OVERHEAD);
+    Bytes out = allocate_bytes(n + BLOSC_MAX_OVERHEAD);
     int shuffle = c.shuffle;
     if (shuffle == -1) shuffle = item == 1 ? BLOSC_BITSHUFFLE : BLOSC_SHUFFLE;
-    int r = blosc_compress_ctx(c.level, shuffle, item, n, in, out.data(), out.size(), c.cname.c_str(),
+    int r = blosc_compress_ctx(c.level, shuffle, item, n, in, out.buffer->data(), out.buffer->size(), c.cname.c_str(),
                                static_cast<size_t>(c.blocksize), 1);
     if (r <= 0) return internal_error("blosc compression failed (" + std::to_string(r) + ")");
-    out.resize(static_cast<size_t>(r));
+    out.size = static_cast<size_t>(r);
     return out;
   }
   if (c.id == "zstd") {
-    out.resize(ZSTD_compressBound(n));
-    size_t r = ZSTD_compress(out.data(), out.size(), in, n, c.level);
+    Bytes out = allocate_bytes(ZSTD_compressBound(n));
+    size_t r = ZSTD_compress(out.buffer->data(), out.buffer->size(), in, n, c.level);
     if (ZSTD_isError(r)) return internal_error(std::string("zstd compression failed: ") + ZSTD_getErrorName(r));
-    out.resize(r);
+    out.size = r;
     return out;
   }
   if (c.id == "lz4") {
     if (n > static_cast<size_t>(LZ4_MAX_INPUT_SIZE)) return invalid_argument("chunk too large for lz4");
-    out.resize(4 + static_cast<size_t>(LZ4_compressBound(static_cast<int>(n))));
+    Bytes out = allocate_bytes(4 + static_cast<size_t>(LZ4_compressBound(static_cast<int>(n))));
     uint32_t size = static_cast<uint32_t>(n);
-    std::memcpy(out.data(), &size, 4);
-    int r = LZ4_compress_fast(reinterpret_cast<const char*>(in), out.data() + 4, static_cast<int>(n),
-                              static_cast<int>(out.size() - 4), c.acceleration);
+    std::memcpy(out.buffer->data(), &size, 4);
+    int r = LZ4_compress_fast(reinterpret_cast<const char*>(in), reinterpret_cast<char*>(out.buffer->data()) + 4,
+                              static_cast<int>(n), static_cast<int>(out.buffer->size() - 4), c.acceleration);
     if (r <= 0) return internal_error("lz4 compression failed");
-    out.resize(4 + static_cast<size_t>(r));
+    out.size = 4 + static_cast<size_t>(r);
     return out;
   }
   z_stream zs{};
   if (deflateInit2(&zs, c.level, Z_DEFLATED, c.id == "gzip" ? 16 + MAX_WBITS : MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
     return internal_error("deflateInit failed");
   }
-  out.resize(deflateBound(&zs, n) + 32);
+  Bytes out = allocate_bytes(deflateBound(&zs, n) + 32);
   zs.next_in = const_cast<Bytef*>(in);
   zs.avail_in = static_cast<uInt>(n);
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  zs.avail_out = static_cast<uInt>(out.size());
+  zs.next_out = out.buffer->data();
+  zs.avail_out = static_cast<uInt>(out.buffer->size());
   int rc = deflate(&zs, Z_FINISH);
-  size_t produced = out.size() - zs.avail_out;
+  out.size = out.buffer->size() - zs.avail_out;
   deflateEnd(&zs);
   if (rc != Z_STREAM_END) return internal_error("deflate failed");
-  out.resize(produced);
   return out;
 }
 
@@ -424,7 +430,7 @@ Chunk fill_chunk(const ArrayMeta& meta, const Shape& extent) {
   return out;
 }
 
-Result<std::string> encode_chunk(const ArrayMeta& meta, const Chunk& chunk) {
+Result<Bytes> encode_chunk(const ArrayMeta& meta, const Chunk& chunk) {
   const size_t item = dtype_size(meta.dtype);
   if (chunk.dtype != meta.dtype) return invalid_argument("chunk dtype differs from the array's");
   if (chunk.shape.size() != meta.chunks.size()) return invalid_argument("chunk rank differs from the array's");
@@ -449,19 +455,32 @@ Result<std::string> encode_chunk(const ArrayMeta& meta, const Chunk& chunk) {
     if (meta.big_endian) byteswap_inplace(full.mutable_bytes(), full.nbytes(), item);
     src = full.bytes();
   }
+  if (meta.compressor.id.empty()) {
+    const Chunk& stored = full.buffer ? full : chunk;
+    return Bytes{stored.buffer, meta.chunk_nbytes()};
+  }
   return compress(meta.compressor, src, meta.chunk_nbytes(), item);
 }
 
-Result<std::string> read_file(const std::string& path) {
+Result<Bytes> read_file(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT) return not_found(path + " not found");
     return io_error("cannot open " + path + ": " + std::strerror(errno));
   }
-  std::string out;
-  char buf[1 << 16];
-  while (true) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return io_error("cannot read " + path + ": not a regular file");
+  }
+  if (static_cast<uint64_t>(st.st_size) > kMaxChunkBytes) {
+    ::close(fd);
+    return io_error(path + " is larger than any chunk can be");
+  }
+  // One more byte than the size, to notice a file that grew while we read it.
+  Bytes out = allocate_bytes(static_cast<size_t>(st.st_size) + 1);
+  while (out.size < out.buffer->size()) {
+    ssize_t n = ::read(fd, out.buffer->data() + out.size, out.buffer->size() - out.size);
     if (n < 0) {
       if (errno == EINTR) continue;
       int err = errno;
@@ -469,14 +488,16 @@ Result<std::string> read_file(const std::string& path) {
       return io_error("cannot read " + path + ": " + std::strerror(err));
     }
     if (n == 0) break;
-    out.append(buf, static_cast<size_t>(n));
-    if (out.size() > kMaxChunkBytes) {
-      ::close(fd);
-      return io_error(path + " is larger than any chunk can be");
-    }
+    out.size += static_cast<size_t>(n);
   }
   ::close(fd);
+  if (out.size == out.buffer->size()) return io_error(path + " changed while it was read");
   return out;
+}
+
+Result<std::string> read_text(const std::string& path) {
+  RSDAT_ASSIGN_OR_RETURN(Bytes b, read_file(path));
+  return std::string(b.view());
 }
 
 Status write_file_atomic(const std::string& path, std::string_view bytes) {
@@ -532,7 +553,7 @@ Result<ArrayMeta> open_array(const std::string& store, const std::string& path) 
   if (!fs::is_directory(store, ec)) return not_found("no Zarr store at " + store + " (not a directory)");
 
   std::string zarray, zattrs, zarray_where = dir + "/.zarray";
-  auto consolidated = read_file(store + "/.zmetadata");
+  auto consolidated = read_text(store + "/.zmetadata");
   if (consolidated.ok()) {
     json j;
     try {
@@ -551,7 +572,7 @@ Result<ArrayMeta> open_array(const std::string& store, const std::string& path) 
     }
   }
   if (zarray.empty()) {
-    auto text = read_file(dir + "/.zarray");
+    auto text = read_text(dir + "/.zarray");
     if (!text.ok()) {
       if (text.status().code() != StatusCode::kNotFound) return text.status();
       if (fs::exists(dir + "/.zgroup", ec)) {
@@ -567,7 +588,7 @@ Result<ArrayMeta> open_array(const std::string& store, const std::string& path) 
       return not_found("no Zarr array at " + dir + ": " + dir + "/.zarray not found");
     }
     zarray = std::move(text).value();
-    auto attrs = read_file(dir + "/.zattrs");
+    auto attrs = read_text(dir + "/.zattrs");
     if (attrs.ok()) zattrs = std::move(attrs).value();
   }
   RSDAT_ASSIGN_OR_RETURN(ArrayMeta meta, parse_zarray(zarray, zarray_where));
@@ -671,7 +692,7 @@ Chunk zarr_read_kernel(KernelContext& ctx) {
     if (bytes.status().code() == StatusCode::kNotFound) return zarr::fill_chunk(meta, extent);
     throw std::runtime_error(bytes.status().message());
   }
-  auto chunk = zarr::decode_chunk(meta, *bytes, extent, file);
+  auto chunk = zarr::decode_chunk(meta, bytes->view(), extent, file);
   if (!chunk.ok()) throw std::runtime_error(chunk.status().message());
   return std::move(chunk).value();
 }
@@ -687,9 +708,9 @@ Chunk zarr_write_kernel(KernelContext& ctx) {
   auto bytes = zarr::encode_chunk(meta, data);
   if (!bytes.ok()) throw std::runtime_error(dir + ": " + bytes.status().message());
   const std::string file = dir + "/" + zarr::chunk_key(meta, block);
-  Status st = zarr::write_file_atomic(file, *bytes);
+  Status st = zarr::write_file_atomic(file, bytes->view());
   if (!st.is_ok()) throw std::runtime_error(st.message());
-  return one_int64(ctx.out_shape.size(), static_cast<int64_t>(bytes->size()));
+  return one_int64(ctx.out_shape.size(), static_cast<int64_t>(bytes->size));
 }
 
 Chunk zarr_create_kernel(KernelContext& ctx) {

@@ -57,6 +57,13 @@ std::string chunk_key(const ArrayMeta& meta, const std::vector<int64_t>& block);
 // The block's shape inside the array (edge blocks are smaller than meta.chunks).
 Shape block_extent(const ArrayMeta& meta, const std::vector<int64_t>& block);
 
+// Bytes of a chunk file: a buffer (pooled, or a chunk's own) and how much of it is used.
+struct Bytes {
+  std::shared_ptr<Buffer> buffer;
+  size_t size = 0;
+  std::string_view view() const { return {reinterpret_cast<const char*>(buffer ? buffer->data() : nullptr), size}; }
+};
+
 // Decodes a chunk file's bytes into a C-order chunk in native byte order, cropped to
 // `extent`. Errors name `where`.
 Result<Chunk> decode_chunk(const ArrayMeta& meta, std::string_view stored, const Shape& extent,
@@ -65,10 +72,12 @@ Result<Chunk> decode_chunk(const ArrayMeta& meta, std::string_view stored, const
 Chunk fill_chunk(const ArrayMeta& meta, const Shape& extent);
 // Encodes `chunk` (C order, native byte order, shape <= meta.chunks: padded with
 // the fill value to full chunk size) as the bytes of its chunk file.
-Result<std::string> encode_chunk(const ArrayMeta& meta, const Chunk& chunk);
+// Without compression or reordering the result shares the chunk's buffer.
+Result<Bytes> encode_chunk(const ArrayMeta& meta, const Chunk& chunk);
 
-// Reads a whole file. kNotFound when it does not exist.
-Result<std::string> read_file(const std::string& path);
+// Reads a whole file into one buffer. kNotFound when it does not exist.
+Result<Bytes> read_file(const std::string& path);
+Result<std::string> read_text(const std::string& path);
 // Writes `bytes` to a temporary file beside `path` and renames it into place, so a
 // reader never sees half a file; creates missing parent directories.
 Status write_file_atomic(const std::string& path, std::string_view bytes);
