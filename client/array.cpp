@@ -75,18 +75,30 @@ void append_expr(detail::ExprInfo& a, const detail::ExprInfo& b) {
 
 bool small_type(DType t) { return t == DType::kFloat32 || (dtype_size(t) <= 2); }
 
-Array from_expr(std::string name, const Node& like, detail::ExprInfo expr, DType dtype) {
-  auto n = make_node(std::move(name), like.shape, like.chunks, dtype);
+// The elementwise kernel's params for `expr` producing `dtype`: computed in float32 when
+// the result and every input fit in it.
+std::string expr_params(const detail::ExprInfo& expr, DType dtype) {
   bool f32 = dtype == DType::kFloat32 &&
              std::all_of(expr.leaves.begin(), expr.leaves.end(), [](const NodePtr& l) { return small_type(l->dtype); });
-  std::string params = ops::elementwise_params(f32 ? DType::kFloat32 : DType::kFloat64, expr.program);
+  return ops::elementwise_params(f32 ? DType::kFloat32 : DType::kFloat64, expr.program);
+}
+
+// The keys of an expression's leaves for one block of its grid.
+void add_leaf_deps(const std::vector<NodePtr>& leaves, const std::vector<bool>& transposed, const BlockIndex& b,
+                   TaskSpec& t) {
+  for (size_t i = 0; i < leaves.size(); ++i) {
+    t.deps.push_back(detail::key_of(*leaves[i], transposed[i] ? BlockIndex{b[1], b[0]} : b));
+  }
+}
+
+Array from_expr(std::string name, const Node& like, detail::ExprInfo expr, DType dtype) {
+  auto n = make_node(std::move(name), like.shape, like.chunks, dtype);
+  std::string params = expr_params(expr, dtype);
   n->inputs = expr.leaves;
   n->lower = [params, transposed = expr.transposed](const Node& self, const BlockIndex& b, TaskSpec& t) {
     t.op = ops::kElementwise;
     t.params = params;
-    for (size_t i = 0; i < self.inputs.size(); ++i) {
-      t.deps.push_back(detail::key_of(*self.inputs[i], transposed[i] ? BlockIndex{b[1], b[0]} : b));
-    }
+    add_leaf_deps(self.inputs, transposed, b, t);
   };
   n->expr = std::move(expr);
   return Array(n);
@@ -240,29 +252,37 @@ Array reduce(const Array& a, std::vector<int64_t> axes_in, ops::ReduceKind kind,
     return BlockIndex(level_block.begin() + static_cast<long>(lead), level_block.end());
   };
 
+  // The first level reads the input's blocks; an elementwise input is evaluated inside
+  // the reduction's tasks instead of being stored (its leaves become the inputs).
+  const bool fuse = in.expr.has_value() && !in.persisted;
+  std::vector<bool> transposed = fuse ? in.expr->transposed : std::vector<bool>{};
+  const std::string eparams = fuse ? expr_params(*in.expr, in.dtype) : std::string();
+  auto first_level = [&](std::shared_ptr<Node> n, std::string rparams, bool from_final) {
+    n->inputs = fuse ? in.expr->leaves : std::vector<NodePtr>{a.node()};
+    const Chunks in_chunks = in.chunks;
+    const DType in_dtype = in.dtype;
+    n->lower = [=](const Node& self, const BlockIndex& b, TaskSpec& t) {
+      BlockIndex ib = to_input_block(from_final ? to_level_block(b) : b);
+      if (fuse) {
+        t.op = ops::kReduceExprPartial;
+        t.params = ops::reduce_expr_partial_params(eparams, in_dtype, detail::block_shape(in_chunks, ib), rparams);
+        add_leaf_deps(self.inputs, transposed, ib, t);
+      } else {
+        t.op = ops::kReducePartial;
+        t.params = rparams;
+        t.deps.push_back(detail::key_of(*self.inputs[0], ib));
+      }
+    };
+  };
   if (single) {
     auto n = make_node(std::string(name), out_shape, out_chunks, out_dtype);
-    n->inputs = {a.node()};
-    std::string params = ops::reduce_partial_params(kind, axes, fin);
-    n->lower = [params, to_level_block, to_input_block](const Node& self, const BlockIndex& b, TaskSpec& t) {
-      t.op = ops::kReducePartial;
-      t.params = params;
-      t.deps.push_back(detail::key_of(*self.inputs[0], to_input_block(to_level_block(b))));
-    };
+    first_level(n, ops::reduce_partial_params(kind, axes, fin), true);
     return Array(n);
   }
 
   Chunks pchunks = level_chunks(nblocks);
   auto partial = make_node(std::string(name) + "-partial", level_shape(pchunks), pchunks, pdt);
-  partial->inputs = {a.node()};
-  {
-    std::string params = ops::reduce_partial_params(kind, axes, {});
-    partial->lower = [params, to_input_block](const Node& self, const BlockIndex& b, TaskSpec& t) {
-      t.op = ops::kReducePartial;
-      t.params = params;
-      t.deps.push_back(detail::key_of(*self.inputs[0], to_input_block(b)));
-    };
-  }
+  first_level(partial, ops::reduce_partial_params(kind, axes, {}), false);
   NodePtr level = partial;
   // Group factor per axis so that one combine reads at most split_every partials.
   while (true) {

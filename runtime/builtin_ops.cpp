@@ -615,14 +615,33 @@ Chunk compute_partial(ReduceKind kind, const Chunk& in, const std::vector<bool>&
   return p;
 }
 
+Chunk reduce_partial_of(const Chunk& in, KernelContext& ctx);
+
 Chunk reduce_partial_kernel(KernelContext& ctx) {
   check_inputs(ctx, 1, "reduce_partial");
+  return reduce_partial_of(ctx.inputs[0], ctx);
+}
+
+// An elementwise program evaluated on the block, then reduced: the block itself is a
+// temporary and never stored.
+Chunk reduce_expr_partial_kernel(KernelContext& ctx) {
+  const std::string program = ctx.params.str(1u << 24);
+  const DType expr_dtype = checked_dtype(ctx.params.u8(), "reduce_expr_partial");
+  const Shape block = ctx.params.i64s(64);
+  for (int64_t d : block) {
+    if (d < 0) fail("reduce_expr_partial: negative block shape");
+  }
+  KernelContext inner{ctx.inputs, ParamReader(program), expr_dtype, block};
+  Chunk values = elementwise_kernel(inner);
+  return reduce_partial_of(values, ctx);
+}
+
+Chunk reduce_partial_of(const Chunk& in, KernelContext& ctx) {
   ReduceKind kind = read_kind(ctx.params);
   std::vector<int64_t> axes = ctx.params.i64s(64);
   FinalizeSpec fin = read_finalize(ctx.params);
   check_no_trailing(ctx.params, "reduce_partial");
   check_finalize_fits(kind, fin);
-  const Chunk& in = ctx.inputs[0];
   const size_t nd = in.shape.size();
   std::vector<bool> reduced(nd, false);
   for (size_t i = 0; i < axes.size(); ++i) {
@@ -835,6 +854,7 @@ void register_builtin_ops(OpRegistry& r) {
   r.add(kElementwise, elementwise_kernel);
   r.add(kTranspose, transpose_kernel);
   r.add(kReducePartial, reduce_partial_kernel);
+  r.add(kReduceExprPartial, reduce_expr_partial_kernel);
   r.add(kReduceCombine, reduce_combine_kernel);
   r.add(kMatmul, matmul_kernel);
   r.add(kAssemble, assemble_kernel);

@@ -90,6 +90,16 @@ inline std::string reduce_partial_params(ReduceKind kind, const std::vector<int6
   write_finalize(w, fin);
   return w.take();
 }
+// "reduce_expr_partial": reduce_partial of an elementwise program's result over the
+// inputs, without storing it: params (elementwise params, its dtype, the block shape)
+// followed by reduce_partial's.
+inline constexpr const char* kReduceExprPartial = "reduce_expr_partial";
+inline std::string reduce_expr_partial_params(const std::string& elementwise, DType dtype, const Shape& block,
+                                              const std::string& reduce_partial) {
+  ParamWriter w;
+  w.str(elementwise).u8(static_cast<uint8_t>(dtype)).i64s(block);
+  return w.take() + reduce_partial;
+}
 // "reduce_combine": n >= 1 partials of identical shape; elementwise combination.
 inline constexpr const char* kReduceCombine = "reduce_combine";
 inline std::string reduce_combine_params(ReduceKind kind, const FinalizeSpec& fin) {
