@@ -436,7 +436,7 @@ ClusterStatus Client::Impl::cluster_status() {
       for (auto w : info.getWorkers()) {
         out.workers.push_back({w.getName().cStr(), w.getAddress().cStr(), w.getNthreads(), w.getMemoryLimit(),
                                w.getKeys(), w.getProcessing(), w.getManagedBytes(), w.getSpilledBytes(),
-                               w.getRssBytes(), w.getPeakRssBytes()});
+                               w.getRssBytes(), w.getPeakRssBytes(), w.getSpilledTotal()});
       }
       return out;
     } catch (const kj::Exception& e) {

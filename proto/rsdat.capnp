@@ -94,6 +94,7 @@ struct Heartbeat {
   executing @3 :UInt32;
   ready @4 :UInt32;
   peakRssBytes @5 :UInt64;
+  spilledTotal @6 :UInt64;  # bytes ever written to disk by spilling
 }
 
 # Anyone -> worker ROUTER, and the reply.
@@ -114,6 +115,7 @@ struct WorkerStatus {
   spilledBytes @7 :UInt64;
   rssBytes @8 :UInt64;
   peakRssBytes @9 :UInt64;  # the worker process's high-water mark
+  spilledTotal @10 :UInt64; # bytes it ever spilled
 }
 struct ClusterInfo {
   requestId @0 :UInt64;

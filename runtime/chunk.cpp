@@ -1,5 +1,7 @@
 #include "runtime/chunk.hpp"
 
+#include <malloc.h>
+
 #include <cstdlib>
 #include <mutex>
 #include <new>
@@ -81,6 +83,15 @@ class BufferPool {
     }
     for (auto& [p, size] : drop) std::free(p);
   }
+  void trim() {
+    size_t keep;
+    {
+      std::lock_guard lock(mu_);
+      keep = limit_;
+    }
+    set_limit(0);
+    set_limit(keep);
+  }
   size_t cached() {
     std::lock_guard lock(mu_);
     return cached_;
@@ -97,6 +108,10 @@ class BufferPool {
 
 void set_buffer_pool_limit(size_t bytes) { BufferPool::instance().set_limit(bytes); }
 size_t buffer_pool_cached_bytes() { return BufferPool::instance().cached(); }
+void trim_buffer_pool() {
+  BufferPool::instance().trim();
+  ::malloc_trim(0);
+}
 
 std::shared_ptr<Buffer> Buffer::allocate(size_t nbytes) {
   size_t rounded = (nbytes + 4095) / 4096 * 4096;

@@ -51,6 +51,9 @@ class Buffer {
 // 512 MiB); a worker sets it from its memory limit. Thread-safe.
 void set_buffer_pool_limit(size_t bytes);
 size_t buffer_pool_cached_bytes();
+// Frees every cached buffer and returns free heap memory to the system (under memory
+// pressure). Thread-safe.
+void trim_buffer_pool();
 
 struct Chunk {
   DType dtype = DType::kFloat64;

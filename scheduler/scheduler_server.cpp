@@ -214,7 +214,9 @@ void SchedulerServer::handle(ReceivedMessage& msg) {
         if (is_worker) {
           auto h = env.getHeartbeat();
           state_.heartbeat(WorkerId{p->id},
-                           {h.getManagedBytes(), h.getSpilledBytes(), h.getRssBytes(), h.getPeakRssBytes()}, now());
+                           {h.getManagedBytes(), h.getSpilledBytes(), h.getSpilledTotal(), h.getRssBytes(),
+                            h.getPeakRssBytes()},
+                           now());
         }
         // The answer tells workers and waiting clients that the scheduler is alive.
         capnp::MallocMessageBuilder b;
@@ -311,6 +313,7 @@ void SchedulerServer::send_info(const zmq::message_t& identity, uint64_t request
     list[i].setSpilledBytes(m->spilled_bytes);
     list[i].setRssBytes(m->rss_bytes);
     list[i].setPeakRssBytes(m->peak_rss_bytes);
+    list[i].setSpilledTotal(m->spilled_total);
   }
   (void)send_message(router_, &identity, b);
 }

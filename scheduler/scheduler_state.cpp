@@ -243,6 +243,7 @@ Status SchedulerState::submit_graph(ClientId client, std::vector<TaskSpec> graph
     if (!contains(t.wanted_by, client)) t.wanted_by.push_back(client);
     c.wanted.insert(k);
   }
+  defer_ready_ = true;
   for (const TaskKey& k : wanted) {
     Task& t = tasks_.at(k);
     switch (t.status) {
@@ -259,6 +260,7 @@ Status SchedulerState::submit_graph(ClientId client, std::vector<TaskSpec> graph
         ensure_computed(k, out);
     }
   }
+  place_deferred(out);
   // New tasks nobody wants (a graph with extra keys) are forgotten at once.
   for (const TaskKey& key : added) maybe_release(key, out);
   fill_queue(out);
@@ -443,7 +445,48 @@ void SchedulerState::ensure_computed(const TaskKey& key, Commands& out) {
   }
 }
 
+void SchedulerState::place_deferred(Commands& out) {
+  defer_ready_ = false;
+  if (deferred_ready_.empty()) return;
+  // Group by the worker holding the most input bytes, keep submission order within a
+  // group, and take one task of each group in turn.
+  std::map<uint64_t, std::vector<TaskKey>> groups;
+  for (const TaskKey& key : deferred_ready_) {
+    const Task& t = tasks_.at(key);
+    std::unordered_map<uint64_t, uint64_t> bytes;
+    for (const TaskKey& d : t.spec.deps)
+      for (WorkerId h : tasks_.at(d).who_has) bytes[h.value] += tasks_.at(d).nbytes;
+    uint64_t best = 0, best_bytes = 0;
+    for (const auto& [w, b] : bytes) {
+      if (b > best_bytes || (b == best_bytes && w < best)) {
+        best = w;
+        best_bytes = b;
+      }
+    }
+    groups[best].push_back(key);
+  }
+  deferred_ready_.clear();
+  std::vector<size_t> next(groups.size(), 0);
+  for (bool any = true; any;) {
+    any = false;
+    size_t g = 0;
+    for (auto& [w, keys] : groups) {
+      if (next[g] < keys.size()) {
+        Task& t = tasks_.at(keys[next[g]++]);
+        if (t.status == TaskStatus::kWaiting) on_ready(t, out);
+        any = true;
+      }
+      ++g;
+    }
+  }
+}
+
 void SchedulerState::on_ready(Task& t, Commands& out) {
+  if (defer_ready_ && !t.root) {
+    if (t.status != TaskStatus::kWaiting) transition(t, TaskStatus::kWaiting);
+    deferred_ready_.push_back(t.spec.key);
+    return;
+  }
   if (!t.root && !workers_.empty()) {
     // Inputs' holders, plus the least occupied worker of a bounded sample.
     std::vector<Candidate> candidates;

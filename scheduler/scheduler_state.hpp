@@ -42,6 +42,7 @@ struct WorkerInfo {
 struct WorkerMetrics {
   uint64_t managed_bytes = 0;
   uint64_t spilled_bytes = 0;
+  uint64_t spilled_total = 0;
   uint64_t rss_bytes = 0;
   uint64_t peak_rss_bytes = 0;
 };
@@ -193,6 +194,9 @@ class SchedulerState {
   // Makes sure `key` will be computed (or reported) because something needs it.
   void ensure_computed(const TaskKey& key, Commands& out);
   void on_ready(Task& t, Commands& out);
+  // Places the tasks on_ready deferred, interleaving the workers that hold their inputs
+  // so that no worker's queue fills up (and sends work away) before the others get theirs.
+  void place_deferred(Commands& out);
   void assign(Task& t, Worker& w, Commands& out);
   void fill_queue(Commands& out);
   void fill_queue_for(WorkerId id, Commands& out);  // after a slot freed on that worker
@@ -221,6 +225,8 @@ class SchedulerState {
   uint64_t ignored_reports_ = 0;
   uint64_t transitions_ = 0;
   uint64_t total_bytes_transferred_ = 0;
+  bool defer_ready_ = false;            // while a graph is added: collect ready tasks...
+  std::vector<TaskKey> deferred_ready_;  // ...here, then place_deferred()
   std::unordered_map<std::string, double> op_seconds_;  // moving average per op
 };
 

@@ -38,6 +38,15 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--local-directory", options.local_directory, "scratch directory for spilled chunks")
       ->capture_default_str();
+  app.add_option("--memory-target", options.memory_target,
+                 "fraction of the limit: above it (chunks in memory) least-recently-used chunks spill to disk")
+      ->capture_default_str()->check(CLI::Range(0.05, 1.0));
+  app.add_option("--memory-spill", options.memory_spill, "fraction of the limit: above it (process memory) chunks spill")
+      ->capture_default_str()->check(CLI::Range(0.05, 1.0));
+  app.add_option("--memory-pause", options.memory_pause,
+                 "fraction of the limit: above it (process memory) no new task starts")
+      ->capture_default_str()->check(CLI::Range(0.05, 1.0));
+  app.add_flag("--spill-compression", options.spill_compression, "lz4-compress spill files");
   app.add_option("--name", options.name, "worker name (default host-pid)");
   app.add_option("--host", options.host, "address to bind the peer socket")->capture_default_str();
   app.add_option("--port", options.port, "port of the peer socket; 0 picks a free one")->capture_default_str();
@@ -54,6 +63,10 @@ int main(int argc, char** argv) {
   spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e worker %l: %v");
   if (options.scheduler_address.empty() && scheduler_file.empty()) {
     std::cerr << "rsdat-worker: give --scheduler ADDR or --scheduler-file FILE (see --help)\n";
+    return 2;
+  }
+  if (!(options.memory_target <= options.memory_spill && options.memory_spill <= options.memory_pause)) {
+    std::cerr << "rsdat-worker: thresholds must satisfy --memory-target <= --memory-spill <= --memory-pause\n";
     return 2;
   }
   try {

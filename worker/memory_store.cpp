@@ -1,25 +1,229 @@
 #include "worker/memory_store.hpp"
 
+#include <fcntl.h>
+#include <lz4.h>
+#include <spdlog/spdlog.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+
 namespace rsdat::worker {
+namespace {
+
+namespace fs = std::filesystem;
+constexpr const char* kPrefix = "rsdat-spill-";
+
+Status write_all(int fd, const uint8_t* p, size_t n, const std::string& path) {
+  while (n > 0) {
+    ssize_t w = ::write(fd, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return io_error("cannot write " + path + ": " + std::strerror(errno));
+    }
+    p += w;
+    n -= static_cast<size_t>(w);
+  }
+  return Status::ok();
+}
+
+Status read_all(int fd, uint8_t* p, size_t n, const std::string& path) {
+  while (n > 0) {
+    ssize_t r = ::read(fd, p, n);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return io_error("cannot read " + path + ": " + std::strerror(errno));
+    }
+    if (r == 0) return io_error(path + " is shorter than the chunk it holds");
+    p += r;
+    n -= static_cast<size_t>(r);
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+MemoryStore::~MemoryStore() {
+  if (dir_.empty()) return;
+  std::error_code ec;
+  fs::remove_all(dir_, ec);
+  if (lock_fd_ >= 0) ::close(lock_fd_);
+}
+
+Status MemoryStore::enable_spill(const std::string& local_directory, bool compress) {
+  std::error_code ec;
+  fs::create_directories(local_directory, ec);
+  if (ec) return io_error("cannot create local directory " + local_directory + ": " + ec.message());
+  // Made under a name the cleaner ignores, locked, then renamed: a directory with the
+  // spill prefix always has its lock held while its worker lives.
+  const std::string suffix = std::to_string(::getpid()) + "-XXXXXX";
+  std::string tmp = (fs::path(local_directory) / (".rsdat-new-" + suffix)).string();
+  if (!::mkdtemp(tmp.data())) return io_error("cannot create a spill directory in " + local_directory + ": " + std::strerror(errno));
+  int fd = ::open((tmp + "/lock").c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600);
+  if (fd < 0 || ::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (fd >= 0) ::close(fd);
+    fs::remove_all(tmp, ec);
+    return io_error("cannot lock spill directory " + tmp);
+  }
+  std::string dir = (fs::path(local_directory) / (kPrefix + fs::path(tmp).filename().string().substr(11))).string();
+  if (::rename(tmp.c_str(), dir.c_str()) != 0) {
+    ::close(fd);
+    fs::remove_all(tmp, ec);
+    return io_error("cannot create spill directory " + dir + ": " + std::strerror(errno));
+  }
+  dir_ = dir;
+  lock_fd_ = fd;
+  compress_ = compress;
+  return Status::ok();
+}
+
+std::string MemoryStore::file_of(const TaskKey& key) const {
+  char name[48];
+  std::snprintf(name, sizeof name, "/%016llx-%llu", static_cast<unsigned long long>(key.token),
+                static_cast<unsigned long long>(key.chunk));
+  return dir_ + name;
+}
 
 void MemoryStore::put(const TaskKey& key, Chunk chunk) {
   erase(key);
-  managed_bytes_ += chunk.nbytes();
-  chunks_.emplace(key, std::move(chunk));
+  Entry e;
+  e.nbytes = chunk.nbytes();
+  e.chunk = std::move(chunk);
+  lru_.push_back(key);
+  e.lru = std::prev(lru_.end());
+  memory_bytes_ += e.nbytes;
+  entries_.emplace(key, std::move(e));
 }
 
 std::optional<Chunk> MemoryStore::get(const TaskKey& key) const {
-  auto it = chunks_.find(key);
-  if (it == chunks_.end()) return std::nullopt;
-  return it->second;
+  auto it = entries_.find(key);
+  if (it == entries_.end()) return std::nullopt;
+  Entry& e = it->second;
+  if (e.spilled) {
+    Status st = read_back(key, e);
+    if (!st.is_ok()) {
+      spdlog::error("spilled chunk {}: {}", key.to_string(), st.message());
+      return std::nullopt;
+    }
+  } else {
+    lru_.splice(lru_.end(), lru_, e.lru);
+  }
+  return e.chunk;
 }
 
 bool MemoryStore::erase(const TaskKey& key) {
-  auto it = chunks_.find(key);
-  if (it == chunks_.end()) return false;
-  managed_bytes_ -= it->second.nbytes();
-  chunks_.erase(it);
+  auto it = entries_.find(key);
+  if (it == entries_.end()) return false;
+  Entry& e = it->second;
+  if (e.spilled) {
+    spilled_bytes_ -= e.nbytes;
+    ::unlink(file_of(key).c_str());
+  } else {
+    memory_bytes_ -= e.nbytes;
+    lru_.erase(e.lru);
+  }
+  entries_.erase(it);
   return true;
+}
+
+uint64_t MemoryStore::spill_to(uint64_t target) {
+  if (dir_.empty()) return 0;
+  uint64_t spilled = 0;
+  for (auto it = lru_.begin(); it != lru_.end() && memory_bytes_ > target;) {
+    const TaskKey key = *it++;
+    Entry& e = entries_.at(key);
+    // Only chunks nobody else holds: spilling one in use would free nothing.
+    if (!e.chunk.buffer || e.chunk.buffer.use_count() > 1 || e.nbytes == 0) continue;
+    Status st = write_out(key, e);
+    if (!st.is_ok()) {
+      // The disk is full or gone: keep chunks in memory, and say so now and then.
+      auto now = std::chrono::steady_clock::now();
+      if (now - last_spill_error_ > std::chrono::seconds(30)) {
+        spdlog::error("cannot spill {}: {} (chunks stay in memory)", key.to_string(), st.message());
+        last_spill_error_ = now;
+      }
+      break;
+    }
+    spilled += e.nbytes;
+  }
+  spilled_total_ += spilled;
+  return spilled;
+}
+
+Status MemoryStore::write_out(const TaskKey& key, Entry& e) {
+  const std::string path = file_of(key);
+  int fd = ::open(path.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
+  if (fd < 0) return io_error("cannot create " + path + ": " + std::strerror(errno));
+  Status st;
+  if (compress_ && e.nbytes <= static_cast<uint64_t>(LZ4_MAX_INPUT_SIZE)) {
+    auto out = Buffer::allocate(static_cast<size_t>(LZ4_compressBound(static_cast<int>(e.nbytes))));
+    int n = LZ4_compress_default(reinterpret_cast<const char*>(e.chunk.bytes()), reinterpret_cast<char*>(out->data()),
+                                 static_cast<int>(e.nbytes), static_cast<int>(out->size()));
+    st = n > 0 ? write_all(fd, out->data(), static_cast<size_t>(n), path) : internal_error("lz4 failed");
+    e.file_bytes = n > 0 ? static_cast<uint64_t>(n) : 0;
+  } else {
+    st = write_all(fd, e.chunk.bytes(), e.nbytes, path);
+    e.file_bytes = e.nbytes;
+  }
+  if (::close(fd) != 0 && st.is_ok()) st = io_error("cannot write " + path + ": " + std::strerror(errno));
+  if (!st.is_ok()) {
+    ::unlink(path.c_str());
+    return st;
+  }
+  e.chunk.buffer.reset();
+  e.spilled = true;
+  lru_.erase(e.lru);
+  memory_bytes_ -= e.nbytes;
+  spilled_bytes_ += e.nbytes;
+  return Status::ok();
+}
+
+Status MemoryStore::read_back(const TaskKey& key, Entry& e) const {
+  const std::string path = file_of(key);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return io_error("cannot open " + path + ": " + std::strerror(errno));
+  auto buf = Buffer::allocate(e.nbytes);
+  Status st;
+  if (e.file_bytes != e.nbytes) {
+    auto packed = Buffer::allocate(e.file_bytes);
+    st = read_all(fd, packed->data(), e.file_bytes, path);
+    if (st.is_ok()) {
+      int n = LZ4_decompress_safe(reinterpret_cast<const char*>(packed->data()), reinterpret_cast<char*>(buf->data()),
+                                  static_cast<int>(e.file_bytes), static_cast<int>(e.nbytes));
+      if (n < 0 || static_cast<uint64_t>(n) != e.nbytes) st = io_error(path + " is damaged");
+    }
+  } else {
+    st = read_all(fd, buf->data(), e.nbytes, path);
+  }
+  ::close(fd);
+  if (!st.is_ok()) return st;
+  ::unlink(path.c_str());
+  e.chunk.buffer = std::move(buf);
+  e.spilled = false;
+  lru_.push_back(key);
+  e.lru = std::prev(lru_.end());
+  spilled_bytes_ -= e.nbytes;
+  memory_bytes_ += e.nbytes;
+  return Status::ok();
+}
+
+size_t clean_stale_spill_dirs(const std::string& local_directory) {
+  std::error_code ec;
+  size_t removed = 0;
+  for (const auto& entry : fs::directory_iterator(local_directory, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(kPrefix, 0) != 0 || !entry.is_directory(ec)) continue;
+    int fd = ::open((entry.path() / "lock").c_str(), O_RDWR | O_CLOEXEC);
+    if (fd >= 0 && ::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      ::close(fd);  // a live worker holds it
+      continue;
+    }
+    if (fd >= 0) ::close(fd);
+    fs::remove_all(entry.path(), ec);
+    if (!ec) ++removed;
+  }
+  return removed;
 }
 
 }  // namespace rsdat::worker

@@ -1,31 +1,88 @@
-// MemoryStore: the chunks a worker holds, with the bytes they take.
+// MemoryStore: the chunks a worker holds, in memory or spilled to its local directory.
 //
-// Everything the worker keeps goes through here, so that spilling to disk fits in
-// behind the same calls. Thread-compatible: the worker's event loop owns it.
+// Everything the worker keeps goes through here. spill_to() writes least-recently-used
+// chunks that nothing else is using (no running task, no send in flight) to files and
+// frees their memory; get() reads a spilled chunk back and keeps it in memory again.
+// Spill files go away when their chunk is erased and when the store is destroyed; the
+// directory is locked while the store lives, so a later worker can tell a crashed
+// worker's leftovers (clean_stale_spill_dirs) from a running worker's.
+//
+// Thread-compatible: the worker's event loop owns it (get() is const for callers but
+// moves chunks between disk and memory).
 #pragma once
 
+#include <chrono>
+#include <list>
 #include <optional>
+#include <string>
 #include <unordered_map>
 
 #include "runtime/chunk.hpp"
+#include "runtime/status.hpp"
 #include "runtime/task.hpp"
 
 namespace rsdat::worker {
 
 class MemoryStore {
  public:
+  MemoryStore() = default;  // never spills
+  ~MemoryStore();
+  MemoryStore(const MemoryStore&) = delete;
+  MemoryStore& operator=(const MemoryStore&) = delete;
+
+  // Spills into a new directory under `local_directory`; `compress` writes spill files
+  // lz4-compressed.
+  Status enable_spill(const std::string& local_directory, bool compress = false);
+  const std::string& spill_directory() const { return dir_; }
+
   // Replaces any chunk under `key`.
   void put(const TaskKey& key, Chunk chunk);
+  // The chunk, read back from disk when it was spilled (nullopt if that fails; the
+  // failure is logged). Marks it recently used.
   std::optional<Chunk> get(const TaskKey& key) const;
-  bool contains(const TaskKey& key) const { return chunks_.count(key) != 0; }
+  bool contains(const TaskKey& key) const { return entries_.count(key) != 0; }
+  // The chunk's size in bytes (0 when absent), without reading it back.
+  uint64_t nbytes(const TaskKey& key) const {
+    auto it = entries_.find(key);
+    return it == entries_.end() ? 0 : it->second.nbytes;
+  }
   // Returns whether a chunk was there.
   bool erase(const TaskKey& key);
-  size_t size() const { return chunks_.size(); }
-  uint64_t managed_bytes() const { return managed_bytes_; }
+  size_t size() const { return entries_.size(); }
+  // Bytes of all chunks held, in memory and on disk.
+  uint64_t managed_bytes() const { return memory_bytes_ + spilled_bytes_; }
+  uint64_t memory_bytes() const { return memory_bytes_; }
+  uint64_t spilled_bytes() const { return spilled_bytes_; }
+  uint64_t spilled_total() const { return spilled_total_; }  // bytes ever written out
+  // Spills least-recently-used idle chunks until memory_bytes() <= target (or none is
+  // left to spill). Returns the bytes spilled.
+  uint64_t spill_to(uint64_t target);
 
  private:
-  std::unordered_map<TaskKey, Chunk> chunks_;
-  uint64_t managed_bytes_ = 0;
+  struct Entry {
+    Chunk chunk;  // buffer is null while spilled
+    uint64_t nbytes = 0;
+    bool spilled = false;
+    uint64_t file_bytes = 0;
+    std::list<TaskKey>::iterator lru;  // in lru_ while in memory
+  };
+  std::string file_of(const TaskKey& key) const;
+  Status write_out(const TaskKey& key, Entry& e);
+  Status read_back(const TaskKey& key, Entry& e) const;
+
+  mutable std::unordered_map<TaskKey, Entry> entries_;
+  mutable std::list<TaskKey> lru_;  // front: least recently used, in memory only
+  mutable uint64_t memory_bytes_ = 0;
+  mutable uint64_t spilled_bytes_ = 0;
+  uint64_t spilled_total_ = 0;
+  std::string dir_;
+  int lock_fd_ = -1;
+  std::chrono::steady_clock::time_point last_spill_error_{};
+  bool compress_ = false;
 };
+
+// Removes spill directories under `local_directory` left by workers that died (their
+// lock is free). Returns how many it removed.
+size_t clean_stale_spill_dirs(const std::string& local_directory);
 
 }  // namespace rsdat::worker

@@ -54,6 +54,12 @@ WorkerServer::~WorkerServer() {
 
 Status WorkerServer::start() {
   if (wake_fd_ < 0) return io_error("eventfd failed");
+  if (options_.memory_limit > 0 && !options_.local_directory.empty()) {
+    if (size_t n = clean_stale_spill_dirs(options_.local_directory)) {
+      spdlog::info("removed {} spill directories left in {} by workers that died", n, options_.local_directory);
+    }
+    RSDAT_RETURN_IF_ERROR(state_.mutable_store().enable_spill(options_.local_directory, options_.spill_compression));
+  }
   configure_socket(router_);
   configure_socket(scheduler_);
   router_.set(zmq::sockopt::router_mandatory, 1);
@@ -176,6 +182,7 @@ void WorkerServer::run() {
     }
     drain_completions();
     check_fetch_timeouts();
+    manage_memory();
     send_reports();
     if (Clock::now() - last_heartbeat_ > std::chrono::milliseconds(heartbeat_ms_)) heartbeat();
     if (Clock::now() - last_from_scheduler_ > std::chrono::duration<double>(options_.death_timeout)) {
@@ -504,12 +511,52 @@ void WorkerServer::send_reports() {
   pending_acquired_.clear();
 }
 
+void WorkerServer::manage_memory() {
+  if (options_.memory_limit == 0) return;
+  auto now = Clock::now();
+  if (now - last_memory_check_ < std::chrono::milliseconds(5)) return;
+  last_memory_check_ = now;
+  const double limit = static_cast<double>(options_.memory_limit);
+  MemoryStore& store = state_.mutable_store();
+  const auto target = static_cast<uint64_t>(options_.memory_target * limit);
+  uint64_t spilled = 0;
+  if (store.memory_bytes() > target) spilled += store.spill_to(target);
+  uint64_t rss = current_rss_bytes();
+  const auto spill_at = static_cast<uint64_t>(options_.memory_spill * limit);
+  if (rss > spill_at) {
+    // Freed chunk buffers wait in the pool for reuse: give them back first.
+    trim_buffer_pool();
+    rss = current_rss_bytes();
+    if (rss > spill_at) {
+      const uint64_t excess = rss - spill_at;
+      spilled += store.spill_to(store.memory_bytes() > excess ? store.memory_bytes() - excess : 0);
+      if (spilled > 0) {
+        trim_buffer_pool();
+        rss = current_rss_bytes();
+      }
+    }
+  }
+  const bool pause = rss > static_cast<uint64_t>(options_.memory_pause * limit);
+  if (pause != state_.paused()) {
+    if (pause) {
+      spdlog::warn("worker {} paused: process memory {} is above {:.0f}% of its limit {}; "
+                   "no new task starts until it falls", options_.name, format_bytes(rss),
+                   options_.memory_pause * 100, format_bytes(options_.memory_limit));
+    } else {
+      spdlog::info("worker {} resumes: process memory {}", options_.name, format_bytes(rss));
+    }
+    state_.set_paused(pause, commands_);
+    apply(commands_);
+  }
+}
+
 void WorkerServer::heartbeat() {
   last_heartbeat_ = Clock::now();
   capnp::MallocMessageBuilder b;
   auto h = b.initRoot<wire::Envelope>().initHeartbeat();
-  h.setManagedBytes(state_.store().managed_bytes());
-  h.setSpilledBytes(0);
+  h.setManagedBytes(state_.store().memory_bytes());
+  h.setSpilledBytes(state_.store().spilled_bytes());
+  h.setSpilledTotal(state_.store().spilled_total());
   h.setRssBytes(current_rss_bytes());
   h.setPeakRssBytes(peak_rss_bytes());
   h.setExecuting(static_cast<uint32_t>(state_.executing()));

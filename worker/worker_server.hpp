@@ -36,6 +36,12 @@ struct WorkerOptions {
   int nthreads = 1;
   uint64_t memory_limit = 0;
   std::string local_directory = "/tmp";
+  // Fractions of memory_limit: above target (managed bytes in memory) chunks spill to
+  // disk; above spill (process RSS) too; above pause (RSS) no new task starts.
+  double memory_target = 0.6;
+  double memory_spill = 0.7;
+  double memory_pause = 0.8;
+  bool spill_compression = false;  // lz4 spill files
   std::string name;
   double connect_timeout = 30.0;  // seconds to wait for the scheduler's welcome
   double fetch_timeout = 60.0;    // seconds before a silent peer counts as failed
@@ -75,6 +81,8 @@ class WorkerServer {
   void send_reports();
   void heartbeat();
   void check_fetch_timeouts();
+  // Spills and pauses by the memory thresholds; at most every few milliseconds.
+  void manage_memory();
   PeerConnection& peer(const std::string& address);
   void drop_peer(const std::string& address, const std::string& why);
 
@@ -97,6 +105,7 @@ class WorkerServer {
   std::chrono::steady_clock::time_point last_heartbeat_;
   std::chrono::steady_clock::time_point last_from_scheduler_;
   uint32_t heartbeat_ms_ = 1000;
+  std::chrono::steady_clock::time_point last_memory_check_;
 
   tbb::task_arena arena_;  // runs kernels; nothing else
   std::mutex mu_;

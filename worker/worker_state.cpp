@@ -83,14 +83,20 @@ void WorkerState::make_ready(Task& t) {
 }
 
 void WorkerState::try_execute(WorkerCommands& out) {
-  while (busy_slots_ < static_cast<size_t>(nthreads_) && !ready_.empty()) {
+  while (!paused_ && busy_slots_ < static_cast<size_t>(nthreads_) && !ready_.empty()) {
     std::vector<TaskKey> batch;
     const uint64_t id = next_batch_++;
+    uint64_t batch_input_bytes = 0;
     while (!ready_.empty() && batch.size() < kMaxBatch) {
       TaskKey key = ready_.begin()->second;
       Task& t = tasks_.at(key);
-      const bool small = t.spec.output_nbytes() < kSmallTaskBytes;
-      if (!batch.empty() && !small) break;
+      uint64_t input_bytes = 0;
+      for (const TaskKey& dep : t.spec.deps) input_bytes += store_.nbytes(dep);
+      // Small tasks run in batches, unless their inputs are large (then the per-task
+      // cost is small anyway, and a batch would hold all their inputs in memory at once).
+      const bool small = t.spec.output_nbytes() < kSmallTaskBytes && input_bytes < kSmallTaskInputBytes;
+      if (!batch.empty() && (!small || batch_input_bytes + input_bytes > kSmallTaskInputBytes)) break;
+      batch_input_bytes += input_bytes;
       ready_.erase(ready_.begin());
       t.state = State::kExecuting;
       ++executing_;
@@ -102,6 +108,12 @@ void WorkerState::try_execute(WorkerCommands& out) {
     ++busy_slots_;
     out.execute.push_back(std::move(batch));
   }
+}
+
+void WorkerState::set_paused(bool paused, WorkerCommands& out) {
+  if (paused_ == paused) return;
+  paused_ = paused;
+  if (!paused_) try_execute(out);
 }
 
 void WorkerState::fetch_arrived(const TaskKey& key, Chunk chunk, WorkerCommands& out) {

@@ -69,6 +69,11 @@ class WorkerState {
   const TaskSpec* spec(const TaskKey& key) const;
   std::vector<Chunk> inputs(const TaskKey& key) const;
   const MemoryStore& store() const { return store_; }
+  MemoryStore& mutable_store() { return store_; }
+  // While paused (memory above the pause threshold) no new task starts; tasks running
+  // finish. Unpausing starts what is ready.
+  void set_paused(bool paused, WorkerCommands& out);
+  bool paused() const { return paused_; }
 
   size_t num_tasks() const { return tasks_.size(); }
   size_t executing() const { return executing_; }
@@ -100,8 +105,10 @@ class WorkerState {
 
   static constexpr size_t kMaxBatch = 32;
   static constexpr size_t kSmallTaskBytes = 64 << 10;
+  static constexpr uint64_t kSmallTaskInputBytes = 4 << 20;
 
   int nthreads_;
+  bool paused_ = false;
   size_t executing_ = 0;
   size_t busy_slots_ = 0;                                  // batches running
   uint64_t next_batch_ = 0;

@@ -48,6 +48,7 @@ struct WorkerStatus {
   uint64_t spilled_bytes = 0;
   uint64_t rss_bytes = 0;
   uint64_t peak_rss_bytes = 0;  // high-water mark of the worker process
+  uint64_t spilled_total = 0;   // bytes it ever spilled to disk
 };
 
 struct ClusterStatus {
