@@ -1,0 +1,49 @@
+// Workers with a small memory limit hold an array twice the cluster's memory: they
+// spill to disk, compute the right result, stay inside their limit, and clean up.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "rsdat/rsdat.hpp"
+
+namespace rsdat {
+namespace {
+
+namespace fs = std::filesystem;
+
+TEST(Spill, ArrayTwiceTheClusterMemoryStaysInsideTheLimit) {
+  const fs::path local = fs::temp_directory_path() / ("rsdat-spill-test-" + std::to_string(::getpid()));
+  fs::remove_all(local);
+  const uint64_t limit = 400'000'000;
+  {
+    LocalCluster cluster(LocalClusterOptions{.workers = 2, .threads_per_worker = 1,
+                                             .memory_limit = std::to_string(limit), .local_directory = local.string()});
+    Client client(cluster, ClientOptions{.progress = false});
+    // 1.6 GB of float64 in 8 MB chunks over 2 x 400 MB.
+    const int64_t side = 14000;
+    auto x = random::uniform({side, side}, {1000, 1000}, 4).persist(&client);
+    const double expected = random::uniform({side, side}, {1000, 1000}, 4).sum().item(&client);
+    EXPECT_NEAR(x.sum().item(&client), expected, 1e-6 * expected);
+    EXPECT_NEAR((x * 2.0).mean().item(&client), 2.0 * expected / (side * side), 1e-9);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1200));  // a heartbeat later
+    auto status = client.cluster_status();
+    uint64_t spilled_total = 0;
+    for (const auto& w : status.workers) {
+      spilled_total += w.spilled_total;
+      EXPECT_LE(w.peak_rss_bytes, limit) << w.name << " went past its memory limit";
+      EXPECT_GT(w.spilled_bytes, 0u) << w.name << " holds its share of x on disk";
+    }
+    EXPECT_GE(spilled_total, 800'000'000u);
+    // Only the reductions' small partials travel; no chunk of x (8 MB) does.
+    EXPECT_LT(status.bytes_transferred, 8'000'000u) << "reductions ran where the chunks are";
+  }
+  // The workers removed their spill files when they stopped.
+  size_t left = 0;
+  for (const auto& e : fs::recursive_directory_iterator(local)) left += e.is_regular_file();
+  EXPECT_EQ(left, 0u);
+  fs::remove_all(local);
+}
+
+}  // namespace
+}  // namespace rsdat

@@ -1,0 +1,99 @@
+// MemoryStore: spilling to disk and back, file clean-up, and stale directories.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+
+#include "worker/memory_store.hpp"
+
+namespace rsdat::worker {
+namespace {
+
+namespace fs = std::filesystem;
+
+Chunk chunk_of(uint8_t value, int64_t n = 1 << 20) {
+  Chunk c = Chunk::allocate(DType::kUInt8, {n});
+  std::memset(c.mutable_bytes(), value, static_cast<size_t>(n));
+  return c;
+}
+
+class MemoryStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("rsdat-store-test-" + std::to_string(::getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  size_t files_in(const fs::path& d) {
+    size_t n = 0;
+    for (const auto& e : fs::directory_iterator(d)) n += e.path().filename() != "lock";
+    return n;
+  }
+  fs::path dir_;
+};
+
+TEST_F(MemoryStoreTest, SpillsLeastRecentlyUsedIdleChunksAndReadsThemBack) {
+  for (bool compress : {false, true}) {
+    MemoryStore s;
+    ASSERT_TRUE(s.enable_spill(dir_.string(), compress).is_ok());
+    const fs::path spill = s.spill_directory();
+    for (uint64_t i = 0; i < 4; ++i) s.put(TaskKey{1, i}, chunk_of(static_cast<uint8_t>(i)));
+    EXPECT_EQ(s.memory_bytes(), 4u << 20);
+    (void)s.get(TaskKey{1, 0});             // 0 is now the most recently used
+    Chunk held = *s.get(TaskKey{1, 1});     // 1 is in use: cannot be spilled
+    EXPECT_EQ(s.spill_to(2u << 20), 2u << 20);  // 2 and 3 go; then the target is met
+    EXPECT_EQ(s.memory_bytes(), 2u << 20);
+    EXPECT_EQ(s.spilled_bytes(), 2u << 20);
+    EXPECT_EQ(s.managed_bytes(), 4u << 20);
+    EXPECT_EQ(files_in(spill), 2u);
+    auto back = s.get(TaskKey{1, 3});
+    ASSERT_TRUE(back.has_value());
+    EXPECT_EQ(back->nbytes(), 1u << 20);
+    EXPECT_EQ(back->bytes()[12345], 3);
+    EXPECT_EQ(s.spilled_bytes(), 1u << 20);
+    EXPECT_TRUE(s.erase(TaskKey{1, 2}));    // spilled: its file goes
+    EXPECT_EQ(files_in(spill), 0u);
+    EXPECT_EQ(s.spilled_total(), 2u << 20);
+    EXPECT_EQ(held.bytes()[7], 1);
+  }
+  // Every store removed its directory when it went.
+  EXPECT_TRUE(fs::is_empty(dir_));
+}
+
+TEST_F(MemoryStoreTest, WithoutSpillingNothingIsWritten) {
+  MemoryStore s;
+  s.put(TaskKey{1, 0}, chunk_of(1));
+  EXPECT_EQ(s.spill_to(0), 0u);
+  EXPECT_EQ(s.memory_bytes(), 1u << 20);
+}
+
+TEST_F(MemoryStoreTest, StaleDirectoriesOfDeadWorkersAreRemovedLiveOnesKept) {
+  MemoryStore live;
+  ASSERT_TRUE(live.enable_spill(dir_.string()).is_ok());
+  live.put(TaskKey{1, 0}, chunk_of(1));
+  live.spill_to(0);
+  // A worker that dies without cleaning up: a child process spills and exits at once.
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    auto* s = new MemoryStore();  // never destroyed: _exit skips clean-up, like a crash
+    if (!s->enable_spill(dir_.string()).is_ok()) ::_exit(1);
+    s->put(TaskKey{2, 0}, chunk_of(2));
+    s->spill_to(0);
+    ::_exit(0);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+  size_t dirs = 0;
+  for (const auto& e : fs::directory_iterator(dir_)) dirs += e.is_directory();
+  EXPECT_EQ(dirs, 2u);
+  EXPECT_EQ(clean_stale_spill_dirs(dir_.string()), 1u);
+  EXPECT_TRUE(fs::exists(live.spill_directory()));
+  EXPECT_EQ(live.get(TaskKey{1, 0})->bytes()[0], 1);
+}
+
+}  // namespace
+}  // namespace rsdat::worker
