@@ -4,6 +4,8 @@
 #include <cmath>
 #include <unordered_map>
 
+#include "runtime/sysinfo.hpp"
+
 namespace rsdat::sched {
 
 const char* task_status_name(TaskStatus s) {
@@ -204,6 +206,26 @@ Status SchedulerState::submit_graph(ClientId client, std::vector<TaskSpec> graph
   if (seen != graph.size()) return invalid_argument("graph has a cycle");
   for (const TaskKey& k : wanted) {
     if (!index.count(k) && !tasks_.count(k)) return invalid_argument("wanted key " + k.to_string() + " is unknown");
+  }
+
+  // A task whose inputs and output together exceed every worker's memory limit can
+  // never run: refuse the graph before anything starts.
+  uint64_t largest_limit = 0;
+  for (const auto& [id, w] : workers_) largest_limit = std::max(largest_limit, w.info.memory_limit);
+  if (largest_limit > 0) {
+    for (const auto& spec : graph) {
+      if (tasks_.count(spec.key)) continue;
+      uint64_t need = spec.output_nbytes();
+      for (const TaskKey& d : spec.deps) {
+        auto it = index.find(d);
+        need += it != index.end() ? graph[it->second].output_nbytes() : tasks_.at(d).nbytes;
+      }
+      if (need > largest_limit) {
+        return invalid_argument("task " + spec.key.to_string() + " (" + spec.op + ") needs " + format_bytes(need) +
+                                " for its inputs and output at once, more than the largest worker memory limit (" +
+                                format_bytes(largest_limit) + "): use smaller chunks");
+      }
+    }
   }
 
   // Co-assignment groups: roots of one array, by chunk index.
@@ -497,6 +519,10 @@ void SchedulerState::on_ready(Task& t, Commands& out) {
       for (const TaskKey& d : t.spec.deps) {
         const Task& dt = tasks_.at(d);
         if (!contains(dt.who_has, w.id)) c.missing_bytes += dt.nbytes;
+      }
+      if (w.info.memory_limit > 0) {
+        const double pause = config_.memory_pause * static_cast<double>(w.info.memory_limit);
+        c.over_memory = static_cast<double>(w.metrics.rss_bytes + c.missing_bytes + t.nbytes) > pause;
       }
       candidates.push_back(c);
     };

@@ -93,6 +93,7 @@ struct SchedulerConfig {
   uint64_t root_bytes_budget = 64ull << 20;  // ...or while their outputs stay under this
   double worker_timeout = 30.0;      // seconds without a heartbeat before a worker is lost
   int allowed_failures = 3;          // a task that was running on this many lost workers errs
+  double memory_pause = 0.8;         // workers' pause threshold, a fraction of their memory limit
 };
 
 struct ComputationStats {

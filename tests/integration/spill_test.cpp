@@ -45,5 +45,20 @@ TEST(Spill, ArrayTwiceTheClusterMemoryStaysInsideTheLimit) {
   fs::remove_all(local);
 }
 
+TEST(Spill, AChunkLargerThanAnyWorkerIsAClearErrorBeforeAnythingRuns) {
+  LocalCluster cluster(LocalClusterOptions{.workers = 2, .threads_per_worker = 1, .memory_limit = "100MB"});
+  Client client(cluster, ClientOptions{.progress = false});
+  auto big = ones({8000, 8000}, {8000, 4000});  // 256 MB chunks
+  try {
+    big.sum().item(&client);
+    ADD_FAILURE() << "no error";
+  } catch (const ClusterError& e) {
+    EXPECT_NE(std::string(e.what()).find("memory limit"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(client.cluster_status().tasks, 0u);
+  // Smaller chunks of the same array work.
+  EXPECT_EQ(ones({8000, 8000}, {1000, 1000}).sum().item(&client), 64e6);
+}
+
 }  // namespace
 }  // namespace rsdat

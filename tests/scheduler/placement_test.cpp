@@ -29,6 +29,15 @@ TEST(Placement, MoreThreadsDrainTheQueueFaster) {
 
 TEST(Placement, NoCandidates) { EXPECT_FALSE(choose_worker({}, 1e9).has_value()); }
 
+TEST(Placement, AWorkerNearItsPauseThresholdIsAvoided) {
+  // A holds the inputs but would go past its pause threshold; B has room.
+  std::vector<Candidate> c{{WorkerId{1}, 0, 0.0, 1, true}, {WorkerId{2}, 64 << 20, 0.5, 1, false}};
+  EXPECT_EQ(choose_worker(c, 1e9), WorkerId{2});
+  // When every worker is near its threshold, the usual cost decides.
+  c[1].over_memory = true;
+  EXPECT_EQ(choose_worker(c, 1e9), WorkerId{1});
+}
+
 TEST(Placement, RootsGoToContiguousBalancedRanges) {
   std::vector<size_t> count(4, 0);
   size_t last = 0;

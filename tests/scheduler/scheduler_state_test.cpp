@@ -384,6 +384,58 @@ TEST_F(SchedulerStateTest, BytesMovedAreCounted) {
   EXPECT_EQ(state.total_bytes_transferred(), 8000u);
 }
 
+TEST_F(SchedulerStateTest, AComputationThatCanNeverFitIsRefusedBeforeItStarts) {
+  add_worker(1);  // 1 GiB memory limit
+  state.add_client(ClientId{1});
+  // One 600 MB chunk is fine; its 2 x 600 MB sum of two does not fit anywhere.
+  Status st = submit(1, {task(1, 0, {}, 600u << 20), task(1, 1, {}, 600u << 20), task(2, 0, {{1, 0}, {1, 1}})},
+                     {{2, 0}});
+  ASSERT_FALSE(st.is_ok());
+  EXPECT_NE(st.message().find("combine"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("memory limit"), std::string::npos) << st.message();
+  EXPECT_TRUE(out.assign.empty());
+  EXPECT_EQ(state.num_tasks(), 0u);
+  EXPECT_TRUE(submit(1, {task(1, 0, {}, 600u << 20)}, {{1, 0}}).is_ok());
+}
+
+TEST_F(SchedulerStateTest, TasksOnHeldChunksStayWhereTheChunksAre) {
+  add_worker(1);
+  add_worker(2);
+  state.add_client(ClientId{1});
+  // 200 chunks of 8 MB, half on each worker (as persist leaves them)...
+  std::vector<TaskSpec> roots;
+  std::vector<TaskKey> keys;
+  for (uint64_t i = 0; i < 200; ++i) {
+    roots.push_back(task(1, i, {}, 8 << 20));
+    keys.push_back({1, i});
+  }
+  ASSERT_TRUE(submit(1, roots, keys).is_ok());
+  std::vector<AssignCommand> todo = out.assign;
+  for (size_t i = 0; i < todo.size() && i < 1000; ++i) {
+    finish(todo[i]);
+    todo.insert(todo.end(), out.assign.begin(), out.assign.end());
+  }
+  std::map<uint64_t, int> per_worker;
+  for (const TaskKey& k : keys) {
+    ASSERT_EQ(state.who_has(k).size(), 1u);
+    ++per_worker[state.who_has(k)[0].value];
+  }
+  ASSERT_EQ(per_worker.size(), 2u);
+  // ...then one small task per chunk, all ready at once: none may move a chunk (each
+  // worker's queue grows to 100 ms, far more than moving 8 MB costs).
+  std::vector<TaskSpec> sums;
+  std::vector<TaskKey> wanted;
+  for (uint64_t i = 0; i < 200; ++i) {
+    sums.push_back(task(2, i, {{1, i}}, 8));
+    wanted.push_back({2, i});
+  }
+  ASSERT_TRUE(submit(1, sums, wanted).is_ok());
+  ASSERT_EQ(out.assign.size(), 200u);
+  for (const auto& a : out.assign) {
+    EXPECT_EQ(a.worker, state.who_has({1, a.key.chunk})[0]) << a.key.to_string() << " moved";
+  }
+}
+
 // Random DAGs, random worker joins and losses, random completion order, bounded.
 TEST(SchedulerStateRandom, InvariantsHoldAndEveryWantedKeyArrives) {
   for (uint64_t seed = 0; seed < 20; ++seed) {
