@@ -301,11 +301,13 @@ std::vector<Chunk> Client::Impl::gather(const std::vector<TaskKey>& keys,
         if (!h.getFound() || frame >= msg.payload.size()) continue;
         TaskKey k = to_key(h.getKey());
         auto dt = to_dtype(h.getDtype());
-        auto& payload = msg.payload[frame++];
+        const size_t first = frame;
+        const size_t count = std::max<uint32_t>(h.getFrames(), 1);
+        frame += count;
         if (!dt.ok() || !where.count(k) || got.count(k)) continue;
         auto shape = to_shape(h.getShape(), *dt);
         if (!shape.ok()) continue;
-        auto chunk = chunk_from_frame(std::move(payload), *dt, std::move(shape).value());
+        auto chunk = chunk_from_frames(msg.payload, first, count, *dt, std::move(shape).value());
         if (!chunk.ok()) continue;
         stats.bytes_transferred += chunk->nbytes();
         got[k] = std::move(chunk).value();

@@ -99,7 +99,8 @@ struct Heartbeat {
 
 # Anyone -> worker ROUTER, and the reply.
 struct GetChunks { requestId @0 :UInt64; keys @1 :List(Key); }
-struct ChunkHeader { key @0 :Key; found @1 :Bool; dtype @2 :DType; shape @3 :List(UInt64); }
+# A found chunk's bytes follow as `frames` payload frames (0 means 1), concatenated.
+struct ChunkHeader { key @0 :Key; found @1 :Bool; dtype @2 :DType; shape @3 :List(UInt64); frames @4 :UInt32; }
 struct Chunks { requestId @0 :UInt64; chunks @1 :List(ChunkHeader); }  # one payload frame per found chunk
 
 # Worker -> scheduler on shutdown, scheduler -> worker to stop.

@@ -121,6 +121,45 @@ Result<Chunk> chunk_from_frame(zmq::message_t&& frame, DType dtype, Shape shape)
   return c;
 }
 
+std::vector<zmq::message_t> chunk_frames(const Chunk& chunk) {
+  std::vector<zmq::message_t> out;
+  const size_t n = chunk.nbytes();
+  if (n <= kChunkFrameBytes) {
+    out.push_back(chunk_frame(chunk));
+    return out;
+  }
+  for (size_t off = 0; off < n; off += kChunkFrameBytes) {
+    auto* hold = new std::shared_ptr<Buffer>(chunk.buffer);
+    out.emplace_back(const_cast<uint8_t*>(chunk.bytes()) + off, std::min(kChunkFrameBytes, n - off),
+                     [](void*, void* hint) { delete static_cast<std::shared_ptr<Buffer>*>(hint); }, hold);
+  }
+  return out;
+}
+
+Result<Chunk> chunk_from_frames(std::vector<zmq::message_t>& payload, size_t first, size_t count, DType dtype,
+                                Shape shape) {
+  if (count == 0) count = 1;
+  if (first > payload.size() || count > payload.size() - first) return protocol_error("chunk frames missing");
+  if (count == 1) return chunk_from_frame(std::move(payload[first]), dtype, std::move(shape));
+  Chunk c;
+  c.dtype = dtype;
+  c.shape = std::move(shape);
+  size_t total = 0;
+  for (size_t i = 0; i < count; ++i) total += payload[first + i].size();
+  if (total != c.nbytes()) {
+    return protocol_error("chunk frames of " + std::to_string(total) + " bytes, expected " + std::to_string(c.nbytes()));
+  }
+  c.buffer = Buffer::allocate(total);
+  size_t off = 0;
+  for (size_t i = 0; i < count; ++i) {
+    zmq::message_t& f = payload[first + i];
+    std::memcpy(c.buffer->data() + off, f.data(), f.size());
+    off += f.size();
+    f.rebuild();  // free the frame now
+  }
+  return c;
+}
+
 void send_error(zmq::socket_t& socket, const zmq::message_t* identity, StatusCode code, const std::string& message,
                 uint64_t request_id) {
   capnp::MallocMessageBuilder b;

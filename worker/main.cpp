@@ -1,5 +1,6 @@
 // rsdat-worker: runs chunk tasks for an rsdat scheduler.
 #include <dlfcn.h>
+#include <malloc.h>
 
 #include <CLI/CLI.hpp>
 #include <csignal>
@@ -86,6 +87,12 @@ int main(int argc, char** argv) {
   // Kernels run on --nthreads arena threads; BLAS inside a kernel must not start its own
   // pool on top of them.
   openblas_set_num_threads(1);
+  // Received frames and kernel temporaries are freed and allocated again all the time:
+  // keep freed heap memory for reuse rather than handing it back and faulting it in
+  // again (page faults dominate large transfers otherwise). Under memory pressure the
+  // worker trims explicitly (MemoryStore spilling calls trim_buffer_pool()).
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
   // Keep freed chunk buffers for reuse, within a small part of the memory limit.
   rsdat::set_buffer_pool_limit(std::min<uint64_t>(options.memory_limit / 8, uint64_t{1} << 30));
   g_server = nullptr;

@@ -301,7 +301,9 @@ void WorkerServer::handle_router(ReceivedMessage& msg) {
       if (c) {
         headers[i].setDtype(to_wire(c->dtype));
         set_shape(headers[i].initShape(c->shape.size()), c->shape);
-        payload.push_back(chunk_frame(*c));
+        auto frames = chunk_frames(*c);
+        headers[i].setFrames(static_cast<uint32_t>(frames.size()));
+        for (auto& f : frames) payload.push_back(std::move(f));
       }
     }
     Status st = send_message(router_, &identity, b, std::move(payload));
@@ -342,12 +344,14 @@ void WorkerServer::handle_peer_reply(const std::string& address, ReceivedMessage
       TaskKey k = to_key(h.getKey());
       if (!h.getFound()) continue;
       if (next_frame >= msg.payload.size()) break;
-      zmq::message_t& frame = msg.payload[next_frame++];
+      const size_t first = next_frame;
+      const size_t count = std::max<uint32_t>(h.getFrames(), 1);
+      next_frame += count;
       auto dtype = to_dtype(h.getDtype());
       if (!dtype.ok()) continue;
       auto shape = to_shape(h.getShape(), *dtype);
       if (!shape.ok()) continue;
-      auto chunk = chunk_from_frame(std::move(frame), *dtype, std::move(shape).value());
+      auto chunk = chunk_from_frames(msg.payload, first, count, *dtype, std::move(shape).value());
       if (!chunk.ok()) {
         spdlog::warn("bad chunk from {}: {}", address, chunk.status().to_string());
         continue;

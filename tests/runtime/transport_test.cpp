@@ -42,6 +42,28 @@ TEST(Transport, HeaderAndChunkFramesRoundTrip) {
   EXPECT_FALSE(chunk_from_frame(std::move(small), DType::kFloat32, {3, 5}).ok());
 }
 
+TEST(Transport, LargeChunksTravelInSeveralFramesAndJoinAgain) {
+  const int64_t n = static_cast<int64_t>(kChunkFrameBytes / 8) * 3 + 5;  // 3 full frames and a bit
+  Chunk c = Chunk::allocate(DType::kFloat64, {n});
+  for (int64_t i = 0; i < n; ++i) c.mutable_data<double>()[i] = static_cast<double>(i);
+  std::vector<zmq::message_t> frames = chunk_frames(c);
+  ASSERT_EQ(frames.size(), 4u);
+  EXPECT_EQ(frames[3].size(), 40u);
+  EXPECT_EQ(frames[0].data(), c.bytes());  // zero copy on the sending side
+  std::vector<zmq::message_t> payload;
+  payload.emplace_back(3);  // another chunk's frame before it
+  for (auto& f : frames) payload.push_back(zmq::message_t(f.data(), f.size()));
+  auto joined = chunk_from_frames(payload, 1, 4, DType::kFloat64, {n});
+  ASSERT_TRUE(joined.ok()) << joined.status().to_string();
+  EXPECT_EQ(joined->data<double>()[n - 1], static_cast<double>(n - 1));
+  EXPECT_EQ(joined->data<double>()[kChunkFrameBytes / 8], static_cast<double>(kChunkFrameBytes / 8));
+  // Missing or short frames are refused.
+  EXPECT_FALSE(chunk_from_frames(payload, 1, 9, DType::kFloat64, {n}).ok());
+  EXPECT_FALSE(chunk_from_frames(payload, 0, 4, DType::kFloat64, {n}).ok());
+  // A small chunk is one frame.
+  EXPECT_EQ(chunk_frames(Chunk::allocate(DType::kUInt8, {10})).size(), 1u);
+}
+
 TEST(Transport, MalformedHeadersAreProtocolErrors) {
   zmq::context_t ctx;
   zmq::socket_t a(ctx, zmq::socket_type::pair), b(ctx, zmq::socket_type::pair);
