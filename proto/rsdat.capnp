@@ -73,6 +73,12 @@ struct Assignment {
 struct ComputeTasks { tasks @0 :List(Assignment); }
 struct ReleaseChunks { keys @0 :List(Key); }
 
+# Scheduler -> worker: give up these tasks if they have not started (work stealing);
+# the worker answers with a StealReply for each.
+struct StealTasks { keys @0 :List(Key); }
+struct StealResult { key @0 :Key; stolen @1 :Bool; }
+struct StealReply { results @0 :List(StealResult); }
+
 # Worker -> scheduler.
 struct TaskResult {
   key @0 :Key;
@@ -148,5 +154,7 @@ struct Envelope {
     infoRequest @14 :InfoRequest;
     clusterInfo @15 :ClusterInfo;
     peerLost @16 :PeerLost;
+    stealTasks @17 :StealTasks;
+    stealReply @18 :StealReply;
   }
 }

@@ -121,6 +121,10 @@ void SchedulerServer::run() {
     flush();
     check_disconnects();
     check_timeouts();
+    if (double t = now(); t - last_balance_ > 0.01) {
+      last_balance_ = t;
+      state_.balance(commands_);
+    }
     flush();
   }
   // Tell workers to stop? Workers outlive a scheduler restart only with the file; say goodbye.
@@ -188,6 +192,13 @@ void SchedulerServer::handle(ReceivedMessage& msg) {
         std::vector<TaskKey> keys;
         for (auto k : env.getReleaseKeys().getKeys()) keys.push_back(to_key(k));
         state_.release_keys(ClientId{p->id}, keys, commands_);
+        return;
+      }
+      case wire::Envelope::STEAL_REPLY: {
+        if (!is_worker) break;
+        WorkerId w{p->id};
+        auto results = env.getStealReply().getResults();
+        for (auto r : results) state_.steal_response(w, to_key(r.getKey()), r.getStolen(), commands_);
         return;
       }
       case wire::Envelope::TASK_RESULTS: {
@@ -426,6 +437,15 @@ void SchedulerServer::flush() {
         for (size_t k = 0; k < addrs.size(); ++k) wl.set(k, addrs[k]);
       }
     }
+    send_to(worker, b);
+  }
+  // Steal requests, after the assignments they may concern.
+  std::map<uint64_t, std::vector<TaskKey>> steal;
+  for (const auto& s : commands_.steal) steal[s.victim.value].push_back(s.key);
+  for (const auto& [worker, keys] : steal) {
+    capnp::MallocMessageBuilder b;
+    auto list = b.initRoot<wire::Envelope>().initStealTasks().initKeys(keys.size());
+    for (size_t i = 0; i < keys.size(); ++i) set_key(list[i], keys[i]);
     send_to(worker, b);
   }
   std::map<uint64_t, std::vector<const ReadyCommand*>> ready;

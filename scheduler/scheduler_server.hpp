@@ -84,6 +84,7 @@ class SchedulerServer {
   std::unordered_map<int, std::string> identity_by_fd_;   // connection -> peer, to notice hang-ups
   DisconnectMonitor monitor_;
   double last_timeout_check_ = 0;
+  double last_balance_ = 0;
   uint64_t malformed_ = 0;
 };
 

@@ -108,6 +108,7 @@ void SchedulerState::remove_worker(WorkerId id, const std::string& reason, Comma
   }
   for (const TaskKey& key : lost.processing) {
     Task& t = tasks_.at(key);
+    forget_steal(t);
     t.processing_on.reset();
     ++t.failures;
     if (t.failures >= config_.allowed_failures) {
@@ -320,17 +321,11 @@ void SchedulerState::task_finished(WorkerId worker, const TaskKey& key, uint64_t
     return;
   }
   Task& t = it->second;
-  w.processing.erase(key);
-  if (t.root) {
-    --w.processing_roots;
-    w.processing_root_bytes -= std::min(w.processing_root_bytes, t.nbytes);
-  }
-  double est = task_duration_estimate(t);
-  w.occupancy = std::max(0.0, w.occupancy - est);
+  forget_steal(t);
+  unassign(t);
   double& avg = op_seconds_.try_emplace(t.spec.op, seconds).first->second;
   if (std::isfinite(seconds) && seconds >= 0) avg = 0.9 * avg + 0.1 * seconds;
 
-  t.processing_on.reset();
   t.nbytes = nbytes;
   t.who_has.push_back(worker);
   w.has.insert(key);
@@ -365,13 +360,8 @@ void SchedulerState::task_erred(WorkerId worker, const TaskKey& key, const std::
   }
   Worker& w = wit->second;
   Task& t = it->second;
-  w.processing.erase(key);
-  if (t.root) {
-    --w.processing_roots;
-    w.processing_root_bytes -= std::min(w.processing_root_bytes, t.nbytes);
-  }
-  w.occupancy = std::max(0.0, w.occupancy - task_duration_estimate(t));
-  t.processing_on.reset();
+  forget_steal(t);
+  unassign(t);
   fail_task(t, message, w.info.name, key, out);
   fill_queue_for(worker, out);
 }
@@ -387,13 +377,8 @@ void SchedulerState::task_missing_deps(WorkerId worker, const TaskKey& key, cons
   }
   Worker& w = wit->second;
   Task& t = it->second;
-  w.processing.erase(key);
-  if (t.root) {
-    --w.processing_roots;
-    w.processing_root_bytes -= std::min(w.processing_root_bytes, t.nbytes);
-  }
-  w.occupancy = std::max(0.0, w.occupancy - task_duration_estimate(t));
-  t.processing_on.reset();
+  forget_steal(t);
+  unassign(t);
   // Every holder listed at assignment was tried: none of them counts as holding the
   // input any more (a holder that still has it is told to drop it).
   for (const TaskKey& m : missing) {
@@ -612,6 +597,90 @@ void SchedulerState::fill_queue_for(WorkerId id, Commands& out) {
   if (it != worker_order_.end() && *it == id) fill_worker(static_cast<size_t>(it - worker_order_.begin()), out);
 }
 
+void SchedulerState::unassign(Task& t) {
+  if (!t.processing_on) return;
+  auto wit = workers_.find(*t.processing_on);
+  t.processing_on.reset();
+  if (wit == workers_.end()) return;
+  Worker& w = wit->second;
+  w.processing.erase(t.spec.key);
+  if (t.root) {
+    --w.processing_roots;
+    w.processing_root_bytes -= std::min(w.processing_root_bytes, t.nbytes);
+  }
+  w.occupancy = std::max(0.0, w.occupancy - task_duration_estimate(t));
+}
+
+void SchedulerState::forget_steal(Task& t) {
+  if (!t.steal_to) return;
+  if (auto th = workers_.find(*t.steal_to); th != workers_.end() && th->second.incoming_steals > 0) {
+    --th->second.incoming_steals;
+  }
+  t.steal_to.reset();
+}
+
+void SchedulerState::balance(Commands& out) {
+  if (workers_.size() < 2) return;
+  for (auto& [tid, thief] : workers_) {
+    const size_t load = thief.processing.size() + thief.incoming_steals;
+    if (load >= thief.info.nthreads) continue;
+    size_t want = thief.info.nthreads - load;
+    Worker* victim = nullptr;
+    double worst = 0;
+    for (auto& [vid, v] : workers_) {
+      if (vid == tid || v.processing.size() <= v.info.nthreads) continue;  // nothing waits there
+      const double wait = v.occupancy / std::max<uint32_t>(1, v.info.nthreads);
+      if (!victim || wait > worst) {
+        victim = &v;
+        worst = wait;
+      }
+    }
+    if (!victim) continue;
+    std::vector<Task*> candidates;
+    for (const TaskKey& k : victim->processing) {
+      Task& t = tasks_.at(k);
+      if (!t.steal_to) candidates.push_back(&t);
+    }
+    // The latest submitted are the least likely to have started.
+    std::sort(candidates.begin(), candidates.end(), [](const Task* a, const Task* b) { return a->order > b->order; });
+    size_t spare = victim->processing.size() - victim->info.nthreads;
+    for (Task* t : candidates) {
+      if (want == 0 || spare == 0) break;
+      uint64_t missing = 0;
+      for (const TaskKey& d : t->spec.deps) {
+        const Task& dt = tasks_.at(d);
+        if (!contains(dt.who_has, tid)) missing += dt.nbytes;
+      }
+      if (static_cast<double>(missing) / config_.bandwidth >= worst) continue;  // moving costs more than waiting
+      t->steal_to = tid;
+      ++thief.incoming_steals;
+      --want;
+      --spare;
+      out.steal.push_back({victim->id, t->spec.key});
+    }
+  }
+}
+
+void SchedulerState::steal_response(WorkerId victim, const TaskKey& key, bool stolen, Commands& out) {
+  auto it = tasks_.find(key);
+  if (it == tasks_.end() || !it->second.steal_to) {
+    ++ignored_reports_;
+    return;
+  }
+  Task& t = it->second;
+  const WorkerId thief = *t.steal_to;
+  forget_steal(t);
+  if (!stolen || t.status != TaskStatus::kProcessing || t.processing_on != victim) return;
+  unassign(t);
+  transition(t, TaskStatus::kReleased);
+  auto th = workers_.find(thief);
+  if (th != workers_.end()) {
+    assign(t, th->second, out);
+  } else {
+    on_ready(t, out);
+  }
+}
+
 void SchedulerState::assign(Task& t, Worker& w, Commands& out) {
   transition(t, TaskStatus::kProcessing);
   t.processing_on = w.id;
@@ -757,6 +826,17 @@ ComputationStats SchedulerState::stats(ClientId client) const {
 }
 
 void SchedulerState::validate() const {
+  std::map<WorkerId, size_t> incoming;
+  for (const auto& [key, t] : tasks_) {
+    if (t.steal_to) {
+      RSDAT_CHECK_MSG(t.status == TaskStatus::kProcessing, "steal in flight for a task not processing: " + key.to_string());
+      ++incoming[*t.steal_to];
+    }
+  }
+  for (const auto& [id, w] : workers_) {
+    auto it = incoming.find(id);
+    RSDAT_CHECK_MSG(w.incoming_steals == (it == incoming.end() ? 0 : it->second), "steal count off for a worker");
+  }
   for (const auto& [key, t] : tasks_) {
     RSDAT_CHECK(t.spec.key == key);
     for (const TaskKey& d : t.spec.deps) {

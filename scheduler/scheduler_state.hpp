@@ -73,17 +73,24 @@ struct FailedCommand {
   std::string worker;
   std::string message;
 };
+// Ask `victim` to give up `key` if it has not started it (work stealing).
+struct StealCommand {
+  WorkerId victim;
+  TaskKey key;
+};
 struct Commands {
   std::vector<AssignCommand> assign;
   std::vector<ReleaseCommand> release;
   std::vector<ReadyCommand> ready;
   std::vector<FailedCommand> failed;
-  bool empty() const { return assign.empty() && release.empty() && ready.empty() && failed.empty(); }
+  std::vector<StealCommand> steal;
+  bool empty() const { return assign.empty() && release.empty() && ready.empty() && failed.empty() && steal.empty(); }
   void clear() {
     assign.clear();
     release.clear();
     ready.clear();
     failed.clear();
+    steal.clear();
   }
 };
 
@@ -134,6 +141,13 @@ class SchedulerState {
                          Commands& out);
   void replica_acquired(WorkerId worker, const TaskKey& key, Commands& out);
 
+  // Work stealing. balance() finds workers with free threads while others have tasks
+  // waiting, and asks the busiest to give up queued tasks whose inputs cost less to
+  // move than their wait; steal_response() moves a task the victim gave up (it had
+  // not started it) to the thief.
+  void balance(Commands& out);
+  void steal_response(WorkerId victim, const TaskKey& key, bool stolen, Commands& out);
+
   // Checks every invariant; a violation is a check failure.
   void validate() const;
 
@@ -170,6 +184,7 @@ class SchedulerState {
     uint32_t root_count = 1;
     size_t queue_pos = 0;     // queued roots: index into root_queues_
     int failures = 0;     // lost workers it was running on
+    std::optional<WorkerId> steal_to;  // a steal request for it is in flight, for this thief
     ClientId owner;       // the client that submitted it (for per-computation counts)
     std::string error;    // erred: the message
     std::string error_worker;
@@ -185,6 +200,7 @@ class SchedulerState {
     uint64_t processing_root_bytes = 0;
     size_t processing_roots = 0;
     double occupancy = 0;  // estimated seconds of queued work
+    size_t incoming_steals = 0;  // tasks being stolen for it
   };
   struct Client {
     std::unordered_set<TaskKey> wanted;
@@ -212,6 +228,10 @@ class SchedulerState {
   void notify_ready(Task& t, Commands& out);
   void remove_holder(Task& t, WorkerId w);
   double task_duration_estimate(const Task& t) const;
+  // Takes `t` off the worker processing it (before it is done there).
+  void unassign(Task& t);
+  // The steal request for `t` no longer matters (it finished, failed or its worker left).
+  void forget_steal(Task& t);
 
   SchedulerConfig config_;
   std::unordered_map<TaskKey, Task> tasks_;

@@ -228,6 +228,18 @@ void WorkerServer::handle_scheduler(ReceivedMessage& msg) {
         state_.release(keys, commands_);
         break;
       }
+      case wire::Envelope::STEAL_TASKS: {
+        auto keys = env.getStealTasks().getKeys();
+        capnp::MallocMessageBuilder b;
+        auto results = b.initRoot<wire::Envelope>().initStealReply().initResults(keys.size());
+        for (size_t i = 0; i < keys.size(); ++i) {
+          TaskKey k = to_key(keys[i]);
+          set_key(results[i].initKey(), k);
+          results[i].setStolen(state_.steal(k, commands_));
+        }
+        (void)send_message(scheduler_, nullptr, b);
+        break;
+      }
       case wire::Envelope::PEER_LOST: {
         std::string address = env.getPeerLost().getAddress().cStr();
         if (peers_.count(address)) drop_peer(address, "the scheduler reports it lost");

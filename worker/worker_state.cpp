@@ -110,6 +110,14 @@ void WorkerState::try_execute(WorkerCommands& out) {
   }
 }
 
+bool WorkerState::steal(const TaskKey& key, WorkerCommands& out) {
+  auto it = tasks_.find(key);
+  if (it == tasks_.end() || it->second.state == State::kExecuting) return false;
+  drop_task(key);
+  try_execute(out);
+  return true;
+}
+
 void WorkerState::set_paused(bool paused, WorkerCommands& out) {
   if (paused_ == paused) return;
   paused_ = paused;

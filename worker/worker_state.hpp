@@ -73,6 +73,8 @@ class WorkerState {
   // While paused (memory above the pause threshold) no new task starts; tasks running
   // finish. Unpausing starts what is ready.
   void set_paused(bool paused, WorkerCommands& out);
+  // Gives up `key` if it has not started (work stealing): true when it was dropped.
+  bool steal(const TaskKey& key, WorkerCommands& out);
   bool paused() const { return paused_; }
 
   size_t num_tasks() const { return tasks_.size(); }

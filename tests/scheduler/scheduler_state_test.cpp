@@ -436,6 +436,75 @@ TEST_F(SchedulerStateTest, TasksOnHeldChunksStayWhereTheChunksAre) {
   }
 }
 
+TEST_F(SchedulerStateTest, IdleWorkersStealQueuedTasksWhoseInputsAreCheapToMove) {
+  add_worker(1);
+  state.add_client(ClientId{1});
+  ASSERT_TRUE(submit(1, {task(1, 0, {}, 800)}, {{1, 0}}).is_ok());
+  finish(out.assign[0]);
+  // Ten tasks on that small chunk: all go to worker 1, the only one.
+  std::vector<TaskSpec> ts;
+  std::vector<TaskKey> wanted;
+  for (uint64_t i = 0; i < 10; ++i) {
+    ts.push_back(task(2, i, {{1, 0}}));
+    wanted.push_back({2, i});
+  }
+  ASSERT_TRUE(submit(1, ts, wanted).is_ok());
+  ASSERT_EQ(out.assign.size(), 10u);
+  add_worker(2);
+  // Worker 2 is idle, worker 1 has nine waiting behind the one it runs.
+  out.clear();
+  state.balance(out);
+  state.validate();
+  ASSERT_EQ(out.steal.size(), 1u);  // one thread free on worker 2
+  EXPECT_EQ(out.steal[0].victim, WorkerId{1});
+  const TaskKey first = out.steal[0].key;
+  out.clear();
+  state.balance(out);  // already asked: nothing more until it answers
+  state.validate();
+  EXPECT_TRUE(out.steal.empty());
+  // Worker 1 had already started it: it stays there.
+  out.clear();
+  state.steal_response(WorkerId{1}, first, false, out);
+  state.validate();
+  EXPECT_EQ(state.processing_worker(first), WorkerId{1});
+  out.clear();
+  state.balance(out);
+  state.validate();
+  ASSERT_EQ(out.steal.size(), 1u);
+  const TaskKey second = out.steal[0].key;
+  out.clear();
+  state.steal_response(WorkerId{1}, second, true, out);
+  state.validate();
+  EXPECT_EQ(state.processing_worker(second), WorkerId{2});
+  ASSERT_EQ(out.assign.size(), 1u);
+  EXPECT_EQ(out.assign[0].worker, WorkerId{2});
+  // A late or unknown answer changes nothing.
+  out.clear();
+  state.steal_response(WorkerId{1}, second, true, out);
+  state.validate();
+  EXPECT_EQ(state.processing_worker(second), WorkerId{2});
+  // The thief finishing and the victim finishing the rest complete the graph.
+  finish(WorkerId{2}, second, 8);
+  for (uint64_t i = 0; i < 10; ++i) {
+    if (TaskKey{2, i} == second) continue;
+    finish(WorkerId{1}, {2, i}, 8);
+  }
+  EXPECT_EQ(state.processing_on(WorkerId{1}), 0u);
+}
+
+TEST_F(SchedulerStateTest, LargeInputsAreNotStolenForAShortWait) {
+  add_worker(1);
+  state.add_client(ClientId{1});
+  ASSERT_TRUE(submit(1, {task(1, 0, {}, 512u << 20)}, {{1, 0}}).is_ok());
+  finish(out.assign[0]);
+  ASSERT_TRUE(submit(1, {task(2, 0, {{1, 0}}), task(2, 1, {{1, 0}})}, {{2, 0}, {2, 1}}).is_ok());
+  add_worker(2);
+  out.clear();
+  state.balance(out);
+  state.validate();
+  EXPECT_TRUE(out.steal.empty());  // 512 MiB to move against a millisecond of waiting
+}
+
 // Random DAGs, random worker joins and losses, random completion order, bounded.
 TEST(SchedulerStateRandom, InvariantsHoldAndEveryWantedKeyArrives) {
   for (uint64_t seed = 0; seed < 20; ++seed) {
@@ -467,9 +536,11 @@ TEST(SchedulerStateRandom, InvariantsHoldAndEveryWantedKeyArrives) {
     }
     std::vector<TaskKey> wanted{{1, n - 1}, {1, n / 2}, {1, 0}};
     std::vector<AssignCommand> pending;
+    std::vector<StealCommand> steals;
     std::set<TaskKey> ready;
     auto absorb = [&] {
       pending.insert(pending.end(), out.assign.begin(), out.assign.end());
+      steals.insert(steals.end(), out.steal.begin(), out.steal.end());
       for (const auto& r : out.ready) ready.insert(r.key);
       state.validate();
     };
@@ -486,6 +557,17 @@ TEST(SchedulerStateRandom, InvariantsHoldAndEveryWantedKeyArrives) {
         absorb();
       } else if (dice == 1) {
         join();
+        absorb();
+      } else if (dice == 2) {
+        out.clear();
+        state.balance(out);
+        absorb();
+      } else if (dice == 3 && !steals.empty()) {
+        // The victim answers, having started the task or not (the answer may be stale).
+        StealCommand sc = steals.back();
+        steals.pop_back();
+        out.clear();
+        state.steal_response(sc.victim, sc.key, rng() % 2 == 0, out);
         absorb();
       } else if (!pending.empty()) {
         size_t i = rng() % pending.size();

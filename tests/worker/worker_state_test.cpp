@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <set>
 
 namespace rsdat::worker {
 namespace {
@@ -47,6 +48,28 @@ TEST_F(WorkerStateTest, RootTasksRunUpToThreadsAtOnce) {
   EXPECT_EQ(out.reports[0].nbytes, 32u);
   EXPECT_EQ(out.execute.size(), 1u);
   EXPECT_TRUE(state.store().contains(first));
+}
+
+TEST_F(WorkerStateTest, QueuedTasksCanBeStolenRunningOnesCannot) {
+  std::vector<Assignment> tasks;
+  for (uint64_t i = 0; i < 4; ++i) tasks.push_back({spec(1, i), {}});
+  Assignment fetching{spec(2, 0, {{9, 0}}), {{{9, 0}, {"tcp://a"}}}};
+  tasks.push_back(fetching);
+  state.add_tasks(tasks, out);
+  check();
+  ASSERT_EQ(out.execute.size(), 2u);
+  const TaskKey running = out.execute[0][0];
+  out.clear();
+  EXPECT_FALSE(state.steal(running, out));
+  check();
+  TaskKey queued{1, 3};
+  EXPECT_TRUE(state.steal(queued, out));  // ready, not started
+  check();
+  EXPECT_TRUE(state.steal({2, 0}, out));  // still fetching its input
+  check();
+  EXPECT_FALSE(state.steal(queued, out));  // gone already
+  EXPECT_FALSE(state.steal({7, 7}, out));  // never known
+  EXPECT_EQ(state.num_tasks(), 3u);
 }
 
 TEST_F(WorkerStateTest, MissingInputsAreFetchedBatchedPerPeer) {
