@@ -72,7 +72,7 @@ LocalCluster::LocalCluster(LocalClusterOptions options) : options_(std::move(opt
   scheduler_file_ = dir_ + "/scheduler.json";
   if (options_.memory_limit == "auto") {
     options_.memory_limit =
-        std::to_string(total_memory_bytes() / static_cast<uint64_t>(std::max(1, options_.workers)));
+        std::to_string(allocation_memory_bytes() / static_cast<uint64_t>(std::max(1, options_.workers)));
   }
   if (options_.local_directory.empty()) options_.local_directory = dir_;
   try {

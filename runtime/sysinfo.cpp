@@ -2,7 +2,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -36,6 +38,46 @@ uint64_t peak_rss_bytes() { return status_field_kb("VmHWM:"); }
 
 uint64_t total_memory_bytes() {
   return static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+}
+
+namespace {
+std::optional<uint64_t> read_u64_file(const char* path) {
+  std::ifstream in(path);
+  std::string s;
+  if (!(in >> s) || s.empty() || s == "max") return std::nullopt;
+  try {
+    return std::stoull(s);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+std::optional<uint64_t> env_u64(const char* name) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) return std::nullopt;
+  try {
+    return std::stoull(v);  // SLURM's memory variables are in MB, without a unit
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+}  // namespace
+
+uint64_t allocation_memory_bytes() {
+  uint64_t m = total_memory_bytes();
+  for (const char* p : {"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}) {
+    if (auto v = read_u64_file(p); v && *v > 0) m = std::min(m, *v);
+  }
+  if (auto node = env_u64("SLURM_MEM_PER_NODE"); node && *node > 0) {
+    m = std::min(m, *node << 20);
+  } else if (auto cpu = env_u64("SLURM_MEM_PER_CPU"); cpu && *cpu > 0) {
+    m = std::min(m, (*cpu << 20) * env_u64("SLURM_CPUS_ON_NODE").value_or(1));
+  }
+  return m;
+}
+
+uint64_t auto_memory_limit_bytes() {
+  uint64_t tasks = std::max<uint64_t>(1, env_u64("SLURM_NTASKS_PER_NODE").value_or(1));
+  return allocation_memory_bytes() / tasks;
 }
 
 std::string host_name() {

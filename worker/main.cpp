@@ -35,7 +35,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--nthreads", options.nthreads, "threads running tasks")->capture_default_str()
       ->check(CLI::Range(1, 4096));
-  app.add_option("--memory-limit", memory_limit, "bytes (e.g. 4GB, 2GiB) or auto (the machine's memory)")
+  app.add_option("--memory-limit", memory_limit, "bytes (e.g. 4GB, 2GiB) or auto (the machine's, cgroup's or SLURM allocation's memory, divided among SLURM_NTASKS_PER_NODE workers)")
       ->capture_default_str();
   app.add_option("--local-directory", options.local_directory, "scratch directory for spilled chunks")
       ->capture_default_str();
@@ -72,7 +72,7 @@ int main(int argc, char** argv) {
   }
   try {
     auto limit = rsdat::parse_bytes(memory_limit);
-    options.memory_limit = limit ? *limit : rsdat::total_memory_bytes();
+    options.memory_limit = limit ? *limit : rsdat::auto_memory_limit_bytes();
   } catch (const std::exception& e) {
     std::cerr << "rsdat-worker: --memory-limit: " << e.what() << "\n";
     return 2;
