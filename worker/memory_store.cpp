@@ -118,11 +118,11 @@ bool MemoryStore::erase(const TaskKey& key) {
   Entry& e = it->second;
   if (e.spilled) {
     spilled_bytes_ -= e.nbytes;
-    ::unlink(file_of(key).c_str());
   } else {
     memory_bytes_ -= e.nbytes;
     lru_.erase(e.lru);
   }
+  if (e.on_disk) ::unlink(file_of(key).c_str());
   entries_.erase(it);
   return true;
 }
@@ -135,6 +135,7 @@ uint64_t MemoryStore::spill_to(uint64_t target) {
     Entry& e = entries_.at(key);
     // Only chunks nobody else holds: spilling one in use would free nothing.
     if (!e.chunk.buffer || e.chunk.buffer.use_count() > 1 || e.nbytes == 0) continue;
+    const bool written = !e.on_disk;
     Status st = write_out(key, e);
     if (!st.is_ok()) {
       // The disk is full or gone: keep chunks in memory, and say so now and then.
@@ -146,12 +147,20 @@ uint64_t MemoryStore::spill_to(uint64_t target) {
       break;
     }
     spilled += e.nbytes;
+    if (written) spilled_total_ += e.nbytes;
   }
-  spilled_total_ += spilled;
   return spilled;
 }
 
 Status MemoryStore::write_out(const TaskKey& key, Entry& e) {
+  if (e.on_disk) {
+    e.chunk.buffer.reset();
+    e.spilled = true;
+    lru_.erase(e.lru);
+    memory_bytes_ -= e.nbytes;
+    spilled_bytes_ += e.nbytes;
+    return Status::ok();
+  }
   const std::string path = file_of(key);
   int fd = ::open(path.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
   if (fd < 0) return io_error("cannot create " + path + ": " + std::strerror(errno));
@@ -173,6 +182,7 @@ Status MemoryStore::write_out(const TaskKey& key, Entry& e) {
   }
   e.chunk.buffer.reset();
   e.spilled = true;
+  e.on_disk = true;
   lru_.erase(e.lru);
   memory_bytes_ -= e.nbytes;
   spilled_bytes_ += e.nbytes;
@@ -198,7 +208,6 @@ Status MemoryStore::read_back(const TaskKey& key, Entry& e) const {
   }
   ::close(fd);
   if (!st.is_ok()) return st;
-  ::unlink(path.c_str());
   e.chunk.buffer = std::move(buf);
   e.spilled = false;
   lru_.push_back(key);

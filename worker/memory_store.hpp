@@ -55,14 +55,16 @@ class MemoryStore {
   uint64_t spilled_bytes() const { return spilled_bytes_; }
   uint64_t spilled_total() const { return spilled_total_; }  // bytes ever written out
   // Spills least-recently-used idle chunks until memory_bytes() <= target (or none is
-  // left to spill). Returns the bytes spilled.
+  // left to spill). A chunk read back keeps its file, so spilling it again only drops
+  // it from memory. Returns the bytes that left memory.
   uint64_t spill_to(uint64_t target);
 
  private:
   struct Entry {
     Chunk chunk;  // buffer is null while spilled
     uint64_t nbytes = 0;
-    bool spilled = false;
+    bool spilled = false;   // only on disk
+    bool on_disk = false;   // its spill file is valid (chunks never change once stored)
     uint64_t file_bytes = 0;
     std::list<TaskKey>::iterator lru;  // in lru_ while in memory
   };

@@ -55,8 +55,16 @@ TEST_F(MemoryStoreTest, SpillsLeastRecentlyUsedIdleChunksAndReadsThemBack) {
     EXPECT_EQ(back->bytes()[12345], 3);
     EXPECT_EQ(s.spilled_bytes(), 1u << 20);
     EXPECT_TRUE(s.erase(TaskKey{1, 2}));    // spilled: its file goes
-    EXPECT_EQ(files_in(spill), 0u);
+    EXPECT_EQ(files_in(spill), 1u);         // 3 was read back but keeps its file
     EXPECT_EQ(s.spilled_total(), 2u << 20);
+    // Spilling again writes 0 but only drops 3 from memory (its file is still good).
+    back.reset();
+    EXPECT_EQ(s.spill_to(1u << 20), 2u << 20);
+    EXPECT_EQ(s.spilled_total(), 3u << 20);
+    EXPECT_EQ(files_in(spill), 2u);
+    EXPECT_EQ(s.get(TaskKey{1, 3})->bytes()[99], 3);
+    EXPECT_TRUE(s.erase(TaskKey{1, 3}));
+    EXPECT_EQ(files_in(spill), 1u);
     EXPECT_EQ(held.bytes()[7], 1);
   }
   // Every store removed its directory when it went.
