@@ -22,15 +22,7 @@ const Node& need(const std::shared_ptr<const Node>& n) {
   return *n;
 }
 
-std::shared_ptr<Node> make_node(std::string name, Shape shape, Chunks chunks, DType dtype) {
-  auto n = std::make_shared<Node>();
-  n->token = detail::new_token();
-  n->name = std::move(name);
-  n->shape = std::move(shape);
-  n->chunks = std::move(chunks);
-  n->dtype = dtype;
-  return n;
-}
+using detail::make_node;
 
 // ---- creation ---------------------------------------------------------------
 
@@ -679,6 +671,27 @@ Array where(const Array& cond, double a, const Array& b) { return where_impl(con
 Array where(const Array& cond, const Array& a, double b) { return where_impl(cond, &a, 0, nullptr, b); }
 Array minimum(const Array& a, const Array& b) { return binary(a, b, Instr::kMinimum); }
 Array maximum(const Array& a, const Array& b) { return binary(a, b, Instr::kMaximum); }
+
+Array map_blocks(const std::string& op, const std::vector<Array>& inputs, DType dtype, const std::string& params) {
+  if (op.empty()) throw std::invalid_argument("map_blocks: empty op name");
+  if (inputs.empty()) throw std::invalid_argument("map_blocks: needs at least one input");
+  const Node& first = need(inputs[0].node());
+  auto n = make_node("map_blocks-" + op, first.shape, first.chunks, dtype);
+  for (const Array& a : inputs) {
+    const Node& na = need(a.node());
+    if (na.shape != first.shape) {
+      throw std::invalid_argument("map_blocks: input shapes " + shape_to_string(first.shape) + " and " +
+                                  shape_to_string(na.shape) + " differ");
+    }
+    n->inputs.push_back(na.chunks == first.chunks ? a.node() : a.rechunk(first.chunks).node());
+  }
+  n->lower = [op, params](const Node& self, const BlockIndex& b, TaskSpec& t) {
+    t.op = op;
+    t.params = params;
+    for (const auto& in : self.inputs) t.deps.push_back(detail::key_of(*in, b));
+  };
+  return Array(n);
+}
 
 Array matmul(const Array& a, const Array& b_in) {
   const Node& na = need(a.node());

@@ -47,6 +47,8 @@ struct Node {
 };
 
 uint64_t new_token();
+// A new node with a fresh token (lower, inputs and the rest left to the caller).
+std::shared_ptr<Node> make_node(std::string name, Shape shape, Chunks chunks, DType dtype);
 // Grid helpers.
 std::vector<int64_t> blocks_per_axis(const Chunks& chunks);
 int64_t num_blocks(const Chunks& chunks);

@@ -170,6 +170,8 @@ std::unordered_map<TaskKey, KeyInfo> Client::Impl::run(std::vector<TaskSpec> gra
           break;
         case wire::Envelope::TASK_FAILED: {
           auto f = env.getTaskFailed();
+          // Another wanted key of an earlier computation that failed the same way.
+          if (!pending.count(to_key(f.getKey()))) break;
           TaskError err(f.getOp().cStr(), f.getWorker().cStr(), f.getMessage().cStr());
           release(wanted);
           throw err;
@@ -272,6 +274,7 @@ std::vector<Chunk> Client::Impl::gather(const std::vector<TaskKey>& keys,
         break;
       case wire::Envelope::TASK_FAILED: {
         auto f = env.getTaskFailed();
+        if (!where.count(to_key(f.getKey()))) break;
         throw TaskError(f.getOp().cStr(), f.getWorker().cStr(), f.getMessage().cStr());
       }
       case wire::Envelope::GOODBYE:

@@ -31,6 +31,16 @@ uint64_t new_token() {
   return x;
 }
 
+std::shared_ptr<Node> make_node(std::string name, Shape shape, Chunks chunks, DType dtype) {
+  auto n = std::make_shared<Node>();
+  n->token = new_token();
+  n->name = std::move(name);
+  n->shape = std::move(shape);
+  n->chunks = std::move(chunks);
+  n->dtype = dtype;
+  return n;
+}
+
 std::vector<int64_t> blocks_per_axis(const Chunks& chunks) {
   std::vector<int64_t> n;
   n.reserve(chunks.size());

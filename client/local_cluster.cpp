@@ -110,9 +110,14 @@ void LocalCluster::wait_for_workers(size_t n) {
 
 pid_t LocalCluster::add_worker() {
   std::string name = "local-" + std::to_string(worker_pids_.size());
-  pid_t pid = spawn("rsdat-worker", {"--scheduler", address_, "--nthreads", std::to_string(options_.threads_per_worker),
-                                     "--memory-limit", options_.memory_limit, "--local-directory",
-                                     options_.local_directory, "--name", name, "--log-level", options_.log_level});
+  std::vector<std::string> args{"--scheduler", address_, "--nthreads", std::to_string(options_.threads_per_worker),
+                                "--memory-limit", options_.memory_limit, "--local-directory",
+                                options_.local_directory, "--name", name, "--log-level", options_.log_level};
+  for (const std::string& p : options_.worker_plugins) {
+    args.push_back("--plugin");
+    args.push_back(p);
+  }
+  pid_t pid = spawn("rsdat-worker", args);
   worker_pids_.push_back(pid);
   return pid;
 }

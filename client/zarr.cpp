@@ -12,15 +12,7 @@ namespace {
 using detail::BlockIndex;
 using detail::Node;
 
-std::shared_ptr<Node> new_node(std::string name, Shape shape, Chunks chunks, DType dtype) {
-  auto n = std::make_shared<Node>();
-  n->token = detail::new_token();
-  n->name = std::move(name);
-  n->shape = std::move(shape);
-  n->chunks = std::move(chunks);
-  n->dtype = dtype;
-  return n;
-}
+using detail::make_node;
 
 zarr::Compressor compressor_of(const ZarrWriteOptions& o) {
   zarr::Compressor c;
@@ -62,7 +54,7 @@ Array from_zarr(const std::string& store, const std::string& path) {
   if (!meta.ok()) throw std::invalid_argument("from_zarr: " + meta.status().message());
   auto dir = zarr::join_inside(store, path);
   if (!dir.ok()) throw std::invalid_argument("from_zarr: " + dir.status().message());
-  auto n = new_node("from_zarr", meta->shape, detail::regular_chunks(meta->shape, meta->chunks), meta->dtype);
+  auto n = make_node("from_zarr", meta->shape, detail::regular_chunks(meta->shape, meta->chunks), meta->dtype);
   n->dims = meta->dims;
   const std::string zarray = zarr::to_zarray(*meta);
   n->lower = [d = *dir, zarray](const Node&, const BlockIndex& b, TaskSpec& t) {
@@ -102,7 +94,7 @@ Array to_zarr(const Array& array, const std::string& store, const std::string& p
   const std::vector<std::string> dims = !options.dims.empty() ? options.dims : array.dims();
   const std::string zarray = zarr::to_zarray(meta);
 
-  auto create = new_node("zarr_create", Shape(nd, 1), detail::regular_chunks(Shape(nd, 1), Shape(nd, 1)), DType::kInt64);
+  auto create = make_node("zarr_create", Shape(nd, 1), detail::regular_chunks(Shape(nd, 1), Shape(nd, 1)), DType::kInt64);
   create->lower = [store, path, zarray, dims](const Node&, const BlockIndex&, TaskSpec& t) {
     t.op = ops::kZarrCreate;
     t.params = ops::zarr_create_params(store, path, zarray, dims);
@@ -110,7 +102,7 @@ Array to_zarr(const Array& array, const std::string& store, const std::string& p
   Array data = array.rechunk(detail::regular_chunks(meta.shape, meta.chunks));
   Shape grid(nd);
   for (size_t d = 0; d < nd; ++d) grid[d] = (meta.shape[d] + meta.chunks[d] - 1) / meta.chunks[d];
-  auto write = new_node("to_zarr", grid, detail::regular_chunks(grid, Shape(nd, 1)), DType::kInt64);
+  auto write = make_node("to_zarr", grid, detail::regular_chunks(grid, Shape(nd, 1)), DType::kInt64);
   write->inputs = {create, data.node()};
   write->lower = [d = *dir, zarray](const Node& self, const BlockIndex& b, TaskSpec& t) {
     t.deps = {detail::key_of(*self.inputs[0], BlockIndex(b.size(), 0)), detail::key_of(*self.inputs[1], b)};

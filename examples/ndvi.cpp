@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <memory>
 
+#include "example_main.hpp"
 #include "rsdat/rsdat.hpp"
 #include "runtime/chunk.hpp"
 
@@ -43,7 +44,7 @@ int main(int argc, char** argv) {
   app.add_option("--level", level, "compression level")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
-  try {
+  return rsdat::examples::run_reporting_errors("rsdat-ndvi", [&] {
     using Clock = std::chrono::steady_clock;
     auto [red_store, red_path] = split_store(red_arg);
     auto [nir_store, nir_path] = split_store(nir_arg);
@@ -55,15 +56,8 @@ int main(int argc, char** argv) {
       throw std::invalid_argument("the bands differ in shape: " + red_arg + " is " + rsdat::shape_to_string(red.shape()) +
                                   ", " + nir_arg + " is " + rsdat::shape_to_string(nir.shape()));
     }
-    std::unique_ptr<rsdat::LocalCluster> cluster;
-    std::unique_ptr<rsdat::Client> client;
-    if (scheduler_file.empty()) {
-      cluster = std::make_unique<rsdat::LocalCluster>(
-          rsdat::LocalClusterOptions{.workers = workers, .threads_per_worker = threads});
-      client = std::make_unique<rsdat::Client>(*cluster);
-    } else {
-      client = rsdat::Client::from_scheduler_file(scheduler_file);
-    }
+    auto connection = rsdat::examples::connect(scheduler_file, workers, threads);
+    auto& client = connection.client;
     std::printf("NDVI time mean of %s and %s: %s %s cube, chunks %lld x %lld x %lld, on %zu workers\n",
                 red_arg.c_str(), nir_arg.c_str(), rsdat::shape_to_string(red.shape()).c_str(),
                 rsdat::dtype_name(red.dtype()), static_cast<long long>(red.chunks()[0][0]),
@@ -104,12 +98,5 @@ int main(int argc, char** argv) {
     std::printf("  %.2f s, %llu tasks, %.1f MB read\n", seconds, static_cast<unsigned long long>(tasks),
                 (red.nbytes() + nir.nbytes()) / 1e6);
     return 0;
-  } catch (const rsdat::TaskError& e) {
-    std::fprintf(stderr, "rsdat-ndvi: a task failed: %s\n", e.what());
-  } catch (const rsdat::ClusterError& e) {
-    std::fprintf(stderr, "rsdat-ndvi: cluster problem: %s\n", e.what());
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "rsdat-ndvi: %s\n", e.what());
-  }
-  return 1;
+  });
 }

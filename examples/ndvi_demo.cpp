@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "quicklook.hpp"
+#include "example_main.hpp"
 #include "rsdat/rsdat.hpp"
 
 int main(int argc, char** argv) {
@@ -36,17 +37,10 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  try {
+  return rsdat::examples::run_reporting_errors("rsdat-ndvi-demo", [&] {
     using Clock = std::chrono::steady_clock;
-    std::unique_ptr<rsdat::LocalCluster> cluster;
-    std::unique_ptr<rsdat::Client> client;
-    if (scheduler_file.empty()) {
-      cluster = std::make_unique<rsdat::LocalCluster>(
-          rsdat::LocalClusterOptions{.workers = workers, .threads_per_worker = threads});
-      client = std::make_unique<rsdat::Client>(*cluster);
-    } else {
-      client = rsdat::Client::from_scheduler_file(scheduler_file);
-    }
+    auto connection = rsdat::examples::connect(scheduler_file, workers, threads);
+    auto& client = connection.client;
     const auto status = client->cluster_status();
     std::printf("computing NDVI mean over a %lld x %lld x %lld float32 cube (chunks %lld x %lld x %lld) on %zu workers x %u threads...\n",
                 static_cast<long long>(time), static_cast<long long>(size), static_cast<long long>(size),
@@ -104,12 +98,5 @@ int main(int argc, char** argv) {
       return 1;
     }
     return 0;
-  } catch (const rsdat::TaskError& e) {
-    std::fprintf(stderr, "rsdat-ndvi-demo: a task failed: %s\n", e.what());
-  } catch (const rsdat::ClusterError& e) {
-    std::fprintf(stderr, "rsdat-ndvi-demo: cluster problem: %s\n", e.what());
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "rsdat-ndvi-demo: %s\n", e.what());
-  }
-  return 1;
+  });
 }

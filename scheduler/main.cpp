@@ -23,6 +23,9 @@ int main(int argc, char** argv) {
                  "write the address here (JSON, mode 0600) for workers and clients");
   app.add_option("--worker-timeout", options.worker_timeout, "seconds without heartbeat before a worker is lost")
       ->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--allowed-failures", options.state.allowed_failures,
+                 "a task that was running on this many workers when they were lost errs instead of running again")
+      ->capture_default_str()->check(CLI::Range(1, 1000));
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
   CLI11_PARSE(app, argc, argv);

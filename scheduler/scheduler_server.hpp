@@ -32,7 +32,7 @@ struct SchedulerOptions {
   std::string host = "127.0.0.1";
   int port = 0;                  // 0: a free port
   std::string scheduler_file;    // written once bound (JSON, mode 0600); removed at exit
-  double worker_timeout = 10.0;  // seconds without a heartbeat
+  double worker_timeout = 5.0;   // seconds without a heartbeat (a closed connection counts at once)
   uint32_t heartbeat_ms = 1000;  // asked of workers
   SchedulerConfig state;
 };

@@ -67,5 +67,53 @@ TEST(LostWorkers, KilledWorkersDoNotChangeResults) {
   EXPECT_EQ(status.workers.size(), 3u);
 }
 
+TEST(LostWorkers, PluginKernelsRunOnWorkers) {
+  LocalCluster cluster(LocalClusterOptions{.workers = 2, .threads_per_worker = 1, .worker_plugins = {RSDAT_TEST_OPS}});
+  Client client(cluster, ClientOptions{.progress = false});
+  auto x = random::uniform({50, 40}, {20, 15}, 3);
+  auto y = map_blocks("test_add_one", {x}, DType::kFloat64);
+  EXPECT_EQ(y.compute<double>(&client), (x + 1.0).compute<double>(&client));
+  // An op no worker has fails its task with a clear error; the cluster goes on.
+  EXPECT_THROW(map_blocks("no_such_op", {x}, DType::kFloat64).compute<double>(&client), TaskError);
+  EXPECT_EQ(x.sum().item(&client), random::uniform({50, 40}, {20, 15}, 3).sum().item(&client));
+}
+
+TEST(LostWorkers, AKernelThatKillsItsWorkerErrsAfterAllowedFailures) {
+  LocalCluster cluster(LocalClusterOptions{.workers = 3, .threads_per_worker = 1, .worker_plugins = {RSDAT_TEST_OPS}});
+  Client client(cluster, ClientOptions{.progress = false});
+  auto bad = map_blocks("test_kill_worker", {ones({4}, {4})}, DType::kFloat64);
+  try {
+    bad.compute<double>(&client);
+    ADD_FAILURE() << "no error";
+  } catch (const TaskError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("test_kill_worker"), std::string::npos) << what;
+    EXPECT_NE(what.find("3 times"), std::string::npos) << what;
+  }
+  for (pid_t p : cluster.worker_pids()) ::waitpid(p, nullptr, WNOHANG);
+  // New workers join and the cluster computes again.
+  cluster.add_worker();
+  for (int i = 0; i < 200 && client.cluster_status().workers.empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  EXPECT_EQ(ones({10}, {5}).sum().item(&client), 10.0);
+}
+
+TEST(LostWorkers, AClientThatGoesAwayHasItsWorkCancelled) {
+  LocalCluster cluster(LocalClusterOptions{.workers = 2, .threads_per_worker = 1});
+  Client other(cluster, ClientOptions{.progress = false});
+  auto kept = random::uniform({400, 400}, {100, 100}, 1).persist(&other);
+  {
+    Client leaving(cluster, ClientOptions{.progress = false});
+    auto held = random::uniform({2000, 2000}, {500, 500}, 2).persist(&leaving);
+    EXPECT_GT(other.cluster_status().tasks, 16u);
+  }  // its goodbye releases what it held
+  for (int i = 0; i < 200 && other.cluster_status().tasks != 16u; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  EXPECT_EQ(other.cluster_status().tasks, 16u) << "only the other client's chunks remain";
+  EXPECT_EQ(kept.sum().item(&other), random::uniform({400, 400}, {100, 100}, 1).sum().item(&other));
+}
+
 }  // namespace
 }  // namespace rsdat

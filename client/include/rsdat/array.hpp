@@ -132,4 +132,11 @@ Array maximum(const Array& a, const Array& b);
 // Matrix product of two 2-D arrays; b is rechunked to match a's column chunks.
 Array matmul(const Array& a, const Array& b);
 
+// Applies the kernel registered as `op` on the workers (a plugin given to rsdat-worker
+// with --plugin, registering it with RSDAT_REGISTER_OP) to each block: the kernel gets
+// the inputs' blocks (rechunked to the first input's chunks; same shapes required) and
+// `params` as is, and returns a block of the first input's block shape in `dtype`.
+// An op no worker knows fails its task with a TaskError.
+Array map_blocks(const std::string& op, const std::vector<Array>& inputs, DType dtype, const std::string& params = "");
+
 }  // namespace rsdat

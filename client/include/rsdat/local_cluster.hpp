@@ -24,6 +24,7 @@ struct LocalClusterOptions {
   std::string log_level = "warn";
   std::string local_directory;        // default: a fresh directory under $TMPDIR or /tmp
   double start_timeout = 30;          // seconds for the daemons to come up
+  std::vector<std::string> worker_plugins;  // shared libraries of kernels (rsdat-worker --plugin)
 };
 
 class LocalCluster {
