@@ -621,7 +621,11 @@ void SchedulerState::forget_steal(Task& t) {
 
 void SchedulerState::balance(Commands& out) {
   if (workers_.size() < 2) return;
+  size_t pos = 0;  // workers_ is in worker_order_ order
   for (auto& [tid, thief] : workers_) {
+    // A worker whose own root tasks wait for it is not idle: they come as slots free.
+    const size_t my_pos = pos++;
+    if (my_pos < root_queues_.size() && !root_queues_[my_pos].empty()) continue;
     const size_t load = thief.processing.size() + thief.incoming_steals;
     if (load >= thief.info.nthreads) continue;
     size_t want = thief.info.nthreads - load;
@@ -651,7 +655,9 @@ void SchedulerState::balance(Commands& out) {
         const Task& dt = tasks_.at(d);
         if (!contains(dt.who_has, tid)) missing += dt.nbytes;
       }
-      if (static_cast<double>(missing) / config_.bandwidth >= worst) continue;  // moving costs more than waiting
+      // Steal only when moving the inputs costs well under the wait (half), so that
+      // estimates off by a little do not send chunks back and forth.
+      if (2.0 * static_cast<double>(missing) / config_.bandwidth >= worst) continue;
       t->steal_to = tid;
       ++thief.incoming_steals;
       --want;
