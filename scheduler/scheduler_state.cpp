@@ -513,11 +513,14 @@ void SchedulerState::on_ready(Task& t, Commands& out) {
     };
     for (const TaskKey& d : t.spec.deps)
       for (WorkerId h : tasks_.at(d).who_has) add(workers_.at(h));
+    // A worker with root tasks of its own waiting is busy even when its queue is short:
+    // moving inputs there only trades its work for a transfer.
     const Worker* idle = nullptr;
-    size_t sampled = 0;
+    size_t pos = 0;
     for (const auto& [id, w] : workers_) {
-      if (!idle || w.occupancy < idle->occupancy) idle = &w;
-      if (++sampled >= 64) break;
+      const bool roots_waiting = pos < root_queues_.size() && !root_queues_[pos].empty();
+      if (!roots_waiting && (!idle || w.occupancy < idle->occupancy)) idle = &w;
+      if (++pos >= 64) break;
     }
     if (idle) add(*idle);
     auto choice = choose_worker(candidates, config_.bandwidth);
