@@ -237,8 +237,26 @@ Status SchedulerState::submit_graph(ClientId client, std::vector<TaskSpec> graph
       n = std::max<uint64_t>(n, spec.key.chunk + 1);
     }
   }
+  // Roots of different arrays are ordered by their relative position, interleaved (the
+  // k-th chunk of every input array together), so that whatever combines them can run
+  // as soon as they are made instead of after a whole array is in memory.
+  std::vector<size_t> root_idx;
+  for (size_t i = 0; i < graph.size(); ++i) {
+    if (graph[i].deps.empty() && !tasks_.count(graph[i].key)) root_idx.push_back(i);
+  }
+  auto position = [&](size_t i) {
+    return (static_cast<double>(graph[i].key.chunk) + 0.5) /
+           static_cast<double>(std::max<uint64_t>(1, roots_per_token[graph[i].key.token]));
+  };
+  std::stable_sort(root_idx.begin(), root_idx.end(), [&](size_t a, size_t b) { return position(a) < position(b); });
+  std::vector<uint64_t> order_of(graph.size(), 0);
+  for (size_t i : root_idx) order_of[i] = next_order_++;
+  for (size_t i = 0; i < graph.size(); ++i) {
+    if (!graph[i].deps.empty()) order_of[i] = next_order_++;
+  }
   std::vector<TaskKey> added;
-  for (auto& spec : graph) {
+  for (size_t gi = 0; gi < graph.size(); ++gi) {
+    auto& spec = graph[gi];
     if (tasks_.count(spec.key)) continue;
     Task t;
     t.root = spec.deps.empty();
@@ -247,7 +265,7 @@ Status SchedulerState::submit_graph(ClientId client, std::vector<TaskSpec> graph
       t.root_count = static_cast<uint32_t>(roots_per_token[spec.key.token]);
     }
     t.nbytes = spec.output_nbytes();
-    t.order = next_order_++;
+    t.order = order_of[gi];
     t.owner = client;
     t.spec = std::move(spec);
     TaskKey key = t.spec.key;
