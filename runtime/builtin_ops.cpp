@@ -210,7 +210,26 @@ void run_program(const Program& prog, std::span<const Chunk> inputs, Chunk& out)
   for (int64_t start = 0; start < n; start += kBlock) {
     const int64_t len = std::min(kBlock, n - start);
     size_t sp = 0;
-    for (const Instruction& ins : prog.code) {
+    for (size_t pc = 0; pc < prog.code.size(); ++pc) {
+      const Instruction& ins = prog.code[pc];
+      // A constant followed by arithmetic: one pass with the scalar, no constant register.
+      if (ins.op == Instr::kConst && pc + 1 < prog.code.size() && sp >= 1) {
+        const Instr next = prog.code[pc + 1].op;
+        const C c = static_cast<C>(ins.arg);
+        C* a = regs[sp - 1].data();
+        bool fused = true;
+        switch (next) {
+          case Instr::kAdd: for (int64_t i = 0; i < len; ++i) a[i] += c; break;
+          case Instr::kSub: for (int64_t i = 0; i < len; ++i) a[i] -= c; break;
+          case Instr::kMul: for (int64_t i = 0; i < len; ++i) a[i] *= c; break;
+          case Instr::kDiv: for (int64_t i = 0; i < len; ++i) a[i] /= c; break;
+          default: fused = false;
+        }
+        if (fused) {
+          ++pc;
+          continue;
+        }
+      }
       switch (ins.op) {
         case Instr::kLoad: {
           const Chunk& in = inputs[static_cast<size_t>(ins.arg)];

@@ -1,0 +1,198 @@
+// rsdat-micro-bench: the small costs that add up.
+//
+// BM_Message*: one message of each main kind encoded, sent over an inproc ZeroMQ pair,
+//   received, checked and decoded (the daemons' path minus TCP).
+// BM_NoopTasks / BM_RoundTrip: real scheduler and 2 workers on loopback: tasks per
+//   second for 20,000 tiny tasks, and the time from compute() to the result of one.
+// BM_Kernel*: elementwise and reduction kernels on one 64 MiB float64 chunk, beside memcpy.
+//
+//   build/bin/rsdat-micro-bench [--benchmark_filter=...]
+#include <benchmark/benchmark.h>
+
+#include <cstring>
+
+#include "rsdat/rsdat.hpp"
+#include "runtime/builtin_ops.hpp"
+#include "runtime/transport.hpp"
+#include "runtime/wire_convert.hpp"
+
+namespace {
+
+using namespace rsdat;
+
+TaskSpec sample_task(uint64_t i) {
+  TaskSpec t;
+  t.key = {0x1234567890abcdefull, i};
+  t.op = ops::kElementwise;
+  t.params = ops::elementwise_params(DType::kFloat64, {{ops::Instr::kLoad, 0}, {ops::Instr::kConst, 2}, {ops::Instr::kMul, 0}});
+  t.deps = {{0x42, i}};
+  t.dtype = DType::kFloat64;
+  t.shape = {1000, 1000};
+  return t;
+}
+
+// Sends what `build` makes and decodes it with `check` on the other end, per iteration.
+template <typename Build, typename Check>
+void roundtrip(benchmark::State& state, Build build, Check check, size_t items) {
+  zmq::context_t ctx;
+  zmq::socket_t a(ctx, zmq::socket_type::pair), b(ctx, zmq::socket_type::pair);
+  a.bind("inproc://micro");
+  b.connect("inproc://micro");
+  for (auto _ : state) {
+    capnp::MallocMessageBuilder m;
+    build(m);
+    if (!send_message(a, nullptr, m).is_ok()) state.SkipWithError("send failed");
+    auto got = recv_message(b, false);
+    if (!got.ok()) state.SkipWithError("receive failed");
+    check(got->envelope());
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * items));
+}
+
+void BM_MessageComputeTasks(benchmark::State& state) {
+  const size_t n = static_cast<size_t>(state.range(0));
+  std::vector<TaskSpec> tasks;
+  for (size_t i = 0; i < n; ++i) tasks.push_back(sample_task(i));
+  roundtrip(
+      state,
+      [&](capnp::MallocMessageBuilder& m) {
+        auto list = m.initRoot<wire::Envelope>().initComputeTasks().initTasks(n);
+        for (size_t i = 0; i < n; ++i) {
+          set_task_spec(list[i].initSpec(), tasks[i]);
+          auto locs = list[i].initDepLocations(1);
+          set_key(locs[0].initKey(), tasks[i].deps[0]);
+          locs[0].initWorkers(1).set(0, "tcp://127.0.0.1:40000");
+        }
+      },
+      [&](wire::Envelope::Reader env) {
+        for (auto a : env.getComputeTasks().getTasks()) benchmark::DoNotOptimize(to_task_spec(a.getSpec()));
+      },
+      n);
+}
+
+void BM_MessageTaskResults(benchmark::State& state) {
+  const size_t n = static_cast<size_t>(state.range(0));
+  roundtrip(
+      state,
+      [&](capnp::MallocMessageBuilder& m) {
+        auto list = m.initRoot<wire::Envelope>().initTaskResults().initResults(n);
+        for (size_t i = 0; i < n; ++i) {
+          set_key(list[i].initKey(), {7, i});
+          list[i].setOk(true);
+          list[i].setNbytes(8'000'000);
+          list[i].setSeconds(0.01);
+        }
+      },
+      [&](wire::Envelope::Reader env) {
+        for (auto r : env.getTaskResults().getResults()) benchmark::DoNotOptimize(to_key(r.getKey()));
+      },
+      n);
+}
+
+void BM_MessageHeartbeat(benchmark::State& state) {
+  roundtrip(
+      state, [&](capnp::MallocMessageBuilder& m) { m.initRoot<wire::Envelope>().initHeartbeat().setRssBytes(1 << 30); },
+      [&](wire::Envelope::Reader env) { benchmark::DoNotOptimize(env.getHeartbeat().getRssBytes()); }, 1);
+}
+
+void BM_MessageGetChunks(benchmark::State& state) {
+  const size_t n = static_cast<size_t>(state.range(0));
+  roundtrip(
+      state,
+      [&](capnp::MallocMessageBuilder& m) {
+        auto req = m.initRoot<wire::Envelope>().initGetChunks();
+        req.setRequestId(1);
+        auto keys = req.initKeys(n);
+        for (size_t i = 0; i < n; ++i) set_key(keys[i], {9, i});
+      },
+      [&](wire::Envelope::Reader env) {
+        for (auto k : env.getGetChunks().getKeys()) benchmark::DoNotOptimize(to_key(k));
+      },
+      n);
+}
+
+struct Cluster {
+  Cluster() : local(LocalClusterOptions{.workers = 2, .threads_per_worker = 1, .memory_limit = "2GB"}),
+              client(local, ClientOptions{.progress = false}) {}
+  LocalCluster local;
+  Client client;
+};
+Cluster& cluster() {
+  static Cluster* c = new Cluster();
+  return *c;
+}
+
+void BM_NoopTasks(benchmark::State& state) {
+  const int64_t n = state.range(0);
+  for (auto _ : state) {
+    // n fill tasks of one element, kept on the workers, then released.
+    Array x = zeros({n}, {1}).persist(&cluster().client);
+    benchmark::DoNotOptimize(x.node());
+  }
+  state.SetItemsProcessed(state.iterations() * n);
+}
+
+void BM_RoundTrip(benchmark::State& state) {
+  for (auto _ : state) benchmark::DoNotOptimize(full({1}, {1}, 3.0).item(&cluster().client));
+}
+
+Chunk big_chunk() {
+  Chunk c = Chunk::allocate(DType::kFloat64, {8 << 20});
+  for (int64_t i = 0; i < c.num_elements(); ++i) c.mutable_data<double>()[i] = static_cast<double>(i & 1023);
+  return c;
+}
+
+void run_op(benchmark::State& state, TaskSpec spec) {
+  const Chunk in = big_chunk();
+  for (auto _ : state) {
+    auto out = run_kernel(spec, std::span<const Chunk>(&in, 1));
+    if (!out.ok()) state.SkipWithError(out.status().message().c_str());
+    benchmark::DoNotOptimize(out->bytes());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * in.nbytes()));
+}
+
+void BM_KernelElementwise(benchmark::State& state) {
+  TaskSpec t;
+  t.op = ops::kElementwise;
+  t.params = ops::elementwise_params(
+      DType::kFloat64, {{ops::Instr::kLoad, 0}, {ops::Instr::kConst, 2}, {ops::Instr::kMul, 0}, {ops::Instr::kConst, 1}, {ops::Instr::kAdd, 0}});
+  t.deps = {{1, 0}};
+  t.dtype = DType::kFloat64;
+  t.shape = {8 << 20};
+  run_op(state, t);
+}
+
+void BM_KernelSum(benchmark::State& state) {
+  TaskSpec t;
+  t.op = ops::kReducePartial;
+  t.params = ops::reduce_partial_params(ops::ReduceKind::kSum, {0}, {ops::Finalize::kSum});
+  t.deps = {{1, 0}};
+  t.dtype = DType::kFloat64;
+  t.shape = {};
+  run_op(state, t);
+}
+
+void BM_Memcpy(benchmark::State& state) {
+  const Chunk in = big_chunk();
+  Chunk out = Chunk::allocate(DType::kFloat64, in.shape);
+  for (auto _ : state) {
+    std::memcpy(out.mutable_bytes(), in.bytes(), in.nbytes());
+    benchmark::DoNotOptimize(out.mutable_bytes());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * in.nbytes()));
+}
+
+}  // namespace
+
+BENCHMARK(BM_MessageComputeTasks)->Arg(1)->Arg(100);
+BENCHMARK(BM_MessageTaskResults)->Arg(100);
+BENCHMARK(BM_MessageHeartbeat);
+BENCHMARK(BM_MessageGetChunks)->Arg(100);
+BENCHMARK(BM_NoopTasks)->Arg(20000)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_RoundTrip)->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_KernelElementwise)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_KernelSum)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Memcpy)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+BENCHMARK_MAIN();
