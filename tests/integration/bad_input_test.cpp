@@ -3,6 +3,9 @@
 // hello and messages of the wrong kind go to the scheduler and to a worker. Each gets
 // an error reply; both daemons stay up and still compute correctly afterwards.
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <fstream>
 #include <signal.h>
 
 #include <capnp/message.h>
@@ -15,6 +18,7 @@
 #include "rsdat.capnp.h"
 #include "rsdat/rsdat.hpp"
 #include "runtime/transport.hpp"
+#include "runtime/wire_convert.hpp"
 
 namespace rsdat {
 namespace {
@@ -192,6 +196,91 @@ TEST(BadInput, DaemonsAnswerMalformedMessagesAndKeepServing) {
   ClusterStatus after = client.cluster_status();
   EXPECT_EQ(after.workers.size(), 2u);
   EXPECT_GE(after.malformed_messages, 40u);
+}
+
+uint64_t rss_of(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/statm");
+  uint64_t size = 0, resident = 0;
+  in >> size >> resident;
+  return resident * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+}
+
+// A bounded stream of well-formed but senseless messages: reports of tasks never
+// assigned, replicas and steals of unknown keys, releases of keys never held, fetches
+// of keys never made. The daemons ignore them, keep serving, and do not grow.
+TEST(BadInput, OutOfOrderMessagesChangeNothingAndCostNoMemory) {
+  LocalCluster cluster(LocalClusterOptions{.workers = 2, .threads_per_worker = 1, .memory_limit = "1GB"});
+  Client client(cluster, ClientOptions{.progress = false});
+  auto x = random::uniform({60, 60}, {10, 10}, 4);
+  const double before = (x * 2.0).sum().item(&client);
+  ClusterStatus st = client.cluster_status();
+  const uint64_t sched_rss = rss_of(cluster.scheduler_pid());
+  std::vector<uint64_t> worker_rss;
+  for (pid_t p : cluster.worker_pids()) worker_rss.push_back(rss_of(p));
+
+  zmq::context_t ctx;
+  Prober fake_worker(ctx, cluster.scheduler_address());
+  {
+    capnp::MallocMessageBuilder b;
+    auto h = b.initRoot<wire::Envelope>().initHello();
+    h.setVersion(wire::PROTOCOL_VERSION);
+    h.setRole(wire::Role::WORKER);
+    h.setName("impostor");
+    h.setAddress("tcp://127.0.0.1:9");
+    h.setNthreads(1);
+    fake_worker.send(bytes_of(b));
+    EXPECT_EQ(fake_worker.reply_kind(), static_cast<int>(wire::Envelope::WELCOME));
+  }
+  Prober fake_client(ctx, cluster.scheduler_address());
+  fake_client.send(hello_bytes(wire::PROTOCOL_VERSION));
+  EXPECT_EQ(fake_client.reply_kind(), static_cast<int>(wire::Envelope::WELCOME));
+  Prober peer(ctx, st.workers[0].address);
+  peer.send(hello_bytes(wire::PROTOCOL_VERSION, wire::Role::PEER));
+  for (uint64_t round = 0; round < 300; ++round) {
+    capnp::MallocMessageBuilder r;
+    auto tr = r.initRoot<wire::Envelope>().initTaskResults();
+    auto results = tr.initResults(50);
+    for (uint64_t i = 0; i < 50; ++i) {
+      set_key(results[i].initKey(), {round + 1000, i});
+      results[i].setOk(i % 2 == 0);
+      results[i].setNbytes(1ull << 40);
+      results[i].setMessage("never assigned");
+    }
+    auto acq = tr.initAcquired(20);
+    for (uint64_t i = 0; i < 20; ++i) set_key(acq[i], {round + 5000, i});
+    fake_worker.send(bytes_of(r));
+    capnp::MallocMessageBuilder sr;
+    auto steal = sr.initRoot<wire::Envelope>().initStealReply().initResults(20);
+    for (uint64_t i = 0; i < 20; ++i) {
+      set_key(steal[i].initKey(), {round + 9000, i});
+      steal[i].setStolen(true);
+    }
+    fake_worker.send(bytes_of(sr));
+    capnp::MallocMessageBuilder rel;
+    auto keys = rel.initRoot<wire::Envelope>().initReleaseKeys().initKeys(50);
+    for (uint64_t i = 0; i < 50; ++i) set_key(keys[i], {round + 7000, i});
+    fake_client.send(bytes_of(rel));
+    capnp::MallocMessageBuilder gc;
+    auto req = gc.initRoot<wire::Envelope>().initGetChunks();
+    req.setRequestId(round);
+    auto want = req.initKeys(50);
+    for (uint64_t i = 0; i < 50; ++i) set_key(want[i], {round + 3000, i});
+    peer.send(bytes_of(gc));
+    EXPECT_EQ(peer.reply_kind(), static_cast<int>(wire::Envelope::CHUNKS));
+  }
+  {
+    capnp::MallocMessageBuilder b;
+    b.initRoot<wire::Envelope>().initGoodbye().setReason("done");
+    fake_worker.send(bytes_of(b));
+  }
+  EXPECT_DOUBLE_EQ((x * 2.0).sum().item(&client), before);
+  EXPECT_DOUBLE_EQ((x + x.T()).mean().item(&client), (x + x.T()).mean().item(&client));
+  // Bounded growth: a few MB of buffers, never the messages' worth (300 x 140 keys).
+  EXPECT_LT(rss_of(cluster.scheduler_pid()), sched_rss + (32u << 20));
+  for (size_t i = 0; i < worker_rss.size(); ++i) {
+    EXPECT_LT(rss_of(cluster.worker_pids()[i]), worker_rss[i] + (64u << 20));
+  }
+  EXPECT_EQ(client.cluster_status().workers.size(), 2u);
 }
 
 }  // namespace
