@@ -229,13 +229,49 @@ Status SchedulerState::submit_graph(ClientId client, std::vector<TaskSpec> graph
     }
   }
 
-  // Co-assignment groups: roots of one array, by chunk index.
-  std::unordered_map<uint64_t, uint64_t> roots_per_token;
+  // Co-assignment groups: roots of one array, by chunk index, except that chunks of one
+  // array a task reads together (x[i, j] and x[j, i] for x + x.T) form one group, up to
+  // kMaxGroup chunks. Groups are ranked by their first chunk; a group's rank decides
+  // its worker and its place in the order.
+  constexpr size_t kMaxGroup = 4;
+  std::vector<size_t> parent(graph.size()), group_size(graph.size(), 1);
+  for (size_t i = 0; i < graph.size(); ++i) parent[i] = i;
+  auto find = [&](size_t i) {
+    while (parent[i] != i) i = parent[i] = parent[parent[i]];
+    return i;
+  };
+  auto is_new_root = [&](size_t i) { return graph[i].deps.empty() && !tasks_.count(graph[i].key); };
   for (const auto& spec : graph) {
-    if (spec.deps.empty() && !tasks_.count(spec.key)) {
-      auto& n = roots_per_token[spec.key.token];
-      n = std::max<uint64_t>(n, spec.key.chunk + 1);
+    if (spec.deps.size() < 2 || tasks_.count(spec.key)) continue;
+    std::optional<size_t> first;
+    for (const TaskKey& d : spec.deps) {
+      auto it = index.find(d);
+      if (it == index.end() || !is_new_root(it->second)) continue;
+      if (!first) {
+        first = it->second;
+        continue;
+      }
+      if (graph[*first].key.token != d.token) continue;
+      size_t a = find(*first), b = find(it->second);
+      if (a == b || group_size[a] + group_size[b] > kMaxGroup) continue;
+      parent[b] = a;
+      group_size[a] += group_size[b];
     }
+  }
+  std::unordered_map<uint64_t, std::vector<size_t>> roots_of_token;
+  for (size_t i = 0; i < graph.size(); ++i) {
+    if (is_new_root(i)) roots_of_token[graph[i].key.token].push_back(i);
+  }
+  std::vector<uint32_t> group_rank(graph.size(), 0);
+  std::unordered_map<uint64_t, uint64_t> roots_per_token;  // groups per token
+  for (auto& [token, idx] : roots_of_token) {
+    std::sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return graph[a].key.chunk < graph[b].key.chunk; });
+    std::unordered_map<size_t, uint32_t> rank_of_group;  // by first chunk, as idx is sorted
+    for (size_t i : idx) {
+      auto [it, fresh] = rank_of_group.try_emplace(find(i), static_cast<uint32_t>(rank_of_group.size()));
+      group_rank[i] = it->second;
+    }
+    roots_per_token[token] = rank_of_group.size();
   }
   // Roots of different arrays are ordered by their relative position, interleaved (the
   // k-th chunk of every input array together), so that whatever combines them can run
@@ -245,7 +281,7 @@ Status SchedulerState::submit_graph(ClientId client, std::vector<TaskSpec> graph
     if (graph[i].deps.empty() && !tasks_.count(graph[i].key)) root_idx.push_back(i);
   }
   auto position = [&](size_t i) {
-    return (static_cast<double>(graph[i].key.chunk) + 0.5) /
+    return (static_cast<double>(group_rank[i]) + 0.5) /
            static_cast<double>(std::max<uint64_t>(1, roots_per_token[graph[i].key.token]));
   };
   std::stable_sort(root_idx.begin(), root_idx.end(), [&](size_t a, size_t b) { return position(a) < position(b); });
@@ -261,7 +297,7 @@ Status SchedulerState::submit_graph(ClientId client, std::vector<TaskSpec> graph
     Task t;
     t.root = spec.deps.empty();
     if (t.root) {
-      t.root_group = static_cast<uint32_t>(spec.key.chunk);
+      t.root_group = group_rank[gi];
       t.root_count = static_cast<uint32_t>(roots_per_token[spec.key.token]);
     }
     t.nbytes = spec.output_nbytes();

@@ -367,8 +367,12 @@ TEST_F(SchedulerStateTest, BytesMovedAreCounted) {
   add_worker(1);
   add_worker(2);
   state.add_client(ClientId{1});
-  // Two roots spread over two workers; their combine must fetch one of them.
-  ASSERT_TRUE(submit(1, {task(1, 0, {}, 8000), task(1, 1, {}, 8000), task(2, 0, {{1, 0}, {1, 1}})}, {{2, 0}}).is_ok());
+  // The first chunk of one array and the last of another go to different workers;
+  // their combine must fetch one of them. (The other two roots are not needed.)
+  ASSERT_TRUE(submit(1, {task(1, 0, {}, 8000), task(1, 1, {}, 8000), task(3, 0, {}, 8000), task(3, 1, {}, 8000),
+                         task(2, 0, {{1, 0}, {3, 1}})},
+                     {{2, 0}})
+                  .is_ok());
   ASSERT_EQ(out.assign.size(), 2u);
   EXPECT_NE(out.assign[0].worker, out.assign[1].worker);
   auto roots = out.assign;
@@ -382,6 +386,40 @@ TEST_F(SchedulerStateTest, BytesMovedAreCounted) {
   EXPECT_EQ(out.ready.size(), 1u);
   EXPECT_EQ(state.stats(ClientId{1}).bytes_transferred, 8000u);
   EXPECT_EQ(state.total_bytes_transferred(), 8000u);
+}
+
+TEST_F(SchedulerStateTest, ChunksOfOneArrayReadTogetherAreMadeOnOneWorker) {
+  add_worker(1);
+  add_worker(2);
+  state.add_client(ClientId{1});
+  // x + x.T on a 4 x 4 grid of blocks: block (i, j) is read with block (j, i).
+  std::vector<TaskSpec> g;
+  std::vector<TaskKey> wanted;
+  for (uint64_t k = 0; k < 16; ++k) g.push_back(task(1, k, {}, 8000));
+  for (uint64_t i = 0; i < 4; ++i) {
+    for (uint64_t j = 0; j < 4; ++j) {
+      g.push_back(task(2, i * 4 + j, {{1, i * 4 + j}, {1, j * 4 + i}}));
+      wanted.push_back({2, i * 4 + j});
+    }
+  }
+  ASSERT_TRUE(submit(1, g, wanted).is_ok());
+  std::map<uint64_t, WorkerId> where;
+  std::vector<AssignCommand> todo = out.assign;
+  for (size_t n = 0; n < todo.size() && n < 200; ++n) {
+    if (todo[n].key.token == 1) where[todo[n].key.chunk] = todo[n].worker;
+    finish(todo[n]);
+    todo.insert(todo.end(), out.assign.begin(), out.assign.end());
+  }
+  ASSERT_EQ(where.size(), 16u);
+  int per_worker[3] = {0, 0, 0};
+  for (uint64_t i = 0; i < 4; ++i) {
+    for (uint64_t j = 0; j < 4; ++j) {
+      EXPECT_EQ(where[i * 4 + j], where[j * 4 + i]) << "block " << i << "," << j;
+      ++per_worker[where[i * 4 + j].value];
+    }
+  }
+  EXPECT_GE(per_worker[1], 6);  // still spread over both workers
+  EXPECT_GE(per_worker[2], 6);
 }
 
 TEST_F(SchedulerStateTest, AComputationThatCanNeverFitIsRefusedBeforeItStarts) {
