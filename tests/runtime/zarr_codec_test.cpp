@@ -117,7 +117,9 @@ TEST(ZarrCodec, MetadataRoundTripsAndBadMetadataIsNamed) {
                           R"({"zarr_format": 2, "shape": [4], "chunks": [2], "dtype": "<f4", "dimension_separator": "-"})"}) {
     auto r = parse_zarray(bad, "store/.zarray");
     EXPECT_FALSE(r.ok()) << bad;
-    if (!r.ok()) EXPECT_NE(r.status().message().find("store/.zarray"), std::string::npos) << r.status().message();
+    if (!r.ok()) {
+      EXPECT_NE(r.status().message().find("store/.zarray"), std::string::npos) << r.status().message();
+    }
   }
 }
 
