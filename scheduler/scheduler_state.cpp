@@ -429,7 +429,6 @@ void SchedulerState::task_missing_deps(WorkerId worker, const TaskKey& key, cons
     ++ignored_reports_;
     return;
   }
-  Worker& w = wit->second;
   Task& t = it->second;
   forget_steal(t);
   unassign(t);
