@@ -432,6 +432,10 @@ void SchedulerServer::flush() {
       auto locs = tasks[i].initDepLocations(list[i]->dep_locations.size());
       for (size_t j = 0; j < list[i]->dep_locations.size(); ++j) {
         set_key(locs[j].initKey(), list[i]->dep_locations[j].first);
+        if (const TaskSpec* dep = state_.spec_of(list[i]->dep_locations[j].first)) {
+          locs[j].setDtype(to_wire(dep->dtype));
+          set_shape(locs[j].initShape(dep->shape.size()), dep->shape);
+        }
         auto addrs = addresses(list[i]->dep_locations[j].second);
         auto wl = locs[j].initWorkers(addrs.size());
         for (size_t k = 0; k < addrs.size(); ++k) wl.set(k, addrs[k]);

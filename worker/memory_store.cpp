@@ -223,12 +223,14 @@ size_t clean_stale_spill_dirs(const std::string& local_directory) {
   for (const auto& entry : fs::directory_iterator(local_directory, ec)) {
     const std::string name = entry.path().filename().string();
     if (name.rfind(kPrefix, 0) != 0 || !entry.is_directory(ec)) continue;
-    int fd = ::open((entry.path() / "lock").c_str(), O_RDWR | O_CLOEXEC);
-    if (fd >= 0 && ::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    // Only directories a worker made (they always hold a lock file) whose lock is free.
+    int fd = ::open((entry.path() / "lock").c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) continue;
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
       ::close(fd);  // a live worker holds it
       continue;
     }
-    if (fd >= 0) ::close(fd);
+    ::close(fd);
     fs::remove_all(entry.path(), ec);
     if (!ec) ++removed;
   }

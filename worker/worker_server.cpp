@@ -54,6 +54,9 @@ WorkerServer::~WorkerServer() {
 
 Status WorkerServer::start() {
   if (wake_fd_ < 0) return io_error("eventfd failed");
+  if (options_.memory_limit > 0) {
+    state_.set_fetch_budget(std::max<uint64_t>(32ull << 20, options_.memory_limit / 8));
+  }
   if (options_.memory_limit > 0 && !options_.local_directory.empty()) {
     if (size_t n = clean_stale_spill_dirs(options_.local_directory)) {
       spdlog::info("removed {} spill directories left in {} by workers that died", n, options_.local_directory);
@@ -215,7 +218,13 @@ void WorkerServer::handle_scheduler(ReceivedMessage& msg) {
           for (auto loc : a.getDepLocations()) {
             std::vector<std::string> holders;
             for (auto w : loc.getWorkers()) holders.emplace_back(w.cStr());
-            as.dep_locations.emplace_back(to_key(loc.getKey()), std::move(holders));
+            TaskKey dep = to_key(loc.getKey());
+            auto dt = to_dtype(loc.getDtype());
+            if (dt.ok() && loc.hasShape()) {
+              auto shape = to_shape(loc.getShape(), *dt);
+              if (shape.ok()) as.dep_nbytes[dep] = static_cast<uint64_t>(shape_size(*shape)) * dtype_size(*dt);
+            }
+            as.dep_locations.emplace_back(dep, std::move(holders));
           }
           tasks.push_back(std::move(as));
         }

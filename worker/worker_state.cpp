@@ -33,6 +33,7 @@ void WorkerState::add_tasks(std::vector<Assignment> tasks, WorkerCommands& out) 
       auto [it, fresh] = fetches_.try_emplace(dep);
       Fetch& f = it->second;
       f.waiting.push_back(key);
+      if (auto n = a.dep_nbytes.find(dep); n != a.dep_nbytes.end() && !f.in_flight) f.nbytes = n->second;
       if (auto w = where.find(dep); w != where.end()) {
         for (const auto& h : *w->second) {
           if (std::find(f.holders.begin(), f.holders.end(), h) == f.holders.end()) f.holders.push_back(h);
@@ -49,14 +50,36 @@ void WorkerState::add_tasks(std::vector<Assignment> tasks, WorkerCommands& out) 
 }
 
 void WorkerState::start_fetches(const std::vector<TaskKey>& keys, WorkerCommands& out) {
+  for (const TaskKey& k : keys) fetch_queue_.push_back(k);
+  pump_fetches(out);
+}
+
+void WorkerState::pump_fetches(WorkerCommands& out) {
   std::map<std::string, std::vector<TaskKey>> batches;
   std::vector<TaskKey> exhausted;
-  for (const TaskKey& k : keys) {
-    Fetch& f = fetches_.at(k);
+  while (!fetch_queue_.empty()) {
+    const TaskKey k = fetch_queue_.front();
+    auto it = fetches_.find(k);
+    if (it == fetches_.end() || it->second.in_flight) {
+      fetch_queue_.pop_front();
+      continue;
+    }
+    Fetch& f = it->second;
+    if (f.waiting.empty()) {  // every task that wanted it went away
+      fetches_.erase(it);
+      fetch_queue_.pop_front();
+      continue;
+    }
     if (f.next >= f.holders.size()) {
+      fetch_queue_.pop_front();
       exhausted.push_back(k);
       continue;
     }
+    const uint64_t cost = fetch_cost(f);
+    if (fetch_bytes_in_flight_ > 0 && fetch_bytes_in_flight_ + cost > fetch_budget_) break;
+    fetch_queue_.pop_front();
+    f.in_flight = true;
+    fetch_bytes_in_flight_ += cost;
     batches[f.holders[f.next++]].push_back(k);
   }
   for (auto& [peer, ks] : batches) out.fetch.push_back({peer, std::move(ks)});
@@ -129,6 +152,7 @@ void WorkerState::fetch_arrived(const TaskKey& key, Chunk chunk, WorkerCommands&
   if (it == fetches_.end()) return;  // not asked for (or no longer): drop it
   Fetch f = std::move(it->second);
   fetches_.erase(it);
+  if (f.in_flight) fetch_bytes_in_flight_ -= std::min(fetch_bytes_in_flight_, fetch_cost(f));
   const uint64_t nbytes = chunk.nbytes();
   store_.put(key, std::move(chunk));
   out.acquired.push_back(key);
@@ -141,12 +165,19 @@ void WorkerState::fetch_arrived(const TaskKey& key, Chunk chunk, WorkerCommands&
     counted = true;
     if (--t->second.missing == 0) make_ready(t->second);
   }
+  pump_fetches(out);
   try_execute(out);
 }
 
 void WorkerState::fetch_failed(const TaskKey& key, WorkerCommands& out) {
-  if (!fetches_.count(key)) return;
-  start_fetches({key}, out);
+  auto it = fetches_.find(key);
+  if (it == fetches_.end()) return;
+  if (it->second.in_flight) {
+    fetch_bytes_in_flight_ -= std::min(fetch_bytes_in_flight_, fetch_cost(it->second));
+    it->second.in_flight = false;
+  }
+  fetch_queue_.push_front(key);  // its next holder, before fetches not yet begun
+  pump_fetches(out);
   try_execute(out);
 }
 
@@ -270,6 +301,9 @@ void WorkerState::validate() const {
   RSDAT_CHECK(ready == ready_.size());
   RSDAT_CHECK(refs == input_refs_);
   for (const TaskKey& k : released_) RSDAT_CHECK(input_refs_.count(k) && store_.contains(k));
+  uint64_t in_flight = 0;
+  for (const auto& [k, f] : fetches_) in_flight += f.in_flight ? fetch_cost(f) : 0;
+  RSDAT_CHECK_MSG(in_flight == fetch_bytes_in_flight_, "fetch bytes in flight miscounted");
 }
 
 }  // namespace rsdat::worker

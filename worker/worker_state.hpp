@@ -9,6 +9,8 @@
 // Thread-compatible: WorkerServer uses it from its event-loop thread only.
 #pragma once
 
+#include <algorithm>
+#include <deque>
 #include <map>
 #include <string>
 #include <unordered_map>
@@ -24,6 +26,7 @@ namespace rsdat::worker {
 struct Assignment {
   TaskSpec spec;
   std::vector<std::pair<TaskKey, std::vector<std::string>>> dep_locations;  // peer addresses
+  std::unordered_map<TaskKey, uint64_t> dep_nbytes;  // sizes of inputs, when the scheduler says
 };
 
 struct FetchCommand {
@@ -75,6 +78,11 @@ class WorkerState {
   void set_paused(bool paused, WorkerCommands& out);
   // Gives up `key` if it has not started (work stealing): true when it was dropped.
   bool steal(const TaskKey& key, WorkerCommands& out);
+  // Bytes of inputs being fetched at once, at most (one fetch always may run): more
+  // wait their turn, so that a worker given many tasks does not fill its memory with
+  // their inputs before it can run them.
+  void set_fetch_budget(uint64_t bytes) { fetch_budget_ = std::max<uint64_t>(bytes, 1); }
+  uint64_t fetch_bytes_in_flight() const { return fetch_bytes_in_flight_; }
   bool paused() const { return paused_; }
 
   size_t num_tasks() const { return tasks_.size(); }
@@ -97,7 +105,12 @@ class WorkerState {
     std::vector<std::string> holders;
     size_t next = 0;  // holders[next - 1] is being asked
     std::vector<TaskKey> waiting;
+    uint64_t nbytes = 0;     // 0: unknown
+    bool in_flight = false;  // asked of holders[next - 1], counted in fetch_bytes_in_flight_
   };
+  static constexpr uint64_t kUnknownFetchBytes = 8 << 20;
+  uint64_t fetch_cost(const Fetch& f) const { return f.nbytes ? f.nbytes : kUnknownFetchBytes; }
+  void pump_fetches(WorkerCommands& out);  // starts queued fetches within the budget
 
   void start_fetches(const std::vector<TaskKey>& keys, WorkerCommands& out);
   void make_ready(Task& t);
@@ -111,6 +124,9 @@ class WorkerState {
 
   int nthreads_;
   bool paused_ = false;
+  std::deque<TaskKey> fetch_queue_;  // fetches waiting for budget, in order
+  uint64_t fetch_bytes_in_flight_ = 0;
+  uint64_t fetch_budget_ = 256 << 20;
   size_t executing_ = 0;
   size_t busy_slots_ = 0;                                  // batches running
   uint64_t next_batch_ = 0;

@@ -13,7 +13,7 @@ namespace {
 namespace fs = std::filesystem;
 
 TEST(Spill, ArrayTwiceTheClusterMemoryStaysInsideTheLimit) {
-  const fs::path local = fs::temp_directory_path() / ("rsdat-spill-test-" + std::to_string(::getpid()));
+  const fs::path local = fs::temp_directory_path() / ("rsdat-test-spill-" + std::to_string(::getpid()));
   fs::remove_all(local);
   const uint64_t limit = 400'000'000;
   {

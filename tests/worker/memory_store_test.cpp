@@ -98,7 +98,10 @@ TEST_F(MemoryStoreTest, StaleDirectoriesOfDeadWorkersAreRemovedLiveOnesKept) {
   size_t dirs = 0;
   for (const auto& e : fs::directory_iterator(dir_)) dirs += e.is_directory();
   EXPECT_EQ(dirs, 2u);
+  // A directory that merely looks like one, without a lock file, is not touched.
+  fs::create_directories(dir_ / "rsdat-spill-mine");
   EXPECT_EQ(clean_stale_spill_dirs(dir_.string()), 1u);
+  EXPECT_TRUE(fs::exists(dir_ / "rsdat-spill-mine"));
   EXPECT_TRUE(fs::exists(live.spill_directory()));
   EXPECT_EQ(live.get(TaskKey{1, 0})->bytes()[0], 1);
 }

@@ -72,6 +72,33 @@ TEST_F(WorkerStateTest, QueuedTasksCanBeStolenRunningOnesCannot) {
   EXPECT_EQ(state.num_tasks(), 3u);
 }
 
+TEST_F(WorkerStateTest, FetchesWaitForBudget) {
+  state.set_fetch_budget(100);
+  std::vector<Assignment> tasks;
+  for (uint64_t i = 0; i < 3; ++i) {
+    Assignment a{spec(2, i, {{1, i}}), {{{1, i}, {"tcp://a"}}}, {{{1, i}, 64}}};
+    tasks.push_back(a);
+  }
+  state.add_tasks(tasks, out);
+  check();
+  ASSERT_EQ(out.fetch.size(), 1u);  // 64 + 64 > 100: one at a time
+  ASSERT_EQ(out.fetch[0].keys.size(), 1u);
+  EXPECT_EQ(state.fetch_bytes_in_flight(), 64u);
+  TaskKey first = out.fetch[0].keys[0];
+  out.clear();
+  state.fetch_arrived(first, chunk_of(1), out);
+  check();
+  ASSERT_EQ(out.fetch.size(), 1u);  // the next one starts
+  TaskKey second = out.fetch[0].keys[0];
+  EXPECT_NE(second, first);
+  out.clear();
+  state.fetch_failed(second, out);  // no other holder: reported missing, budget freed
+  check();
+  EXPECT_EQ(out.reports.size(), 1u);
+  ASSERT_EQ(out.fetch.size(), 1u);  // and the third starts
+  EXPECT_EQ(state.fetch_bytes_in_flight(), 64u);
+}
+
 TEST_F(WorkerStateTest, MissingInputsAreFetchedBatchedPerPeer) {
   Assignment a{spec(2, 0, {{1, 0}, {1, 1}, {1, 2}}), {{{1, 0}, {"tcp://a"}}, {{1, 1}, {"tcp://a"}}, {{1, 2}, {"tcp://b"}}}};
   state.add_tasks({a}, out);
