@@ -404,9 +404,14 @@ WorkerServer::PeerConnection& WorkerServer::peer(const std::string& address) {
 void WorkerServer::drop_peer(const std::string& address, const std::string& why) {
   auto it = peers_.find(address);
   if (it == peers_.end()) return;
-  spdlog::warn("dropping connection to peer {}: {}", address, why);
   std::vector<TaskKey> failed;
   for (auto& [id, req] : it->second.requests) failed.insert(failed.end(), req.first.begin(), req.first.end());
+  // Worth a warning only when fetches were waiting on it (a peer that left cleanly is not).
+  if (failed.empty()) {
+    spdlog::info("dropping connection to peer {}: {}", address, why);
+  } else {
+    spdlog::warn("dropping connection to peer {} with {} chunks on the way: {}", address, failed.size(), why);
+  }
   peers_.erase(it);
   for (const TaskKey& k : failed) state_.fetch_failed(k, commands_);
 }
@@ -549,13 +554,18 @@ void WorkerServer::manage_memory() {
   uint64_t rss = current_rss_bytes();
   const auto spill_at = static_cast<uint64_t>(options_.memory_spill * limit);
   if (rss > spill_at) {
-    // Freed chunk buffers wait in the pool for reuse: give them back first.
-    trim_buffer_pool();
-    rss = current_rss_bytes();
+    // Freed chunk buffers wait in the pool for reuse: give them back first (at most
+    // every 100 ms: trimming walks the heap).
+    if (now - last_trim_ > std::chrono::milliseconds(100)) {
+      last_trim_ = now;
+      trim_buffer_pool();
+      rss = current_rss_bytes();
+    }
     if (rss > spill_at) {
       const uint64_t excess = rss - spill_at;
       spilled += store.spill_to(store.memory_bytes() > excess ? store.memory_bytes() - excess : 0);
       if (spilled > 0) {
+        last_trim_ = now;
         trim_buffer_pool();
         rss = current_rss_bytes();
       }

@@ -106,6 +106,7 @@ class WorkerServer {
   std::chrono::steady_clock::time_point last_from_scheduler_;
   uint32_t heartbeat_ms_ = 1000;
   std::chrono::steady_clock::time_point last_memory_check_;
+  std::chrono::steady_clock::time_point last_trim_;
 
   tbb::task_arena arena_;  // runs kernels; nothing else
   std::mutex mu_;
