@@ -167,6 +167,7 @@ void SchedulerServer::handle(ReceivedMessage& msg) {
     switch (env.which()) {
       case wire::Envelope::SUBMIT_GRAPH: {
         if (is_worker) break;
+        const double t0 = now();
         auto g = env.getSubmitGraph();
         std::vector<TaskSpec> tasks;
         tasks.reserve(g.getTasks().size());
@@ -181,9 +182,12 @@ void SchedulerServer::handle(ReceivedMessage& msg) {
         }
         std::vector<TaskKey> wanted;
         for (auto k : g.getWanted()) wanted.push_back(to_key(k));
+        const size_t n = tasks.size();
         Status st = state_.submit_graph(ClientId{p->id}, std::move(tasks), wanted, commands_);
         if (!st.is_ok()) {
           send_error(router_, &identity, StatusCode::kInvalidArgument, st.message(), g.getGraphId());
+        } else if (n >= 10000) {
+          spdlog::info("graph of {} tasks from {} added in {:.2f} s", n, p->name, now() - t0);
         }
         return;
       }
