@@ -348,12 +348,13 @@ void SchedulerServer::drop_peer(const std::string& identity, const std::string& 
     std::string address = info ? info->address : "";
     state_.remove_worker(WorkerId{p.id}, reason, commands_);
     // Workers and clients waiting on chunks from it stop waiting and try other holders.
-    for (const auto& [other_identity, other] : peers_) {
-      if (address.empty()) continue;
+    if (!address.empty()) {
       capnp::MallocMessageBuilder b;
       b.initRoot<wire::Envelope>().initPeerLost().setAddress(address);
-      zmq::message_t id = identity_frame(other_identity);
-      (void)send_message(router_, &id, b);
+      for (const auto& [other_identity, other] : peers_) {
+        zmq::message_t id = identity_frame(other_identity);
+        (void)send_message(router_, &id, b);
+      }
     }
   } else {
     spdlog::info("client {} left: {}", p.name, reason);
@@ -408,17 +409,22 @@ void SchedulerServer::flush() {
     Status st = send_message(router_, &frame, b);
     if (!st.is_ok()) spdlog::debug("send to peer {} failed: {}", id, st.to_string());
   };
+  // One message of keys per worker; `init` makes the envelope's key list.
+  auto send_keys = [&](const auto& commands, auto worker_of, auto init) {
+    std::map<uint64_t, std::vector<TaskKey>> by_worker;
+    for (const auto& c : commands) by_worker[worker_of(c).value].push_back(c.key);
+    for (const auto& [worker, keys] : by_worker) {
+      capnp::MallocMessageBuilder b;
+      auto list = init(b.initRoot<wire::Envelope>(), keys.size());
+      for (size_t i = 0; i < keys.size(); ++i) set_key(list[i], keys[i]);
+      send_to(worker, b);
+    }
+  };
   // Assignments, one message per worker.
   // Releases first: a key released and then assigned again in one turn must not be
   // dropped by the worker after it was reported as computed.
-  std::map<uint64_t, std::vector<TaskKey>> release;
-  for (const auto& r : commands_.release) release[r.worker.value].push_back(r.key);
-  for (const auto& [worker, keys] : release) {
-    capnp::MallocMessageBuilder b;
-    auto list = b.initRoot<wire::Envelope>().initReleaseChunks().initKeys(keys.size());
-    for (size_t i = 0; i < keys.size(); ++i) set_key(list[i], keys[i]);
-    send_to(worker, b);
-  }
+  send_keys(commands_.release, [](const ReleaseCommand& r) { return r.worker; },
+            [](wire::Envelope::Builder e, size_t n) { return e.initReleaseChunks().initKeys(n); });
   // Commands gathered over a turn: an assignment still stands only if the task is
   // still processing there (a later event of the turn may have undone it).
   std::map<uint64_t, std::vector<const AssignCommand*>> assign;
@@ -448,14 +454,8 @@ void SchedulerServer::flush() {
     send_to(worker, b);
   }
   // Steal requests, after the assignments they may concern.
-  std::map<uint64_t, std::vector<TaskKey>> steal;
-  for (const auto& s : commands_.steal) steal[s.victim.value].push_back(s.key);
-  for (const auto& [worker, keys] : steal) {
-    capnp::MallocMessageBuilder b;
-    auto list = b.initRoot<wire::Envelope>().initStealTasks().initKeys(keys.size());
-    for (size_t i = 0; i < keys.size(); ++i) set_key(list[i], keys[i]);
-    send_to(worker, b);
-  }
+  send_keys(commands_.steal, [](const StealCommand& s) { return s.victim; },
+            [](wire::Envelope::Builder e, size_t n) { return e.initStealTasks().initKeys(n); });
   std::map<uint64_t, std::vector<const ReadyCommand*>> ready;
   for (const auto& r : commands_.ready) ready[r.client.value].push_back(&r);
   for (const auto& [client, list] : ready) {
