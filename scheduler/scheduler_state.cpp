@@ -701,8 +701,13 @@ void SchedulerState::balance(Commands& out) {
       Task& t = tasks_.at(k);
       if (!t.steal_to) candidates.push_back(&t);
     }
-    // The latest submitted are the least likely to have started.
-    std::sort(candidates.begin(), candidates.end(), [](const Task* a, const Task* b) { return a->order > b->order; });
+    // The latest submitted are the least likely to have started. Only the latest few
+    // are considered: a victim may hold many thousands, and this runs every 10 ms.
+    constexpr size_t kConsidered = 64;
+    const size_t considered = std::min(candidates.size(), kConsidered);
+    std::partial_sort(candidates.begin(), candidates.begin() + static_cast<long>(considered), candidates.end(),
+                      [](const Task* a, const Task* b) { return a->order > b->order; });
+    candidates.resize(considered);
     size_t spare = victim->processing.size() - victim->info.nthreads;
     for (Task* t : candidates) {
       if (want == 0 || spare == 0) break;
