@@ -55,7 +55,15 @@ class Progress {
 
 Client::Impl::Impl(const std::string& addr, ClientOptions opts)
     : address(addr), options(std::move(opts)), context_(1), scheduler_(context_, zmq::socket_type::dealer) {
+  auto security = load_security(options.encryption && is_tcp_endpoint(address),
+                                options.key_file.empty() ? default_key_file() : options.key_file,
+                                /*need_server_secret=*/false);
+  if (!security.ok()) throw ClusterError("cannot connect to scheduler at " + address + ": " + security.status().message());
+  security_ = std::move(security).value();
   configure_socket(scheduler_);
+  security_.make_client(scheduler_, address);
+  connecting_ = std::make_unique<HandshakeWatch>();
+  connecting_->start(scheduler_, "inproc://rsdat-client-handshake");
   try {
     scheduler_.connect(address);
   } catch (const zmq::error_t& e) {
@@ -71,6 +79,7 @@ Client::Impl::Impl(const std::string& addr, ClientOptions opts)
       throw ClusterError("scheduler at " + address + " refused this client: " + env.getError().getMessage().cStr());
     }
     if (env.which() != wire::Envelope::WELCOME) throw ClusterError("scheduler at " + address + " did not welcome us");
+    connecting_.reset();
   } catch (const kj::Exception& e) {
     throw ClusterError(std::string("undecodable reply from scheduler: ") + e.getDescription().cStr());
   }
@@ -93,6 +102,10 @@ ReceivedMessage Client::Impl::receive_from_scheduler(Clock::time_point deadline,
       (void)send_message(scheduler_, nullptr, b);
       last_ping = Clock::now();
     }
+    if (connecting_ && !connecting_->failure().empty()) {
+      throw ClusterError("scheduler at " + address + " refused the connection: " + connecting_->failure() +
+                         security_.refusal_hint(address));
+    }
     zmq::pollitem_t item{static_cast<void*>(scheduler_), 0, ZMQ_POLLIN, 0};
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (left.count() <= 0) {
@@ -102,7 +115,7 @@ ReceivedMessage Client::Impl::receive_from_scheduler(Clock::time_point deadline,
                                : " (is it running and reachable?)"));
     }
     try {
-      zmq::poll(&item, 1, std::min(left, std::chrono::milliseconds(500)));
+      zmq::poll(&item, 1, std::min(left, std::chrono::milliseconds(connecting_ ? 50 : 500)));
     } catch (const zmq::error_t& e) {
       if (e.num() == EINTR) continue;
       throw ClusterError(std::string("poll failed: ") + e.what());
@@ -208,6 +221,7 @@ zmq::socket_t& Client::Impl::worker_socket(const std::string& addr) {
   if (it != workers_.end()) return it->second;
   zmq::socket_t s(context_, zmq::socket_type::dealer);
   configure_socket(s);
+  security_.make_client(s, addr);
   try {
     s.connect(addr);
   } catch (const zmq::error_t& e) {
@@ -457,7 +471,16 @@ Client::Client(const std::string& scheduler_address, ClientOptions options)
   g_clients.push_back(this);
 }
 
-Client::Client(const LocalCluster& cluster, ClientOptions options) : Client(cluster.scheduler_address(), std::move(options)) {}
+namespace {
+ClientOptions for_cluster(const LocalCluster& cluster, ClientOptions options) {
+  if (options.key_file.empty()) options.key_file = cluster.key_file();
+  options.encryption = options.encryption && !cluster.key_file().empty();
+  return options;
+}
+}  // namespace
+
+Client::Client(const LocalCluster& cluster, ClientOptions options)
+    : Client(cluster.scheduler_address(), for_cluster(cluster, std::move(options))) {}
 
 std::unique_ptr<Client> Client::from_scheduler_file(const std::string& path, double timeout, ClientOptions options) {
   auto info = wait_for_scheduler_file(path, timeout);
@@ -466,6 +489,8 @@ std::unique_ptr<Client> Client::from_scheduler_file(const std::string& path, dou
     throw ClusterError("scheduler in " + path + " speaks protocol " + std::to_string(info->protocol_version) +
                        ", this client " + std::to_string(wire::PROTOCOL_VERSION));
   }
+  options.encryption = options.encryption && info->encryption;
+  if (options.key_file.empty()) options.key_file = info->key_file;
   return std::make_unique<Client>(info->address, std::move(options));
 }
 

@@ -11,6 +11,7 @@
 
 #include "rsdat/client.hpp"
 #include "runtime/chunk.hpp"
+#include "runtime/security.hpp"
 #include "runtime/task.hpp"
 #include "runtime/transport.hpp"
 
@@ -44,7 +45,9 @@ struct Client::Impl {
   ReceivedMessage receive_from_scheduler(std::chrono::steady_clock::time_point deadline, bool ping = false);
 
   zmq::context_t context_;
+  SocketSecurity security_;
   zmq::socket_t scheduler_;
+  std::unique_ptr<HandshakeWatch> connecting_;  // while waiting for the welcome
   std::map<std::string, zmq::socket_t> workers_;
   uint64_t next_graph_ = 1;
   uint64_t next_request_ = 1;

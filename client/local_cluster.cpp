@@ -75,9 +75,25 @@ LocalCluster::LocalCluster(LocalClusterOptions options) : options_(std::move(opt
         std::to_string(allocation_memory_bytes() / static_cast<uint64_t>(std::max(1, options_.workers)));
   }
   if (options_.local_directory.empty()) options_.local_directory = dir_;
+  if (options_.transport != "ipc" && options_.transport != "tcp") {
+    throw std::invalid_argument("LocalCluster: transport must be \"ipc\" or \"tcp\", not \"" + options_.transport + "\"");
+  }
+  // sockaddr_un holds 107 characters of path.
+  ipc_ = options_.transport == "ipc" && dir_.size() + 32 < 107;
   try {
-    scheduler_pid_ = spawn("rsdat-scheduler", {"--port", "0", "--scheduler-file", scheduler_file_, "--log-level",
-                                               options_.log_level});
+    std::vector<std::string> args{"--scheduler-file", scheduler_file_, "--log-level", options_.log_level};
+    if (ipc_) {
+      args.insert(args.end(), {"--listen", endpoint("scheduler")});
+    } else {
+      args.insert(args.end(), {"--host", "127.0.0.1", "--port", "0"});
+      if (options_.encryption) {
+        key_file_ = dir_ + "/cluster.key";
+        args.insert(args.end(), {"--key-file", key_file_});
+      } else {
+        args.push_back("--no-encryption");
+      }
+    }
+    scheduler_pid_ = spawn("rsdat-scheduler", args);
     auto info = wait_for_scheduler_file(scheduler_file_, options_.start_timeout);
     if (!info.ok()) throw ClusterError("LocalCluster: scheduler did not start: " + info.status().to_string());
     address_ = info->address;
@@ -94,7 +110,8 @@ LocalCluster::~LocalCluster() { stop(); }
 void LocalCluster::wait_for_workers(size_t n) {
   // Ready means every worker has joined, so work is spread from the first task on.
   Client::Impl probe(address_, ClientOptions{.connect_timeout = options_.start_timeout, .progress = false,
-                                             .name = "local-cluster"});
+                                             .name = "local-cluster", .key_file = key_file_,
+                                             .encryption = !key_file_.empty()});
   auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(options_.start_timeout);
   while (probe.cluster_status().workers.size() < n) {
     for (pid_t pid : worker_pids_) {
@@ -109,10 +126,20 @@ void LocalCluster::wait_for_workers(size_t n) {
 }
 
 pid_t LocalCluster::add_worker() {
-  std::string name = "local-" + std::to_string(worker_pids_.size());
+  std::string name = "local-" + std::to_string(next_worker_++);
   std::vector<std::string> args{"--scheduler", address_, "--nthreads", std::to_string(options_.threads_per_worker),
                                 "--memory-limit", options_.memory_limit, "--local-directory",
                                 options_.local_directory, "--name", name, "--log-level", options_.log_level};
+  if (ipc_) {
+    args.insert(args.end(), {"--listen", endpoint(name)});
+  } else {
+    args.insert(args.end(), {"--host", "127.0.0.1"});
+    if (key_file_.empty()) {
+      args.push_back("--no-encryption");
+    } else {
+      args.insert(args.end(), {"--key-file", key_file_});
+    }
+  }
   for (const std::string& p : options_.worker_plugins) {
     args.push_back("--plugin");
     args.push_back(p);
@@ -121,6 +148,8 @@ pid_t LocalCluster::add_worker() {
   worker_pids_.push_back(pid);
   return pid;
 }
+
+std::string LocalCluster::endpoint(const std::string& name) const { return "ipc://" + dir_ + "/" + name + ".sock"; }
 
 pid_t LocalCluster::spawn(const std::string& program, const std::vector<std::string>& args) {
   std::string path = bin_dir_.empty() ? program : bin_dir_ + "/" + program;

@@ -17,6 +17,12 @@ Result<SchedulerFileInfo> read_scheduler_file(const std::string& path) {
     info.protocol_version = j.value("protocol_version", 0u);
     info.pid = j.value("pid", 0);
     info.host = j.value("host", "");
+    info.encryption = j.value("encryption", false);
+    if (j.contains("server_key") && j["server_key"].is_string()) info.server_key = j["server_key"].get<std::string>();
+    if (j.contains("key_file") && j["key_file"].is_string()) info.key_file = j["key_file"].get<std::string>();
+    if (j.contains("allowed_keys") && j["allowed_keys"].is_string()) {
+      info.allowed_keys = j["allowed_keys"].get<std::string>();
+    }
     return info;
   } catch (const std::exception& e) {
     return invalid_argument("scheduler file " + path + " is not valid: " + e.what());

@@ -12,6 +12,12 @@ struct SchedulerFileInfo {
   uint32_t protocol_version = 0;
   int pid = 0;
   std::string host;
+  // Security: whether tcp connections are encrypted, the server's public key, and the
+  // key file (and allowed-keys file) a legitimate peer uses.
+  bool encryption = false;
+  std::string server_key;
+  std::string key_file;
+  std::string allowed_keys;
 };
 
 // Reads `path`. Errors: kNotFound (absent), kInvalidArgument (not a scheduler file).

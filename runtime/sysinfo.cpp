@@ -1,5 +1,10 @@
 #include "runtime/sysinfo.hpp"
 
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -124,6 +129,70 @@ std::string format_bytes(uint64_t bytes) {
   char buf[32];
   std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.2f %s", v, units[u]);
   return buf;
+}
+
+std::vector<std::string> interface_addresses() {
+  std::vector<std::string> out;
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) return out;
+  for (ifaddrs* i = list; i; i = i->ifa_next) {
+    if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET) continue;
+    char host[INET_ADDRSTRLEN] = "";
+    ::inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(i->ifa_addr)->sin_addr, host, sizeof host);
+    out.push_back(std::string(i->ifa_name) + "=" + host);
+  }
+  ::freeifaddrs(list);
+  return out;
+}
+
+Result<std::string> interface_address(const std::string& name) {
+  std::vector<std::string> all = interface_addresses();
+  std::string listing;
+  for (const std::string& entry : all) {
+    auto eq = entry.find('=');
+    if (entry.substr(0, eq) == name) return entry.substr(eq + 1);
+    listing += (listing.empty() ? "" : ", ") + entry;
+  }
+  return not_found("network interface '" + name + "' has no IPv4 address on " + host_name() +
+                   " (interfaces here: " + (listing.empty() ? "none" : listing) + ")");
+}
+
+std::string local_address_towards(const std::string& host) {
+  addrinfo hints{};
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = SOCK_DGRAM;
+  addrinfo* res = nullptr;
+  if (::getaddrinfo(host.c_str(), "9", &hints, &res) != 0 || !res) return "";
+  std::string out;
+  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd >= 0 && ::connect(fd, res->ai_addr, res->ai_addrlen) == 0) {
+    sockaddr_in local{};
+    socklen_t len = sizeof local;
+    char buf[INET_ADDRSTRLEN] = "";
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) == 0 &&
+        ::inet_ntop(AF_INET, &local.sin_addr, buf, sizeof buf)) {
+      out = buf;
+    }
+  }
+  if (fd >= 0) ::close(fd);
+  ::freeaddrinfo(res);
+  return out;
+}
+
+Result<std::string> resolve_bind_host(const std::string& host, const std::string& interface,
+                                      const std::string& fallback) {
+  std::string chosen = host;
+  if (chosen.empty() && !interface.empty()) {
+    auto addr = interface_address(interface);
+    if (!addr.ok()) return addr.status();
+    chosen = *addr;
+  }
+  if (chosen.empty()) chosen = fallback;
+  if (chosen == "0.0.0.0" || chosen == "*" || chosen == "::" || chosen == "[::]") {
+    return invalid_argument("refusing to bind to every interface (" + chosen +
+                            "): give the address of one network with --host ADDR or --interface NAME");
+  }
+  return chosen;
 }
 
 }  // namespace rsdat

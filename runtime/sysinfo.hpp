@@ -4,6 +4,9 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
+
+#include "runtime/status.hpp"
 
 namespace rsdat {
 
@@ -21,5 +24,17 @@ std::string host_name();
 // "123", "4GB", "2.5GiB", "512MiB", "auto" (nullopt) ... -> bytes; throws std::invalid_argument.
 std::optional<uint64_t> parse_bytes(const std::string& text);
 std::string format_bytes(uint64_t bytes);
+
+// Network interfaces with an IPv4 address, as "name=address".
+std::vector<std::string> interface_addresses();
+// The IPv4 address of interface `name` (e.g. ib0). Errors: kNotFound, listing the
+// interfaces there are.
+Result<std::string> interface_address(const std::string& name);
+// The local address this machine uses to reach `host` (no packet is sent), or "".
+std::string local_address_towards(const std::string& host);
+// Where a daemon binds: `host` if given, else the address of `interface` if given, else
+// `fallback`. A wildcard (0.0.0.0, *, ::) is refused: rsdat binds to one network only.
+Result<std::string> resolve_bind_host(const std::string& host, const std::string& interface,
+                                      const std::string& fallback);
 
 }  // namespace rsdat

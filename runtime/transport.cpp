@@ -64,6 +64,7 @@ Status recv_message(zmq::socket_t& socket, bool router, zmq::recv_flags flags, R
   if (router) {
     int fd = zmq_msg_get(frames[idx].handle(), ZMQ_SRCFD);
     msg.source_fd = fd >= 0 ? fd : -1;
+    msg.peer_address = peer_address(frames[idx]);
   }
   RSDAT_RETURN_IF_ERROR(decode_header(frames[idx], msg));
   for (size_t i = idx + 1; i < frames.size(); ++i) msg.payload.push_back(std::move(frames[i]));

@@ -34,6 +34,7 @@ struct ReceivedMessage {
   std::unique_ptr<capnp::FlatArrayMessageReader> reader;
   std::vector<zmq::message_t> payload;
   int source_fd = -1;  // the connection it came on (ROUTER sockets), or -1
+  std::string peer_address = "?";  // the sender's address (ROUTER sockets), when known
 
   wire::Envelope::Reader envelope() const { return reader->getRoot<wire::Envelope>(); }
 };

@@ -16,11 +16,24 @@ int main(int argc, char** argv) {
   CLI::App app{"rsdat-scheduler: places chunk tasks on rsdat workers"};
   rsdat::sched::SchedulerOptions options;
   std::string log_level = "info";
-  app.add_option("--host", options.host, "address to bind (default loopback)")->capture_default_str();
+  auto* host = app.add_option("--host", options.host, "address to bind (default: loopback, 127.0.0.1)");
+  app.add_option("--interface", options.interface, "bind to the IPv4 address of this network interface (e.g. ib0)")
+      ->excludes(host);
   app.add_option("--port", options.port, "port to bind; 0 picks a free port")->capture_default_str()
       ->check(CLI::Range(0, 65535));
   app.add_option("--scheduler-file", options.scheduler_file,
                  "write the address here (JSON, mode 0600) for workers and clients");
+  app.add_option("--listen", options.listen, "bind this ZeroMQ endpoint instead (ipc://PATH: a node-local cluster)")
+      ->excludes(host);
+  app.add_option("--key-file", options.key_file,
+                 "cluster keys (JSON, mode 0600), created at the first start; default: next to the scheduler file "
+                 "(NAME.key), else ~/.rsdat/cluster.key");
+  app.add_option("--allowed-keys", options.allowed_keys,
+                 "file of further client public keys to admit (Z85, one per line)")
+      ->check(CLI::ExistingFile);
+  bool no_encryption = false;
+  app.add_flag("--no-encryption", no_encryption,
+               "do not encrypt or authenticate tcp connections (anyone who reaches the port can use the cluster)");
   app.add_option("--worker-timeout", options.worker_timeout, "seconds without heartbeat before a worker is lost")
       ->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--allowed-failures", options.state.allowed_failures,
@@ -29,6 +42,7 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
   CLI11_PARSE(app, argc, argv);
+  options.encryption = !no_encryption;
 
   spdlog::set_level(spdlog::level::from_str(log_level));
   spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e scheduler %l: %v");

@@ -49,9 +49,16 @@ double SchedulerServer::now() const {
 }
 
 Status SchedulerServer::start() {
+  std::string endpoint = options_.listen;
+  if (endpoint.empty()) {
+    auto host = resolve_bind_host(options_.host, options_.interface, "127.0.0.1");
+    if (!host.ok()) return host.status();
+    endpoint = "tcp://" + *host + ":" + (options_.port == 0 ? "*" : std::to_string(options_.port));
+  }
+  RSDAT_RETURN_IF_ERROR(set_up_security(endpoint));
   configure_socket(router_);
   router_.set(zmq::sockopt::router_mandatory, 1);
-  std::string endpoint = "tcp://" + options_.host + ":" + (options_.port == 0 ? "*" : std::to_string(options_.port));
+  security_.make_server(router_, endpoint);
   try {
     router_.bind(endpoint);
   } catch (const zmq::error_t& e) {
@@ -59,10 +66,43 @@ Status SchedulerServer::start() {
   }
   address_ = router_.get(zmq::sockopt::last_endpoint);
   // A peer that hangs up (or dies: the kernel closes its sockets) is noticed at once,
-  // not only when its heartbeats stop.
-  monitor_.init(router_, "inproc://rsdat-scheduler-monitor", ZMQ_EVENT_DISCONNECTED);
-  spdlog::info("scheduler at {}", address_);
+  // not only when its heartbeats stop; a refused handshake is logged.
+  monitor_.start(router_, "inproc://rsdat-scheduler-monitor");
+  spdlog::info("scheduler at {}{}", address_, security_.applies_to(address_) ? " (CURVE encrypted)" : "");
   if (!options_.scheduler_file.empty()) RSDAT_RETURN_IF_ERROR(write_scheduler_file());
+  return Status::ok();
+}
+
+Status SchedulerServer::set_up_security(const std::string& endpoint) {
+  security_.encryption = options_.encryption;
+  if (!is_tcp_endpoint(endpoint)) return Status::ok();
+  if (!options_.encryption) {
+    spdlog::warn("encryption is OFF (--no-encryption): anyone who can reach {} can use this cluster and read its data",
+                 endpoint);
+    return Status::ok();
+  }
+  if (options_.key_file.empty()) options_.key_file = default_key_file(options_.scheduler_file);
+  options_.key_file = std::filesystem::absolute(options_.key_file).string();
+  bool created = false;
+  auto keys = load_or_create_key_file(options_.key_file, &created);
+  if (!keys.ok()) return keys.status();
+  if (keys->server_secret.empty()) {
+    return invalid_argument("key file " + options_.key_file + " holds no server key; the scheduler needs the full set");
+  }
+  security_.keys = std::move(keys).value();
+  spdlog::info("{} cluster keys {}", created ? "created" : "using", options_.key_file);
+  std::vector<std::string> allowed{security_.keys.client_public};
+  if (!options_.allowed_keys.empty()) {
+    options_.allowed_keys = std::filesystem::absolute(options_.allowed_keys).string();
+    auto extra = read_allowed_keys(options_.allowed_keys);
+    if (!extra.ok()) return extra.status();
+    allowed.insert(allowed.end(), extra->begin(), extra->end());
+  }
+  try {
+    zap_ = std::make_unique<ZapHandler>(context_, allowed, "scheduler");
+  } catch (const std::exception& e) {
+    return internal_error(e.what());
+  }
   return Status::ok();
 }
 
@@ -75,6 +115,12 @@ Status SchedulerServer::write_scheduler_file() {
   j["started"] = std::chrono::duration_cast<std::chrono::seconds>(
                      std::chrono::system_clock::now().time_since_epoch()).count();
   j["dashboard"] = nullptr;
+  j["encryption"] = security_.applies_to(address_);
+  if (security_.applies_to(address_)) {
+    j["server_key"] = security_.keys.server_public;
+    j["key_file"] = options_.key_file;
+    if (!options_.allowed_keys.empty()) j["allowed_keys"] = options_.allowed_keys;
+  }
   std::filesystem::path path(options_.scheduler_file);
   std::error_code ec;
   if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
@@ -110,8 +156,7 @@ void SchedulerServer::run() {
         if (st.code() == StatusCode::kUnavailable) break;
         if (!st.is_ok()) {
           ++malformed_;
-          std::string from = received.identity ? peer_address(*received.identity) : "?";
-          spdlog::warn("malformed message from {}: {}", from, st.message());
+          spdlog::warn("malformed message from {}: {}", received.peer_address, st.message());
           if (received.identity) send_error(router_, &*received.identity, st.code(), st.message());
           continue;
         }
@@ -147,7 +192,7 @@ void SchedulerServer::handle(ReceivedMessage& msg) {
   try {
     auto env = msg.envelope();
     if (env.which() == wire::Envelope::HELLO) {
-      on_hello(identity, env.getHello(), msg.source_fd);
+      on_hello(identity, env.getHello(), msg.source_fd, msg.peer_address);
       return;
     }
     if (env.which() == wire::Envelope::INFO_REQUEST) {
@@ -159,7 +204,7 @@ void SchedulerServer::handle(ReceivedMessage& msg) {
       // A goodbye queued behind the hang-up that already dropped its peer.
       if (env.which() == wire::Envelope::GOODBYE) return;
       ++malformed_;
-      spdlog::warn("message from {} before hello", peer_address(identity));
+      spdlog::warn("message from {} before hello", msg.peer_address);
       send_error(router_, &identity, StatusCode::kProtocol, "say hello first");
       return;
     }
@@ -246,20 +291,21 @@ void SchedulerServer::handle(ReceivedMessage& msg) {
         break;
     }
     ++malformed_;
-    spdlog::warn("unexpected message kind {} from {}", static_cast<int>(env.which()), peer_address(identity));
+    spdlog::warn("unexpected message kind {} from {}", static_cast<int>(env.which()), msg.peer_address);
     send_error(router_, &identity, StatusCode::kProtocol,
                "unexpected message kind " + std::to_string(static_cast<int>(env.which())));
   } catch (const kj::Exception& e) {
     ++malformed_;
-    spdlog::warn("malformed message from {}: {}", peer_address(identity), e.getDescription().cStr());
+    spdlog::warn("malformed message from {}: {}", msg.peer_address, e.getDescription().cStr());
     send_error(router_, &identity, StatusCode::kProtocol, std::string("malformed message: ") + e.getDescription().cStr());
   }
 }
 
-void SchedulerServer::on_hello(const zmq::message_t& identity, wire::Hello::Reader hello, int source_fd) {
+void SchedulerServer::on_hello(const zmq::message_t& identity, wire::Hello::Reader hello, int source_fd,
+                               const std::string& from) {
   std::string id_str = identity_string(identity);
   if (hello.getVersion() != wire::PROTOCOL_VERSION) {
-    spdlog::warn("refused {}: protocol version {}, this scheduler speaks {}", peer_address(identity),
+    spdlog::warn("refused {}: protocol version {}, this scheduler speaks {}", from,
                  hello.getVersion(), wire::PROTOCOL_VERSION);
     send_error(router_, &identity, StatusCode::kProtocol,
                "protocol version " + std::to_string(hello.getVersion()) + " is not supported; the scheduler speaks " +
@@ -289,7 +335,7 @@ void SchedulerServer::on_hello(const zmq::message_t& identity, wire::Hello::Read
   } else if (hello.getRole() == wire::Role::CLIENT) {
     p.role = Peer::Role::kClient;
     state_.add_client(ClientId{p.id});
-    spdlog::info("client {} connected from {}", p.name, peer_address(identity));
+    spdlog::info("client {} connected from {}", p.name, from);
   } else {
     send_error(router_, &identity, StatusCode::kProtocol, "unknown role");
     return;
@@ -363,9 +409,7 @@ void SchedulerServer::drop_peer(const std::string& identity, const std::string& 
 }
 
 void SchedulerServer::check_disconnects() {
-  while (monitor_.check_event(0)) {
-  }
-  for (int fd : monitor_.closed) {
+  for (int fd : monitor_.take_closed()) {
     auto it = identity_by_fd_.find(fd);
     if (it == identity_by_fd_.end()) continue;
     // File descriptors are reused: the peer on this fd may be a new connection. The
@@ -378,7 +422,6 @@ void SchedulerServer::check_disconnects() {
     identity_by_fd_.erase(it);
     drop_peer(identity, "connection closed");
   }
-  monitor_.closed.clear();
 }
 
 void SchedulerServer::check_timeouts() {

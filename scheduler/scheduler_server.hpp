@@ -15,22 +15,21 @@
 #include <unordered_map>
 #include <zmq.hpp>
 
+#include "runtime/security.hpp"
 #include "runtime/status.hpp"
 #include "runtime/transport.hpp"
 #include "scheduler/scheduler_state.hpp"
 
 namespace rsdat::sched {
 
-// Collects the file descriptors of connections the ROUTER lost.
-class DisconnectMonitor : public zmq::monitor_t {
- public:
-  std::vector<int> closed;
-  void on_event_disconnected(const zmq_event_t& event, const char*) override { closed.push_back(event.value); }
-};
-
 struct SchedulerOptions {
-  std::string host = "127.0.0.1";
+  std::string host;               // address to bind; default: that of `interface`, else loopback
+  std::string interface;         // network interface whose address to bind (e.g. ib0)
   int port = 0;                  // 0: a free port
+  std::string listen;            // a ZeroMQ endpoint to bind instead (ipc://PATH for a node-local cluster)
+  bool encryption = true;        // CURVE on tcp endpoints, with a ZAP allow-list
+  std::string key_file;          // cluster keys; default next to the scheduler file; created when absent
+  std::string allowed_keys;      // extra client public keys admitted (one per line)
   std::string scheduler_file;    // written once bound (JSON, mode 0600); removed at exit
   double worker_timeout = 5.0;   // seconds without a heartbeat (a closed connection counts at once)
   uint32_t heartbeat_ms = 1000;  // asked of workers
@@ -59,7 +58,7 @@ class SchedulerServer {
   };
 
   void handle(ReceivedMessage& msg);
-  void on_hello(const zmq::message_t& identity, wire::Hello::Reader hello, int source_fd);
+  void on_hello(const zmq::message_t& identity, wire::Hello::Reader hello, int source_fd, const std::string& from);
   void flush();
   void send_info(const zmq::message_t& identity, uint64_t request_id);
   void check_timeouts();
@@ -67,12 +66,15 @@ class SchedulerServer {
   void drop_peer(const std::string& identity, const std::string& reason);
   const Peer* peer(const zmq::message_t& identity) const;
   Status write_scheduler_file();
+  Status set_up_security(const std::string& endpoint);
   double now() const;
   std::vector<std::string> addresses(const std::vector<WorkerId>& ids) const;
 
   SchedulerOptions options_;
   zmq::context_t context_;
+  std::unique_ptr<ZapHandler> zap_;  // before router_: outlives it
   zmq::socket_t router_;
+  SocketSecurity security_;
   std::string address_;
   std::atomic<bool> stopping_{false};
 
@@ -82,7 +84,7 @@ class SchedulerServer {
   std::unordered_map<std::string, Peer> peers_;           // by ZeroMQ identity
   std::unordered_map<uint64_t, std::string> identity_of_;  // worker/client id -> identity
   std::unordered_map<int, std::string> identity_by_fd_;   // connection -> peer, to notice hang-ups
-  DisconnectMonitor monitor_;
+  ConnectionMonitor monitor_{"scheduler"};
   double last_timeout_check_ = 0;
   double last_balance_ = 0;
   uint64_t malformed_ = 0;

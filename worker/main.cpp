@@ -9,6 +9,7 @@
 
 #include "runtime/chunk.hpp"
 #include "runtime/scheduler_file.hpp"
+#include "runtime/security.hpp"
 #include "runtime/sysinfo.hpp"
 #include "worker/worker_server.hpp"
 
@@ -49,7 +50,22 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::Range(0.05, 1.0));
   app.add_flag("--spill-compression", options.spill_compression, "lz4-compress spill files");
   app.add_option("--name", options.name, "worker name (default host-pid)");
-  app.add_option("--host", options.host, "address to bind the peer socket")->capture_default_str();
+  auto* host = app.add_option("--host", options.host,
+                              "address to bind the peer socket (default: the address this node uses to reach the "
+                              "scheduler)");
+  app.add_option("--interface", options.interface, "bind to the IPv4 address of this network interface (e.g. ib0)")
+      ->excludes(host);
+  app.add_option("--listen", options.listen, "bind this ZeroMQ endpoint instead (ipc://PATH: a node-local cluster)")
+      ->excludes(host);
+  std::string key_file, allowed_keys;
+  bool no_encryption = false;
+  app.add_option("--key-file", key_file,
+                 "cluster keys (the scheduler's key file); default: the one the scheduler file names, else "
+                 "~/.rsdat/cluster.key");
+  app.add_option("--allowed-keys", allowed_keys, "file of further client public keys to admit (Z85, one per line)")
+      ->check(CLI::ExistingFile);
+  app.add_flag("--no-encryption", no_encryption,
+               "connect and serve without CURVE (only with a scheduler started with --no-encryption)");
   app.add_option("--port", options.port, "port of the peer socket; 0 picks a free one")->capture_default_str();
   app.add_option("--death-timeout", options.death_timeout,
                  "seconds without a word from the scheduler before the worker exits")
@@ -98,6 +114,7 @@ int main(int argc, char** argv) {
   g_server = nullptr;
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
+  bool encryption = !no_encryption;
   if (!scheduler_file.empty()) {
     auto info = rsdat::wait_for_scheduler_file(scheduler_file, scheduler_file_timeout);
     if (!info.ok()) {
@@ -105,7 +122,29 @@ int main(int argc, char** argv) {
       return 1;
     }
     options.scheduler_address = info->address;
+    encryption = encryption && info->encryption;
+    if (key_file.empty()) key_file = info->key_file;
+    if (allowed_keys.empty()) allowed_keys = info->allowed_keys;
   }
+  // Keys are needed as soon as one of this worker's connections is tcp.
+  bool tcp = rsdat::is_tcp_endpoint(options.scheduler_address) || options.listen.empty() ||
+             rsdat::is_tcp_endpoint(options.listen);
+  auto security = rsdat::load_security(encryption && tcp, key_file.empty() ? rsdat::default_key_file() : key_file,
+                                       /*need_server_secret=*/true);
+  if (!security.ok()) {
+    spdlog::error("{}", security.status().to_string());
+    return 1;
+  }
+  options.security = std::move(security).value();
+  if (!allowed_keys.empty()) {
+    auto extra = rsdat::read_allowed_keys(allowed_keys);
+    if (!extra.ok()) {
+      spdlog::error("{}", extra.status().to_string());
+      return 1;
+    }
+    options.allowed_keys = std::move(extra).value();
+  }
+  if (!encryption && tcp) spdlog::warn("encryption is OFF (--no-encryption): peers connect without keys");
   rsdat::worker::WorkerServer server(options);
   g_server = &server;
   if (auto st = server.start(); !st.is_ok()) {

@@ -63,17 +63,31 @@ Status WorkerServer::start() {
     }
     RSDAT_RETURN_IF_ERROR(state_.mutable_store().enable_spill(options_.local_directory, options_.spill_compression));
   }
+  auto endpoint = bind_endpoint();
+  if (!endpoint.ok()) return endpoint.status();
+  const SocketSecurity& security = options_.security;
+  if (security.applies_to(*endpoint)) {
+    std::vector<std::string> allowed{security.keys.client_public};
+    allowed.insert(allowed.end(), options_.allowed_keys.begin(), options_.allowed_keys.end());
+    try {
+      zap_ = std::make_unique<ZapHandler>(context_, allowed, "worker");
+    } catch (const std::exception& e) {
+      return internal_error(e.what());
+    }
+  }
   configure_socket(router_);
   configure_socket(scheduler_);
   router_.set(zmq::sockopt::router_mandatory, 1);
-  std::string endpoint = "tcp://" + options_.host + ":" + (options_.port == 0 ? "*" : std::to_string(options_.port));
+  security.make_server(router_, *endpoint);
   try {
-    router_.bind(endpoint);
+    router_.bind(*endpoint);
   } catch (const zmq::error_t& e) {
-    return unavailable("cannot bind " + endpoint + ": " + e.what());
+    return unavailable("cannot bind " + *endpoint + ": " + e.what());
   }
   address_ = router_.get(zmq::sockopt::last_endpoint);
+  router_monitor_.start(router_, "inproc://rsdat-worker-monitor");
   if (options_.name.empty()) options_.name = host_name() + "-" + std::to_string(getpid());
+  security.make_client(scheduler_, options_.scheduler_address);
   try {
     scheduler_.connect(options_.scheduler_address);
   } catch (const zmq::error_t& e) {
@@ -81,12 +95,32 @@ Status WorkerServer::start() {
   }
   send_hello(scheduler_, wire::Role::WORKER, options_.name, address_, static_cast<uint32_t>(options_.nthreads),
              options_.memory_limit);
-  // Wait for the welcome, so a wrong address or version is reported at start.
+  return wait_for_welcome();
+}
+
+Result<std::string> WorkerServer::bind_endpoint() const {
+  if (!options_.listen.empty()) return options_.listen;
+  std::string fallback = local_address_towards(endpoint_host(options_.scheduler_address));
+  if (fallback.empty()) fallback = "127.0.0.1";
+  auto host = resolve_bind_host(options_.host, options_.interface, fallback);
+  if (!host.ok()) return host.status();
+  return "tcp://" + *host + ":" + (options_.port == 0 ? "*" : std::to_string(options_.port));
+}
+
+// Waits for the scheduler's welcome, so that a wrong address, version or key is
+// reported at start, with the reason when the handshake was refused.
+Status WorkerServer::wait_for_welcome() {
+  HandshakeWatch watch;
+  watch.start(scheduler_, "inproc://rsdat-worker-handshake");
   auto deadline = Clock::now() + std::chrono::duration<double>(options_.connect_timeout);
   while (Clock::now() < deadline && !stopping_.load()) {
+    if (const std::string& why = watch.failure(); !why.empty()) {
+      return unavailable("scheduler at " + options_.scheduler_address + " refused the connection: " + why +
+                         options_.security.refusal_hint(options_.scheduler_address));
+    }
     zmq::pollitem_t item{static_cast<void*>(scheduler_), 0, ZMQ_POLLIN, 0};
     try {
-      zmq::poll(&item, 1, std::chrono::milliseconds(200));
+      zmq::poll(&item, 1, std::chrono::milliseconds(100));
     } catch (const zmq::error_t& e) {
       if (e.num() == EINTR) continue;
       return unavailable(e.what());
@@ -98,8 +132,9 @@ Status WorkerServer::start() {
       auto env = msg->envelope();
       if (env.which() == wire::Envelope::WELCOME) {
         heartbeat_ms_ = std::max<uint32_t>(50, env.getWelcome().getHeartbeatMs());
-        spdlog::info("worker {} at {} joined scheduler {} ({} threads, memory limit {})", options_.name, address_,
-                     options_.scheduler_address, options_.nthreads, format_bytes(options_.memory_limit));
+        spdlog::info("worker {} at {} joined scheduler {} ({} threads, memory limit {}{})", options_.name, address_,
+                     options_.scheduler_address, options_.nthreads, format_bytes(options_.memory_limit),
+                     options_.security.applies_to(options_.scheduler_address) ? ", CURVE encrypted" : "");
         last_heartbeat_ = Clock::now();
         last_from_scheduler_ = last_heartbeat_;
         return Status::ok();
@@ -129,6 +164,7 @@ void WorkerServer::run() {
       items.push_back({static_cast<void*>(*pc.socket), 0, ZMQ_POLLIN, 0});
       peer_order.push_back(addr);
     }
+    (void)router_monitor_.take_closed();  // logs handshakes it refused
     try {
       zmq::poll(items.data(), items.size(), std::chrono::milliseconds(heartbeat_ms_ / 2 + 1));
     } catch (const zmq::error_t& e) {
@@ -160,8 +196,7 @@ void WorkerServer::run() {
         if (st.code() == StatusCode::kUnavailable) break;
         if (!st.is_ok()) {
           ++malformed_;
-          std::string from = msg.identity ? peer_address(*msg.identity) : "?";
-          spdlog::warn("malformed message on peer socket from {}: {}", from, st.message());
+          spdlog::warn("malformed message on peer socket from {}: {}", msg.peer_address, st.message());
           if (msg.identity) send_error(router_, &*msg.identity, st.code(), st.message());
           continue;
         }
@@ -281,7 +316,7 @@ void WorkerServer::handle_router(ReceivedMessage& msg) {
     if (env.which() == wire::Envelope::HELLO) {
       auto h = env.getHello();
       if (h.getVersion() != wire::PROTOCOL_VERSION) {
-        spdlog::warn("refused peer {}: protocol version {}", peer_address(identity), h.getVersion());
+        spdlog::warn("refused peer {}: protocol version {}", msg.peer_address, h.getVersion());
         send_error(router_, &identity, StatusCode::kProtocol,
                    "protocol version " + std::to_string(h.getVersion()) + " is not supported; this worker speaks " +
                        std::to_string(wire::PROTOCOL_VERSION));
@@ -292,13 +327,13 @@ void WorkerServer::handle_router(ReceivedMessage& msg) {
       return;
     }
     if (!router_hello_.count(id)) {
-      spdlog::warn("message from {} before hello", peer_address(identity));
+      spdlog::warn("message from {} before hello", msg.peer_address);
       send_error(router_, &identity, StatusCode::kProtocol, "say hello first");
       return;
     }
     if (env.which() != wire::Envelope::GET_CHUNKS) {
       spdlog::warn("unexpected message kind {} on peer socket from {}", static_cast<int>(env.which()),
-                   peer_address(identity));
+                   msg.peer_address);
       send_error(router_, &identity, StatusCode::kProtocol,
                  "unexpected message kind " + std::to_string(static_cast<int>(env.which())));
       return;
@@ -328,9 +363,9 @@ void WorkerServer::handle_router(ReceivedMessage& msg) {
       }
     }
     Status st = send_message(router_, &identity, b, std::move(payload));
-    if (!st.is_ok()) spdlog::debug("reply to {} failed: {}", peer_address(identity), st.to_string());
+    if (!st.is_ok()) spdlog::debug("reply to {} failed: {}", msg.peer_address, st.to_string());
   } catch (const kj::Exception& e) {
-    spdlog::warn("malformed message from {}: {}", peer_address(identity), e.getDescription().cStr());
+    spdlog::warn("malformed message from {}: {}", msg.peer_address, e.getDescription().cStr());
     send_error(router_, &identity, StatusCode::kProtocol, std::string("malformed message: ") + e.getDescription().cStr());
   }
 }
@@ -396,6 +431,7 @@ WorkerServer::PeerConnection& WorkerServer::peer(const std::string& address) {
   PeerConnection pc;
   pc.socket = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::dealer);
   configure_socket(*pc.socket);
+  options_.security.make_client(*pc.socket, address);
   pc.socket->connect(address);
   send_hello(*pc.socket, wire::Role::PEER, options_.name, address_, 0, 0);
   return peers_.emplace(address, std::move(pc)).first->second;

@@ -23,6 +23,7 @@
 #include <unordered_set>
 #include <zmq.hpp>
 
+#include "runtime/security.hpp"
 #include "runtime/status.hpp"
 #include "runtime/transport.hpp"
 #include "worker/worker_state.hpp"
@@ -30,9 +31,14 @@
 namespace rsdat::worker {
 
 struct WorkerOptions {
-  std::string scheduler_address;  // tcp://host:port
-  std::string host = "127.0.0.1"; // where this worker's ROUTER binds
+  std::string scheduler_address;  // tcp://host:port (or ipc://path on one node)
+  std::string host;               // where this worker's ROUTER binds; default: that of `interface`,
+                                  // else the address this node uses to reach the scheduler
+  std::string interface;          // network interface whose address to bind (e.g. ib0)
   int port = 0;
+  std::string listen;             // a ZeroMQ endpoint to bind instead (ipc://PATH)
+  SocketSecurity security;        // CURVE keys for tcp connections
+  std::vector<std::string> allowed_keys;  // client keys admitted besides the cluster's own
   int nthreads = 1;
   uint64_t memory_limit = 0;
   std::string local_directory = "/tmp";
@@ -85,11 +91,15 @@ class WorkerServer {
   void manage_memory();
   PeerConnection& peer(const std::string& address);
   void drop_peer(const std::string& address, const std::string& why);
+  Result<std::string> bind_endpoint() const;
+  Status wait_for_welcome();
 
   WorkerOptions options_;
   zmq::context_t context_;
+  std::unique_ptr<ZapHandler> zap_;  // before the sockets: outlives them
   zmq::socket_t scheduler_;
   zmq::socket_t router_;
+  ConnectionMonitor router_monitor_{"worker"};
   std::string address_;
   std::atomic<bool> stopping_{false};
   int wake_fd_ = -1;

@@ -28,6 +28,10 @@ struct ClientOptions {
   double scheduler_timeout = 60;  // seconds of silence (pings unanswered) before giving up
   bool progress = true;         // progress bar on stderr when it is a terminal
   std::string name;
+  // tcp connections are encrypted and authenticated with the cluster's key file:
+  // default the one the scheduler file names, else ~/.rsdat/cluster.key.
+  std::string key_file;
+  bool encryption = true;  // false only for a scheduler started with --no-encryption
 };
 
 // What the last computation cost, as the scheduler and client saw it.

@@ -25,6 +25,11 @@ struct LocalClusterOptions {
   std::string local_directory;        // default: a fresh directory under $TMPDIR or /tmp
   double start_timeout = 30;          // seconds for the daemons to come up
   std::vector<std::string> worker_plugins;  // shared libraries of kernels (rsdat-worker --plugin)
+  // "ipc": sockets in the cluster's private directory (mode 0700), which only this user
+  // can open; "tcp": loopback TCP, CURVE-encrypted with a key file made for the cluster.
+  // ipc falls back to tcp when the directory's path is too long for a socket name.
+  std::string transport = "ipc";
+  bool encryption = true;  // tcp only; false prints the daemons' warning
 };
 
 class LocalCluster {
@@ -37,6 +42,8 @@ class LocalCluster {
 
   const std::string& scheduler_address() const { return address_; }
   const std::string& scheduler_file() const { return scheduler_file_; }
+  // The cluster's key file ("" when its connections are not encrypted).
+  const std::string& key_file() const { return key_file_; }
   pid_t scheduler_pid() const { return scheduler_pid_; }
   const std::vector<pid_t>& worker_pids() const { return worker_pids_; }
   // Starts one more worker; returns its pid.
@@ -48,7 +55,10 @@ class LocalCluster {
   pid_t spawn(const std::string& program, const std::vector<std::string>& args);
   void wait_for_workers(size_t n);
   LocalClusterOptions options_;
-  std::string dir_, scheduler_file_, address_, bin_dir_;
+  std::string endpoint(const std::string& name) const;  // where a daemon binds
+  std::string dir_, scheduler_file_, address_, bin_dir_, key_file_;
+  bool ipc_ = true;
+  int next_worker_ = 0;
   pid_t scheduler_pid_ = -1;
   std::vector<pid_t> worker_pids_;
 };
