@@ -155,15 +155,17 @@ Result<std::vector<std::string>> read_allowed_keys(const std::string& path) {
   std::vector<std::string> keys;
   std::string line;
   for (int number = 1; std::getline(in, line); ++number) {
-    if (auto hash = line.find('#'); hash != std::string::npos) line.resize(hash);
-    line.erase(0, line.find_first_not_of(" \t\r"));
-    line.erase(line.find_last_not_of(" \t\r") + 1);
-    if (line.empty()) continue;
-    if (!is_z85_key(line)) {
+    // A key, then optionally a comment. Z85 has '#' among its characters, so a comment
+    // is a line that starts with '#' or text after the key and a space.
+    std::istringstream words(line);
+    std::string key, rest;
+    if (!(words >> key) || key[0] == '#') continue;
+    if (words >> rest && rest[0] != '#') key.clear();
+    if (!is_z85_key(key)) {
       return invalid_argument("allowed-keys file " + path + " line " + std::to_string(number) +
                               ": not a public key (40 Z85 characters)");
     }
-    keys.push_back(line);
+    keys.push_back(key);
   }
   return keys;
 }

@@ -39,7 +39,8 @@ Result<CurveKeys> read_key_file(const std::string& path);
 Status write_key_file(const std::string& path, const CurveKeys& keys);
 // Reads `path`, or creates it with a new key set when it does not exist.
 Result<CurveKeys> load_or_create_key_file(const std::string& path, bool* created = nullptr);
-// Z85 public keys, one per line; blank lines and '#' comments are skipped.
+// Z85 public keys, one per line, each optionally followed by a space and a '#'
+// comment; blank lines and lines starting with '#' are skipped.
 // Errors: kNotFound, kInvalidArgument (a line that is not a key, naming it).
 Result<std::vector<std::string>> read_allowed_keys(const std::string& path);
 // The key file that goes with `scheduler_file` (same directory), or ~/.rsdat/cluster.key.
