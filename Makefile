@@ -3,7 +3,9 @@ BUILD_DIR ?= build
 BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build demo test bench clean
+FUZZ_SECONDS ?= 30
+
+.PHONY: all deps build demo test fuzz bench clean
 
 all: build
 
@@ -21,9 +23,14 @@ demo: build
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure --timeout 600 -j 2
+	bash scripts/fuzz.sh $(FUZZ_SECONDS)
+
+# The message decoders under libFuzzer (clang build in build-fuzz/), FUZZ_SECONDS per target.
+fuzz: deps
+	bash scripts/fuzz.sh $(FUZZ_SECONDS)
 
 bench: build
 	$(BUILD_DIR)/bin/rsdat-bench
 
 clean:
-	rm -rf $(BUILD_DIR)
+	rm -rf $(BUILD_DIR) build-fuzz

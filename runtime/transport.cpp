@@ -54,12 +54,22 @@ Status recv_message(zmq::socket_t& socket, bool router, zmq::recv_flags flags, R
   } catch (const zmq::error_t& e) {
     return unavailable(std::string("receive failed: ") + e.what());
   }
+  if (too_many) {
+    if (router) msg.identity = std::move(frames[0]);
+    return protocol_error("too many frames in one message");
+  }
+  return decode_message(std::move(frames), router, msg);
+}
+
+Status decode_message(std::vector<zmq::message_t>&& frames, bool router, ReceivedMessage& msg) {
+  msg = ReceivedMessage{};
   size_t idx = 0;
   if (router) {
+    if (frames.empty()) return protocol_error("message without an identity frame");
     msg.identity = std::move(frames[0]);
     idx = 1;
   }
-  if (too_many) return protocol_error("too many frames in one message");
+  if (frames.size() > kMaxPayloadFrames + 2) return protocol_error("too many frames in one message");
   if (idx >= frames.size()) return protocol_error("message without a header frame");
   if (router) {
     int fd = zmq_msg_get(frames[idx].handle(), ZMQ_SRCFD);

@@ -44,6 +44,8 @@ struct ReceivedMessage {
 // gives kProtocol; the frames of that message are consumed either way, and for ROUTER
 // sockets `out.identity` is set even then, so the sender can be answered.
 Status recv_message(zmq::socket_t& socket, bool router, zmq::recv_flags flags, ReceivedMessage& out);
+// Decodes the frames of one message (as recv_message does after receiving them).
+Status decode_message(std::vector<zmq::message_t>&& frames, bool router, ReceivedMessage& out);
 // The same for callers that need no answer on failure.
 Result<ReceivedMessage> recv_message(zmq::socket_t& socket, bool router,
                                      zmq::recv_flags flags = zmq::recv_flags::none);

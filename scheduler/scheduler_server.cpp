@@ -154,13 +154,7 @@ void SchedulerServer::run() {
         ReceivedMessage received;
         Status st = recv_message(router_, /*router=*/true, zmq::recv_flags::dontwait, received);
         if (st.code() == StatusCode::kUnavailable) break;
-        if (!st.is_ok()) {
-          ++malformed_;
-          spdlog::warn("malformed message from {}: {}", received.peer_address, st.message());
-          if (received.identity) send_error(router_, &*received.identity, st.code(), st.message());
-          continue;
-        }
-        handle(received);
+        process(st, received);
       }
     }
     flush();
@@ -180,6 +174,23 @@ void SchedulerServer::run() {
     (void)send_message(router_, &id, b);
   }
   spdlog::info("scheduler stopped");
+}
+
+void SchedulerServer::process(const Status& decoded, ReceivedMessage& received) {
+  if (!decoded.is_ok()) {
+    ++malformed_;
+    spdlog::warn("malformed message from {}: {}", received.peer_address, decoded.message());
+    if (received.identity) send_error(router_, &*received.identity, decoded.code(), decoded.message());
+    return;
+  }
+  handle(received);
+}
+
+void SchedulerServer::handle_frames(std::vector<zmq::message_t>&& frames) {
+  ReceivedMessage received;
+  Status st = decode_message(std::move(frames), /*router=*/true, received);
+  process(st, received);
+  flush();
 }
 
 const SchedulerServer::Peer* SchedulerServer::peer(const zmq::message_t& identity) const {

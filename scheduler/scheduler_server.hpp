@@ -48,6 +48,9 @@ class SchedulerServer {
   void stop() { stopping_.store(true); }
 
   const std::string& address() const { return address_; }
+  // Handles the frames of one message (identity first) as if it had arrived on the
+  // socket, replies included: the way the fuzz target feeds the decoder.
+  void handle_frames(std::vector<zmq::message_t>&& frames);
 
  private:
   struct Peer {
@@ -57,6 +60,7 @@ class SchedulerServer {
     std::string name;
   };
 
+  void process(const Status& decoded, ReceivedMessage& received);
   void handle(ReceivedMessage& msg);
   void on_hello(const zmq::message_t& identity, wire::Hello::Reader hello, int source_fd, const std::string& from);
   void flush();

@@ -194,13 +194,7 @@ void WorkerServer::run() {
         ReceivedMessage msg;
         Status st = recv_message(router_, true, zmq::recv_flags::dontwait, msg);
         if (st.code() == StatusCode::kUnavailable) break;
-        if (!st.is_ok()) {
-          ++malformed_;
-          spdlog::warn("malformed message on peer socket from {}: {}", msg.peer_address, st.message());
-          if (msg.identity) send_error(router_, &*msg.identity, st.code(), st.message());
-          continue;
-        }
-        handle_router(msg);
+        process_router(st, msg);
       }
     }
     for (size_t i = 0; i < peer_order.size(); ++i) {
@@ -306,6 +300,22 @@ void WorkerServer::handle_scheduler(ReceivedMessage& msg) {
     spdlog::warn("malformed message from scheduler: {}", e.getDescription().cStr());
   }
   apply(commands_);
+}
+
+void WorkerServer::process_router(const Status& decoded, ReceivedMessage& msg) {
+  if (!decoded.is_ok()) {
+    ++malformed_;
+    spdlog::warn("malformed message on peer socket from {}: {}", msg.peer_address, decoded.message());
+    if (msg.identity) send_error(router_, &*msg.identity, decoded.code(), decoded.message());
+    return;
+  }
+  handle_router(msg);
+}
+
+void WorkerServer::handle_peer_frames(std::vector<zmq::message_t>&& frames) {
+  ReceivedMessage msg;
+  Status st = decode_message(std::move(frames), /*router=*/true, msg);
+  process_router(st, msg);
 }
 
 void WorkerServer::handle_router(ReceivedMessage& msg) {

@@ -66,6 +66,9 @@ class WorkerServer {
   void stop() { stopping_.store(true); }
 
   const std::string& address() const { return address_; }
+  // Handles the frames of one message (identity first) as if it had arrived on the
+  // peer socket: the way the fuzz target feeds the decoder.
+  void handle_peer_frames(std::vector<zmq::message_t>&& frames);
 
  private:
   struct Completion {
@@ -79,6 +82,7 @@ class WorkerServer {
   };
 
   void handle_scheduler(ReceivedMessage& msg);
+  void process_router(const Status& decoded, ReceivedMessage& msg);
   void handle_router(ReceivedMessage& msg);
   void handle_peer_reply(const std::string& peer, ReceivedMessage& msg);
   void apply(WorkerCommands& cmds);

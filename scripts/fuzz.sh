@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Fuzzes the daemons' message decoders: builds the libFuzzer targets with clang and
+# AddressSanitizer (in build-fuzz/), checks that every input kept under
+# tests/fuzz/regressions/ passes, then runs each target for a bounded time on a seed
+# corpus of valid conversations. A crash fails the run and leaves its input in
+# build-fuzz/crash-TARGET-*; fix it and keep the input as a regression.
+# Usage: scripts/fuzz.sh [SECONDS per target, default 30]
+set -euo pipefail
+seconds=${1:-30}
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${FUZZ_BUILD_DIR:-$root/build-fuzz}
+jobs=$(nproc)
+
+if [[ ! -f "$build/CMakeCache.txt" ]]; then
+  cmake -S "$root" -B "$build" -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRSDAT_FUZZ=ON >/dev/null
+fi
+cmake --build "$build" -j "$jobs" --target rsdat-fuzz-scheduler rsdat-fuzz-worker rsdat-fuzz-seeds
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+"$build/bin/rsdat-fuzz-seeds" "$work/seeds"
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:quarantine_size_mb=64
+for target in scheduler worker; do
+  fuzzer="$build/bin/rsdat-fuzz-$target"
+  regressions="$root/tests/fuzz/regressions/$target"
+  if compgen -G "$regressions/*" >/dev/null; then
+    echo "fuzz $target: $(ls "$regressions" | wc -l) regression inputs"
+    "$fuzzer" -rss_limit_mb=2048 "$regressions"/* 2>&1 | tail -n 2
+  fi
+  mkdir -p "$work/corpus-$target"
+  echo "fuzz $target: ${seconds} s from $(ls "$work/seeds/$target" | wc -l) seeds"
+  "$fuzzer" -max_total_time="$seconds" -rss_limit_mb=2048 -max_len=65536 -timeout=20 \
+    -artifact_prefix="$build/crash-$target-" -print_final_stats=1 \
+    "$work/corpus-$target" "$work/seeds/$target" >"$work/log-$target" 2>&1 || {
+    tail -n 60 "$work/log-$target"
+    echo "fuzz $target: FAILED; the input is in $build/crash-$target-*" >&2
+    exit 1
+  }
+  grep -E "^stat::number_of_executed_units|^stat::peak_rss_mb|^#[0-9]+.*DONE" "$work/log-$target" | tr '\n' ' '
+  echo
+done

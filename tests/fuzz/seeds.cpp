@@ -1,0 +1,134 @@
+// Writes the seed corpus of the fuzz targets: valid conversations with the scheduler
+// (a worker and a client joining, a graph submitted, run, reported and released) and
+// with a worker's peer socket (hello, fetches, status).
+// Usage: rsdat-fuzz-seeds DIR   (writes DIR/scheduler/* and DIR/worker/*)
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "rsdat.capnp.h"
+#include "runtime/params.hpp"
+#include "runtime/wire_convert.hpp"
+#include "tests/fuzz/fuzz_input.hpp"
+
+namespace rsdat::fuzz {
+namespace {
+
+std::string bytes_of(capnp::MessageBuilder& b) {
+  auto words = capnp::messageToFlatArray(b);
+  auto bytes = words.asBytes();
+  return std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
+}
+
+Message hello(uint8_t sender, wire::Role role) {
+  capnp::MallocMessageBuilder b;
+  auto h = b.initRoot<wire::Envelope>().initHello();
+  h.setVersion(wire::PROTOCOL_VERSION);
+  h.setRole(role);
+  h.setName(role == wire::Role::WORKER ? "w" : "c");
+  if (role == wire::Role::WORKER) h.setAddress("tcp://127.0.0.1:9");
+  h.setNthreads(2);
+  h.setMemoryLimit(1 << 30);
+  return {sender, {bytes_of(b)}};
+}
+
+TaskSpec task(uint64_t chunk, std::string op, std::vector<TaskKey> deps, Shape shape) {
+  TaskSpec t;
+  t.key = {7, chunk};
+  t.op = std::move(op);
+  t.params = ParamWriter().f64(1.5).take();
+  t.deps = std::move(deps);
+  t.shape = std::move(shape);
+  return t;
+}
+
+Message submit(uint8_t sender) {
+  capnp::MallocMessageBuilder b;
+  auto g = b.initRoot<wire::Envelope>().initSubmitGraph();
+  g.setGraphId(1);
+  std::vector<TaskSpec> tasks{task(0, "fill", {}, {4, 4}), task(1, "fill", {}, {4, 4}),
+                              task(2, "sum", {{7, 0}, {7, 1}}, {})};
+  auto list = g.initTasks(static_cast<unsigned>(tasks.size()));
+  for (unsigned i = 0; i < tasks.size(); ++i) set_task_spec(list[i], tasks[i]);
+  set_key(g.initWanted(1)[0], {7, 2});
+  return {sender, {bytes_of(b)}};
+}
+
+Message results(uint8_t sender, std::vector<uint64_t> chunks) {
+  capnp::MallocMessageBuilder b;
+  auto r = b.initRoot<wire::Envelope>().initTaskResults();
+  auto list = r.initResults(static_cast<unsigned>(chunks.size()));
+  for (unsigned i = 0; i < chunks.size(); ++i) {
+    set_key(list[i].initKey(), {7, chunks[i]});
+    list[i].setOk(true);
+    list[i].setNbytes(128);
+    list[i].setSeconds(0.001);
+  }
+  return {sender, {bytes_of(b)}};
+}
+
+template <typename Fill>
+Message simple(uint8_t sender, Fill fill) {
+  capnp::MallocMessageBuilder b;
+  fill(b.initRoot<wire::Envelope>());
+  return {sender, {bytes_of(b)}};
+}
+
+void write(const std::filesystem::path& dir, const std::string& name, const std::vector<Message>& messages) {
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / name, std::ios::binary) << encode(messages);
+}
+
+}  // namespace
+}  // namespace rsdat::fuzz
+
+int main(int argc, char** argv) {
+  using namespace rsdat;
+  using namespace rsdat::fuzz;
+  if (argc != 2 || std::string(argv[1]) == "--help") {
+    std::cerr << "usage: rsdat-fuzz-seeds DIR  (writes the fuzz targets' seed corpus under DIR)\n";
+    return argc == 2 ? 0 : 2;
+  }
+  std::filesystem::path dir = argv[1];
+  auto heartbeat = simple(0, [](wire::Envelope::Builder e) { e.initHeartbeat().setManagedBytes(100); });
+  auto release = simple(1, [](wire::Envelope::Builder e) { set_key(e.initReleaseKeys().initKeys(1)[0], {7, 2}); });
+  auto info = simple(1, [](wire::Envelope::Builder e) { e.initInfoRequest().setRequestId(3); });
+  auto steal = simple(0, [](wire::Envelope::Builder e) {
+    auto r = e.initStealReply().initResults(1)[0];
+    set_key(r.initKey(), {7, 1});
+    r.setStolen(true);
+  });
+  auto failed = simple(0, [](wire::Envelope::Builder e) {
+    auto r = e.initTaskResults().initResults(1)[0];
+    set_key(r.initKey(), {7, 0});
+    r.setOk(false);
+    r.setMessage("kernel failed");
+    set_key(r.initMissingDeps(1)[0], {7, 5});
+  });
+  auto goodbye = [](uint8_t s) {
+    return simple(s, [](wire::Envelope::Builder e) { e.initGoodbye().setReason("done"); });
+  };
+  write(dir / "scheduler", "run", {hello(0, wire::Role::WORKER), hello(1, wire::Role::CLIENT), submit(1),
+                                   results(0, {0, 1}), heartbeat, results(0, {2}), info, release, goodbye(1)});
+  write(dir / "scheduler", "two-workers", {hello(0, wire::Role::WORKER), hello(2, wire::Role::WORKER),
+                                           hello(1, wire::Role::CLIENT), submit(1), steal, failed, goodbye(2),
+                                           results(0, {0, 1, 2}), goodbye(0)});
+  write(dir / "scheduler", "client-leaves", {hello(0, wire::Role::WORKER), hello(1, wire::Role::CLIENT), submit(1),
+                                             goodbye(1), results(0, {0})});
+  write(dir / "scheduler", "before-hello", {submit(1), results(0, {0}), heartbeat});
+
+  auto get = simple(1, [](wire::Envelope::Builder e) {
+    auto g = e.initGetChunks();
+    g.setRequestId(9);
+    auto keys = g.initKeys(2);
+    set_key(keys[0], {7, 0});
+    set_key(keys[1], {7, 1});
+  });
+  write(dir / "worker", "fetch", {hello(1, wire::Role::PEER), get, info, goodbye(1)});
+  write(dir / "worker", "client-fetch", {hello(2, wire::Role::CLIENT), get, get});
+  write(dir / "worker", "before-hello", {get, heartbeat});
+  return 0;
+}
