@@ -11,6 +11,7 @@
 
 #include <cstring>
 
+#include "bench/bench_cluster.hpp"
 #include "rsdat/rsdat.hpp"
 #include "runtime/builtin_ops.hpp"
 #include "runtime/transport.hpp"
@@ -111,29 +112,26 @@ void BM_MessageGetChunks(benchmark::State& state) {
       n);
 }
 
-struct Cluster {
-  Cluster() : local(LocalClusterOptions{.workers = 2, .threads_per_worker = 1, .memory_limit = "2GB"}),
-              client(local, ClientOptions{.progress = false}) {}
-  LocalCluster local;
-  Client client;
-};
-Cluster& cluster() {
-  static Cluster* c = new Cluster();
-  return *c;
+// The second argument of the cluster benchmarks is the transport (bench_cluster.hpp).
+Client& client_for(benchmark::State& state, int64_t transport) {
+  state.SetLabel(bench::transport_name(transport));
+  return bench::bench_cluster(static_cast<int>(transport), 2, "2GB").client;
 }
 
 void BM_NoopTasks(benchmark::State& state) {
   const int64_t n = state.range(0);
+  Client& client = client_for(state, state.range(1));
   for (auto _ : state) {
     // n fill tasks of one element, kept on the workers, then released.
-    Array x = zeros({n}, {1}).persist(&cluster().client);
+    Array x = zeros({n}, {1}).persist(&client);
     benchmark::DoNotOptimize(x.node());
   }
   state.SetItemsProcessed(state.iterations() * n);
 }
 
 void BM_RoundTrip(benchmark::State& state) {
-  for (auto _ : state) benchmark::DoNotOptimize(full({1}, {1}, 3.0).item(&cluster().client));
+  Client& client = client_for(state, state.range(0));
+  for (auto _ : state) benchmark::DoNotOptimize(full({1}, {1}, 3.0).item(&client));
 }
 
 Chunk big_chunk() {
@@ -189,8 +187,11 @@ BENCHMARK(BM_MessageComputeTasks)->Arg(1)->Arg(100);
 BENCHMARK(BM_MessageTaskResults)->Arg(100);
 BENCHMARK(BM_MessageHeartbeat);
 BENCHMARK(BM_MessageGetChunks)->Arg(100);
-BENCHMARK(BM_NoopTasks)->Arg(20000)->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_RoundTrip)->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_NoopTasks)
+    ->ArgsProduct({{20000}, {bench::kIpc, bench::kTcp, bench::kTcpCurve}})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_RoundTrip)->DenseRange(bench::kIpc, bench::kTcpCurve)->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_KernelElementwise)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_KernelSum)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Memcpy)->UseRealTime()->Unit(benchmark::kMillisecond);

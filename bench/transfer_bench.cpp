@@ -4,7 +4,8 @@
 // peer process fetches them all with GetChunks requests, the path a worker uses to
 // fetch inputs from another (batched per request, chunk bytes as zero-copy frames).
 // Here the fetching peer is the client library, which speaks the same protocol, with
-// the allocator settings of rsdat-worker.
+// the allocator settings of rsdat-worker. The second argument is the transport: ipc
+// (LocalCluster), tcp, and tcp with CURVE encryption (the default across nodes).
 // BM_RawZmq: the same bytes as plain ZeroMQ messages between two threads, the ceiling.
 //
 //   build/bin/rsdat-transfer-bench [--benchmark_filter=...]
@@ -15,6 +16,7 @@
 #include <thread>
 #include <zmq.hpp>
 
+#include "bench/bench_cluster.hpp"
 #include "client/array_internal.hpp"
 #include "client/client_internal.hpp"
 #include "rsdat/rsdat.hpp"
@@ -25,21 +27,11 @@ using namespace rsdat;
 
 constexpr int64_t kTotal = 256 << 20;
 
-struct Cluster {
-  Cluster() : cluster(LocalClusterOptions{.workers = 1, .threads_per_worker = 1, .memory_limit = "4GB"}),
-              client(cluster, ClientOptions{.progress = false}) {}
-  LocalCluster cluster;
-  Client client;
-};
-
-Cluster& cluster() {
-  static Cluster* c = new Cluster();
-  return *c;
-}
-
 void BM_WorkerToPeer(benchmark::State& state) {
   const int64_t chunk = state.range(0);
-  Client& client = cluster().client;
+  const int transport = static_cast<int>(state.range(1));
+  Client& client = bench::bench_cluster(transport, 1, "4GB").client;
+  state.SetLabel(bench::transport_name(transport));
   Array x = ones({kTotal}, {chunk}, DType::kUInt8).persist(&client);
   std::vector<TaskKey> keys = detail::all_keys(*x.node());
   auto where = client.impl().run({}, keys);
@@ -49,6 +41,7 @@ void BM_WorkerToPeer(benchmark::State& state) {
   }
   state.SetBytesProcessed(state.iterations() * kTotal);
   state.counters["chunks"] = static_cast<double>(keys.size());
+  client.impl().release(keys);
 }
 
 void BM_RawZmq(benchmark::State& state) {
@@ -88,7 +81,10 @@ void BM_RawZmq(benchmark::State& state) {
 
 }  // namespace
 
-BENCHMARK(BM_WorkerToPeer)->Arg(64 << 10)->Arg(1 << 20)->Arg(16 << 20)->Arg(64 << 20)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_WorkerToPeer)
+    ->ArgsProduct({{64 << 10, 1 << 20, 16 << 20, 64 << 20}, {bench::kIpc, bench::kTcp, bench::kTcpCurve}})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_RawZmq)->Arg(64 << 10)->Arg(1 << 20)->Arg(16 << 20)->Arg(64 << 20)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 int main(int argc, char** argv) {
