@@ -246,7 +246,11 @@ void WorkerServer::handle_scheduler(ReceivedMessage& msg) {
           as.spec = std::move(spec).value();
           for (auto loc : a.getDepLocations()) {
             std::vector<std::string> holders;
-            for (auto w : loc.getWorkers()) holders.emplace_back(w.cStr());
+            for (auto w : loc.getWorkers()) {
+              holders.emplace_back(w.cStr());
+              // Named after it was lost: a worker that came back at the same address.
+              if (!lost_peers_.empty()) lost_peers_.erase(holders.back());
+            }
             TaskKey dep = to_key(loc.getKey());
             auto dt = to_dtype(loc.getDtype());
             if (dt.ok() && loc.hasShape()) {
@@ -280,6 +284,8 @@ void WorkerServer::handle_scheduler(ReceivedMessage& msg) {
       }
       case wire::Envelope::PEER_LOST: {
         std::string address = env.getPeerLost().getAddress().cStr();
+        // Fetches from it that wait for the budget must not go out later either.
+        if (lost_peers_.size() < 4096) lost_peers_.insert(address);
         if (peers_.count(address)) drop_peer(address, "the scheduler reports it lost");
         break;
       }
@@ -483,6 +489,10 @@ void WorkerServer::apply(WorkerCommands& cmds) {
     WorkerCommands now = std::move(cmds);
     cmds.clear();
     for (auto& f : now.fetch) {
+      if (lost_peers_.count(f.peer)) {
+        for (const TaskKey& k : f.keys) state_.fetch_failed(k, cmds);
+        continue;
+      }
       PeerConnection* pc = nullptr;
       try {
         pc = &peer(f.peer);

@@ -114,6 +114,7 @@ class WorkerServer {
   std::vector<TaskKey> pending_acquired_;
   std::unordered_map<std::string, PeerConnection> peers_;
   std::unordered_set<std::string> router_hello_;  // identities that said hello
+  std::unordered_set<std::string> lost_peers_;    // reported lost by the scheduler
   uint64_t next_request_ = 1;
   uint64_t malformed_ = 0;
   std::chrono::steady_clock::time_point last_heartbeat_;
