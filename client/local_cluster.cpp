@@ -45,9 +45,10 @@ bool wait_exit(pid_t pid, std::chrono::milliseconds grace) {
   return false;
 }
 
+// SIGINT stops a daemon at once (SIGTERM makes a worker retire, handing its chunks over).
 void terminate(pid_t pid) {
   if (pid <= 0) return;
-  ::kill(pid, SIGTERM);
+  ::kill(pid, SIGINT);
   if (!wait_exit(pid, std::chrono::milliseconds(5000))) {
     ::kill(pid, SIGKILL);
     ::waitpid(pid, nullptr, 0);
@@ -163,7 +164,7 @@ pid_t LocalCluster::spawn(const std::string& program, const std::vector<std::str
   if (pid < 0) throw ClusterError("LocalCluster: fork failed");
   if (pid == 0) {
     // Die with the parent, whatever way it ends.
-    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    ::prctl(PR_SET_PDEATHSIG, SIGINT);
     if (::getppid() != parent) ::_exit(1);
     ::setpgid(0, 0);  // keep Ctrl-C of the terminal for the parent to handle
     ::execvp(argv[0], argv.data());
@@ -175,7 +176,7 @@ pid_t LocalCluster::spawn(const std::string& program, const std::vector<std::str
 
 void LocalCluster::stop() {
   // Workers first, so they say goodbye to a scheduler that is still there.
-  for (pid_t pid : worker_pids_) ::kill(pid, SIGTERM);
+  for (pid_t pid : worker_pids_) ::kill(pid, SIGINT);
   for (pid_t pid : worker_pids_) terminate(pid);
   worker_pids_.clear();
   terminate(scheduler_pid_);

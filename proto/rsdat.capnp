@@ -135,6 +135,12 @@ struct ClusterInfo {
 # Scheduler -> workers: a worker is gone; fetches from it will not be answered.
 struct PeerLost { address @0 :Text; }
 
+# Worker -> scheduler: this worker is leaving (walltime, scale-down). The scheduler
+# copies what only it holds elsewhere, then says goodbye to it.
+struct Retiring { reason @0 :Text; }
+# Scheduler -> worker: fetch these chunks and keep them (reported as acquired).
+struct Replicate { keys @0 :List(KeyLocation); }
+
 struct Envelope {
   union {
     hello @0 :Hello;
@@ -156,5 +162,7 @@ struct Envelope {
     peerLost @16 :PeerLost;
     stealTasks @17 :StealTasks;
     stealReply @18 :StealReply;
+    retiring @19 :Retiring;
+    replicate @20 :Replicate;
   }
 }

@@ -163,6 +163,7 @@ void SchedulerServer::run() {
     if (double t = now(); t - last_balance_ > 0.01) {
       last_balance_ = t;
       state_.balance(commands_);
+      if (state_.num_retiring() > 0) state_.check_retiring(commands_);
     }
     flush();
   }
@@ -252,6 +253,14 @@ void SchedulerServer::handle(ReceivedMessage& msg) {
         std::vector<TaskKey> keys;
         for (auto k : env.getReleaseKeys().getKeys()) keys.push_back(to_key(k));
         state_.release_keys(ClientId{p->id}, keys, commands_);
+        return;
+      }
+      case wire::Envelope::RETIRING: {
+        if (!is_worker) break;
+        WorkerId w{p->id};
+        state_.worker_retiring(w, commands_);
+        spdlog::info("worker {} retiring ({}): handing over {} chunks", p->name,
+                     env.getRetiring().getReason().cStr(), commands_.replicate.size());
         return;
       }
       case wire::Envelope::STEAL_REPLY: {
@@ -390,15 +399,22 @@ void SchedulerServer::send_info(const zmq::message_t& identity, uint64_t request
   (void)send_message(router_, &identity, b);
 }
 
-void SchedulerServer::drop_peer(const std::string& identity, const std::string& reason) {
+std::optional<SchedulerServer::Peer> SchedulerServer::forget_peer(const std::string& identity) {
   auto it = peers_.find(identity);
-  if (it == peers_.end()) return;
+  if (it == peers_.end()) return std::nullopt;
   Peer p = it->second;
   peers_.erase(it);
   identity_of_.erase(p.id);
   for (auto fit = identity_by_fd_.begin(); fit != identity_by_fd_.end();) {
     fit = fit->second == identity ? identity_by_fd_.erase(fit) : std::next(fit);
   }
+  return p;
+}
+
+void SchedulerServer::drop_peer(const std::string& identity, const std::string& reason) {
+  auto found = forget_peer(identity);
+  if (!found) return;
+  const Peer& p = *found;
   if (p.role == Peer::Role::kWorker) {
     spdlog::info("worker {} left: {}", p.name, reason);
     const WorkerInfo* info = state_.worker_info(WorkerId{p.id});
@@ -510,6 +526,24 @@ void SchedulerServer::flush() {
   // Steal requests, after the assignments they may concern.
   send_keys(commands_.steal, [](const StealCommand& s) { return s.victim; },
             [](wire::Envelope::Builder e, size_t n) { return e.initStealTasks().initKeys(n); });
+  // Copies a retiring worker hands over: one message per receiving worker.
+  std::map<uint64_t, std::vector<const ReplicateCommand*>> replicate;
+  for (const auto& r : commands_.replicate) replicate[r.worker.value].push_back(&r);
+  for (const auto& [worker, list] : replicate) {
+    capnp::MallocMessageBuilder b;
+    auto keys = b.initRoot<wire::Envelope>().initReplicate().initKeys(list.size());
+    for (size_t i = 0; i < list.size(); ++i) {
+      set_key(keys[i].initKey(), list[i]->key);
+      if (const TaskSpec* spec = state_.spec_of(list[i]->key)) {
+        keys[i].setDtype(to_wire(spec->dtype));
+        set_shape(keys[i].initShape(spec->shape.size()), spec->shape);
+      }
+      auto addrs = addresses({list[i]->from});
+      auto wl = keys[i].initWorkers(addrs.size());
+      for (size_t k = 0; k < addrs.size(); ++k) wl.set(k, addrs[k]);
+    }
+    send_to(worker, b);
+  }
   std::map<uint64_t, std::vector<const ReadyCommand*>> ready;
   for (const auto& r : commands_.ready) ready[r.client.value].push_back(&r);
   for (const auto& [client, list] : ready) {
@@ -534,6 +568,15 @@ void SchedulerServer::flush() {
     tf.setWorker(f.worker);
     tf.setMessage(f.message);
     send_to(f.client.value, b);
+  }
+  // Retired workers: nothing depends on them any more; they may go.
+  for (WorkerId w : commands_.retired) {
+    auto it = identity_of_.find(w.value);
+    if (it == identity_of_.end()) continue;
+    capnp::MallocMessageBuilder b;
+    b.initRoot<wire::Envelope>().initGoodbye().setReason("retired");
+    send_to(w.value, b);
+    if (auto p = forget_peer(std::string(it->second))) spdlog::info("worker {} retired", p->name);
   }
   commands_.clear();
 }

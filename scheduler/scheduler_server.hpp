@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <zmq.hpp>
@@ -68,6 +69,8 @@ class SchedulerServer {
   void check_timeouts();
   void check_disconnects();
   void drop_peer(const std::string& identity, const std::string& reason);
+  // Forgets a peer's connection without telling the state (which let it go already).
+  std::optional<Peer> forget_peer(const std::string& identity);
   const Peer* peer(const zmq::message_t& identity) const;
   Status write_scheduler_file();
   Status set_up_security(const std::string& endpoint);

@@ -87,6 +87,11 @@ void SchedulerState::add_worker(WorkerId id, WorkerInfo info, double now, Comman
 }
 
 void SchedulerState::remove_worker(WorkerId id, const std::string& reason, Commands& out) {
+  if (auto r = retiring_.find(id); r != retiring_.end()) {
+    // Lost before it finished retiring: what only it held is recomputed, as for any loss.
+    workers_.emplace(id, std::move(r->second.worker));
+    retiring_.erase(r);
+  }
   auto wit = workers_.find(id);
   if (wit == workers_.end()) return;
   Worker lost = std::move(wit->second);
@@ -134,15 +139,14 @@ void SchedulerState::remove_worker(WorkerId id, const std::string& reason, Comma
 }
 
 void SchedulerState::heartbeat(WorkerId id, const WorkerMetrics& metrics, double now) {
-  auto it = workers_.find(id);
-  if (it == workers_.end()) return;
-  it->second.metrics = metrics;
-  it->second.last_seen = now;
+  Worker* w = find_worker(id);
+  if (!w) return;
+  w->metrics = metrics;
+  w->last_seen = now;
 }
 
 void SchedulerState::touch(WorkerId id, double now) {
-  auto it = workers_.find(id);
-  if (it != workers_.end()) it->second.last_seen = now;
+  if (Worker* w = find_worker(id)) w->last_seen = now;
 }
 
 std::vector<WorkerId> SchedulerState::timed_out_workers(double now) const {
@@ -150,7 +154,104 @@ std::vector<WorkerId> SchedulerState::timed_out_workers(double now) const {
   for (const auto& [id, w] : workers_) {
     if (now - w.last_seen > config_.worker_timeout) out.push_back(id);
   }
+  for (const auto& [id, r] : retiring_) {
+    if (now - r.worker.last_seen > config_.worker_timeout) out.push_back(id);
+  }
   return out;
+}
+
+void SchedulerState::worker_retiring(WorkerId id, Commands& out) {
+  auto wit = workers_.find(id);
+  if (wit == workers_.end()) return;
+  Retiring& r = retiring_[id];
+  r.worker = std::move(wit->second);
+  workers_.erase(wit);
+  rebuild_root_queues();
+  // Tasks it has not finished run elsewhere (its reports for them are ignored from now on).
+  std::vector<TaskKey> unfinished(r.worker.processing.begin(), r.worker.processing.end());
+  for (const TaskKey& key : unfinished) {
+    Task& t = tasks_.at(key);
+    forget_steal(t);
+    t.processing_on.reset();
+    r.worker.processing.erase(key);
+    transition(t, TaskStatus::kReleased);
+    if (needs_data(t)) {
+      ensure_computed(key, out);
+    } else {
+      maybe_release(key, out);
+    }
+  }
+  r.worker.processing_roots = 0;
+  r.worker.processing_root_bytes = 0;
+  r.worker.occupancy = 0;
+  for (const TaskKey& key : r.worker.has) {
+    const Task& t = tasks_.at(key);
+    if (t.who_has.size() == 1 && needs_data(t)) r.pending.emplace(key, std::nullopt);
+  }
+  ask_replicas(r, out);
+  fill_queue(out);
+}
+
+void SchedulerState::ask_replicas(Retiring& r, Commands& out) {
+  for (auto& [key, target] : r.pending) {
+    if (target && workers_.count(*target)) continue;  // asked, and that worker is still here
+    target.reset();
+    const Task& t = tasks_.at(key);
+    // The worker with the most memory to spare takes it.
+    const Worker* best = nullptr;
+    double best_room = 0;
+    for (const auto& [id, w] : workers_) {
+      double room = static_cast<double>(w.info.memory_limit) - static_cast<double>(w.metrics.rss_bytes);
+      if (w.info.memory_limit == 0) room = 1e18;
+      if (!best || room > best_room) {
+        best = &w;
+        best_room = room;
+      }
+    }
+    if (!best) return;  // no worker to take it yet: asked again when one joins
+    target = best->id;
+    out.replicate.push_back({best->id, key, r.worker.id});
+    (void)t;
+  }
+}
+
+void SchedulerState::check_retiring(Commands& out) {
+  for (auto it = retiring_.begin(); it != retiring_.end();) {
+    Retiring& r = it->second;
+    for (auto p = r.pending.begin(); p != r.pending.end();) {
+      auto t = tasks_.find(p->first);
+      const bool done = t == tasks_.end() || t->second.status != TaskStatus::kMemory || !needs_data(t->second) ||
+                        t->second.who_has.size() > 1 || !contains(t->second.who_has, it->first);
+      p = done ? r.pending.erase(p) : std::next(p);
+    }
+    if (!r.pending.empty()) {
+      ask_replicas(r, out);
+      ++it;
+      continue;
+    }
+    // Every chunk it holds has another holder or is not needed: drop it as a holder.
+    const WorkerId id = it->first;
+    for (const TaskKey& key : r.worker.has) {
+      Task& t = tasks_.at(key);
+      erase_value(t.who_has, id);
+      if (t.who_has.empty() && t.status == TaskStatus::kMemory) {
+        transition(t, TaskStatus::kReleased);
+        if (needs_data(t)) ensure_computed(key, out);  // not expected: it was not needed a moment ago
+      }
+    }
+    out.retired.push_back(id);
+    it = retiring_.erase(it);
+  }
+}
+
+SchedulerState::Worker* SchedulerState::find_worker(WorkerId id) {
+  if (auto it = workers_.find(id); it != workers_.end()) return &it->second;
+  if (auto it = retiring_.find(id); it != retiring_.end()) return &it->second.worker;
+  return nullptr;
+}
+
+const SchedulerState::Worker* SchedulerState::find_worker(WorkerId id) const {
+  return const_cast<SchedulerState*>(this)->find_worker(id);
 }
 
 // ---- clients ----------------------------------------------------------------
@@ -441,7 +542,7 @@ void SchedulerState::task_missing_deps(WorkerId worker, const TaskKey& key, cons
     if (mt.status != TaskStatus::kMemory) continue;
     for (WorkerId h : mt.who_has) {
       out.release.push_back({h, m});
-      workers_.at(h).has.erase(m);
+      find_worker(h)->has.erase(m);
     }
     mt.who_has.clear();
     transition(mt, TaskStatus::kReleased);
@@ -565,7 +666,9 @@ void SchedulerState::on_ready(Task& t, Commands& out) {
       candidates.push_back(c);
     };
     for (const TaskKey& d : t.spec.deps)
-      for (WorkerId h : tasks_.at(d).who_has) add(workers_.at(h));
+      for (WorkerId h : tasks_.at(d).who_has) {
+        if (auto hw = workers_.find(h); hw != workers_.end()) add(hw->second);  // not a retiring one
+      }
     // A worker with root tasks of its own waiting is busy even when its queue is short:
     // moving inputs there only trades its work for a transfer.
     const Worker* idle = nullptr;
@@ -807,7 +910,7 @@ void SchedulerState::maybe_release(const TaskKey& key, Commands& out) {
       case TaskStatus::kMemory:
         for (WorkerId w : t.who_has) {
           out.release.push_back({w, k});
-          workers_.at(w).has.erase(k);
+          find_worker(w)->has.erase(k);
         }
         t.who_has.clear();
         transition(t, TaskStatus::kReleased);
@@ -862,8 +965,8 @@ std::optional<WorkerId> SchedulerState::processing_worker(const TaskKey& key) co
 }
 
 const WorkerInfo* SchedulerState::worker_info(WorkerId id) const {
-  auto it = workers_.find(id);
-  return it == workers_.end() ? nullptr : &it->second.info;
+  const Worker* w = find_worker(id);
+  return w ? &w->info : nullptr;
 }
 
 const WorkerMetrics* SchedulerState::worker_metrics(WorkerId id) const {
@@ -919,9 +1022,9 @@ void SchedulerState::validate() const {
     RSDAT_CHECK_MSG((t.status == TaskStatus::kMemory) == !t.who_has.empty(),
                     "who_has inconsistent with status at " + key.to_string());
     for (WorkerId w : t.who_has) {
-      auto wit = workers_.find(w);
-      RSDAT_CHECK(wit != workers_.end());
-      RSDAT_CHECK(wit->second.has.count(key));
+      const Worker* holder = find_worker(w);
+      RSDAT_CHECK(holder != nullptr);
+      RSDAT_CHECK(holder->has.count(key));
     }
     RSDAT_CHECK((t.status == TaskStatus::kProcessing) == t.processing_on.has_value());
     if (t.processing_on) {

@@ -78,15 +78,28 @@ struct StealCommand {
   WorkerId victim;
   TaskKey key;
 };
+// Hold a copy of `key`, fetched from `from` (a retiring worker hands over its chunks).
+struct ReplicateCommand {
+  WorkerId worker;
+  TaskKey key;
+  WorkerId from;
+};
 struct Commands {
   std::vector<AssignCommand> assign;
+  std::vector<ReplicateCommand> replicate;
+  std::vector<WorkerId> retired;  // workers that may leave now: nothing depends on them
   std::vector<ReleaseCommand> release;
   std::vector<ReadyCommand> ready;
   std::vector<FailedCommand> failed;
   std::vector<StealCommand> steal;
-  bool empty() const { return assign.empty() && release.empty() && ready.empty() && failed.empty() && steal.empty(); }
+  bool empty() const {
+    return assign.empty() && release.empty() && ready.empty() && failed.empty() && steal.empty() &&
+           replicate.empty() && retired.empty();
+  }
   void clear() {
     assign.clear();
+    replicate.clear();
+    retired.clear();
     release.clear();
     ready.clear();
     failed.clear();
@@ -120,6 +133,13 @@ class SchedulerState {
   void touch(WorkerId id, double now);
   // Workers that have been silent longer than the timeout.
   std::vector<WorkerId> timed_out_workers(double now) const;
+  // A worker about to leave (walltime, scale-down): it gets no more tasks; those it has
+  // not finished run elsewhere; the chunks only it holds that are still needed are
+  // copied to other workers. check_retiring() says (Commands::retired) when it may go:
+  // then it is no longer a worker here, and nothing is recomputed.
+  void worker_retiring(WorkerId id, Commands& out);
+  void check_retiring(Commands& out);
+  size_t num_retiring() const { return retiring_.size(); }
 
   // Clients.
   void add_client(ClientId id);
@@ -207,6 +227,15 @@ class SchedulerState {
     ComputationStats stats;
   };
 
+  struct Retiring {
+    Worker worker;
+    std::unordered_map<TaskKey, std::optional<WorkerId>> pending;  // chunk -> copy asked of
+  };
+  // A worker, also one retiring (it still holds chunks), or nullptr.
+  Worker* find_worker(WorkerId id);
+  const Worker* find_worker(WorkerId id) const;
+  void ask_replicas(Retiring& r, Commands& out);
+
   void transition(Task& t, TaskStatus to);
   // Makes sure `key` will be computed (or reported) because something needs it.
   void ensure_computed(const TaskKey& key, Commands& out);
@@ -236,6 +265,7 @@ class SchedulerState {
   SchedulerConfig config_;
   std::unordered_map<TaskKey, Task> tasks_;
   std::map<WorkerId, Worker> workers_;
+  std::map<WorkerId, Retiring> retiring_;  // out of workers_: placement never sees them
   std::unordered_map<ClientId, Client> clients_;
   // Ready tasks waiting for a worker slot (roots) or for any worker, by order.
   std::map<uint64_t, TaskKey> queue_;

@@ -20,6 +20,10 @@ rsdat::worker::WorkerServer* g_server = nullptr;
 void on_signal(int) {
   if (g_server) g_server->stop();
 }
+// SIGTERM (scancel, SLURM's --signal before the time limit): retire, handing chunks over.
+void on_term(int) {
+  if (g_server) g_server->retire();
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -70,6 +74,12 @@ int main(int argc, char** argv) {
   app.add_option("--death-timeout", options.death_timeout,
                  "seconds without a word from the scheduler before the worker exits")
       ->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--lifetime", options.lifetime,
+                 "seconds after which the worker retires (hands its chunks to other workers and leaves); "
+                 "SIGTERM does the same, a second SIGTERM stops at once")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--retire-timeout", options.retire_timeout, "seconds a retirement may take before the worker leaves")
+      ->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--plugin", plugins, "shared library registering ops with RSDAT_REGISTER_OP (repeatable)")
       ->check(CLI::ExistingFile);
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")->capture_default_str()
@@ -113,7 +123,7 @@ int main(int argc, char** argv) {
   rsdat::set_buffer_pool_limit(std::min<uint64_t>(options.memory_limit / 8, uint64_t{1} << 30));
   g_server = nullptr;
   std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
+  std::signal(SIGTERM, on_term);
   bool encryption = !no_encryption;
   if (!scheduler_file.empty()) {
     auto info = rsdat::wait_for_scheduler_file(scheduler_file, scheduler_file_timeout);

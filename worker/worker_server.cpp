@@ -154,7 +154,9 @@ Status WorkerServer::wait_for_welcome() {
 void WorkerServer::run() {
   std::vector<zmq::pollitem_t> items;
   std::vector<std::string> peer_order;
+  started_ = Clock::now();
   while (!stopping_.load()) {
+    check_retirement();
     items.clear();
     peer_order.clear();
     items.push_back({static_cast<void*>(scheduler_), 0, ZMQ_POLLIN, 0});
@@ -268,6 +270,24 @@ void WorkerServer::handle_scheduler(ReceivedMessage& msg) {
         std::vector<TaskKey> keys;
         for (auto k : env.getReleaseChunks().getKeys()) keys.push_back(to_key(k));
         state_.release(keys, commands_);
+        break;
+      }
+      case wire::Envelope::REPLICATE: {
+        std::vector<std::pair<TaskKey, std::vector<std::string>>> keys;
+        std::unordered_map<TaskKey, uint64_t> nbytes;
+        for (auto loc : env.getReplicate().getKeys()) {
+          TaskKey key = to_key(loc.getKey());
+          std::vector<std::string> holders;
+          for (auto w : loc.getWorkers()) holders.emplace_back(w.cStr());
+          auto dtype = to_dtype(loc.getDtype());
+          if (dtype.ok()) {
+            auto shape = to_shape(loc.getShape(), *dtype);
+            if (shape.ok()) nbytes[key] = static_cast<uint64_t>(shape_size(*shape)) * dtype_size(*dtype);
+          }
+          keys.emplace_back(key, std::move(holders));
+        }
+        spdlog::info("taking over {} chunks from a retiring worker", keys.size());
+        state_.replicate(keys, nbytes, commands_);
         break;
       }
       case wire::Envelope::STEAL_TASKS: {
@@ -481,6 +501,34 @@ void WorkerServer::check_fetch_timeouts() {
   }
   for (const auto& addr : stale) drop_peer(addr, "no answer within the fetch timeout");
   if (!stale.empty()) apply(commands_);
+}
+
+void WorkerServer::check_retirement() {
+  const auto now = Clock::now();
+  if (!retiring_) {
+    std::string reason;
+    if (retire_requested_.load()) {
+      reason = "asked to";
+    } else if (options_.lifetime > 0 && now - started_ >= std::chrono::duration<double>(options_.lifetime)) {
+      reason = "lifetime of " + std::to_string(static_cast<int>(options_.lifetime)) + " s reached";
+    } else {
+      return;
+    }
+    retiring_ = true;
+    retire_requested_.store(true);
+    retire_deadline_ = now + std::chrono::duration_cast<Clock::duration>(
+                                 std::chrono::duration<double>(options_.retire_timeout));
+    spdlog::info("retiring ({}): handing chunks over to other workers", reason);
+    capnp::MallocMessageBuilder b;
+    b.initRoot<wire::Envelope>().initRetiring().setReason(reason);
+    (void)send_message(scheduler_, nullptr, b);
+    return;
+  }
+  if (now > retire_deadline_) {
+    spdlog::warn("retirement did not finish within {} s: leaving (what only this worker holds will be recomputed)",
+                 options_.retire_timeout);
+    stopping_.store(true);
+  }
 }
 
 void WorkerServer::apply(WorkerCommands& cmds) {

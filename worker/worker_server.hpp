@@ -52,6 +52,8 @@ struct WorkerOptions {
   double connect_timeout = 30.0;  // seconds to wait for the scheduler's welcome
   double fetch_timeout = 60.0;    // seconds before a silent peer counts as failed
   double death_timeout = 60.0;    // seconds without a word from the scheduler before exiting
+  double lifetime = 0;            // seconds after start at which to retire (0: never)
+  double retire_timeout = 60.0;   // seconds a retirement may take before the worker just leaves
 };
 
 class WorkerServer {
@@ -64,6 +66,11 @@ class WorkerServer {
   Status start();
   void run();
   void stop() { stopping_.store(true); }
+  // Leaves gracefully: the scheduler moves the chunks only this worker holds to others,
+  // then says goodbye. A second call stops at once. Safe from a signal handler.
+  void retire() {
+    if (retire_requested_.exchange(true)) stopping_.store(true);
+  }
 
   const std::string& address() const { return address_; }
   // Handles the frames of one message (identity first) as if it had arrived on the
@@ -91,6 +98,8 @@ class WorkerServer {
   void send_reports();
   void heartbeat();
   void check_fetch_timeouts();
+  // Starts retiring when asked to or when the lifetime is up; leaves when that takes too long.
+  void check_retirement();
   // Spills and pauses by the memory thresholds; at most every few milliseconds.
   void manage_memory();
   PeerConnection& peer(const std::string& address);
@@ -106,6 +115,9 @@ class WorkerServer {
   ConnectionMonitor router_monitor_{"worker"};
   std::string address_;
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> retire_requested_{false};
+  bool retiring_ = false;
+  std::chrono::steady_clock::time_point started_, retire_deadline_;
   int wake_fd_ = -1;
 
   WorkerState state_;

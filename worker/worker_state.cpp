@@ -65,7 +65,7 @@ void WorkerState::pump_fetches(WorkerCommands& out) {
       continue;
     }
     Fetch& f = it->second;
-    if (f.waiting.empty()) {  // every task that wanted it went away
+    if (f.waiting.empty() && !f.replica) {  // every task that wanted it went away
       fetches_.erase(it);
       fetch_queue_.pop_front();
       continue;
@@ -139,6 +139,24 @@ bool WorkerState::steal(const TaskKey& key, WorkerCommands& out) {
   drop_task(key);
   try_execute(out);
   return true;
+}
+
+void WorkerState::replicate(const std::vector<std::pair<TaskKey, std::vector<std::string>>>& keys,
+                            const std::unordered_map<TaskKey, uint64_t>& nbytes, WorkerCommands& out) {
+  std::vector<TaskKey> start;
+  for (const auto& [key, holders] : keys) {
+    if (store_.contains(key)) {
+      out.acquired.push_back(key);
+      continue;
+    }
+    auto [it, fresh] = fetches_.try_emplace(key);
+    it->second.replica = true;
+    if (!fresh) continue;  // already on its way for a task
+    it->second.holders = holders;
+    if (auto n = nbytes.find(key); n != nbytes.end()) it->second.nbytes = n->second;
+    start.push_back(key);
+  }
+  start_fetches(start, out);
 }
 
 void WorkerState::set_paused(bool paused, WorkerCommands& out) {

@@ -78,6 +78,10 @@ class WorkerState {
   void set_paused(bool paused, WorkerCommands& out);
   // Gives up `key` if it has not started (work stealing): true when it was dropped.
   bool steal(const TaskKey& key, WorkerCommands& out);
+  // Fetches chunks to hold for the cluster (a retiring worker hands them over); each
+  // one that arrives, or was here already, is reported in `acquired`.
+  void replicate(const std::vector<std::pair<TaskKey, std::vector<std::string>>>& keys,
+                 const std::unordered_map<TaskKey, uint64_t>& nbytes, WorkerCommands& out);
   // Bytes of inputs being fetched at once, at most (one fetch always may run): more
   // wait their turn, so that a worker given many tasks does not fill its memory with
   // their inputs before it can run them.
@@ -107,6 +111,7 @@ class WorkerState {
     std::vector<TaskKey> waiting;
     uint64_t nbytes = 0;     // 0: unknown
     bool in_flight = false;  // asked of holders[next - 1], counted in fetch_bytes_in_flight_
+    bool replica = false;    // wanted for itself (replicate), not only by tasks
   };
   static constexpr uint64_t kUnknownFetchBytes = 8 << 20;
   uint64_t fetch_cost(const Fetch& f) const { return f.nbytes ? f.nbytes : kUnknownFetchBytes; }

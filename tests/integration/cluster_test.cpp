@@ -427,7 +427,7 @@ TEST(LocalClusterTest, DaemonsDieWithTheProgram) {
   for (pid_t p : pids) EXPECT_EQ(::kill(p, 0), 0);
   ::kill(child, SIGKILL);
   ::waitpid(child, nullptr, 0);
-  // The daemons are the child's children: reparented, they get SIGTERM and exit.
+  // The daemons are the child's children: reparented, they get SIGINT and exit.
   bool gone = false;
   for (int i = 0; i < 100 && !gone; ++i) {
     gone = true;

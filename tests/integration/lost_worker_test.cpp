@@ -2,6 +2,7 @@
 // bit for bit, as an undisturbed run, and new workers join and get work.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <atomic>
@@ -10,6 +11,7 @@
 #include <thread>
 
 #include "rsdat/rsdat.hpp"
+#include "runtime/params.hpp"
 
 namespace rsdat {
 namespace {
@@ -101,6 +103,48 @@ TEST(LostWorkers, AKernelThatKillsItsWorkerErrsAfterAllowedFailures) {
     std::this_thread::sleep_for(std::chrono::milliseconds(25));
   }
   EXPECT_EQ(ones({10}, {5}).sum().item(&client), 10.0);
+}
+
+// SIGTERM (what scancel and SLURM's --signal send) makes a worker retire: the chunks
+// only it holds move to the others and it leaves. Nothing is computed twice.
+TEST(LostWorkers, ARetiringWorkerHandsItsChunksOverAndNothingIsRecomputed) {
+  LocalCluster cluster(LocalClusterOptions{.workers = 3, .threads_per_worker = 1, .memory_limit = "1GB",
+                                           .worker_plugins = {RSDAT_TEST_OPS}});
+  Client client(cluster, ClientOptions{.progress = false});
+  const std::string counter = cluster.scheduler_file() + ".runs";
+  auto runs = [&] {
+    struct stat st{};
+    return ::stat(counter.c_str(), &st) == 0 ? static_cast<long>(st.st_size) : 0L;
+  };
+  auto x = map_blocks("test_count_runs", {random::uniform({600, 600}, {100, 100}, 4)}, DType::kFloat64,
+                      ParamWriter().str(counter).take())
+               .persist(&client);
+  ASSERT_EQ(runs(), 36);
+  const double before = x.sum().item(&client);
+  auto held = client.cluster_status().workers;
+  ASSERT_EQ(held.size(), 3u);
+  for (const auto& w : held) EXPECT_GT(w.keys, 0u) << w.name << " holds none of x";
+
+  const pid_t victim = cluster.worker_pids()[1];
+  ASSERT_EQ(::kill(victim, SIGTERM), 0);
+  int status = -1;
+  for (int i = 0; i < 600 && ::waitpid(victim, &status, WNOHANG) != victim; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  ASSERT_TRUE(WIFEXITED(status)) << "the retiring worker did not leave within 15 s";
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_EQ(client.cluster_status().workers.size(), 2u);
+  EXPECT_DOUBLE_EQ(x.sum().item(&client), before);
+  EXPECT_EQ(x.compute<double>(&client), random::uniform({600, 600}, {100, 100}, 4).compute<double>(&client));
+  EXPECT_EQ(runs(), 36) << "chunks of x were computed again";
+  // The cluster goes on with a new worker.
+  cluster.add_worker();
+  for (int i = 0; i < 400 && client.cluster_status().workers.size() < 3; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  EXPECT_EQ(client.cluster_status().workers.size(), 3u);
+  EXPECT_DOUBLE_EQ(x.sum().item(&client), before);
+  EXPECT_EQ(runs(), 36);
 }
 
 TEST(LostWorkers, AClientThatGoesAwayHasItsWorkCancelled) {

@@ -43,7 +43,7 @@ class SecurityTest : public ::testing::Test {
     dir_ = dir;
   }
   void TearDown() override {
-    for (pid_t pid : pids_) ::kill(pid, SIGTERM);
+    for (pid_t pid : pids_) ::kill(pid, SIGINT);
     for (pid_t pid : pids_) ::waitpid(pid, nullptr, 0);
     fs::remove_all(dir_);
   }

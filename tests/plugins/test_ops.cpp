@@ -1,8 +1,13 @@
-// Kernels for the tests, loaded by rsdat-worker --plugin: one that works and one that
-// kills the worker running it (as a kernel crashing the process would).
+// Kernels for the tests, loaded by rsdat-worker --plugin: one that works, one that
+// kills the worker running it (as a kernel crashing the process would), and one that
+// counts its runs in a file (to tell whether anything was computed twice).
+#include <fcntl.h>
 #include <signal.h>
+#include <unistd.h>
 
+#include <cstring>
 #include <stdexcept>
+#include <string>
 
 #include "runtime/op_registry.hpp"
 
@@ -16,6 +21,19 @@ rsdat::Chunk add_one(rsdat::KernelContext& ctx) {
   return out;
 }
 
+// Params: the path of a file that gets one byte per run. Returns its input.
+rsdat::Chunk count_runs(rsdat::KernelContext& ctx) {
+  if (ctx.inputs.size() != 1) throw std::invalid_argument("test_count_runs: one input");
+  const std::string path(ctx.params.str());
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+  if (fd < 0 || ::write(fd, "x", 1) != 1) throw std::runtime_error("test_count_runs: cannot write " + path);
+  ::close(fd);
+  const rsdat::Chunk& in = ctx.inputs[0];
+  rsdat::Chunk out = rsdat::Chunk::allocate(in.dtype, in.shape);
+  std::memcpy(out.mutable_bytes(), in.bytes(), in.nbytes());
+  return out;
+}
+
 rsdat::Chunk kill_worker(rsdat::KernelContext&) {
   ::raise(SIGKILL);
   return {};
@@ -25,3 +43,4 @@ rsdat::Chunk kill_worker(rsdat::KernelContext&) {
 
 RSDAT_REGISTER_OP("test_add_one", add_one);
 RSDAT_REGISTER_OP("test_kill_worker", kill_worker);
+RSDAT_REGISTER_OP("test_count_runs", count_runs);

@@ -637,3 +637,89 @@ TEST(SchedulerStateRandom, InvariantsHoldAndEveryWantedKeyArrives) {
 
 }  // namespace
 }  // namespace rsdat::sched
+
+namespace rsdat::sched {
+namespace {
+
+// A retiring worker gets no new work, its unfinished tasks run elsewhere, the chunks
+// only it holds are copied to another worker, and then it may go: nothing recomputed.
+TEST_F(SchedulerStateTest, ARetiringWorkerHandsOverWhatOnlyItHolds) {
+  state.add_client(ClientId{1});
+  add_worker(1);
+  add_worker(2);
+  std::vector<TaskSpec> tasks;
+  std::vector<TaskKey> wanted;
+  for (uint64_t i = 0; i < 8; ++i) {
+    tasks.push_back(task(1, i));
+    wanted.push_back({1, i});
+  }
+  ASSERT_TRUE(submit(1, tasks, wanted).is_ok());
+  run_all();
+  std::vector<TaskKey> on_1;
+  for (const TaskKey& k : wanted) {
+    ASSERT_EQ(state.status(k), TaskStatus::kMemory);
+    if (state.who_has(k) == std::vector<WorkerId>{WorkerId{1}}) on_1.push_back(k);
+  }
+  ASSERT_FALSE(on_1.empty());
+  // A task queued on worker 1 when it starts retiring goes to worker 2.
+  ASSERT_TRUE(submit(1, {task(2, 0, {on_1[0]})}, {{2, 0}}).is_ok());
+  out.clear();
+  state.worker_retiring(WorkerId{1}, out);
+  state.validate();
+  EXPECT_EQ(state.num_workers(), 1u);
+  std::set<TaskKey> asked;
+  for (const auto& r : out.replicate) {
+    EXPECT_EQ(r.worker, WorkerId{2});
+    EXPECT_EQ(r.from, WorkerId{1});
+    asked.insert(r.key);
+  }
+  EXPECT_EQ(asked, std::set<TaskKey>(on_1.begin(), on_1.end()));
+  // Worker 1 still counts as a holder: a task needing its chunks may fetch from it.
+  EXPECT_EQ(state.worker_info(WorkerId{1})->address, "tcp://w1");
+  out.clear();
+  state.check_retiring(out);
+  EXPECT_TRUE(out.retired.empty()) << "chunks not handed over yet";
+  for (const TaskKey& k : on_1) {
+    out.clear();
+    state.replica_acquired(WorkerId{2}, k, out);
+    state.validate();
+  }
+  out.clear();
+  state.check_retiring(out);
+  state.validate();
+  EXPECT_EQ(out.retired, std::vector<WorkerId>{WorkerId{1}});
+  EXPECT_TRUE(out.assign.empty()) << "nothing recomputed";
+  for (const TaskKey& k : wanted) {
+    EXPECT_EQ(state.status(k), TaskStatus::kMemory);
+    EXPECT_EQ(state.who_has(k), std::vector<WorkerId>{WorkerId{2}});
+  }
+  EXPECT_EQ(state.num_retiring(), 0u);
+}
+
+// A retiring worker lost before it finished: what only it held is recomputed.
+TEST_F(SchedulerStateTest, ARetiringWorkerLostHalfwayIsALoss) {
+  state.add_client(ClientId{1});
+  add_worker(1);
+  add_worker(2);
+  std::vector<TaskSpec> tasks;
+  std::vector<TaskKey> wanted;
+  for (uint64_t i = 0; i < 6; ++i) {
+    tasks.push_back(task(1, i));
+    wanted.push_back({1, i});
+  }
+  ASSERT_TRUE(submit(1, tasks, wanted).is_ok());
+  run_all();
+  out.clear();
+  state.worker_retiring(WorkerId{1}, out);
+  state.validate();
+  remove_worker(1);
+  EXPECT_EQ(state.num_retiring(), 0u);
+  bool recomputed = false;
+  for (const auto& a : out.assign) recomputed = recomputed || a.worker == WorkerId{2};
+  EXPECT_TRUE(recomputed);
+  run_all();
+  for (const TaskKey& k : wanted) EXPECT_EQ(state.status(k), TaskStatus::kMemory);
+}
+
+}  // namespace
+}  // namespace rsdat::sched
