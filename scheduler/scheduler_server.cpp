@@ -570,13 +570,20 @@ void SchedulerServer::flush() {
     send_to(f.client.value, b);
   }
   // Retired workers: nothing depends on them any more; they may go.
-  for (WorkerId w : commands_.retired) {
+  for (const auto& [w, address] : commands_.retired) {
     auto it = identity_of_.find(w.value);
     if (it == identity_of_.end()) continue;
     capnp::MallocMessageBuilder b;
     b.initRoot<wire::Envelope>().initGoodbye().setReason("retired");
     send_to(w.value, b);
     if (auto p = forget_peer(std::string(it->second))) spdlog::info("worker {} retired", p->name);
+    // Whoever still fetches from it asks the other holders.
+    capnp::MallocMessageBuilder lost;
+    lost.initRoot<wire::Envelope>().initPeerLost().setAddress(address);
+    for (const auto& [other_identity, other] : peers_) {
+      zmq::message_t id = identity_frame(other_identity);
+      (void)send_message(router_, &id, lost);
+    }
   }
   commands_.clear();
 }

@@ -237,9 +237,11 @@ void SchedulerState::check_retiring(Commands& out) {
       if (t.who_has.empty() && t.status == TaskStatus::kMemory) {
         transition(t, TaskStatus::kReleased);
         if (needs_data(t)) ensure_computed(key, out);  // not expected: it was not needed a moment ago
+      } else if (t.status == TaskStatus::kMemory) {
+        notify_ready(t, out);  // clients gathering it learn where it is now
       }
     }
-    out.retired.push_back(id);
+    out.retired.push_back({id, r.worker.info.address});
     it = retiring_.erase(it);
   }
 }
@@ -679,6 +681,12 @@ void SchedulerState::on_ready(Task& t, Commands& out) {
       if (++pos >= 64) break;
     }
     if (idle) add(*idle);
+    if (candidates.empty()) {
+      // Its inputs are on retiring workers only, and every worker has roots waiting.
+      for (const auto& [id, w] : workers_)
+        if (!idle || w.occupancy < idle->occupancy) idle = &w;
+      add(*idle);
+    }
     auto choice = choose_worker(candidates, config_.bandwidth);
     assign(t, workers_.at(*choice), out);
     return;

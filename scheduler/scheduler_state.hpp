@@ -87,7 +87,7 @@ struct ReplicateCommand {
 struct Commands {
   std::vector<AssignCommand> assign;
   std::vector<ReplicateCommand> replicate;
-  std::vector<WorkerId> retired;  // workers that may leave now: nothing depends on them
+  std::vector<std::pair<WorkerId, std::string>> retired;  // may leave now (id, address): nothing depends on them
   std::vector<ReleaseCommand> release;
   std::vector<ReadyCommand> ready;
   std::vector<FailedCommand> failed;

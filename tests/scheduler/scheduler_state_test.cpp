@@ -687,7 +687,9 @@ TEST_F(SchedulerStateTest, ARetiringWorkerHandsOverWhatOnlyItHolds) {
   out.clear();
   state.check_retiring(out);
   state.validate();
-  EXPECT_EQ(out.retired, std::vector<WorkerId>{WorkerId{1}});
+  ASSERT_EQ(out.retired.size(), 1u);
+  EXPECT_EQ(out.retired[0].first, WorkerId{1});
+  EXPECT_EQ(out.retired[0].second, "tcp://w1");
   EXPECT_TRUE(out.assign.empty()) << "nothing recomputed";
   for (const TaskKey& k : wanted) {
     EXPECT_EQ(state.status(k), TaskStatus::kMemory);
