@@ -56,6 +56,9 @@ struct Client::Impl {
 }  // namespace rsdat
 
 namespace rsdat {
+// Where rsdat-scheduler and rsdat-worker are: $RSDAT_BIN_DIR, beside this program (or
+// in ../bin), else "" (on PATH).
+std::string rsdat_bin_dir();
 // Whether `c` is a Client that has not been destroyed (on this thread).
 bool client_is_live(const Client* c);
 }  // namespace rsdat

@@ -20,9 +20,7 @@ namespace rsdat {
 
 namespace fs = std::filesystem;
 
-namespace {
-
-std::string find_bin_dir() {
+std::string rsdat_bin_dir() {
   if (const char* env = std::getenv("RSDAT_BIN_DIR"); env && *env) return env;
   std::error_code ec;
   fs::path self = fs::read_symlink("/proc/self/exe", ec);
@@ -33,6 +31,8 @@ std::string find_bin_dir() {
   }
   return "";  // rely on PATH
 }
+
+namespace {
 
 bool wait_exit(pid_t pid, std::chrono::milliseconds grace) {
   auto deadline = std::chrono::steady_clock::now() + grace;
@@ -63,7 +63,7 @@ LocalCluster::LocalCluster(int workers, int threads_per_worker)
 LocalCluster::LocalCluster(LocalClusterOptions options) : options_(std::move(options)) {
   if (options_.workers < 0) throw std::invalid_argument("LocalCluster: workers must be >= 0");
   if (options_.threads_per_worker < 1) throw std::invalid_argument("LocalCluster: threads_per_worker must be >= 1");
-  bin_dir_ = find_bin_dir();
+  bin_dir_ = rsdat_bin_dir();
   const char* tmp = std::getenv("TMPDIR");
   std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/rsdat-local-XXXXXX";
   std::vector<char> buf(pattern.begin(), pattern.end());

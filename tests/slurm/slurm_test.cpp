@@ -12,6 +12,8 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
+#include <atomic>
+#include <cmath>
 
 #include "rsdat/rsdat.hpp"
 #include "runtime/params.hpp"
@@ -208,6 +210,62 @@ TEST_F(SlurmTest, AWorkerAtItsTimeLimitRetiresWithoutRecomputation) {
   EXPECT_DOUBLE_EQ(x.sum().item(&client()), sum);
   EXPECT_EQ(runs(), 36) << "chunks were computed again";
   std::printf("worker with a 1-minute limit retired in time, nothing recomputed: %.1f s\n",
+              std::chrono::duration<double>(Clock::now() - t0).count());
+}
+
+TEST_F(SlurmTest, SlurmClusterStartsScalesAdaptsAndCloses) {
+  auto t0 = Clock::now();
+  SlurmClusterOptions options{.name = name_, .scheduler_file = scheduler_file_, .config = "/dev/null",
+                              .walltime = "00:10:00", .cpus = 1, .memory = "1G", .bin = env("RSDAT_BIN_DIR"),
+                              .rsdat_slurm = env("RSDAT_SLURM"), .timeout = 120};
+  {
+    SlurmCluster cluster(options);
+    EXPECT_EQ(cluster.scheduler_file(), scheduler_file_);
+    const std::string script = cluster.job_script();
+    EXPECT_NE(script.find("#SBATCH --mem=1G"), std::string::npos) << script;
+    EXPECT_NE(script.find("#SBATCH --job-name=" + name_ + "-worker"), std::string::npos) << script;
+    EXPECT_NE(script.find("rsdat-worker"), std::string::npos) << script;
+    EXPECT_NE(cluster.job_script("scheduler").find("#SBATCH --job-name=" + name_ + "-scheduler"), std::string::npos);
+
+    cluster.scale(2);
+    EXPECT_EQ(cluster.jobs(), 2);
+    ASSERT_TRUE(wait_workers(2)) << logs();
+    auto x = random::uniform({1000, 1000}, {100, 100}, 9);
+    const double ref = x.sum().item(&client());
+    cluster.scale(1);
+    ASSERT_TRUE(wait_workers(1)) << logs();
+    EXPECT_DOUBLE_EQ(x.sum().item(&client()), ref);
+
+    // adapt: more workers while tasks wait, back to the minimum once idle.
+    cluster.adapt(1, 3, /*idle_seconds=*/3, /*interval=*/1);
+    auto a = random::uniform({2400, 2400}, {200, 200}, 1);
+    std::atomic<bool> done{false};
+    int most = 1;
+    std::thread watch([&] {
+      while (!done.load()) {
+        most = std::max(most, cluster.jobs());
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      }
+    });
+    for (int i = 0; i < 40 && most < 2; ++i) {
+      auto m = matmul(a, a.T()).sum().item(&client());
+      EXPECT_TRUE(std::isfinite(m));
+    }
+    done.store(true);
+    watch.join();
+    EXPECT_GE(most, 2) << "adapt asked for no worker while tasks waited";
+    bool back = false;
+    for (int i = 0; i < 600 && !back; ++i) {
+      back = cluster.jobs() == 1;
+      if (!back) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    EXPECT_TRUE(back) << "adapt kept idle workers: " << cluster.status();
+    EXPECT_DOUBLE_EQ(x.sum().item(&client()), ref);
+    client_.reset();
+    cluster.close();
+  }
+  EXPECT_EQ(sh("squeue -h --name=" + name_ + "-worker," + name_ + "-scheduler --states=PENDING,RUNNING").output, "");
+  std::printf("SlurmCluster start, scale 2 -> 1, adapt 1..3 up and down, close: %.1f s\n",
               std::chrono::duration<double>(Clock::now() - t0).count());
 }
 

@@ -5,4 +5,5 @@
 #include "rsdat/client.hpp"
 #include "rsdat/errors.hpp"
 #include "rsdat/local_cluster.hpp"
+#include "rsdat/slurm_cluster.hpp"
 #include "rsdat/zarr.hpp"
