@@ -61,15 +61,21 @@ class Prober {
     socket_.send(m, zmq::send_flags::none);
   }
   // The next reply's envelope kind, or -1 after `ms` without one, -2 if undecodable.
+  // Heartbeats are skipped: the scheduler may check whether a connection is alive
+  // (its descriptor number can be one a closed connection had).
   int reply_kind(std::string* text = nullptr, int ms = 5000) {
-    zmq::pollitem_t item{static_cast<void*>(socket_), 0, ZMQ_POLLIN, 0};
-    zmq::poll(&item, 1, std::chrono::milliseconds(ms));
-    if (!(item.revents & ZMQ_POLLIN)) return -1;
-    auto msg = recv_message(socket_, false);
-    if (!msg.ok()) return -2;
-    auto env = msg->envelope();
-    if (text && env.which() == wire::Envelope::ERROR) *text = env.getError().getMessage().cStr();
-    return static_cast<int>(env.which());
+    for (int skipped = 0; skipped < 100; ++skipped) {
+      zmq::pollitem_t item{static_cast<void*>(socket_), 0, ZMQ_POLLIN, 0};
+      zmq::poll(&item, 1, std::chrono::milliseconds(ms));
+      if (!(item.revents & ZMQ_POLLIN)) return -1;
+      auto msg = recv_message(socket_, false);
+      if (!msg.ok()) return -2;
+      auto env = msg->envelope();
+      if (env.which() == wire::Envelope::HEARTBEAT) continue;
+      if (text && env.which() == wire::Envelope::ERROR) *text = env.getError().getMessage().cStr();
+      return static_cast<int>(env.which());
+    }
+    return -1;
   }
 
  private:

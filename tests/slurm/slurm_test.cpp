@@ -179,6 +179,14 @@ TEST_F(SlurmTest, AWorkerAtItsTimeLimitRetiresWithoutRecomputation) {
   ASSERT_EQ(jobs.size(), 2u);
   const std::string short_id = jobs[1];
 
+  // The short worker is about to retire, so it no longer counts: scaling to 2 submits
+  // its replacement ahead of time.
+  const std::string long_jobs = slurm(plugin + " --retire-before 30");
+  EXPECT_EQ(sh(long_jobs + " count").output, "1\n");
+  Shell ahead = sh(long_jobs + " scale 2");
+  EXPECT_NE(ahead.output.find("submitted"), std::string::npos) << ahead.output;
+  ASSERT_TRUE(wait_workers(3)) << logs();
+
   const std::string counter = dir_ + "/runs";
   auto runs = [&] {
     struct stat st{};
@@ -206,7 +214,7 @@ TEST_F(SlurmTest, AWorkerAtItsTimeLimitRetiresWithoutRecomputation) {
   std::string worker_log = sh("cat " + dir_ + "/logs/" + name_ + "-worker-" + short_id + ".log").output;
   EXPECT_NE(worker_log.find("retiring ("), std::string::npos) << worker_log;
   EXPECT_NE(worker_log.find("scheduler says goodbye: retired"), std::string::npos) << worker_log;
-  ASSERT_TRUE(wait_workers(1, 10));
+  ASSERT_TRUE(wait_workers(2, 10));  // the long one and the replacement
   EXPECT_DOUBLE_EQ(x.sum().item(&client()), sum);
   EXPECT_EQ(runs(), 36) << "chunks were computed again";
   std::printf("worker with a 1-minute limit retired in time, nothing recomputed: %.1f s\n",
