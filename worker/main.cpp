@@ -71,6 +71,8 @@ int main(int argc, char** argv) {
   app.add_flag("--no-encryption", no_encryption,
                "connect and serve without CURVE (only with a scheduler started with --no-encryption)");
   app.add_option("--port", options.port, "port of the peer socket; 0 picks a free one")->capture_default_str();
+  app.add_option("--connect-timeout", options.connect_timeout, "seconds to wait for the scheduler's welcome at start")
+      ->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--death-timeout", options.death_timeout,
                  "seconds without a word from the scheduler before the worker exits")
       ->capture_default_str()->check(CLI::PositiveNumber);

@@ -146,9 +146,13 @@ Status WorkerServer::wait_for_welcome() {
       return protocol_error(std::string("undecodable reply from scheduler: ") + e.getDescription().cStr());
     }
   }
+  std::string here;
+  for (const std::string& a : interface_addresses()) here += (here.empty() ? "" : ", ") + a;
   return unavailable("no answer from scheduler at " + options_.scheduler_address + " within " +
                      std::to_string(static_cast<int>(options_.connect_timeout)) +
-                     " s (is the address reachable from this node? is the scheduler running?)");
+                     " s: is the scheduler running, and is its address on a network this node reaches? (this "
+                     "node, " + host_name() + ", has " + (here.empty() ? "no IPv4 address" : here) +
+                     "; bind the scheduler with --interface to the cluster network)");
 }
 
 void WorkerServer::run() {

@@ -284,6 +284,15 @@ TEST_F(SecurityTest, BadBindAddressesAndKeyFilesAreClearErrors) {
                        log),
             1);
   EXPECT_NE(read_text(log).find("cluster's key file"), std::string::npos) << read_text(log);
+  // A worker that cannot reach its scheduler says which address it tried and what this
+  // node's addresses are.
+  std::string unreachable = dir_ + "/unreachable.log";
+  EXPECT_EQ(run_to_end("rsdat-worker", {"--scheduler", "tcp://127.0.0.1:1", "--no-encryption", "--connect-timeout",
+                                        "1", "--memory-limit", "1GB"},
+                       unreachable),
+            1);
+  EXPECT_NE(read_text(unreachable).find("tcp://127.0.0.1:1"), std::string::npos) << read_text(unreachable);
+  EXPECT_NE(read_text(unreachable).find("lo=127.0.0.1"), std::string::npos) << read_text(unreachable);
   // --interface names the loopback interface: bound there.
   std::string file = start_scheduler({"--interface", "lo"});
   auto info = read_scheduler_file(file);
