@@ -2,6 +2,7 @@
 
 #include <kj/exception.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace rsdat {
@@ -18,8 +19,12 @@ Status decode_header(const zmq::message_t& frame, ReceivedMessage& out) {
   out.words = kj::heapArray<capnp::word>(size / sizeof(capnp::word));
   std::memcpy(out.words.begin(), frame.data(), size);
   try {
+    // Reading counts against this limit, and a list of zero-sized elements counts one
+    // word per element although it takes none in the message: a bound proportional to
+    // the message's size keeps a small message from expanding into a huge one (our
+    // handlers read each part of a message a few times at most).
     capnp::ReaderOptions options;
-    options.traversalLimitInWords = kMaxHeaderWords;
+    options.traversalLimitInWords = std::min<uint64_t>(kMaxHeaderWords, 8 * (size / sizeof(capnp::word)) + 1024);
     options.nestingLimit = kMaxNesting;
     out.reader = std::make_unique<capnp::FlatArrayMessageReader>(out.words.asPtr(), options);
     auto env = out.reader->getRoot<wire::Envelope>();

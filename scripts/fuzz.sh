@@ -2,7 +2,8 @@
 # Fuzzes the daemons' message decoders: builds the libFuzzer targets with clang and
 # AddressSanitizer (in build-fuzz/), checks that every input kept under
 # tests/fuzz/regressions/ passes, then runs each target for a bounded time on a seed
-# corpus of valid conversations. A crash fails the run and leaves its input in
+# corpus of valid conversations. A crash, or one allocation over 128 MB (a small message
+# must not expand into a huge one), fails the run and leaves its input in
 # build-fuzz/crash-TARGET-*; fix it and keep the input as a regression.
 # Usage: scripts/fuzz.sh [SECONDS per target, default 30]
 set -euo pipefail
@@ -26,11 +27,11 @@ for target in scheduler worker; do
   regressions="$root/tests/fuzz/regressions/$target"
   if compgen -G "$regressions/*" >/dev/null; then
     echo "fuzz $target: $(ls "$regressions" | wc -l) regression inputs"
-    "$fuzzer" -rss_limit_mb=2048 "$regressions"/* 2>&1 | tail -n 2
+    "$fuzzer" -rss_limit_mb=2048 -malloc_limit_mb=128 "$regressions"/* 2>&1 | tail -n 2
   fi
   mkdir -p "$work/corpus-$target"
   echo "fuzz $target: ${seconds} s from $(ls "$work/seeds/$target" | wc -l) seeds"
-  "$fuzzer" -max_total_time="$seconds" -rss_limit_mb=2048 -max_len=65536 -timeout=20 \
+  "$fuzzer" -max_total_time="$seconds" -rss_limit_mb=2048 -malloc_limit_mb=128 -max_len=65536 -timeout=20 \
     -artifact_prefix="$build/crash-$target-" -print_final_stats=1 \
     "$work/corpus-$target" "$work/seeds/$target" >"$work/log-$target" 2>&1 || {
     tail -n 60 "$work/log-$target"
