@@ -2,11 +2,14 @@
 // bit for bit, as an undisturbed run, and new workers join and get work.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <atomic>
 #include <chrono>
+#include <fstream>
+#include <iterator>
 #include <random>
 #include <thread>
 
@@ -145,6 +148,49 @@ TEST(LostWorkers, ARetiringWorkerHandsItsChunksOverAndNothingIsRecomputed) {
   EXPECT_EQ(client.cluster_status().workers.size(), 3u);
   EXPECT_DOUBLE_EQ(x.sum().item(&client), before);
   EXPECT_EQ(runs(), 36);
+}
+
+// --lifetime (what the SLURM job script sets from the job's time limit): the worker
+// retires by itself when it is up, and its chunks stay in the cluster.
+TEST(LostWorkers, AWorkerRetiresWhenItsLifetimeIsUp) {
+  LocalCluster cluster(LocalClusterOptions{.workers = 1, .threads_per_worker = 1, .memory_limit = "1GB"});
+  Client client(cluster, ClientOptions{.progress = false});
+  const char* bin = std::getenv("RSDAT_BIN_DIR");
+  ASSERT_NE(bin, nullptr);
+  const std::string log = cluster.scheduler_file() + ".lifetime.log";
+  std::vector<std::string> args{std::string(bin) + "/rsdat-worker", "--scheduler", cluster.scheduler_address(),
+                                "--listen", "ipc://" + cluster.scheduler_file() + ".short.sock", "--nthreads", "1",
+                                "--memory-limit", "1GB", "--lifetime", "3", "--name", "short-lived"};
+  const auto t0 = std::chrono::steady_clock::now();
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  for (int i = 0; i < 200 && client.cluster_status().workers.size() < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(client.cluster_status().workers.size(), 2u);
+  auto x = random::uniform({800, 800}, {100, 100}, 6).persist(&client);
+  const double sum = x.sum().item(&client);
+  int status = -1;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  const double lived = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_GE(lived, 2.5);
+  EXPECT_LT(lived, 20.0);
+  std::ifstream in(log);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("retiring (lifetime of 3 s reached)"), std::string::npos) << text;
+  EXPECT_NE(text.find("scheduler says goodbye: retired"), std::string::npos) << text;
+  EXPECT_EQ(client.cluster_status().workers.size(), 1u);
+  EXPECT_DOUBLE_EQ(x.sum().item(&client), sum);
 }
 
 TEST(LostWorkers, AClientThatGoesAwayHasItsWorkCancelled) {
