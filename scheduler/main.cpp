@@ -34,6 +34,10 @@ int main(int argc, char** argv) {
   bool no_encryption = false;
   app.add_flag("--no-encryption", no_encryption,
                "do not encrypt or authenticate tcp connections (anyone who reaches the port can use the cluster)");
+  app.add_option("--dashboard-port", options.dashboard_port,
+                 "port of the HTTP dashboard on the scheduler's address: 0 picks a free one, -1 turns it off "
+                 "(its address, with the access token, goes into the scheduler file)")
+      ->capture_default_str()->check(CLI::Range(-1, 65535));
   app.add_option("--worker-timeout", options.worker_timeout, "seconds without heartbeat before a worker is lost")
       ->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--allowed-failures", options.state.allowed_failures,

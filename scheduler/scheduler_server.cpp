@@ -69,6 +69,17 @@ Status SchedulerServer::start() {
   // not only when its heartbeats stop; a refused handshake is logged.
   monitor_.start(router_, "inproc://rsdat-scheduler-monitor");
   spdlog::info("scheduler at {}{}", address_, security_.applies_to(address_) ? " (CURVE encrypted)" : "");
+  if (options_.dashboard_port >= 0) {
+    std::string host = is_tcp_endpoint(address_) ? endpoint_host(address_) : "127.0.0.1";
+    auto dashboard = std::make_unique<Dashboard>();
+    if (Status st = dashboard->start(host, options_.dashboard_port); st.is_ok()) {
+      dashboard_ = std::move(dashboard);
+      publish_status();
+      spdlog::info("dashboard at http://{}:{}/ (the token is in the scheduler file)", host, dashboard_->port());
+    } else {
+      spdlog::warn("no dashboard: {}", st.message());
+    }
+  }
   if (!options_.scheduler_file.empty()) RSDAT_RETURN_IF_ERROR(write_scheduler_file());
   return Status::ok();
 }
@@ -114,7 +125,7 @@ Status SchedulerServer::write_scheduler_file() {
   j["host"] = host_name();
   j["started"] = std::chrono::duration_cast<std::chrono::seconds>(
                      std::chrono::system_clock::now().time_since_epoch()).count();
-  j["dashboard"] = nullptr;
+  j["dashboard"] = dashboard_ ? nlohmann::json(dashboard_->url()) : nlohmann::json(nullptr);
   j["encryption"] = security_.applies_to(address_);
   if (security_.applies_to(address_)) {
     j["server_key"] = security_.keys.server_public;
@@ -164,6 +175,10 @@ void SchedulerServer::run() {
       last_balance_ = t;
       state_.balance(commands_);
       if (state_.num_retiring() > 0) state_.check_retiring(commands_);
+      if (dashboard_ && t - last_dashboard_ > 0.5) {
+        last_dashboard_ = t;
+        publish_status();
+      }
     }
     flush();
   }
@@ -397,6 +412,37 @@ void SchedulerServer::send_info(const zmq::message_t& identity, uint64_t request
     list[i].setSpilledTotal(m->spilled_total);
   }
   (void)send_message(router_, &identity, b);
+}
+
+void SchedulerServer::publish_status() {
+  nlohmann::json j;
+  j["address"] = address_;
+  j["tasks"] = state_.num_tasks();
+  j["bytes_transferred"] = state_.total_bytes_transferred();
+  j["malformed_messages"] = malformed_;
+  j["retiring"] = state_.num_retiring();
+  uint64_t threads = 0, processing = 0;
+  nlohmann::json workers = nlohmann::json::array();
+  for (WorkerId id : state_.worker_ids()) {
+    const WorkerInfo* w = state_.worker_info(id);
+    const WorkerMetrics* m = state_.worker_metrics(id);
+    threads += w->nthreads;
+    processing += state_.processing_on(id);
+    workers.push_back({{"name", w->name},
+                       {"address", w->address},
+                       {"nthreads", w->nthreads},
+                       {"memory_limit", w->memory_limit},
+                       {"keys", state_.keys_held_by(id)},
+                       {"processing", state_.processing_on(id)},
+                       {"managed_bytes", m->managed_bytes},
+                       {"spilled_bytes", m->spilled_bytes},
+                       {"rss_bytes", m->rss_bytes},
+                       {"peak_rss_bytes", m->peak_rss_bytes}});
+  }
+  j["threads"] = threads;
+  j["processing"] = processing;
+  j["workers"] = std::move(workers);
+  dashboard_->publish(j.dump());
 }
 
 std::optional<SchedulerServer::Peer> SchedulerServer::forget_peer(const std::string& identity) {

@@ -17,6 +17,7 @@
 #include <zmq.hpp>
 
 #include "runtime/security.hpp"
+#include "scheduler/dashboard.hpp"
 #include "runtime/status.hpp"
 #include "runtime/transport.hpp"
 #include "scheduler/scheduler_state.hpp"
@@ -31,6 +32,7 @@ struct SchedulerOptions {
   bool encryption = true;        // CURVE on tcp endpoints, with a ZAP allow-list
   std::string key_file;          // cluster keys; default next to the scheduler file; created when absent
   std::string allowed_keys;      // extra client public keys admitted (one per line)
+  int dashboard_port = 0;        // HTTP status page on the scheduler's host: 0 a free port, -1 none
   std::string scheduler_file;    // written once bound (JSON, mode 0600); removed at exit
   double worker_timeout = 5.0;   // seconds without a heartbeat (a closed connection counts at once)
   uint32_t heartbeat_ms = 1000;  // asked of workers
@@ -92,6 +94,9 @@ class SchedulerServer {
   std::unordered_map<uint64_t, std::string> identity_of_;  // worker/client id -> identity
   std::unordered_map<int, std::string> identity_by_fd_;   // connection -> peer, to notice hang-ups
   ConnectionMonitor monitor_{"scheduler"};
+  std::unique_ptr<Dashboard> dashboard_;
+  double last_dashboard_ = 0;
+  void publish_status();
   double last_timeout_check_ = 0;
   double last_balance_ = 0;
   uint64_t malformed_ = 0;

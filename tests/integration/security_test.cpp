@@ -14,6 +14,8 @@
 #include <sstream>
 #include <thread>
 
+#include <httplib.h>
+
 #include "rsdat/rsdat.hpp"
 #include "runtime/scheduler_file.hpp"
 #include "runtime/security.hpp"
@@ -320,6 +322,50 @@ TEST(LocalClusterSecurity, IpcByDefaultAndTcpEncrypted) {
   auto ref = x.compute<double>(&client);
   EXPECT_EQ(got, ref + xt::transpose(ref));
   EXPECT_THROW(LocalCluster(LocalClusterOptions{.workers = 1, .transport = "udp"}), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace rsdat
+
+namespace rsdat {
+namespace {
+
+// The dashboard: on the scheduler's host, only for whoever has the scheduler file's token.
+TEST(Dashboard, ShowsTheWorkersToTheTokenOnly) {
+  LocalCluster cluster(LocalClusterOptions{.workers = 2, .memory_limit = "1GB"});
+  Client client(cluster, ClientOptions{.progress = false});
+  std::ifstream in(cluster.scheduler_file());
+  auto file = nlohmann::json::parse(in);
+  ASSERT_TRUE(file["dashboard"].is_string()) << file.dump();
+  const std::string url = file["dashboard"];
+  ASSERT_EQ(url.rfind("http://127.0.0.1:", 0), 0u) << url;
+  const std::string token = url.substr(url.find("?token=") + 7);
+  const std::string hostport = url.substr(7, url.find('/', 7) - 7);
+  httplib::Client http("http://" + hostport);
+  auto denied = http.Get("/status.json");
+  ASSERT_TRUE(denied);
+  EXPECT_EQ(denied->status, 401);
+  EXPECT_EQ(http.Get("/status.json?token=wrong")->status, 401);
+  auto x = random::uniform({400, 400}, {100, 100}, 2).persist(&client);
+  nlohmann::json status;
+  for (int i = 0; i < 50; ++i) {  // published every half second
+    auto res = http.Get("/status.json?token=" + token);
+    ASSERT_TRUE(res);
+    ASSERT_EQ(res->status, 200);
+    status = nlohmann::json::parse(res->body);
+    if (status["tasks"] == 16) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(status["workers"].size(), 2u) << status.dump();
+  EXPECT_EQ(status["tasks"], 16) << status.dump();
+  uint64_t chunks = 0;
+  for (const auto& w : status["workers"]) chunks += w["keys"].get<uint64_t>();
+  EXPECT_EQ(chunks, 16u);
+  auto page = http.Get("/?token=" + token);
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->status, 200);
+  EXPECT_NE(page->body.find("rsdat scheduler"), std::string::npos);
+  EXPECT_NE(page->get_header_value("Set-Cookie").find(token), std::string::npos);
 }
 
 }  // namespace
