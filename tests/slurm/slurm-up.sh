@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Starts a one-node SLURM from Debian's packages (munged, slurmctld, slurmd) in a
 # scratch directory, without systemd, bound to loopback, and waits until the node is
-# idle. Prints the directory; source DIR/env for SLURM_CONF. Stop with slurm-down.sh DIR.
+# idle. The daemons run as the calling user (root or not). Prints the directory;
+# source DIR/env for SLURM_CONF. Stop with slurm-down.sh DIR.
 # Usage: tests/slurm/slurm-up.sh [DIR]
 set -euo pipefail
 dir=${1:-$(mktemp -d /tmp/rsdat-slurm-XXXXXX)}
@@ -30,8 +31,8 @@ memory=$(( memory > 16000 ? 16000 : memory ))
 cat > "$dir/slurm.conf" <<CONF
 ClusterName=rsdattest
 SlurmctldHost=${node}(127.0.0.1)
-SlurmUser=root
-SlurmdUser=root
+SlurmUser=$(id -un)
+SlurmdUser=$(id -un)
 SlurmctldPort=${ctld_port}
 SlurmdPort=${slurmd_port}
 AuthType=auth/munge
