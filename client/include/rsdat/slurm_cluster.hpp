@@ -5,7 +5,7 @@
 //   cluster.scale(8);                       // or cluster.adapt(1, 32);
 //   auto client = cluster.client();
 //   ...
-//   cluster.close();                        // workers retire, then the scheduler stops
+//   cluster.close();                        // the scheduler job stops, its workers with it
 //
 // It runs deploy/slurm/rsdat-slurm, so the jobs are exactly those the command submits;
 // job_script() shows them. Settings not given here come from the rsdat-slurm settings
@@ -61,7 +61,7 @@ class SlurmCluster {
   // for threads, one fewer when every worker has been idle for `idle_seconds`, and
   // replacements for workers that retired or died.
   void adapt(int minimum, int maximum, double idle_seconds = 60, double interval = 2);
-  // Retires every worker, then stops the scheduler job. Idempotent.
+  // Stops the scheduler job (its workers leave with it) and cancels queued workers. Idempotent.
   void close();
 
   // Worker jobs queued or running.
