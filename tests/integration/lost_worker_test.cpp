@@ -6,15 +6,18 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <fstream>
 #include <iterator>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "rsdat/rsdat.hpp"
 #include "runtime/params.hpp"
+#include "tests/integration/spawn.hpp"
 
 namespace rsdat {
 namespace {
@@ -57,17 +60,24 @@ TEST(LostWorkers, KilledWorkersDoNotChangeResults) {
     ++kills;
     alive.erase(alive.begin() + static_cast<long>(victim_index));
     EXPECT_EQ(got, round % 2 == 0 ? mm_ref : xx_ref) << "round " << round;
-    // A replacement joins and the cluster keeps its size.
+    // A replacement joins and the cluster keeps its size: the scheduler lists exactly
+    // the workers alive (LocalCluster names them local-<n> in the order it starts them).
     alive.push_back(cluster.add_worker());
-    // A loaded machine (tests run two at a time) can keep a new worker waiting a while.
-    for (int i = 0; i < 800; ++i) {
-      if (client.cluster_status().workers.size() == 3) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    std::set<std::string> expected;
+    for (pid_t pid : alive) {
+      const auto& all = cluster.worker_pids();
+      expected.insert("local-" + std::to_string(std::find(all.begin(), all.end(), pid) - all.begin()));
     }
-    auto joined = client.cluster_status().workers;
+    std::set<std::string> listed;
+    // A loaded machine (tests run two at a time) can keep a new worker waiting a while.
+    for (int i = 0; i < 800 && listed != expected; ++i) {
+      if (i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+      listed.clear();
+      for (const auto& w : client.cluster_status().workers) listed.insert(w.name);
+    }
     std::string names;
-    for (const auto& w : joined) names += " " + w.name;
-    ASSERT_EQ(joined.size(), 3u) << "round " << round << ", workers:" << names;
+    for (const auto& n : listed) names += " " + n;
+    ASSERT_EQ(listed, expected) << "round " << round << ", workers:" << names;
   }
   EXPECT_EQ(kills, 4);
   // Every worker, including the replacements, takes part in a final computation.
@@ -162,17 +172,7 @@ TEST(LostWorkers, AWorkerRetiresWhenItsLifetimeIsUp) {
                                 "--listen", "ipc://" + cluster.scheduler_file() + ".short.sock", "--nthreads", "1",
                                 "--memory-limit", "1GB", "--lifetime", "3", "--name", "short-lived"};
   const auto t0 = std::chrono::steady_clock::now();
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    ::dup2(fd, 1);
-    ::dup2(fd, 2);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
+  pid_t pid = test_support::spawn_logged(args, log);
   for (int i = 0; i < 200 && client.cluster_status().workers.size() < 2; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }

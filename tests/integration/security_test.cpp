@@ -20,6 +20,7 @@
 #include "runtime/scheduler_file.hpp"
 #include "runtime/security.hpp"
 #include "runtime/transport.hpp"
+#include "tests/integration/spawn.hpp"
 
 namespace rsdat {
 namespace {
@@ -52,17 +53,7 @@ class SecurityTest : public ::testing::Test {
 
   pid_t spawn(const std::string& program, std::vector<std::string> args, const std::string& log) {
     args.insert(args.begin(), bin_ + "/" + program);
-    pid_t pid = ::fork();
-    if (pid == 0) {
-      int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-      ::dup2(fd, 1);
-      ::dup2(fd, 2);
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
+    pid_t pid = test_support::spawn_logged(std::move(args), log);
     pids_.push_back(pid);
     return pid;
   }
