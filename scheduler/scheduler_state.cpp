@@ -109,6 +109,9 @@ void SchedulerState::remove_worker(WorkerId id, const std::string& reason, Comma
         if (dt.status == TaskStatus::kQueued) transition(dt, TaskStatus::kWaiting);
       }
       to_recompute.push_back(key);
+    } else if (t.status == TaskStatus::kMemory) {
+      // Still held elsewhere: a client gathering it may know only the lost holder.
+      notify_ready(t, out);
     }
   }
   for (const TaskKey& key : lost.processing) {

@@ -725,3 +725,29 @@ TEST_F(SchedulerStateTest, ARetiringWorkerLostHalfwayIsALoss) {
 
 }  // namespace
 }  // namespace rsdat::sched
+
+namespace rsdat::sched {
+namespace {
+
+// A wanted chunk held by two workers, one of them lost: nothing to recompute, but the
+// client must hear where the chunk is now (it may know only the lost holder).
+TEST_F(SchedulerStateTest, ALostHolderOfAReplicatedChunkIsReportedToItsClient) {
+  state.add_client(ClientId{1});
+  add_worker(1);
+  add_worker(2);
+  ASSERT_TRUE(submit(1, {task(1, 0)}, {{1, 0}}).is_ok());
+  run_all();
+  const WorkerId first = state.who_has({1, 0}).at(0);
+  const WorkerId other{first.value == 1 ? 2u : 1u};
+  out.clear();
+  state.replica_acquired(other, {1, 0}, out);
+  state.validate();
+  remove_worker(first.value);
+  EXPECT_TRUE(out.assign.empty()) << "nothing to recompute";
+  ASSERT_EQ(out.ready.size(), 1u);
+  EXPECT_EQ(out.ready[0].key, (TaskKey{1, 0}));
+  EXPECT_EQ(out.ready[0].holders, std::vector<WorkerId>{other});
+}
+
+}  // namespace
+}  // namespace rsdat::sched
