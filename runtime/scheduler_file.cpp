@@ -1,6 +1,14 @@
 #include "runtime/scheduler_file.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -27,6 +35,25 @@ Result<SchedulerFileInfo> read_scheduler_file(const std::string& path) {
   } catch (const std::exception& e) {
     return invalid_argument("scheduler file " + path + " is not valid: " + e.what());
   }
+}
+
+Status write_private_file(const std::string& path, const std::string& text, bool replace) {
+  std::filesystem::path p(path);
+  std::error_code ec;
+  if (p.has_parent_path()) std::filesystem::create_directories(p.parent_path(), ec);
+  std::string tmp = path + ".tmp" + std::to_string(::getpid());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  if (fd < 0) return io_error("cannot write " + tmp + ": " + std::strerror(errno));
+  bool ok = ::fchmod(fd, 0600) == 0 && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  ok = ::fsync(fd) == 0 && ok;
+  ::close(fd);
+  // link() keeps a file another process made first; rename() replaces it.
+  bool placed = ok && (replace ? std::rename(tmp.c_str(), path.c_str()) == 0
+                               : (::link(tmp.c_str(), path.c_str()) == 0 || errno == EEXIST));
+  const int error = errno;
+  ::unlink(tmp.c_str());
+  if (!placed) return io_error("cannot write " + path + ": " + std::strerror(error));
+  return Status::ok();
 }
 
 Result<SchedulerFileInfo> wait_for_scheduler_file(const std::string& path, double timeout) {

@@ -22,6 +22,10 @@ struct SchedulerFileInfo {
 
 // Reads `path`. Errors: kNotFound (absent), kInvalidArgument (not a scheduler file).
 Result<SchedulerFileInfo> read_scheduler_file(const std::string& path);
+// Writes `text` to `path` (mode 0600, fsynced, through a temporary file, creating the
+// directory). `replace`: an existing file is replaced; otherwise it is kept as it is,
+// so that two processes creating the file at once agree on one. Errors: kIO.
+Status write_private_file(const std::string& path, const std::string& text, bool replace);
 // Waits up to `timeout` seconds for the file to appear, then reads it.
 Result<SchedulerFileInfo> wait_for_scheduler_file(const std::string& path, double timeout);
 

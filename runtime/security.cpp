@@ -1,7 +1,6 @@
 #include "runtime/security.hpp"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
@@ -16,6 +15,8 @@
 #include <future>
 #include <nlohmann/json.hpp>
 #include <sstream>
+
+#include "runtime/scheduler_file.hpp"
 
 namespace rsdat {
 
@@ -118,25 +119,7 @@ Status write_key_file(const std::string& path, const CurveKeys& keys) {
   if (!keys.server_secret.empty()) j["server_secret"] = keys.server_secret;
   j["client_public"] = keys.client_public;
   j["client_secret"] = keys.client_secret;
-  fs::path p(path);
-  std::error_code ec;
-  if (p.has_parent_path()) {
-    fs::create_directories(p.parent_path(), ec);
-  }
-  std::string tmp = path + ".tmp" + std::to_string(::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
-  if (fd < 0) return io_error("cannot write key file " + tmp + ": " + std::strerror(errno));
-  std::string text = j.dump(2) + "\n";
-  bool ok = ::fchmod(fd, 0600) == 0 && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  ok = ::fsync(fd) == 0 && ok;
-  ::close(fd);
-  // link() rather than rename(): two daemons creating the file at once agree on one.
-  if (!ok || (::link(tmp.c_str(), path.c_str()) != 0 && errno != EEXIST)) {
-    ::unlink(tmp.c_str());
-    return io_error("cannot write key file " + path + ": " + std::strerror(errno));
-  }
-  ::unlink(tmp.c_str());
-  return Status::ok();
+  return write_private_file(path, j.dump(2) + "\n", /*replace=*/false);
 }
 
 Result<CurveKeys> load_or_create_key_file(const std::string& path, bool* created) {
@@ -344,7 +327,7 @@ void ConnectionMonitor::on_event_handshake_failed_no_detail(const zmq_event_t& e
 
 void ConnectionMonitor::on_event_disconnected(const zmq_event_t& event, const char*) {
   int fd = static_cast<int>(event.value);
-  {
+  if (collect_closed_) {
     std::lock_guard lock(mu_);
     closed_.push_back(fd);
   }

@@ -97,7 +97,9 @@ class ZapHandler {
 // descriptors of connections that closed.
 class ConnectionMonitor : public zmq::monitor_t {
  public:
-  explicit ConnectionMonitor(std::string owner) : owner_(std::move(owner)) {}
+  // `collect_closed`: keep the descriptors of closed connections for take_closed().
+  ConnectionMonitor(std::string owner, bool collect_closed)
+      : owner_(std::move(owner)), collect_closed_(collect_closed) {}
   ~ConnectionMonitor() override;
   void start(zmq::socket_t& socket, const std::string& inproc_address);
   // Closed connections since the last call.
@@ -111,6 +113,7 @@ class ConnectionMonitor : public zmq::monitor_t {
 
  private:
   std::string owner_;
+  bool collect_closed_;
   std::mutex mu_;
   std::vector<int> closed_;  // guarded by mu_
   // The rest belongs to the monitor thread.

@@ -1,9 +1,7 @@
 #include "scheduler/scheduler_server.hpp"
 
-#include <fcntl.h>
 #include <kj/exception.h>
 #include <spdlog/spdlog.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -14,6 +12,7 @@
 #include <unordered_set>
 #include <nlohmann/json.hpp>
 
+#include "runtime/scheduler_file.hpp"
 #include "runtime/sysinfo.hpp"
 #include "runtime/transport.hpp"
 #include "runtime/wire_convert.hpp"
@@ -132,21 +131,7 @@ Status SchedulerServer::write_scheduler_file() {
     j["key_file"] = options_.key_file;
     if (!options_.allowed_keys.empty()) j["allowed_keys"] = options_.allowed_keys;
   }
-  std::filesystem::path path(options_.scheduler_file);
-  std::error_code ec;
-  if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
-  std::string tmp = path.string() + ".tmp" + std::to_string(getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  if (fd < 0) return io_error("cannot write scheduler file " + tmp + ": " + std::strerror(errno));
-  std::string text = j.dump(2) + "\n";
-  bool ok = ::fchmod(fd, 0600) == 0 && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  ok = ::fsync(fd) == 0 && ok;
-  ::close(fd);
-  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    ::unlink(tmp.c_str());
-    return io_error("cannot write scheduler file " + path.string());
-  }
-  return Status::ok();
+  return write_private_file(options_.scheduler_file, j.dump(2) + "\n", /*replace=*/true);
 }
 
 void SchedulerServer::run() {

@@ -93,7 +93,7 @@ class SchedulerServer {
   std::unordered_map<std::string, Peer> peers_;           // by ZeroMQ identity
   std::unordered_map<uint64_t, std::string> identity_of_;  // worker/client id -> identity
   std::unordered_map<int, std::string> identity_by_fd_;   // connection -> peer, to notice hang-ups
-  ConnectionMonitor monitor_{"scheduler"};
+  ConnectionMonitor monitor_{"scheduler", /*collect_closed=*/true};
   std::unique_ptr<Dashboard> dashboard_;
   double last_dashboard_ = 0;
   void publish_status();

@@ -199,7 +199,6 @@ void SchedulerState::ask_replicas(Retiring& r, Commands& out) {
   for (auto& [key, target] : r.pending) {
     if (target && workers_.count(*target)) continue;  // asked, and that worker is still here
     target.reset();
-    const Task& t = tasks_.at(key);
     // The worker with the most memory to spare takes it.
     const Worker* best = nullptr;
     double best_room = 0;
@@ -214,7 +213,6 @@ void SchedulerState::ask_replicas(Retiring& r, Commands& out) {
     if (!best) return;  // no worker to take it yet: asked again when one joins
     target = best->id;
     out.replicate.push_back({best->id, key, r.worker.id});
-    (void)t;
   }
 }
 

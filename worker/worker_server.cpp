@@ -170,7 +170,6 @@ void WorkerServer::run() {
       items.push_back({static_cast<void*>(*pc.socket), 0, ZMQ_POLLIN, 0});
       peer_order.push_back(addr);
     }
-    (void)router_monitor_.take_closed();  // logs handshakes it refused
     try {
       zmq::poll(items.data(), items.size(), std::chrono::milliseconds(heartbeat_ms_ / 2 + 1));
     } catch (const zmq::error_t& e) {

@@ -112,7 +112,7 @@ class WorkerServer {
   std::unique_ptr<ZapHandler> zap_;  // before the sockets: outlives them
   zmq::socket_t scheduler_;
   zmq::socket_t router_;
-  ConnectionMonitor router_monitor_{"worker"};
+  ConnectionMonitor router_monitor_{"worker", /*collect_closed=*/false};  // logs refusals
   std::string address_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> retire_requested_{false};

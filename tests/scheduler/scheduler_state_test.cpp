@@ -74,6 +74,20 @@ class SchedulerStateTest : public ::testing::Test {
     return ready;
   }
 
+  // Client `client` submits `n` root tasks of array `token`, wants them all, and they
+  // run to completion. Returns their keys.
+  std::vector<TaskKey> compute_roots(uint64_t client, uint64_t token, uint64_t n) {
+    std::vector<TaskSpec> tasks;
+    std::vector<TaskKey> keys;
+    for (uint64_t i = 0; i < n; ++i) {
+      tasks.push_back(task(token, i));
+      keys.push_back({token, i});
+    }
+    EXPECT_TRUE(submit(client, tasks, keys).is_ok());
+    run_all();
+    return keys;
+  }
+
   SchedulerState state;
   Commands out;
 };
@@ -647,14 +661,7 @@ TEST_F(SchedulerStateTest, ARetiringWorkerHandsOverWhatOnlyItHolds) {
   state.add_client(ClientId{1});
   add_worker(1);
   add_worker(2);
-  std::vector<TaskSpec> tasks;
-  std::vector<TaskKey> wanted;
-  for (uint64_t i = 0; i < 8; ++i) {
-    tasks.push_back(task(1, i));
-    wanted.push_back({1, i});
-  }
-  ASSERT_TRUE(submit(1, tasks, wanted).is_ok());
-  run_all();
+  const std::vector<TaskKey> wanted = compute_roots(1, 1, 8);
   std::vector<TaskKey> on_1;
   for (const TaskKey& k : wanted) {
     ASSERT_EQ(state.status(k), TaskStatus::kMemory);
@@ -703,14 +710,7 @@ TEST_F(SchedulerStateTest, ARetiringWorkerLostHalfwayIsALoss) {
   state.add_client(ClientId{1});
   add_worker(1);
   add_worker(2);
-  std::vector<TaskSpec> tasks;
-  std::vector<TaskKey> wanted;
-  for (uint64_t i = 0; i < 6; ++i) {
-    tasks.push_back(task(1, i));
-    wanted.push_back({1, i});
-  }
-  ASSERT_TRUE(submit(1, tasks, wanted).is_ok());
-  run_all();
+  const std::vector<TaskKey> wanted = compute_roots(1, 1, 6);
   out.clear();
   state.worker_retiring(WorkerId{1}, out);
   state.validate();
