@@ -88,6 +88,9 @@ Status WorkerServer::start() {
   router_monitor_.start(router_, "inproc://rsdat-worker-monitor");
   if (options_.name.empty()) options_.name = host_name() + "-" + std::to_string(getpid());
   security.make_client(scheduler_, options_.scheduler_address);
+  // Watching from before the connection starts: a refused handshake is not missed.
+  HandshakeWatch watch;
+  watch.start(scheduler_, "inproc://rsdat-worker-handshake");
   try {
     scheduler_.connect(options_.scheduler_address);
   } catch (const zmq::error_t& e) {
@@ -95,7 +98,7 @@ Status WorkerServer::start() {
   }
   send_hello(scheduler_, wire::Role::WORKER, options_.name, address_, static_cast<uint32_t>(options_.nthreads),
              options_.memory_limit);
-  return wait_for_welcome();
+  return wait_for_welcome(watch);
 }
 
 Result<std::string> WorkerServer::bind_endpoint() const {
@@ -109,9 +112,7 @@ Result<std::string> WorkerServer::bind_endpoint() const {
 
 // Waits for the scheduler's welcome, so that a wrong address, version or key is
 // reported at start, with the reason when the handshake was refused.
-Status WorkerServer::wait_for_welcome() {
-  HandshakeWatch watch;
-  watch.start(scheduler_, "inproc://rsdat-worker-handshake");
+Status WorkerServer::wait_for_welcome(HandshakeWatch& watch) {
   auto deadline = Clock::now() + std::chrono::duration<double>(options_.connect_timeout);
   while (Clock::now() < deadline && !stopping_.load()) {
     if (const std::string& why = watch.failure(); !why.empty()) {

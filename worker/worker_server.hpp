@@ -105,7 +105,7 @@ class WorkerServer {
   PeerConnection& peer(const std::string& address);
   void drop_peer(const std::string& address, const std::string& why);
   Result<std::string> bind_endpoint() const;
-  Status wait_for_welcome();
+  Status wait_for_welcome(HandshakeWatch& watch);
 
   WorkerOptions options_;
   zmq::context_t context_;
