@@ -274,7 +274,7 @@ Status SchedulerState::submit_graph(ClientId client, std::vector<TaskSpec> graph
   auto cit = clients_.find(client);
   if (cit == clients_.end()) return invalid_argument("unknown client");
   // Check before changing anything.
-  std::unordered_map<TaskKey, size_t> index;
+  KeyMap<size_t> index;
   index.reserve(graph.size());
   for (size_t i = 0; i < graph.size(); ++i) {
     if (!index.emplace(graph[i].key, i).second) {
@@ -384,13 +384,17 @@ Status SchedulerState::submit_graph(ClientId client, std::vector<TaskSpec> graph
   for (size_t i = 0; i < graph.size(); ++i) {
     if (graph[i].deps.empty() && !tasks_.count(graph[i].key)) root_idx.push_back(i);
   }
-  auto position = [&](size_t i) {
-    return (static_cast<double>(group_rank[i]) + 0.5) /
-           static_cast<double>(std::max<uint64_t>(1, roots_per_token[graph[i].key.token]));
-  };
-  std::stable_sort(root_idx.begin(), root_idx.end(), [&](size_t a, size_t b) { return position(a) < position(b); });
+  std::vector<std::pair<double, size_t>> by_position;
+  by_position.reserve(root_idx.size());
+  for (size_t i : root_idx) {
+    by_position.emplace_back((static_cast<double>(group_rank[i]) + 0.5) /
+                                 static_cast<double>(std::max<uint64_t>(1, roots_per_token[graph[i].key.token])),
+                             i);
+  }
+  std::stable_sort(by_position.begin(), by_position.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
   std::vector<uint64_t> order_of(graph.size(), 0);
-  for (size_t i : root_idx) order_of[i] = next_order_++;
+  for (const auto& [position, i] : by_position) order_of[i] = next_order_++;
   for (size_t i = 0; i < graph.size(); ++i) {
     if (!graph[i].deps.empty()) order_of[i] = next_order_++;
   }
@@ -724,6 +728,7 @@ bool SchedulerState::fill_worker(size_t pos, Commands& out) {
     if (!own.empty()) {
       it = own.begin();
     } else {
+      if (queue_.size() == queued_non_roots_) break;  // no root queued anywhere
       // Idle with nothing of its own: take from the far end of the longest queue,
       // so the victim keeps its contiguous range.
       size_t victim = pos;
@@ -1059,10 +1064,13 @@ void SchedulerState::validate() const {
     if (t.status == TaskStatus::kMemory) RSDAT_CHECK_MSG(needs_data(t), "data kept that nobody needs: " + key.to_string());
   }
   RSDAT_CHECK(queue_.size() <= tasks_.size());
+  size_t queued_roots = 0;
   for (const auto& [order, key] : queue_) {
     auto it = tasks_.find(key);
     RSDAT_CHECK(it != tasks_.end() && it->second.status == TaskStatus::kQueued);
+    if (it->second.root) ++queued_roots;
   }
+  RSDAT_CHECK(queue_.size() - queued_roots == queued_non_roots_);
   for (const auto& [id, w] : workers_) {
     size_t roots = 0;
     for (const TaskKey& k : w.has) {

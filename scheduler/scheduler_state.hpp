@@ -25,6 +25,7 @@
 
 #include "runtime/status.hpp"
 #include "runtime/task.hpp"
+#include "scheduler/key_map.hpp"
 #include "scheduler/placement.hpp"
 
 namespace rsdat::sched {
@@ -263,7 +264,7 @@ class SchedulerState {
   void forget_steal(Task& t);
 
   SchedulerConfig config_;
-  std::unordered_map<TaskKey, Task> tasks_;
+  KeyMap<Task> tasks_;
   std::map<WorkerId, Worker> workers_;
   std::map<WorkerId, Retiring> retiring_;  // out of workers_: placement never sees them
   std::unordered_map<ClientId, Client> clients_;
