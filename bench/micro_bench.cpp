@@ -4,12 +4,17 @@
 //   received, checked and decoded (the daemons' path minus TCP).
 // BM_NoopTasks / BM_RoundTrip: real scheduler and 2 workers on loopback: tasks per
 //   second for 20,000 tiny tasks, and the time from compute() to the result of one.
+// BM_GraphSubmission: compute() on ones({1000000}, {1}).sum() (2.1 million tasks):
+//   seconds until the first task has run, and until the result.
 // BM_Kernel*: elementwise and reduction kernels on one 64 MiB float64 chunk, beside memcpy.
 //
 //   build/bin/rsdat-micro-bench [--benchmark_filter=...]
 #include <benchmark/benchmark.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstring>
+#include <thread>
 
 #include "bench/bench_cluster.hpp"
 #include "rsdat/rsdat.hpp"
@@ -134,6 +139,45 @@ void BM_RoundTrip(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(full({1}, {1}, 3.0).item(&client));
 }
 
+// The time from compute() on an expression of about n tasks until the first of them
+// has run: a watcher (its own client) asks the scheduler every millisecond how many
+// tasks have finished. The scheduler answers between events, so the figure is an
+// upper bound. Also reports the whole computation and the graph's size.
+void BM_GraphSubmission(benchmark::State& state) {
+  const int64_t n = state.range(0);
+  bench::BenchCluster& cluster = bench::bench_cluster(bench::kIpc, 2, "2GB");
+  Client watcher_client(cluster.local, ClientOptions{.progress = false});
+  double first_task = 0, total = 0;
+  uint64_t tasks = 0;
+  for (auto _ : state) {
+    Array s = ones({n}, {1}).sum();
+    const uint64_t before = watcher_client.cluster_status().tasks_finished;
+    std::atomic<bool> done{false};
+    std::atomic<double> first{-1};
+    const auto t0 = std::chrono::steady_clock::now();
+    auto since = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
+    std::thread watcher([&] {
+      while (!done.load()) {
+        if (watcher_client.cluster_status().tasks_finished > before) {
+          first.store(since());
+          return;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+    });
+    const double sum = s.item(&cluster.client);
+    total = since();
+    done.store(true);
+    watcher.join();
+    first_task = first.load();
+    tasks = cluster.client.last_stats().tasks;
+    if (sum != static_cast<double>(n)) state.SkipWithError("wrong sum");
+  }
+  state.counters["tasks"] = static_cast<double>(tasks);
+  state.counters["first_task_s"] = first_task;
+  state.counters["total_s"] = total;
+}
+
 Chunk big_chunk() {
   Chunk c = Chunk::allocate(DType::kFloat64, {8 << 20});
   for (int64_t i = 0; i < c.num_elements(); ++i) c.mutable_data<double>()[i] = static_cast<double>(i & 1023);
@@ -192,6 +236,7 @@ BENCHMARK(BM_NoopTasks)
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_RoundTrip)->DenseRange(bench::kIpc, bench::kTcpCurve)->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_GraphSubmission)->Arg(1000000)->Iterations(1)->UseRealTime()->Unit(benchmark::kSecond);
 BENCHMARK(BM_KernelElementwise)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_KernelSum)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Memcpy)->UseRealTime()->Unit(benchmark::kMillisecond);

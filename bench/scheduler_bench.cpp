@@ -6,8 +6,10 @@
 //   build/bin/rsdat-scheduler-bench [--benchmark_filter=...]
 #include <benchmark/benchmark.h>
 
+#include <chrono>
 #include <deque>
 
+#include "runtime/task_group.hpp"
 #include "scheduler/scheduler_state.hpp"
 
 namespace {
@@ -47,6 +49,7 @@ void BM_MillionTaskGraph(benchmark::State& state) {
   const uint64_t roots = static_cast<uint64_t>(state.range(0));
   const int workers = static_cast<int>(state.range(1));
   uint64_t transitions = 0, tasks = 0;
+  double submit_seconds = 0;
   for (auto _ : state) {
     state.PauseTiming();
     std::vector<TaskKey> wanted;
@@ -61,10 +64,12 @@ void BM_MillionTaskGraph(benchmark::State& state) {
     const uint64_t before = s.transitions();
     state.ResumeTiming();
     out.clear();
+    const auto t0 = std::chrono::steady_clock::now();
     if (!s.submit_graph(ClientId{1}, std::move(graph), wanted, out).is_ok()) {
       state.SkipWithError("graph refused");
       break;
     }
+    submit_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::deque<std::pair<WorkerId, TaskKey>> running;
     bool done = false;
     while (!done) {
@@ -80,12 +85,79 @@ void BM_MillionTaskGraph(benchmark::State& state) {
     if (!done) state.SkipWithError("graph did not complete");
   }
   state.counters["tasks"] = static_cast<double>(tasks);
+  state.counters["submit_s"] = submit_seconds;
   state.counters["transitions_per_s"] =
       benchmark::Counter(static_cast<double>(transitions) * state.iterations(), benchmark::Counter::kIsRate);
 }
 
+// The graph of ones({n}, {1}).sum() as the client sends it: a fill group, a partial
+// per block, then combines of 8 until one is left.
+std::vector<GraphPart> sum_parts(uint64_t n, TaskKey& result) {
+  std::vector<GraphPart> parts;
+  auto group = [&](uint64_t token, uint64_t blocks, const char* op, uint64_t fan_in, uint64_t input_blocks) {
+    TaskGroup g;
+    g.token = token;
+    g.op = op;
+    g.chunks = {std::vector<int64_t>(blocks, 1)};
+    g.params = {"p"};
+    if (fan_in > 0) {
+      g.inputs = {{token - 1, {input_blocks}}};
+      DepPattern p = DepPattern::same(0, 1);
+      p.stride[0] = static_cast<int64_t>(fan_in);
+      p.count[0] = static_cast<uint32_t>(fan_in);
+      g.deps = {p};
+    }
+    parts.emplace_back(std::move(g));
+  };
+  group(1, n, "fill", 0, 0);
+  group(2, n, "reduce_partial", 1, n);
+  uint64_t token = 2, blocks = n;
+  while (blocks > 1) {
+    uint64_t next = (blocks + 7) / 8;
+    group(++token, next, "reduce_combine", 8, blocks);
+    blocks = next;
+  }
+  result = {token, 0};
+  return parts;
+}
+
+// Expanding the parts and adding them, on one core: what stands between a big graph's
+// arrival and its first task.
+void BM_SubmitSumGraph(benchmark::State& state) {
+  const uint64_t n = static_cast<uint64_t>(state.range(0));
+  double expand_seconds = 0, submit_seconds = 0;
+  uint64_t tasks = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    TaskKey result;
+    std::vector<GraphPart> parts = sum_parts(n, result);
+    SchedulerState s;
+    Commands out;
+    for (int w = 0; w < 2; ++w) s.add_worker(WorkerId{static_cast<uint64_t>(w + 1)}, {"w", "tcp://w", 1, 1ull << 34}, 0, out);
+    s.add_client(ClientId{1});
+    state.ResumeTiming();
+    const auto t0 = std::chrono::steady_clock::now();
+    std::vector<TaskSpec> graph = expand_parts(std::move(parts));
+    const auto t1 = std::chrono::steady_clock::now();
+    tasks = graph.size();
+    if (!s.submit_graph(ClientId{1}, std::move(graph), {result}, out).is_ok()) state.SkipWithError("graph refused");
+    const auto t2 = std::chrono::steady_clock::now();
+    expand_seconds = std::chrono::duration<double>(t1 - t0).count();
+    submit_seconds = std::chrono::duration<double>(t2 - t1).count();
+    state.PauseTiming();
+    {
+      SchedulerState gone = std::move(s);  // freeing the records is not part of it
+    }
+    state.ResumeTiming();
+  }
+  state.counters["tasks"] = static_cast<double>(tasks);
+  state.counters["expand_s"] = expand_seconds;
+  state.counters["submit_s"] = submit_seconds;
+}
+
 }  // namespace
 
+BENCHMARK(BM_SubmitSumGraph)->Arg(1000000)->Unit(benchmark::kSecond)->Iterations(1);
 BENCHMARK(BM_MillionTaskGraph)->Args({875000, 1000})->Unit(benchmark::kSecond)->Iterations(1);
 
 BENCHMARK_MAIN();

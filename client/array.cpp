@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <map>
 #include <numeric>
 #include <stdexcept>
 
@@ -29,9 +30,9 @@ using detail::make_node;
 Array filled(const Shape& shape, const Shape& chunk_shape, double value, DType dtype, const char* name) {
   auto n = make_node(name, shape, detail::regular_chunks(shape, chunk_shape), dtype);
   std::string params = ops::fill_params(value);
-  n->lower = [params](const Node&, const BlockIndex&, TaskSpec& t) {
-    t.op = ops::kFill;
-    t.params = params;
+  n->group = [params](const Node&, TaskGroup& g) {
+    g.op = ops::kFill;
+    g.params = {params};
   };
   return Array(n);
 }
@@ -75,22 +76,30 @@ std::string expr_params(const detail::ExprInfo& expr, DType dtype) {
   return ops::elementwise_params(f32 ? DType::kFloat32 : DType::kFloat64, expr.program);
 }
 
-// The keys of an expression's leaves for one block of its grid.
-void add_leaf_deps(const std::vector<NodePtr>& leaves, const std::vector<bool>& transposed, const BlockIndex& b,
-                   TaskSpec& t) {
-  for (size_t i = 0; i < leaves.size(); ++i) {
-    t.deps.push_back(detail::key_of(*leaves[i], transposed[i] ? BlockIndex{b[1], b[0]} : b));
+// The patterns of an expression's leaves (the group's inputs) read at one block of a
+// grid whose input-block axis d follows group axis block_axes[d] (-1: block 0).
+void add_leaf_deps(const std::vector<bool>& transposed, const std::vector<int32_t>& block_axes, TaskGroup& g) {
+  for (size_t i = 0; i < transposed.size(); ++i) {
+    g.deps.push_back(DepPattern::mapped(static_cast<uint32_t>(i), transposed[i]
+                                                                      ? std::vector<int32_t>{block_axes[1], block_axes[0]}
+                                                                      : block_axes));
   }
+}
+
+std::vector<int32_t> identity_axes(size_t nd) {
+  std::vector<int32_t> axes(nd);
+  for (size_t d = 0; d < nd; ++d) axes[d] = static_cast<int32_t>(d);
+  return axes;
 }
 
 Array from_expr(std::string name, const Node& like, detail::ExprInfo expr, DType dtype) {
   auto n = make_node(std::move(name), like.shape, like.chunks, dtype);
   std::string params = expr_params(expr, dtype);
   n->inputs = expr.leaves;
-  n->lower = [params, transposed = expr.transposed](const Node& self, const BlockIndex& b, TaskSpec& t) {
-    t.op = ops::kElementwise;
-    t.params = params;
-    add_leaf_deps(self.inputs, transposed, b, t);
+  n->group = [params, transposed = expr.transposed](const Node& self, TaskGroup& g) {
+    g.op = ops::kElementwise;
+    g.params = {params};
+    add_leaf_deps(transposed, identity_axes(self.chunks.size()), g);
   };
   n->expr = std::move(expr);
   return Array(n);
@@ -253,17 +262,36 @@ Array reduce(const Array& a, std::vector<int64_t> axes_in, ops::ReduceKind kind,
     n->inputs = fuse ? in.expr->leaves : std::vector<NodePtr>{a.node()};
     const Chunks in_chunks = in.chunks;
     const DType in_dtype = in.dtype;
-    n->lower = [=](const Node& self, const BlockIndex& b, TaskSpec& t) {
-      BlockIndex ib = to_input_block(from_final ? to_level_block(b) : b);
-      if (fuse) {
-        t.op = ops::kReduceExprPartial;
-        t.params = ops::reduce_expr_partial_params(eparams, in_dtype, detail::block_shape(in_chunks, ib), rparams);
-        add_leaf_deps(self.inputs, transposed, ib, t);
+    // Input axis d of a task's block follows this axis of the node's block (-1: 0).
+    std::vector<int32_t> block_axes(nd);
+    for (size_t d = 0, kept = 0; d < nd; ++d) {
+      if (!from_final) {
+        block_axes[d] = static_cast<int32_t>(lead + d);
       } else {
-        t.op = ops::kReducePartial;
-        t.params = rparams;
-        t.deps.push_back(detail::key_of(*self.inputs[0], ib));
+        block_axes[d] = reduced[d] ? -1 : static_cast<int32_t>(kept++);
       }
+    }
+    n->group = [=](const Node& self, TaskGroup& g) {
+      if (!fuse) {
+        g.op = ops::kReducePartial;
+        g.params = {rparams};
+        g.deps.push_back(DepPattern::mapped(0, block_axes));
+        return;
+      }
+      g.op = ops::kReduceExprPartial;
+      add_leaf_deps(transposed, block_axes, g);
+      // The kernel is told its input block's shape: one params entry per distinct shape.
+      std::map<Shape, uint32_t> entry_of;
+      const int64_t nb = detail::num_blocks(self.chunks);
+      g.params_index.resize(static_cast<size_t>(nb));
+      for (int64_t i = 0; i < nb; ++i) {
+        BlockIndex b = detail::unravel_block(self.chunks, static_cast<uint64_t>(i));
+        BlockIndex ib = to_input_block(from_final ? to_level_block(b) : b);
+        auto [it, fresh] = entry_of.try_emplace(detail::block_shape(in_chunks, ib), static_cast<uint32_t>(g.params.size()));
+        if (fresh) g.params.push_back(ops::reduce_expr_partial_params(eparams, in_dtype, it->first, rparams));
+        g.params_index[static_cast<size_t>(i)] = it->second;
+      }
+      if (g.params.size() == 1) g.params_index.clear();
     };
   };
   if (single) {
@@ -298,30 +326,23 @@ Array reduce(const Array& a, std::vector<int64_t> axes_in, ops::ReduceKind kind,
     }
     node->inputs = {prev};
     std::string params = ops::reduce_combine_params(kind, last ? fin : ops::FinalizeSpec{});
-    node->lower = [params, last, g, axes, prev_blocks, lead, to_level_block](const Node& self, const BlockIndex& b,
-                                                                              TaskSpec& t) {
-      t.op = ops::kReduceCombine;
-      t.params = params;
-      BlockIndex base = last ? to_level_block(b) : b;
-      // Cartesian product over the group along each reduced axis.
-      std::vector<int64_t> lo(axes.size()), hi(axes.size());
-      for (size_t k = 0; k < axes.size(); ++k) {
-        int64_t ax = axes[k];
-        lo[k] = base[lead + ax] * g;
-        hi[k] = std::min(prev_blocks[ax], lo[k] + g);
+    // Each task reads the product of g blocks along every reduced axis of the level
+    // below (fewer at its end); kept axes follow the task's own block.
+    DepPattern pattern = DepPattern::mapped(0, std::vector<int32_t>(lead + nd, -1));
+    for (size_t d = 0, kept = 0; d < nd; ++d) {
+      const size_t j = lead + d;
+      if (reduced[d]) {
+        pattern.axis_map[j] = last ? -1 : static_cast<int32_t>(j);
+        pattern.stride[j] = g;
+        pattern.count[j] = static_cast<uint32_t>(g);
+      } else {
+        pattern.axis_map[j] = static_cast<int32_t>(last ? kept++ : j);
       }
-      std::vector<int64_t> cur = lo;
-      while (true) {
-        BlockIndex src = base;
-        for (size_t k = 0; k < axes.size(); ++k) src[lead + axes[k]] = cur[k];
-        t.deps.push_back(detail::key_of(*self.inputs[0], src));
-        size_t k = axes.size();
-        while (k-- > 0) {
-          if (++cur[k] < hi[k]) break;
-          cur[k] = lo[k];
-        }
-        if (k == static_cast<size_t>(-1)) break;
-      }
+    }
+    node->group = [params, pattern](const Node&, TaskGroup& grp) {
+      grp.op = ops::kReduceCombine;
+      grp.params = {params};
+      grp.deps.push_back(pattern);
     };
     nblocks = next;
     level = node;
@@ -386,12 +407,12 @@ Array Array::transpose(std::vector<int64_t> axes) const {
   n->inputs = {node_};
   if (nd == 2) n->transpose_of = node_;
   std::string params = ops::transpose_params(axes);
-  n->lower = [params, axes](const Node& self, const BlockIndex& b, TaskSpec& t) {
-    t.op = ops::kTranspose;
-    t.params = params;
-    BlockIndex src(b.size());
-    for (size_t i = 0; i < b.size(); ++i) src[axes[i]] = b[i];
-    t.deps.push_back(detail::key_of(*self.inputs[0], src));
+  std::vector<int32_t> src_axes(nd);
+  for (size_t i = 0; i < nd; ++i) src_axes[axes[i]] = static_cast<int32_t>(i);
+  n->group = [params, src_axes](const Node&, TaskGroup& g) {
+    g.op = ops::kTranspose;
+    g.params = {params};
+    g.deps.push_back(DepPattern::mapped(0, src_axes));
   };
   return Array(n);
 }
@@ -508,7 +529,7 @@ Array Array::persist(Client* c) const {
   if (n.persisted) return *this;
   Client& client = client_or_default(c);
   std::vector<TaskKey> keys = detail::all_keys(n);
-  (void)client.impl().run(detail::lower_graph(n), keys);
+  (void)client.impl().run(detail::lower_parts(n), keys);
   auto p = std::make_shared<Node>();
   p->token = n.token;
   p->name = n.name;
@@ -525,7 +546,7 @@ void Array::compute_into(Client* c, DType as, void* out) const {
   const Node& n = need(node_);
   Client& client = client_or_default(c);
   std::vector<TaskKey> keys = detail::all_keys(n);
-  auto where = client.impl().run(n.persisted ? std::vector<TaskSpec>{} : detail::lower_graph(n), keys);
+  auto where = client.impl().run(n.persisted ? std::vector<GraphPart>{} : detail::lower_parts(n), keys);
   std::vector<Chunk> chunks;
   try {
     chunks = client.impl().gather(keys, where);
@@ -589,9 +610,21 @@ Array coordinate(const Shape& shape, const Shape& chunk_shape, int64_t axis, DTy
   if (axis < 0) axis += static_cast<int64_t>(shape.size());
   if (axis < 0 || axis >= static_cast<int64_t>(shape.size())) throw std::invalid_argument("coordinate: axis out of range");
   auto n = make_node("coordinate", shape, detail::regular_chunks(shape, chunk_shape), dtype);
-  n->lower = [axis](const Node& self, const BlockIndex& b, TaskSpec& t) {
-    t.op = ops::kCoordinate;
-    t.params = ops::coordinate_params(axis, detail::block_offset(self.chunks, b)[axis]);
+  n->group = [axis](const Node& self, TaskGroup& g) {
+    g.op = ops::kCoordinate;
+    // One entry per block along the axis: the offset is all that differs.
+    std::vector<int64_t> nb = detail::blocks_per_axis(self.chunks);
+    int64_t offset = 0;
+    for (int64_t c : self.chunks[axis]) {
+      g.params.push_back(ops::coordinate_params(axis, offset));
+      offset += c;
+    }
+    int64_t inner = 1;
+    for (size_t d = static_cast<size_t>(axis) + 1; d < nb.size(); ++d) inner *= nb[d];
+    const int64_t total = detail::num_blocks(self.chunks);
+    g.params_index.resize(static_cast<size_t>(total));
+    for (int64_t i = 0; i < total; ++i) g.params_index[i] = static_cast<uint32_t>((i / inner) % nb[axis]);
+    if (g.params.size() == 1) g.params_index.clear();
   };
   return Array(n);
 }
@@ -600,9 +633,15 @@ namespace random {
 Array uniform(const Shape& shape, const Shape& chunk_shape, uint64_t seed, DType dtype) {
   if (!dtype_is_float(dtype)) throw std::invalid_argument("random::uniform: dtype must be float32 or float64");
   auto n = make_node("random_uniform", shape, detail::regular_chunks(shape, chunk_shape), dtype);
-  n->lower = [seed](const Node& self, const BlockIndex& b, TaskSpec& t) {
-    t.op = ops::kRandomUniform;
-    t.params = ops::random_uniform_params(seed, self.shape, detail::block_offset(self.chunks, b));
+  n->group = [seed](const Node& self, TaskGroup& g) {
+    g.op = ops::kRandomUniform;
+    // Every block draws from its own place in the stream: one entry per task.
+    const int64_t total = detail::num_blocks(self.chunks);
+    g.params.reserve(static_cast<size_t>(total));
+    for (int64_t i = 0; i < total; ++i) {
+      g.params.push_back(ops::random_uniform_params(
+          seed, self.shape, detail::block_offset(self.chunks, detail::unravel_block(self.chunks, static_cast<uint64_t>(i)))));
+    }
   };
   return Array(n);
 }
@@ -685,10 +724,11 @@ Array map_blocks(const std::string& op, const std::vector<Array>& inputs, DType 
     }
     n->inputs.push_back(na.chunks == first.chunks ? a.node() : a.rechunk(first.chunks).node());
   }
-  n->lower = [op, params](const Node& self, const BlockIndex& b, TaskSpec& t) {
-    t.op = op;
-    t.params = params;
-    for (const auto& in : self.inputs) t.deps.push_back(detail::key_of(*in, b));
+  n->group = [op, params](const Node& self, TaskGroup& g) {
+    g.op = op;
+    g.params = {params};
+    for (size_t i = 0; i < self.inputs.size(); ++i)
+      g.deps.push_back(DepPattern::same(static_cast<uint32_t>(i), self.chunks.size()));
   };
   return Array(n);
 }
@@ -709,11 +749,15 @@ Array matmul(const Array& a, const Array& b_in) {
   n->inputs = {a.node(), b.node()};
   const int64_t k = static_cast<int64_t>(na.chunks[1].size());
   std::string params = ops::matmul_params(k);
-  n->lower = [params, k](const Node& self, const BlockIndex& blk, TaskSpec& task) {
-    task.op = ops::kMatmul;
-    task.params = params;
-    for (int64_t i = 0; i < k; ++i) task.deps.push_back(detail::key_of(*self.inputs[0], {blk[0], i}));
-    for (int64_t i = 0; i < k; ++i) task.deps.push_back(detail::key_of(*self.inputs[1], {i, blk[1]}));
+  n->group = [params, k](const Node&, TaskGroup& g) {
+    g.op = ops::kMatmul;
+    g.params = {params};
+    // Block (i, j) reads A's row of blocks (i, 0..k) and B's column (0..k, j).
+    DepPattern row = DepPattern::mapped(0, {0, -1});
+    row.count[1] = static_cast<uint32_t>(k);
+    DepPattern column = DepPattern::mapped(1, {-1, 1});
+    column.count[0] = static_cast<uint32_t>(k);
+    g.deps = {row, column};
   };
   return Array(n);
 }

@@ -11,6 +11,7 @@
 #include "rsdat/array.hpp"
 #include "runtime/builtin_ops.hpp"
 #include "runtime/task.hpp"
+#include "runtime/task_group.hpp"
 
 namespace rsdat::detail {
 
@@ -38,7 +39,12 @@ struct Node {
   Chunks chunks;
   DType dtype = DType::kFloat64;
   std::vector<NodePtr> inputs;  // nodes whose keys this node's tasks read
-  // Fills op, params and deps of the task of one block (key, dtype, shape are set).
+  // How the node's tasks are made, one of:
+  // - group: fills op, params and dependency patterns of the node's TaskGroup (token,
+  //   dtype and chunks are set; inputs are this node's inputs), sent as one pattern;
+  // - lower: fills op, params and deps of the task of one block (key, dtype, shape are
+  //   set), for dependencies that follow no pattern.
+  std::function<void(const Node& self, TaskGroup& group)> group;
   std::function<void(const Node& self, const BlockIndex& block, TaskSpec& task)> lower;
   std::optional<ExprInfo> expr;
   NodePtr transpose_of;  // a 2-D transpose of this node: fusable as transposed loads
@@ -59,7 +65,9 @@ Shape block_offset(const Chunks& chunks, const BlockIndex& block);
 Chunks regular_chunks(const Shape& shape, const Shape& chunk_shape);
 TaskKey key_of(const Node& node, const BlockIndex& block);
 
-// Every task needed for `root` (persisted nodes contribute none), inputs first.
+// Every task needed for `root` (persisted nodes contribute none), inputs first: as
+// the graph is sent (one part per node), and expanded.
+std::vector<GraphPart> lower_parts(const Node& root);
 std::vector<TaskSpec> lower_graph(const Node& root);
 // The keys of all of a node's blocks, in C order of the block grid.
 std::vector<TaskKey> all_keys(const Node& node);

@@ -127,18 +127,17 @@ ReceivedMessage Client::Impl::receive_from_scheduler(Clock::time_point deadline,
   }
 }
 
-std::unordered_map<TaskKey, KeyInfo> Client::Impl::run(std::vector<TaskSpec> graph,
+std::unordered_map<TaskKey, KeyInfo> Client::Impl::run(std::vector<GraphPart> graph,
                                                         const std::vector<TaskKey>& wanted) {
   const uint64_t graph_id = next_graph_++;
   stats = ComputeStats{};
-  stats.tasks = graph.size();
+  stats.tasks = num_tasks(graph);
   auto t0 = Clock::now();
   {
     capnp::MallocMessageBuilder b;
     auto g = b.initRoot<wire::Envelope>().initSubmitGraph();
     g.setGraphId(graph_id);
-    auto tasks = g.initTasks(graph.size());
-    for (size_t i = 0; i < graph.size(); ++i) set_task_spec(tasks[i], graph[i]);
+    set_graph_parts(g, graph);
     auto w = g.initWanted(wanted.size());
     for (size_t i = 0; i < wanted.size(); ++i) set_key(w[i], wanted[i]);
     Status st = send_message(scheduler_, nullptr, b);
@@ -452,6 +451,7 @@ ClusterStatus Client::Impl::cluster_status() {
       out.tasks = info.getTasks();
       out.bytes_transferred = info.getBytesTransferred();
       out.malformed_messages = info.getMalformedMessages();
+      out.tasks_finished = info.getTasksFinished();
       for (auto w : info.getWorkers()) {
         out.workers.push_back({w.getName().cStr(), w.getAddress().cStr(), w.getNthreads(), w.getMemoryLimit(),
                                w.getKeys(), w.getProcessing(), w.getManagedBytes(), w.getSpilledBytes(),

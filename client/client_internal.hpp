@@ -12,6 +12,7 @@
 #include "rsdat/client.hpp"
 #include "runtime/chunk.hpp"
 #include "runtime/security.hpp"
+#include "runtime/task_group.hpp"
 #include "runtime/task.hpp"
 #include "runtime/transport.hpp"
 
@@ -29,7 +30,7 @@ struct Client::Impl {
 
   // Submits `graph` and waits until every wanted key is in memory. Throws TaskError
   // (after releasing `wanted`) or ClusterError.
-  std::unordered_map<TaskKey, KeyInfo> run(std::vector<TaskSpec> graph, const std::vector<TaskKey>& wanted);
+  std::unordered_map<TaskKey, KeyInfo> run(std::vector<GraphPart> graph, const std::vector<TaskKey>& wanted);
   // Fetches chunks from the workers holding them. Throws ClusterError.
   std::vector<Chunk> gather(const std::vector<TaskKey>& keys, const std::unordered_map<TaskKey, KeyInfo>& where);
   void release(const std::vector<TaskKey>& keys);

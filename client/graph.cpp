@@ -111,7 +111,7 @@ std::vector<TaskKey> all_keys(const Node& node) {
   return keys;
 }
 
-std::vector<TaskSpec> lower_graph(const Node& root) {
+std::vector<GraphPart> lower_parts(const Node& root) {
   // Post-order walk without recursion: inputs before the nodes that read them.
   std::vector<const Node*> order;
   std::unordered_set<uint64_t> seen;
@@ -127,14 +127,29 @@ std::vector<TaskSpec> lower_graph(const Node& root) {
     const Node* in = node->inputs[next++].get();
     if (seen.insert(in->token).second) stack.push_back({in, 0});
   }
-  size_t total = 0;
-  for (const Node* n : order)
-    if (!n->persisted) total += static_cast<size_t>(num_blocks(n->chunks));
-  std::vector<TaskSpec> tasks;
-  tasks.reserve(total);
+  std::vector<GraphPart> parts;
   for (const Node* n : order) {
     if (n->persisted) continue;
+    if (n->group) {
+      TaskGroup g;
+      g.token = n->token;
+      g.dtype = n->dtype;
+      g.chunks = n->chunks;
+      for (const NodePtr& in : n->inputs) {
+        std::vector<uint64_t> blocks;
+        for (const auto& axis : in->chunks) blocks.push_back(axis.size());
+        g.inputs.push_back({in->token, std::move(blocks)});
+      }
+      n->group(*n, g);
+      parts.emplace_back(std::move(g));
+      continue;
+    }
+    if (parts.empty() || !std::holds_alternative<std::vector<TaskSpec>>(parts.back())) {
+      parts.emplace_back(std::vector<TaskSpec>{});
+    }
+    auto& tasks = std::get<std::vector<TaskSpec>>(parts.back());
     const int64_t nb = num_blocks(n->chunks);
+    tasks.reserve(tasks.size() + static_cast<size_t>(nb));
     for (int64_t i = 0; i < nb; ++i) {
       BlockIndex b = unravel_block(n->chunks, static_cast<uint64_t>(i));
       TaskSpec t;
@@ -145,7 +160,9 @@ std::vector<TaskSpec> lower_graph(const Node& root) {
       tasks.push_back(std::move(t));
     }
   }
-  return tasks;
+  return parts;
 }
+
+std::vector<TaskSpec> lower_graph(const Node& root) { return expand_parts(lower_parts(root)); }
 
 }  // namespace rsdat::detail

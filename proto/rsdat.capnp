@@ -46,11 +46,39 @@ struct Welcome { version @0 :UInt32; id @1 :UInt64; heartbeatMs @2 :UInt32; }
 
 struct Error { code @0 :ErrorCode; message @1 :Text; requestId @2 :UInt64; }
 
+# All the tasks of one array as a pattern (runtime/task_group.hpp says how they
+# expand): task i computes block i of the grid `chunks`, in C order.
+struct DepPattern {
+  input @0 :UInt32;               # index into TaskGroup.inputs
+  axisMap @1 :List(Int32);        # per input axis: the output axis it follows, or -1
+  stride @2 :List(Int64);
+  start @3 :List(Int64);
+  count @4 :List(UInt32);         # blocks read along the axis
+}
+struct GroupInput { token @0 :UInt64; blocks @1 :List(UInt64); }
+struct TaskGroup {
+  token @0 :UInt64;
+  op @1 :Text;
+  dtype @2 :DType;
+  chunks @3 :List(List(UInt64));  # output chunk sizes per axis, as (size, count) runs
+  params @4 :List(Data);          # one for all tasks, or a table...
+  paramsIndex @5 :List(UInt32);   # ...with each task's entry (empty: one per task)
+  inputs @6 :List(GroupInput);
+  deps @7 :List(DepPattern);
+}
+struct GraphPart {
+  union {
+    tasks @0 :List(TaskSpec);
+    group @1 :TaskGroup;
+  }
+}
+
 # Client -> scheduler.
 struct SubmitGraph {
   graphId @0 :UInt64;
-  tasks @1 :List(TaskSpec);
+  tasks @1 :List(TaskSpec);  # listed one by one, before the parts
   wanted @2 :List(Key);    # keys the client holds on to (results)
+  parts @3 :List(GraphPart);  # inputs before the parts that read them
 }
 struct ReleaseKeys { keys @0 :List(Key); }
 
@@ -130,6 +158,7 @@ struct ClusterInfo {
   tasks @2 :UInt64;             # task records the scheduler holds
   bytesTransferred @3 :UInt64;  # between workers, since start
   malformedMessages @4 :UInt64;
+  tasksFinished @5 :UInt64;     # since start
 }
 
 # Scheduler -> workers: a worker is gone; fetches from it will not be answered.

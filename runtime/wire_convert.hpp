@@ -9,6 +9,7 @@
 #include "rsdat.capnp.h"
 #include "runtime/status.hpp"
 #include "runtime/task.hpp"
+#include "runtime/task_group.hpp"
 
 namespace rsdat {
 
@@ -17,6 +18,7 @@ inline constexpr size_t kMaxOpName = 256;
 inline constexpr size_t kMaxParamsBytes = 16u << 20;
 inline constexpr size_t kMaxDeps = 1u << 20;
 inline constexpr int64_t kMaxChunkBytes = int64_t{1} << 40;
+inline constexpr uint64_t kMaxGridChunks = uint64_t{1} << 23;  // a group's chunks summed over its axes
 
 inline TaskKey to_key(wire::Key::Reader k) { return {k.getToken(), k.getChunk()}; }
 inline void set_key(wire::Key::Builder b, const TaskKey& k) {
@@ -33,5 +35,12 @@ void set_shape(capnp::List<uint64_t>::Builder b, const Shape& s);
 
 Result<TaskSpec> to_task_spec(wire::TaskSpec::Reader r);
 void set_task_spec(wire::TaskSpec::Builder b, const TaskSpec& spec);
+
+// A group from the wire, validated (TaskGroup::validate).
+Result<TaskGroup> to_task_group(wire::TaskGroup::Reader r);
+void set_task_group(wire::TaskGroup::Builder b, const TaskGroup& g);
+// A submitted graph's parts: its `tasks` as a first part, then `parts`.
+Result<std::vector<GraphPart>> to_graph_parts(wire::SubmitGraph::Reader r);
+void set_graph_parts(wire::SubmitGraph::Builder b, const std::vector<GraphPart>& parts);
 
 }  // namespace rsdat

@@ -4,7 +4,7 @@
 // std::unordered_map spends most of a large graph's time chasing bucket chains through
 // nodes spread over memory (one cache miss per node). Here the index is one flat,
 // open-addressing table of (key, slot) pairs probed linearly, so a lookup mostly reads
-// one cache line; the values live in a deque of slots that is never moved, so
+// one cache line; the values live in blocks of slots that never move, so
 // references and iterators stay valid across inserts, as with unordered_map, and until
 // their own entry is erased. Erased slots are reused. Iteration order is unspecified.
 //
@@ -13,7 +13,8 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
+#include <array>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <utility>
@@ -33,8 +34,8 @@ class KeyMap {
    public:
     Iter() = default;
     Iter(Owner* map, size_t slot) : map_(map), slot_(slot) { skip_empty(); }
-    Value& operator*() const { return *map_->slots_[slot_]; }
-    Value* operator->() const { return &*map_->slots_[slot_]; }
+    Value& operator*() const { return *map_->slot(slot_); }
+    Value* operator->() const { return &*map_->slot(slot_); }
     Iter& operator++() {
       ++slot_;
       skip_empty();
@@ -45,7 +46,7 @@ class KeyMap {
 
    private:
     void skip_empty() {
-      while (slot_ < map_->slots_.size() && !map_->slots_[slot_]) ++slot_;
+      while (slot_ < map_->used_ && !map_->slot(slot_)) ++slot_;
     }
     Owner* map_ = nullptr;
     size_t slot_ = 0;
@@ -57,9 +58,9 @@ class KeyMap {
   bool empty() const { return size_ == 0; }
 
   iterator begin() { return {this, 0}; }
-  iterator end() { return {this, slots_.size()}; }
+  iterator end() { return {this, used_}; }
   const_iterator begin() const { return {this, 0}; }
-  const_iterator end() const { return {this, slots_.size()}; }
+  const_iterator end() const { return {this, used_}; }
 
   iterator find(const TaskKey& key) {
     size_t i = probe(key);
@@ -73,7 +74,7 @@ class KeyMap {
   V& at(const TaskKey& key) {
     size_t i = probe(key);
     if (i == kNone) throw std::out_of_range("KeyMap::at: no record for " + key.to_string());
-    return slots_[index_[i].slot]->second;
+    return slot(index_[i].slot)->second;
   }
   const V& at(const TaskKey& key) const { return const_cast<KeyMap*>(this)->at(key); }
 
@@ -86,10 +87,10 @@ class KeyMap {
       slot = free_.back();
       free_.pop_back();
     } else {
-      slot = static_cast<uint32_t>(slots_.size());
-      slots_.emplace_back();
+      slot = static_cast<uint32_t>(used_++);
+      if ((slot >> kBlockBits) == blocks_.size()) blocks_.push_back(std::make_unique<Block>());
     }
-    slots_[slot].emplace(key, std::move(value));
+    this->slot(slot).emplace(key, std::move(value));
     place({key, slot});
     ++size_;
     return {iterator(this, slot), true};
@@ -100,7 +101,7 @@ class KeyMap {
     size_t i = probe(key);
     if (i == kNone) return 0;
     uint32_t slot = index_[i].slot;
-    slots_[slot].reset();
+    this->slot(slot).reset();
     free_.push_back(slot);
     --size_;
     // Backward-shift deletion: move later entries of the run into the hole, so
@@ -159,9 +160,18 @@ class KeyMap {
       if (e.slot != kEmpty) place(e);
   }
 
+  // Values in blocks that never move.
+  static constexpr unsigned kBlockBits = 8;
+  using Block = std::array<std::optional<value_type>, size_t{1} << kBlockBits>;
+  std::optional<value_type>& slot(size_t i) { return (*blocks_[i >> kBlockBits])[i & ((size_t{1} << kBlockBits) - 1)]; }
+  const std::optional<value_type>& slot(size_t i) const {
+    return (*blocks_[i >> kBlockBits])[i & ((size_t{1} << kBlockBits) - 1)];
+  }
+
   std::vector<Entry> index_;
   unsigned shift_ = 64;
-  std::deque<std::optional<value_type>> slots_;
+  std::vector<std::unique_ptr<Block>> blocks_;
+  size_t used_ = 0;  // slots handed out (live or free)
   std::vector<uint32_t> free_;
   size_t size_ = 0;
 };

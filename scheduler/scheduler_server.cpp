@@ -226,17 +226,22 @@ void SchedulerServer::handle(ReceivedMessage& msg) {
         if (is_worker) break;
         const double t0 = now();
         auto g = env.getSubmitGraph();
-        std::vector<TaskSpec> tasks;
-        tasks.reserve(g.getTasks().size());
-        for (auto t : g.getTasks()) {
-          auto spec = to_task_spec(t);
-          if (!spec.ok()) {
-            send_error(router_, &identity, StatusCode::kProtocol, "bad task in graph: " + spec.status().message(),
-                       g.getGraphId());
-            return;
-          }
-          tasks.push_back(std::move(spec).value());
+        auto parts = to_graph_parts(g);
+        if (!parts.ok()) {
+          send_error(router_, &identity, StatusCode::kProtocol, "bad graph: " + parts.status().message(),
+                     g.getGraphId());
+          return;
         }
+        const uint64_t n_tasks = num_tasks(parts.value()), n_deps = num_deps_bound(parts.value());
+        if (n_tasks > options_.max_graph_tasks || n_deps > 16 * options_.max_graph_tasks) {
+          send_error(router_, &identity, StatusCode::kInvalidArgument,
+                     "graph of " + std::to_string(n_tasks) + " tasks and " + std::to_string(n_deps) +
+                         " dependencies: more than this scheduler takes at once (" +
+                         std::to_string(options_.max_graph_tasks) + " tasks)",
+                     g.getGraphId());
+          return;
+        }
+        std::vector<TaskSpec> tasks = expand_parts(std::move(parts).value());
         std::vector<TaskKey> wanted;
         for (auto k : g.getWanted()) wanted.push_back(to_key(k));
         const size_t n = tasks.size();
@@ -379,6 +384,7 @@ void SchedulerServer::send_info(const zmq::message_t& identity, uint64_t request
   info.setTasks(state_.num_tasks());
   info.setBytesTransferred(state_.total_bytes_transferred());
   info.setMalformedMessages(malformed_);
+  info.setTasksFinished(state_.tasks_finished());
   auto ids = state_.worker_ids();
   auto list = info.initWorkers(ids.size());
   for (size_t i = 0; i < ids.size(); ++i) {
@@ -405,6 +411,7 @@ void SchedulerServer::publish_status() {
   j["tasks"] = state_.num_tasks();
   j["bytes_transferred"] = state_.total_bytes_transferred();
   j["malformed_messages"] = malformed_;
+  j["tasks_finished"] = state_.tasks_finished();
   j["retiring"] = state_.num_retiring();
   uint64_t threads = 0, processing = 0;
   nlohmann::json workers = nlohmann::json::array();

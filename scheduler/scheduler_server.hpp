@@ -36,6 +36,7 @@ struct SchedulerOptions {
   std::string scheduler_file;    // written once bound (JSON, mode 0600); removed at exit
   double worker_timeout = 5.0;   // seconds without a heartbeat (a closed connection counts at once)
   uint32_t heartbeat_ms = 1000;  // asked of workers
+  uint64_t max_graph_tasks = uint64_t{1} << 28;  // tasks one submitted graph may expand to
   SchedulerConfig state;
 };
 

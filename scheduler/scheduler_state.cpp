@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <span>
 #include <unordered_map>
 
 #include "runtime/sysinfo.hpp"
@@ -273,42 +274,67 @@ Status SchedulerState::submit_graph(ClientId client, std::vector<TaskSpec> graph
                                     Commands& out) {
   auto cit = clients_.find(client);
   if (cit == clients_.end()) return invalid_argument("unknown client");
-  // Check before changing anything.
-  KeyMap<size_t> index;
-  index.reserve(graph.size());
-  for (size_t i = 0; i < graph.size(); ++i) {
-    if (!index.emplace(graph[i].key, i).second) {
+  const size_t n = graph.size();
+  // Check before changing anything. Every key and every dependency is looked up once:
+  // a task is new or known (its record wins), a dependency is a new task (its index
+  // here) or a known record (kKnown).
+  constexpr uint32_t kKnown = UINT32_MAX;
+  KeyMap<uint32_t> index;
+  index.reserve(n);
+  std::vector<char> known(n, 0);
+  for (size_t i = 0; i < n; ++i) {
+    if (!index.emplace(graph[i].key, static_cast<uint32_t>(i)).second) {
       return invalid_argument("graph names key " + graph[i].key.to_string() + " twice");
     }
+    known[i] = tasks_.count(graph[i].key) ? 1 : 0;
   }
-  // Kahn's algorithm over the new tasks: unknown deps and cycles are refused.
-  std::vector<uint32_t> indegree(graph.size(), 0);
-  std::vector<std::vector<uint32_t>> users(graph.size());
-  for (size_t i = 0; i < graph.size(); ++i) {
-    if (tasks_.count(graph[i].key)) continue;  // known already: its record wins
+  std::vector<size_t> dep_begin(n + 1, 0);  // deps of new task i: dep_ref[dep_begin[i] .. dep_begin[i + 1])
+  std::vector<uint32_t> dep_ref;
+  for (size_t i = 0; i < n; ++i) {
+    dep_begin[i] = dep_ref.size();
+    if (known[i]) continue;
     for (const TaskKey& d : graph[i].deps) {
       auto it = index.find(d);
-      if (it != index.end() && !tasks_.count(d)) {
-        ++indegree[i];
-        users[it->second].push_back(static_cast<uint32_t>(i));
-      } else if (!tasks_.count(d)) {
-        return invalid_argument("task " + graph[i].key.to_string() + " (" + graph[i].op +
-                                ") depends on unknown key " + d.to_string());
+      if (it != index.end() && !known[it->second]) {
+        dep_ref.push_back(it->second);
+      } else if (it != index.end() || tasks_.count(d)) {
+        dep_ref.push_back(kKnown);
+      } else {
+        return invalid_argument("task " + graph[i].key.to_string() + " (" + graph[i].op + ") depends on unknown key " +
+                                d.to_string());
       }
     }
   }
-  std::vector<uint32_t> frontier;
-  for (size_t i = 0; i < graph.size(); ++i)
-    if (indegree[i] == 0) frontier.push_back(static_cast<uint32_t>(i));
-  size_t seen = 0;
-  while (!frontier.empty()) {
-    uint32_t i = frontier.back();
-    frontier.pop_back();
-    ++seen;
-    for (uint32_t u : users[i])
-      if (--indegree[u] == 0) frontier.push_back(u);
+  dep_begin[n] = dep_ref.size();
+  auto deps_of = [&](size_t i) { return std::span<const uint32_t>(dep_ref.data() + dep_begin[i], dep_ref.data() + dep_begin[i + 1]); };
+  // Kahn's algorithm over the new tasks: cycles are refused.
+  std::vector<uint32_t> indegree(n, 0);
+  std::vector<size_t> user_begin(n + 1, 0);
+  for (uint32_t j : dep_ref)
+    if (j != kKnown) ++user_begin[j + 1];
+  for (size_t i = 0; i < n; ++i) user_begin[i + 1] += user_begin[i];
+  std::vector<uint32_t> users(user_begin[n]);
+  {
+    std::vector<size_t> fill(user_begin.begin(), user_begin.end() - 1);
+    for (size_t i = 0; i < n; ++i) {
+      for (uint32_t j : deps_of(i)) {
+        if (j == kKnown) continue;
+        ++indegree[i];
+        users[fill[j]++] = static_cast<uint32_t>(i);
+      }
+    }
   }
-  if (seen != graph.size()) return invalid_argument("graph has a cycle");
+  // First in, first out: inputs before their users, otherwise in the graph's order.
+  std::vector<uint32_t> topo;
+  topo.reserve(n);
+  for (size_t i = 0; i < n; ++i)
+    if (indegree[i] == 0) topo.push_back(static_cast<uint32_t>(i));
+  for (size_t next = 0; next < topo.size(); ++next) {
+    const uint32_t i = topo[next];
+    for (size_t u = user_begin[i]; u < user_begin[i + 1]; ++u)
+      if (--indegree[users[u]] == 0) topo.push_back(users[u]);
+  }
+  if (topo.size() != n) return invalid_argument("graph has a cycle");
   for (const TaskKey& k : wanted) {
     if (!index.count(k) && !tasks_.count(k)) return invalid_argument("wanted key " + k.to_string() + " is unknown");
   }
@@ -318,12 +344,13 @@ Status SchedulerState::submit_graph(ClientId client, std::vector<TaskSpec> graph
   uint64_t largest_limit = 0;
   for (const auto& [id, w] : workers_) largest_limit = std::max(largest_limit, w.info.memory_limit);
   if (largest_limit > 0) {
-    for (const auto& spec : graph) {
-      if (tasks_.count(spec.key)) continue;
+    for (size_t i = 0; i < n; ++i) {
+      if (known[i]) continue;
+      const TaskSpec& spec = graph[i];
       uint64_t need = spec.output_nbytes();
-      for (const TaskKey& d : spec.deps) {
-        auto it = index.find(d);
-        need += it != index.end() ? graph[it->second].output_nbytes() : tasks_.at(d).nbytes;
+      auto refs = deps_of(i);
+      for (size_t k = 0; k < refs.size(); ++k) {
+        need += refs[k] != kKnown ? graph[refs[k]].output_nbytes() : tasks_.at(spec.deps[k]).nbytes;
       }
       if (need > largest_limit) {
         return invalid_argument("task " + spec.key.to_string() + " (" + spec.op + ") needs " + format_bytes(need) +
@@ -338,35 +365,34 @@ Status SchedulerState::submit_graph(ClientId client, std::vector<TaskSpec> graph
   // kMaxGroup chunks. Groups are ranked by their first chunk; a group's rank decides
   // its worker and its place in the order.
   constexpr size_t kMaxGroup = 4;
-  std::vector<size_t> parent(graph.size()), group_size(graph.size(), 1);
-  for (size_t i = 0; i < graph.size(); ++i) parent[i] = i;
+  std::vector<size_t> parent(n), group_size(n, 1);
+  for (size_t i = 0; i < n; ++i) parent[i] = i;
   auto find = [&](size_t i) {
     while (parent[i] != i) i = parent[i] = parent[parent[i]];
     return i;
   };
-  auto is_new_root = [&](size_t i) { return graph[i].deps.empty() && !tasks_.count(graph[i].key); };
-  for (const auto& spec : graph) {
-    if (spec.deps.size() < 2 || tasks_.count(spec.key)) continue;
+  auto is_new_root = [&](size_t i) { return graph[i].deps.empty() && !known[i]; };
+  for (size_t i = 0; i < n; ++i) {
+    if (graph[i].deps.size() < 2 || known[i]) continue;
     std::optional<size_t> first;
-    for (const TaskKey& d : spec.deps) {
-      auto it = index.find(d);
-      if (it == index.end() || !is_new_root(it->second)) continue;
+    for (uint32_t j : deps_of(i)) {
+      if (j == kKnown || !is_new_root(j)) continue;
       if (!first) {
-        first = it->second;
+        first = j;
         continue;
       }
-      if (graph[*first].key.token != d.token) continue;
-      size_t a = find(*first), b = find(it->second);
+      if (graph[*first].key.token != graph[j].key.token) continue;
+      size_t a = find(*first), b = find(j);
       if (a == b || group_size[a] + group_size[b] > kMaxGroup) continue;
       parent[b] = a;
       group_size[a] += group_size[b];
     }
   }
   std::unordered_map<uint64_t, std::vector<size_t>> roots_of_token;
-  for (size_t i = 0; i < graph.size(); ++i) {
+  for (size_t i = 0; i < n; ++i) {
     if (is_new_root(i)) roots_of_token[graph[i].key.token].push_back(i);
   }
-  std::vector<uint32_t> group_rank(graph.size(), 0);
+  std::vector<uint32_t> group_rank(n, 0);
   std::unordered_map<uint64_t, uint64_t> roots_per_token;  // groups per token
   for (auto& [token, idx] : roots_of_token) {
     std::sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return graph[a].key.chunk < graph[b].key.chunk; });
@@ -380,28 +406,25 @@ Status SchedulerState::submit_graph(ClientId client, std::vector<TaskSpec> graph
   // Roots of different arrays are ordered by their relative position, interleaved (the
   // k-th chunk of every input array together), so that whatever combines them can run
   // as soon as they are made instead of after a whole array is in memory.
-  std::vector<size_t> root_idx;
-  for (size_t i = 0; i < graph.size(); ++i) {
-    if (graph[i].deps.empty() && !tasks_.count(graph[i].key)) root_idx.push_back(i);
-  }
   std::vector<std::pair<double, size_t>> by_position;
-  by_position.reserve(root_idx.size());
-  for (size_t i : root_idx) {
+  for (size_t i = 0; i < n; ++i) {
+    if (!is_new_root(i)) continue;
     by_position.emplace_back((static_cast<double>(group_rank[i]) + 0.5) /
                                  static_cast<double>(std::max<uint64_t>(1, roots_per_token[graph[i].key.token])),
                              i);
   }
   std::stable_sort(by_position.begin(), by_position.end(),
                    [](const auto& a, const auto& b) { return a.first < b.first; });
-  std::vector<uint64_t> order_of(graph.size(), 0);
+  std::vector<uint64_t> order_of(n, 0);
   for (const auto& [position, i] : by_position) order_of[i] = next_order_++;
-  for (size_t i = 0; i < graph.size(); ++i) {
+  for (size_t i = 0; i < n; ++i) {
     if (!graph[i].deps.empty()) order_of[i] = next_order_++;
   }
-  std::vector<TaskKey> added;
-  for (size_t gi = 0; gi < graph.size(); ++gi) {
+  std::vector<Task*> added(n, nullptr);
+  tasks_.reserve(tasks_.size() + n);
+  for (size_t gi = 0; gi < n; ++gi) {
+    if (known[gi]) continue;
     auto& spec = graph[gi];
-    if (tasks_.count(spec.key)) continue;
     Task t;
     t.root = spec.deps.empty();
     if (t.root) {
@@ -413,13 +436,15 @@ Status SchedulerState::submit_graph(ClientId client, std::vector<TaskSpec> graph
     t.owner = client;
     t.spec = std::move(spec);
     TaskKey key = t.spec.key;
-    tasks_.emplace(key, std::move(t));
-    added.push_back(key);
+    added[gi] = &tasks_.emplace(key, std::move(t)).first->second;
   }
-  for (const TaskKey& key : added) {
-    for (const TaskKey& d : tasks_.at(key).spec.deps) {
-      auto& dependents = tasks_.at(d).dependents;
-      if (!contains(dependents, key)) dependents.push_back(key);
+  for (size_t i = 0; i < n; ++i) {
+    if (!added[i]) continue;
+    const TaskKey& key = added[i]->spec.key;
+    auto refs = deps_of(i);
+    for (size_t k = 0; k < refs.size(); ++k) {
+      auto& dependents = refs[k] != kKnown ? added[refs[k]]->dependents : tasks_.at(added[i]->spec.deps[k]).dependents;
+      if (dependents.empty() || !contains(dependents, key)) dependents.push_back(key);
     }
   }
   Client& c = cit->second;
@@ -429,7 +454,14 @@ Status SchedulerState::submit_graph(ClientId client, std::vector<TaskSpec> graph
     c.wanted.insert(k);
   }
   defer_ready_ = true;
+  std::vector<uint32_t> stack;  // new tasks the wanted keys need, found below
+  std::vector<char> needed(n, 0);
   for (const TaskKey& k : wanted) {
+    if (auto it = index.find(k); it != index.end() && added[it->second]) {
+      if (!needed[it->second]) stack.push_back(it->second);
+      needed[it->second] = 1;
+      continue;
+    }
     Task& t = tasks_.at(k);
     switch (t.status) {
       case TaskStatus::kMemory: {
@@ -445,9 +477,45 @@ Status SchedulerState::submit_graph(ClientId client, std::vector<TaskSpec> graph
         ensure_computed(k, out);
     }
   }
+  while (!stack.empty()) {
+    const uint32_t i = stack.back();
+    stack.pop_back();
+    for (uint32_t j : deps_of(i)) {
+      if (j != kKnown && !needed[j]) {
+        needed[j] = 1;
+        stack.push_back(j);
+      }
+    }
+  }
+  // What ensure_computed() does, in one pass over arrays: every needed new task waits
+  // first (so that a failure below releases nothing another one still needs), then,
+  // inputs first, each is failed, made ready or left waiting on its inputs.
+  for (uint32_t i : topo)
+    if (needed[i]) transition(*added[i], TaskStatus::kWaiting);
+  for (uint32_t i : topo) {
+    if (!needed[i]) continue;
+    Task& t = *added[i];
+    if (t.status != TaskStatus::kWaiting) continue;  // failed with an input
+    const Task* erred_dep = nullptr;
+    bool all_ready = true;
+    auto refs = deps_of(i);
+    for (size_t k = 0; k < refs.size(); ++k) {
+      Task& dt = refs[k] != kKnown ? *added[refs[k]] : tasks_.at(t.spec.deps[k]);
+      if (dt.status == TaskStatus::kReleased) ensure_computed(t.spec.deps[k], out);
+      if (dt.status == TaskStatus::kErred) erred_dep = &dt;
+      if (dt.status != TaskStatus::kMemory) all_ready = false;
+    }
+    if (erred_dep) {
+      fail_task(t, erred_dep->error, erred_dep->error_worker, erred_dep->error_origin, out);
+    } else if (all_ready) {
+      on_ready(t, out);
+    }
+  }
   place_deferred(out);
   // New tasks nobody wants (a graph with extra keys) are forgotten at once.
-  for (const TaskKey& key : added) maybe_release(key, out);
+  for (Task* t : added) {
+    if (t && t->status == TaskStatus::kReleased) maybe_release(t->spec.key, out);
+  }
   fill_queue(out);
   return Status::ok();
 }
@@ -493,6 +561,7 @@ void SchedulerState::task_finished(WorkerId worker, const TaskKey& key, uint64_t
   w.has.insert(key);
   transition(t, TaskStatus::kMemory);
   total_bytes_transferred_ += bytes_fetched;
+  ++tasks_finished_;
   if (auto cit = clients_.find(t.owner); cit != clients_.end()) {
     ++cit->second.stats.tasks_finished;
     cit->second.stats.bytes_transferred += bytes_fetched;

@@ -188,6 +188,7 @@ class SchedulerState {
   uint64_t ignored_reports() const { return ignored_reports_; }
   ComputationStats stats(ClientId client) const;
   uint64_t transitions() const { return transitions_; }
+  uint64_t tasks_finished() const { return tasks_finished_; }
   uint64_t total_bytes_transferred() const { return total_bytes_transferred_; }
 
  private:
@@ -276,6 +277,7 @@ class SchedulerState {
   uint64_t next_order_ = 0;
   uint64_t ignored_reports_ = 0;
   uint64_t transitions_ = 0;
+  uint64_t tasks_finished_ = 0;
   uint64_t total_bytes_transferred_ = 0;
   bool defer_ready_ = false;            // while a graph is added: collect ready tasks...
   std::vector<TaskKey> deferred_ready_;  // ...here, then place_deferred()

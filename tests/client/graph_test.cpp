@@ -1,9 +1,14 @@
 // Building arrays and lowering them to tasks: no cluster involved.
 #include <gtest/gtest.h>
 
+#include <set>
 #include <unordered_set>
 
 #include "client/array_internal.hpp"
+#include "runtime/wire_convert.hpp"
+
+#include <capnp/message.h>
+#include <map>
 #include "rsdat/array.hpp"
 
 namespace rsdat {
@@ -101,6 +106,173 @@ TEST(Graph, BadArgumentsThrowAtBuildTime) {
   EXPECT_THROW(random::uniform({3}, {1}, 0, DType::kInt32), std::invalid_argument);
   EXPECT_THROW(Array().sum(), std::invalid_argument);
   EXPECT_THROW(x.sum({}, 1), std::invalid_argument);
+}
+
+
+// The keys a task of `tasks` reads, by the task's block index in its array.
+std::map<TaskKey, const TaskSpec*> by_key(const std::vector<TaskSpec>& tasks) {
+  std::map<TaskKey, const TaskSpec*> m;
+  for (const auto& t : tasks) m[t.key] = &t;
+  return m;
+}
+
+TEST(Graph, TransposeReadsThePermutedBlock) {
+  auto x = random::uniform({6, 8, 10}, {2, 3, 4}, 0);
+  auto y = x.transpose({2, 0, 1});
+  auto all = detail::lower_graph(*y.node());
+  auto tasks = by_key(all);
+  for (int64_t i = 0; i < y.num_chunks(); ++i) {
+    auto b = detail::unravel_block(y.chunks(), static_cast<uint64_t>(i));
+    const TaskSpec& t = *tasks.at(detail::key_of(*y.node(), b));
+    ASSERT_EQ(t.deps.size(), 1u);
+    EXPECT_EQ(t.deps[0], detail::key_of(*x.node(), {b[1], b[2], b[0]}));
+    EXPECT_EQ(t.shape, detail::block_shape(y.chunks(), b));
+  }
+}
+
+TEST(Graph, MatmulReadsARowOfBlocksAndAColumn) {
+  auto a = random::uniform({10, 9}, {4, 3}, 1);
+  auto b = random::uniform({9, 7}, {3, 5}, 2);
+  auto c = matmul(a, b);
+  auto all = detail::lower_graph(*c.node());
+  auto tasks = by_key(all);
+  for (int64_t i = 0; i < 3; ++i) {
+    for (int64_t j = 0; j < 2; ++j) {
+      const TaskSpec& t = *tasks.at(detail::key_of(*c.node(), {i, j}));
+      std::vector<TaskKey> want;
+      for (int64_t k = 0; k < 3; ++k) want.push_back(detail::key_of(*a.node(), {i, k}));
+      for (int64_t k = 0; k < 3; ++k) want.push_back(detail::key_of(*b.node(), {k, j}));
+      EXPECT_EQ(t.deps, want);
+    }
+  }
+}
+
+TEST(Graph, ElementwiseWithATransposeReadsMirroredBlocks) {
+  auto x = random::uniform({9, 9}, {3, 3}, 1);
+  auto y = x + x.T();
+  auto all = detail::lower_graph(*y.node());
+  auto tasks = by_key(all);
+  for (int64_t i = 0; i < 3; ++i) {
+    for (int64_t j = 0; j < 3; ++j) {
+      const TaskSpec& t = *tasks.at(detail::key_of(*y.node(), {i, j}));
+      EXPECT_EQ(t.deps, (std::vector<TaskKey>{detail::key_of(*x.node(), {i, j}), detail::key_of(*x.node(), {j, i})}));
+    }
+  }
+}
+
+TEST(Graph, EveryReductionLevelReadsEachBlockBelowOnce) {
+  // Two reduced axes of 2-D blocks, one kept, moments (a leading axis), uneven ends.
+  auto x = random::uniform({50, 6, 70}, {3, 3, 4}, 1);
+  for (Array r : {x.var({0, 2}, 0, 5), x.sum({1}, 2), x.mean({}, 3), (x * 2.0).max({0, 2}, 4)}) {
+    auto tasks = detail::lower_graph(*r.node());
+    std::map<TaskKey, int> reads;
+    std::set<TaskKey> made;
+    for (const auto& t : tasks) {
+      made.insert(t.key);
+      for (const auto& d : t.deps) ++reads[d];
+    }
+    for (const auto& t : tasks) {
+      if (t.op == ops::kReduceCombine || t.op == ops::kReducePartial || t.op == ops::kReduceExprPartial) {
+        if (t.key.token != r.node()->token) {
+          EXPECT_EQ(reads[t.key], 1) << t.op << " " << t.key.to_string();
+        }
+      }
+    }
+    for (const auto& [k, n] : reads) EXPECT_TRUE(made.count(k)) << "reads a block never made";
+    for (int64_t i = 0; i < r.num_chunks(); ++i) EXPECT_TRUE(made.count({r.node()->token, static_cast<uint64_t>(i)}));
+  }
+}
+
+TEST(Graph, PerBlockParametersFollowTheBlock) {
+  auto c = coordinate({10, 6}, {4, 4}, 0);
+  for (const auto& t : detail::lower_graph(*c.node())) {
+    auto b = detail::unravel_block(c.chunks(), t.key.chunk);
+    EXPECT_EQ(t.params, ops::coordinate_params(0, detail::block_offset(c.chunks(), b)[0]));
+  }
+  auto x = random::uniform({10, 6}, {4, 4}, 3);
+  for (const auto& t : detail::lower_graph(*x.node())) {
+    auto b = detail::unravel_block(x.chunks(), t.key.chunk);
+    EXPECT_EQ(t.params, ops::random_uniform_params(3, x.shape(), detail::block_offset(x.chunks(), b)));
+  }
+}
+
+TEST(Graph, AMillionTaskExpressionTravelsAsAFewPatterns) {
+  auto s = ones({1000000}, {1}).sum();
+  auto parts = detail::lower_parts(*s.node());
+  EXPECT_GT(num_tasks(parts), 1000000u);
+  for (const auto& p : parts) EXPECT_TRUE(std::holds_alternative<TaskGroup>(p));
+  capnp::MallocMessageBuilder b;
+  set_graph_parts(b.initRoot<wire::SubmitGraph>(), parts);
+  EXPECT_LT(b.sizeInWords() * 8, 4096u) << "bytes on the wire";
+}
+
+TEST(Graph, PartsSurviveTheWire) {
+  auto x = random::uniform({20, 20}, {6, 5}, 1);
+  auto y = (x + x.T().rechunk({6, 5}).rechunk({5, 5}).rechunk({6, 5})).var({0});
+  auto parts = detail::lower_parts(*y.node());
+  EXPECT_TRUE(std::any_of(parts.begin(), parts.end(),
+                          [](const GraphPart& p) { return std::holds_alternative<std::vector<TaskSpec>>(p); }));
+  capnp::MallocMessageBuilder b;
+  set_graph_parts(b.initRoot<wire::SubmitGraph>(), parts);
+  auto back = to_graph_parts(b.getRoot<wire::SubmitGraph>().asReader());
+  ASSERT_TRUE(back.ok()) << back.status().to_string();
+  auto expanded = expand_parts(std::move(back).value());
+  auto direct = expand_parts(parts);
+  ASSERT_EQ(expanded.size(), direct.size());
+  for (size_t i = 0; i < direct.size(); ++i) {
+    EXPECT_EQ(expanded[i].key, direct[i].key);
+    EXPECT_EQ(expanded[i].op, direct[i].op);
+    EXPECT_EQ(expanded[i].params, direct[i].params);
+    EXPECT_EQ(expanded[i].deps, direct[i].deps);
+    EXPECT_EQ(expanded[i].shape, direct[i].shape);
+    EXPECT_EQ(expanded[i].dtype, direct[i].dtype);
+  }
+}
+
+TEST(TaskGroup, RefusesPatternsThatDoNotFit) {
+  TaskGroup g;
+  g.token = 1;
+  g.op = "fill";
+  g.chunks = {{2, 2}, {3}};
+  g.params = {"p"};
+  EXPECT_TRUE(g.validate().is_ok());
+  g.inputs = {{7, {2, 1}}};
+  g.deps = {DepPattern::same(0, 2)};
+  EXPECT_TRUE(g.validate().is_ok());
+  auto bad = g;
+  bad.deps[0].input = 1;
+  EXPECT_FALSE(bad.validate().is_ok());
+  bad = g;
+  bad.deps[0].axis_map = {0, 2};
+  EXPECT_FALSE(bad.validate().is_ok());
+  bad = g;
+  bad.deps[0].count = {0, 1};
+  EXPECT_FALSE(bad.validate().is_ok());
+  bad = g;
+  bad.deps[0].stride.pop_back();
+  EXPECT_FALSE(bad.validate().is_ok());
+  bad = g;
+  bad.params = {"a", "b", "c"};
+  EXPECT_FALSE(bad.validate().is_ok());
+  bad.params_index = {0};
+  EXPECT_FALSE(bad.validate().is_ok());
+  bad.params_index = {0, 3};
+  EXPECT_FALSE(bad.validate().is_ok());
+  bad.params_index = {2, 0};
+  EXPECT_TRUE(bad.validate().is_ok());
+  bad = g;
+  bad.chunks = {std::vector<int64_t>(1 << 17, 1), std::vector<int64_t>(1 << 16, 1)};
+  EXPECT_FALSE(bad.validate().is_ok()) << "2^33 tasks";
+  // Blocks outside the input's grid are skipped.
+  TaskSpec t;
+  g.expand(1, t);
+  EXPECT_EQ(t.deps, (std::vector<TaskKey>{{7, 1}}));
+  EXPECT_EQ(t.shape, (Shape{2, 3}));
+  g.deps[0].count = {3, 1};
+  g.expand(1, t);
+  EXPECT_EQ(t.deps, (std::vector<TaskKey>{{7, 1}}));
+  g.expand(0, t);
+  EXPECT_EQ(t.deps, (std::vector<TaskKey>{{7, 0}, {7, 1}}));
 }
 
 }  // namespace

@@ -57,6 +57,31 @@ Message submit(uint8_t sender) {
   return {sender, {bytes_of(b)}};
 }
 
+// The same graph as patterns: a group of two fills, then one task reading both.
+Message submit_parts(uint8_t sender) {
+  capnp::MallocMessageBuilder b;
+  auto g = b.initRoot<wire::Envelope>().initSubmitGraph();
+  g.setGraphId(2);
+  TaskGroup fills;
+  fills.token = 8;
+  fills.op = "fill";
+  fills.chunks = {{4, 4}, {4}};
+  fills.params = {ParamWriter().f64(1.5).take()};
+  TaskGroup sum;
+  sum.token = 7;
+  sum.op = "sum";
+  sum.chunks = {{1}};
+  sum.params = {"", ""};
+  sum.params_index = {1};
+  sum.inputs = {{8, {2, 1}}};
+  DepPattern both = DepPattern::mapped(0, {0, -1});
+  both.count[0] = 2;
+  sum.deps = {both};
+  set_graph_parts(g, {fills, sum});
+  set_key(g.initWanted(1)[0], {7, 0});
+  return {sender, {bytes_of(b)}};
+}
+
 Message results(uint8_t sender, std::vector<uint64_t> chunks) {
   capnp::MallocMessageBuilder b;
   auto r = b.initRoot<wire::Envelope>().initTaskResults();
@@ -119,6 +144,8 @@ int main(int argc, char** argv) {
   write(dir / "scheduler", "client-leaves", {hello(0, wire::Role::WORKER), hello(1, wire::Role::CLIENT), submit(1),
                                              goodbye(1), results(0, {0})});
   write(dir / "scheduler", "before-hello", {submit(1), results(0, {0}), heartbeat});
+  write(dir / "scheduler", "patterns", {hello(0, wire::Role::WORKER), hello(1, wire::Role::CLIENT), submit_parts(1),
+                                        info, goodbye(1)});
 
   auto get = simple(1, [](wire::Envelope::Builder e) {
     auto g = e.initGetChunks();

@@ -347,7 +347,7 @@ TEST_F(ClusterTest, KernelErrorReachesTheCallerAndTheClusterGoesOn) {
   bad.dtype = DType::kFloat64;
   bad.shape = {4};
   try {
-    client_->impl().run({bad}, {bad.key});
+    client_->impl().run({std::vector<TaskSpec>{bad}}, {bad.key});
     FAIL() << "expected a TaskError";
   } catch (const TaskError& e) {
     EXPECT_NE(std::string(e.what()).find("assemble"), std::string::npos) << e.what();
@@ -359,7 +359,7 @@ TEST_F(ClusterTest, KernelErrorReachesTheCallerAndTheClusterGoesOn) {
   TaskSpec unknown = bad;
   unknown.key = {detail::new_token(), 0};
   unknown.op = "no_such_op";
-  EXPECT_THROW(client_->impl().run({unknown}, {unknown.key}), TaskError);
+  EXPECT_THROW(client_->impl().run({std::vector<TaskSpec>{unknown}}, {unknown.key}), TaskError);
   // Dependents of a failed task fail with it, through the array API too.
   auto x = ones({10}, {5});
   EXPECT_DOUBLE_EQ(x.sum().item(), 10.0);

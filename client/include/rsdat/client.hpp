@@ -60,6 +60,7 @@ struct ClusterStatus {
   uint64_t tasks = 0;               // task records held by the scheduler
   uint64_t bytes_transferred = 0;   // between workers since the scheduler started
   uint64_t malformed_messages = 0;  // refused by the scheduler since it started
+  uint64_t tasks_finished = 0;      // since the scheduler started
 };
 
 class Client {
