@@ -138,7 +138,8 @@ void SchedulerServer::run() {
   zmq::pollitem_t items[] = {{static_cast<void*>(router_), 0, ZMQ_POLLIN, 0}};
   while (!stopping_.load()) {
     try {
-      zmq::poll(items, 1, std::chrono::milliseconds(200));
+      // While a graph is being added, only look for messages between its steps.
+      zmq::poll(items, 1, std::chrono::milliseconds(state_.graph_pending() ? 0 : 200));
     } catch (const zmq::error_t& e) {
       if (e.num() == EINTR) continue;
       spdlog::error("poll failed: {}", e.what());
@@ -152,6 +153,10 @@ void SchedulerServer::run() {
         if (st.code() == StatusCode::kUnavailable) break;
         process(st, received);
       }
+    }
+    if (state_.graph_pending() && !state_.add_pending(kGraphStep, commands_)) {
+      spdlog::info("graph of {} tasks from {} added in {:.2f} s", pending_graph_.tasks, pending_graph_.client,
+                   now() - pending_graph_.since);
     }
     flush();
     check_disconnects();
@@ -191,6 +196,7 @@ void SchedulerServer::handle_frames(std::vector<zmq::message_t>&& frames) {
   ReceivedMessage received;
   Status st = decode_message(std::move(frames), /*router=*/true, received);
   process(st, received);
+  state_.finish_pending(commands_);
   flush();
 }
 
@@ -245,9 +251,13 @@ void SchedulerServer::handle(ReceivedMessage& msg) {
         std::vector<TaskKey> wanted;
         for (auto k : g.getWanted()) wanted.push_back(to_key(k));
         const size_t n = tasks.size();
-        Status st = state_.submit_graph(ClientId{p->id}, std::move(tasks), wanted, commands_);
+        Status st = state_.submit_graph(ClientId{p->id}, std::move(tasks), wanted, commands_, kGraphStep);
         if (!st.is_ok()) {
           send_error(router_, &identity, StatusCode::kInvalidArgument, st.message(), g.getGraphId());
+        } else if (state_.graph_pending()) {
+          spdlog::info("graph of {} tasks from {} checked in {:.2f} s; first tasks sent while the rest is added", n,
+                       p->name, now() - t0);
+          pending_graph_ = {n, p->name, t0};
         } else if (n >= 10000) {
           spdlog::info("graph of {} tasks from {} added in {:.2f} s", n, p->name, now() - t0);
         }

@@ -100,6 +100,11 @@ class SchedulerServer {
   void publish_status();
   double last_timeout_check_ = 0;
   double last_balance_ = 0;
+  struct {
+    size_t tasks = 0;
+    std::string client;
+    double since = 0;
+  } pending_graph_;  // the graph being added in steps, for the log
   uint64_t malformed_ = 0;
 };
 

@@ -46,6 +46,54 @@ bool contains(const V& v, const T& x) {
 
 constexpr double kDefaultTaskSeconds = 0.001;
 
+// Where each key of a submitted graph is. A graph comes array by array, each array's
+// tasks a run of chunks 0, 1, 2, ...: those keys are found by arithmetic, and only
+// the others are hashed.
+class GraphIndex {
+ public:
+  // The key that appears twice, if one does.
+  std::optional<TaskKey> build(const std::vector<TaskSpec>& graph) {
+    struct Segment {
+      size_t first, count;
+      bool dense;  // chunks 0, 1, 2, ...
+    };
+    std::unordered_map<uint64_t, std::vector<Segment>> segments;
+    for (size_t i = 0; i < graph.size();) {
+      const uint64_t token = graph[i].key.token;
+      Segment seg{i, 0, true};
+      for (; i < graph.size() && graph[i].key.token == token; ++i, ++seg.count) {
+        seg.dense = seg.dense && graph[i].key.chunk == seg.count;
+      }
+      segments[token].push_back(seg);
+    }
+    for (const auto& [token, list] : segments) {
+      if (list.size() == 1 && list[0].dense) {
+        runs_.emplace(token, std::pair<size_t, size_t>(list[0].first, list[0].count));
+        continue;
+      }
+      for (const Segment& seg : list) {
+        for (size_t i = seg.first; i < seg.first + seg.count; ++i) {
+          if (!others_.emplace(graph[i].key, static_cast<uint32_t>(i)).second) return graph[i].key;
+        }
+      }
+    }
+    return std::nullopt;
+  }
+  std::optional<uint32_t> find(const TaskKey& k) const {
+    if (auto it = runs_.find(k.token); it != runs_.end()) {
+      if (k.chunk >= it->second.second) return std::nullopt;
+      return static_cast<uint32_t>(it->second.first + k.chunk);
+    }
+    auto it = others_.find(k);
+    if (it == others_.end()) return std::nullopt;
+    return it->second;
+  }
+
+ private:
+  std::unordered_map<uint64_t, std::pair<size_t, size_t>> runs_;  // token -> (first index, count)
+  KeyMap<uint32_t> others_;
+};
+
 }  // namespace
 
 void SchedulerState::transition(Task& t, TaskStatus to) {
@@ -265,28 +313,27 @@ void SchedulerState::add_client(ClientId id) { clients_.try_emplace(id); }
 void SchedulerState::remove_client(ClientId id, Commands& out) {
   auto it = clients_.find(id);
   if (it == clients_.end()) return;
+  if (pending_ && pending_->client == id) finish_pending(out);  // then all it wants is known
   std::vector<TaskKey> keys(it->second.wanted.begin(), it->second.wanted.end());
   release_keys(id, keys, out);
   clients_.erase(id);
 }
 
 Status SchedulerState::submit_graph(ClientId client, std::vector<TaskSpec> graph, const std::vector<TaskKey>& wanted,
-                                    Commands& out) {
+                                    Commands& out, size_t step) {
   auto cit = clients_.find(client);
   if (cit == clients_.end()) return invalid_argument("unknown client");
+  finish_pending(out);  // one graph is added at a time
   const size_t n = graph.size();
   // Check before changing anything. Every key and every dependency is looked up once:
   // a task is new or known (its record wins), a dependency is a new task (its index
   // here) or a known record (kKnown).
   constexpr uint32_t kKnown = UINT32_MAX;
-  KeyMap<uint32_t> index;
-  index.reserve(n);
+  GraphIndex index;
+  if (auto twice = index.build(graph)) return invalid_argument("graph names key " + twice->to_string() + " twice");
   std::vector<char> known(n, 0);
-  for (size_t i = 0; i < n; ++i) {
-    if (!index.emplace(graph[i].key, static_cast<uint32_t>(i)).second) {
-      return invalid_argument("graph names key " + graph[i].key.to_string() + " twice");
-    }
-    known[i] = tasks_.count(graph[i].key) ? 1 : 0;
+  if (!tasks_.empty()) {
+    for (size_t i = 0; i < n; ++i) known[i] = tasks_.count(graph[i].key) ? 1 : 0;
   }
   std::vector<size_t> dep_begin(n + 1, 0);  // deps of new task i: dep_ref[dep_begin[i] .. dep_begin[i + 1])
   std::vector<uint32_t> dep_ref;
@@ -294,10 +341,10 @@ Status SchedulerState::submit_graph(ClientId client, std::vector<TaskSpec> graph
     dep_begin[i] = dep_ref.size();
     if (known[i]) continue;
     for (const TaskKey& d : graph[i].deps) {
-      auto it = index.find(d);
-      if (it != index.end() && !known[it->second]) {
-        dep_ref.push_back(it->second);
-      } else if (it != index.end() || tasks_.count(d)) {
+      auto at = index.find(d);
+      if (at && !known[*at]) {
+        dep_ref.push_back(*at);
+      } else if (at || tasks_.count(d)) {
         dep_ref.push_back(kKnown);
       } else {
         return invalid_argument("task " + graph[i].key.to_string() + " (" + graph[i].op + ") depends on unknown key " +
@@ -336,7 +383,7 @@ Status SchedulerState::submit_graph(ClientId client, std::vector<TaskSpec> graph
   }
   if (topo.size() != n) return invalid_argument("graph has a cycle");
   for (const TaskKey& k : wanted) {
-    if (!index.count(k) && !tasks_.count(k)) return invalid_argument("wanted key " + k.to_string() + " is unknown");
+    if (!index.find(k) && !tasks_.count(k)) return invalid_argument("wanted key " + k.to_string() + " is unknown");
   }
 
   // A task whose inputs and output together exceed every worker's memory limit can
@@ -392,16 +439,17 @@ Status SchedulerState::submit_graph(ClientId client, std::vector<TaskSpec> graph
   for (size_t i = 0; i < n; ++i) {
     if (is_new_root(i)) roots_of_token[graph[i].key.token].push_back(i);
   }
-  std::vector<uint32_t> group_rank(n, 0);
+  std::vector<uint32_t> group_rank(n, 0), group_rank_of(n, UINT32_MAX);
   std::unordered_map<uint64_t, uint64_t> roots_per_token;  // groups per token
   for (auto& [token, idx] : roots_of_token) {
     std::sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return graph[a].key.chunk < graph[b].key.chunk; });
-    std::unordered_map<size_t, uint32_t> rank_of_group;  // by first chunk, as idx is sorted
+    uint32_t groups = 0;  // ranked by first chunk, as idx is sorted
     for (size_t i : idx) {
-      auto [it, fresh] = rank_of_group.try_emplace(find(i), static_cast<uint32_t>(rank_of_group.size()));
-      group_rank[i] = it->second;
+      const size_t g = find(i);
+      if (group_rank_of[g] == UINT32_MAX) group_rank_of[g] = groups++;
+      group_rank[i] = group_rank_of[g];
     }
-    roots_per_token[token] = rank_of_group.size();
+    roots_per_token[token] = groups;
   }
   // Roots of different arrays are ordered by their relative position, interleaved (the
   // k-th chunk of every input array together), so that whatever combines them can run
@@ -420,49 +468,20 @@ Status SchedulerState::submit_graph(ClientId client, std::vector<TaskSpec> graph
   for (size_t i = 0; i < n; ++i) {
     if (!graph[i].deps.empty()) order_of[i] = next_order_++;
   }
-  std::vector<Task*> added(n, nullptr);
-  tasks_.reserve(tasks_.size() + n);
-  for (size_t gi = 0; gi < n; ++gi) {
-    if (known[gi]) continue;
-    auto& spec = graph[gi];
-    Task t;
-    t.root = spec.deps.empty();
-    if (t.root) {
-      t.root_group = group_rank[gi];
-      t.root_count = static_cast<uint32_t>(roots_per_token[spec.key.token]);
-    }
-    t.nbytes = spec.output_nbytes();
-    t.order = order_of[gi];
-    t.owner = client;
-    t.spec = std::move(spec);
-    TaskKey key = t.spec.key;
-    added[gi] = &tasks_.emplace(key, std::move(t)).first->second;
-  }
-  for (size_t i = 0; i < n; ++i) {
-    if (!added[i]) continue;
-    const TaskKey& key = added[i]->spec.key;
-    auto refs = deps_of(i);
-    for (size_t k = 0; k < refs.size(); ++k) {
-      auto& dependents = refs[k] != kKnown ? added[refs[k]]->dependents : tasks_.at(added[i]->spec.deps[k]).dependents;
-      if (dependents.empty() || !contains(dependents, key)) dependents.push_back(key);
-    }
-  }
+  // What the wanted keys need: known records at once, new tasks as they are added.
   Client& c = cit->second;
-  for (const TaskKey& k : wanted) {
-    Task& t = tasks_.at(k);
-    if (!contains(t.wanted_by, client)) t.wanted_by.push_back(client);
-    c.wanted.insert(k);
-  }
-  defer_ready_ = true;
-  std::vector<uint32_t> stack;  // new tasks the wanted keys need, found below
   std::vector<char> needed(n, 0);
+  std::vector<uint32_t> stack;
+  defer_ready_ = true;
   for (const TaskKey& k : wanted) {
-    if (auto it = index.find(k); it != index.end() && added[it->second]) {
-      if (!needed[it->second]) stack.push_back(it->second);
-      needed[it->second] = 1;
+    if (auto at = index.find(k); at && !known[*at]) {
+      if (!needed[*at]) stack.push_back(*at);
+      needed[*at] = 1;
       continue;
     }
+    c.wanted.insert(k);
     Task& t = tasks_.at(k);
+    if (!contains(t.wanted_by, client)) t.wanted_by.push_back(client);
     switch (t.status) {
       case TaskStatus::kMemory: {
         ReadyCommand r{client, k, t.spec.dtype, t.spec.shape, t.who_has};
@@ -477,6 +496,7 @@ Status SchedulerState::submit_graph(ClientId client, std::vector<TaskSpec> graph
         ensure_computed(k, out);
     }
   }
+  place_deferred(out);
   while (!stack.empty()) {
     const uint32_t i = stack.back();
     stack.pop_back();
@@ -487,42 +507,112 @@ Status SchedulerState::submit_graph(ClientId client, std::vector<TaskSpec> graph
       }
     }
   }
-  // What ensure_computed() does, in one pass over arrays: every needed new task waits
-  // first (so that a failure below releases nothing another one still needs), then,
-  // inputs first, each is failed, made ready or left waiting on its inputs.
-  for (uint32_t i : topo)
-    if (needed[i]) transition(*added[i], TaskStatus::kWaiting);
+  // New tasks nobody wants (a graph with extra keys) are never added. Until all are,
+  // every input keeps a count of the users still to come, so that its chunk is kept.
+  PendingGraph p;
+  p.client = client;
+  p.wanted.assign(n, 0);
+  for (const TaskKey& k : wanted)
+    if (auto at = index.find(k); at && !known[*at]) p.wanted[*at] = 1;
+  p.users_left.assign(n, 0);
+  p.root_count.assign(n, 1);
   for (uint32_t i : topo) {
     if (!needed[i]) continue;
-    Task& t = *added[i];
-    if (t.status != TaskStatus::kWaiting) continue;  // failed with an input
-    const Task* erred_dep = nullptr;
-    bool all_ready = true;
+    p.topo.push_back(i);
+    if (graph[i].deps.empty()) p.root_count[i] = static_cast<uint32_t>(roots_per_token[graph[i].key.token]);
     auto refs = deps_of(i);
     for (size_t k = 0; k < refs.size(); ++k) {
-      Task& dt = refs[k] != kKnown ? *added[refs[k]] : tasks_.at(t.spec.deps[k]);
-      if (dt.status == TaskStatus::kReleased) ensure_computed(t.spec.deps[k], out);
+      if (refs[k] != kKnown) {
+        ++p.users_left[refs[k]];
+      } else {
+        ++tasks_.at(graph[i].deps[k]).pending_users;
+      }
+    }
+  }
+  p.tasks = std::move(graph);
+  p.dep_begin = std::move(dep_begin);
+  p.dep_ref = std::move(dep_ref);
+  p.order_of = std::move(order_of);
+  p.root_group = std::move(group_rank);
+  p.added.assign(n, nullptr);
+  tasks_.reserve(tasks_.size() + p.topo.size());
+  pending_ = std::move(p);
+  add_pending(step, out);
+  return Status::ok();
+}
+
+bool SchedulerState::add_pending(size_t budget, Commands& out) {
+  if (!pending_) return false;
+  PendingGraph& p = *pending_;
+  constexpr uint32_t kKnown = UINT32_MAX;
+  defer_ready_ = true;
+  for (; budget > 0 && p.next < p.topo.size(); --budget) {
+    const uint32_t i = p.topo[p.next++];
+    TaskSpec& spec = p.tasks[i];
+    Task t;
+    t.root = spec.deps.empty();
+    if (t.root) {
+      t.root_group = p.root_group[i];
+      t.root_count = p.root_count[i];
+    }
+    t.nbytes = spec.output_nbytes();
+    t.order = p.order_of[i];
+    t.owner = p.client;
+    t.pending_users = p.users_left[i];
+    t.spec = std::move(spec);
+    const TaskKey key = t.spec.key;
+    Task& task = tasks_.emplace(key, std::move(t)).first->second;
+    p.added[i] = &task;
+    if (p.wanted[i]) {
+      task.wanted_by.push_back(p.client);
+      clients_.at(p.client).wanted.insert(key);
+    }
+    // Its inputs (added before it, or known): it depends on them now.
+    const Task* erred_dep = nullptr;
+    bool all_ready = true, any_released = false;
+    const size_t first = p.dep_begin[i];
+    for (size_t k = 0; k < task.spec.deps.size(); ++k) {
+      const uint32_t j = p.dep_ref[first + k];
+      Task& dt = j != kKnown ? *p.added[j] : tasks_.at(task.spec.deps[k]);
+      --dt.pending_users;
+      if (std::find(task.spec.deps.begin(), task.spec.deps.begin() + static_cast<long>(k), task.spec.deps[k]) ==
+          task.spec.deps.begin() + static_cast<long>(k)) {
+        dt.dependents.push_back(key);
+      }
       if (dt.status == TaskStatus::kErred) erred_dep = &dt;
       if (dt.status != TaskStatus::kMemory) all_ready = false;
+      if (dt.status == TaskStatus::kReleased) any_released = true;
     }
+    // Then what ensure_computed() would do.
     if (erred_dep) {
-      fail_task(t, erred_dep->error, erred_dep->error_worker, erred_dep->error_origin, out);
+      fail_task(task, erred_dep->error, erred_dep->error_worker, erred_dep->error_origin, out);
     } else if (all_ready) {
-      on_ready(t, out);
+      on_ready(task, out);
+    } else {
+      transition(task, TaskStatus::kWaiting);
+      if (any_released) {
+        for (const TaskKey& d : task.spec.deps) {
+          if (tasks_.at(d).status == TaskStatus::kReleased) ensure_computed(d, out);
+        }
+      }
     }
   }
   place_deferred(out);
-  // New tasks nobody wants (a graph with extra keys) are forgotten at once.
-  for (Task* t : added) {
-    if (t && t->status == TaskStatus::kReleased) maybe_release(t->spec.key, out);
-  }
+  const bool more = p.next < p.topo.size();
+  if (!more) pending_.reset();
   fill_queue(out);
-  return Status::ok();
+  return more;
+}
+
+void SchedulerState::finish_pending(Commands& out) {
+  while (add_pending(SIZE_MAX, out)) {
+  }
 }
 
 void SchedulerState::release_keys(ClientId client, const std::vector<TaskKey>& keys, Commands& out) {
   auto cit = clients_.find(client);
   if (cit == clients_.end()) return;
+  if (pending_ && pending_->client == client) finish_pending(out);  // its keys may be among them
   for (const TaskKey& k : keys) {
     if (!cit->second.wanted.erase(k)) continue;
     auto it = tasks_.find(k);
@@ -645,7 +735,7 @@ void SchedulerState::replica_acquired(WorkerId worker, const TaskKey& key, Comma
 // ---- internals --------------------------------------------------------------
 
 bool SchedulerState::needs_data(const Task& t) const {
-  if (!t.wanted_by.empty()) return true;
+  if (!t.wanted_by.empty() || t.pending_users > 0) return true;
   for (const TaskKey& d : t.dependents) {
     TaskStatus s = tasks_.at(d).status;
     if (s == TaskStatus::kWaiting || s == TaskStatus::kQueued || s == TaskStatus::kProcessing) return true;
@@ -770,8 +860,12 @@ void SchedulerState::on_ready(Task& t, Commands& out) {
 }
 
 bool SchedulerState::has_root_slot(const Worker& w) const {
-  double slots = std::ceil(w.info.nthreads * config_.root_saturation);
-  return static_cast<double>(w.processing_roots) < slots || w.processing_root_bytes < config_.root_bytes_budget;
+  const double slots = std::ceil(w.info.nthreads * config_.root_saturation);
+  const double roots = static_cast<double>(w.processing_roots);
+  // Tiny roots go out in bulk, to save round trips, but not a whole graph's worth: a
+  // worker's queue is then work no other worker can take over.
+  return roots < slots || (w.processing_root_bytes < config_.root_bytes_budget &&
+                           roots < w.info.nthreads * config_.root_max_per_thread);
 }
 
 void SchedulerState::rebuild_root_queues() {
@@ -1081,6 +1175,7 @@ ComputationStats SchedulerState::stats(ClientId client) const {
 void SchedulerState::validate() const {
   std::map<WorkerId, size_t> incoming;
   for (const auto& [key, t] : tasks_) {
+    RSDAT_CHECK_MSG(pending_ || t.pending_users == 0, "users to come counted with no graph being added");
     if (t.steal_to) {
       RSDAT_CHECK_MSG(t.status == TaskStatus::kProcessing, "steal in flight for a task not processing: " + key.to_string());
       ++incoming[*t.steal_to];

@@ -111,11 +111,16 @@ struct Commands {
 struct SchedulerConfig {
   double bandwidth = 1e9;            // bytes/s between workers, for placement
   double root_saturation = 2.0;      // root tasks in flight per worker thread...
-  uint64_t root_bytes_budget = 64ull << 20;  // ...or while their outputs stay under this
+  uint64_t root_bytes_budget = 64ull << 20;  // ...or while their outputs stay under this,
+  double root_max_per_thread = 256;   // but never more than this many per thread
   double worker_timeout = 30.0;      // seconds without a heartbeat before a worker is lost
   int allowed_failures = 3;          // a task that was running on this many lost workers errs
   double memory_pause = 0.8;         // workers' pause threshold, a fraction of their memory limit
 };
+
+// Tasks of a big graph the scheduler adds per turn of its event loop (about 20 ms),
+// between which it serves the workers already running the first ones.
+inline constexpr size_t kGraphStep = 20000;
 
 struct ComputationStats {
   uint64_t tasks_finished = 0;
@@ -147,9 +152,17 @@ class SchedulerState {
   void remove_client(ClientId id, Commands& out);
   // Adds tasks (keys already known are kept as they are) and makes the client hold
   // `wanted`. Fails, changing nothing, when a dependency is neither in the graph nor
-  // known, or the graph names a key twice.
+  // known, or the graph names a key twice. The whole graph is checked and planned at
+  // once; then `step` tasks are added, inputs first, and the rest by add_pending(), so
+  // that the first tasks of a big graph run while the rest is added. Until then, the
+  // chunks the rest will read are kept. A new graph, or a release by the client whose
+  // graph it is, first adds all of the one pending.
   Status submit_graph(ClientId client, std::vector<TaskSpec> tasks, const std::vector<TaskKey>& wanted,
-                      Commands& out);
+                      Commands& out, size_t step = SIZE_MAX);
+  // Adds up to `budget` more tasks of the pending graph; true while some remain.
+  bool add_pending(size_t budget, Commands& out);
+  void finish_pending(Commands& out);
+  bool graph_pending() const { return pending_.has_value(); }
   void release_keys(ClientId client, const std::vector<TaskKey>& keys, Commands& out);
 
   // Task outcomes reported by workers. Reports that do not match the state (a task
@@ -204,6 +217,7 @@ class SchedulerState {
     bool root = false;
     uint32_t root_group = 0;  // co-assignment: index of this root among its array's roots
     uint32_t root_count = 1;
+    uint32_t pending_users = 0;  // tasks of the graph being added that will read it
     size_t queue_pos = 0;     // queued roots: index into root_queues_
     int failures = 0;     // lost workers it was running on
     std::optional<WorkerId> steal_to;  // a steal request for it is in flight, for this thief
@@ -264,6 +278,21 @@ class SchedulerState {
   // The steal request for `t` no longer matters (it finished, failed or its worker left).
   void forget_steal(Task& t);
 
+  // A graph checked and planned, whose task records are being added in steps.
+  struct PendingGraph {
+    ClientId client;
+    std::vector<TaskSpec> tasks;
+    std::vector<uint32_t> topo;  // the tasks to add (what the wanted keys need), inputs first
+    size_t next = 0;             // into topo
+    std::vector<size_t> dep_begin;   // deps of task i: dep_ref[dep_begin[i] .. dep_begin[i + 1])...
+    std::vector<uint32_t> dep_ref;   // ...index of a task of this graph, or UINT32_MAX: a known record
+    std::vector<uint64_t> order_of;
+    std::vector<uint32_t> root_group, root_count;
+    std::vector<uint32_t> users_left;  // per task: its users to add
+    std::vector<char> wanted;
+    std::vector<Task*> added;
+  };
+
   SchedulerConfig config_;
   KeyMap<Task> tasks_;
   std::map<WorkerId, Worker> workers_;
@@ -279,6 +308,7 @@ class SchedulerState {
   uint64_t transitions_ = 0;
   uint64_t tasks_finished_ = 0;
   uint64_t total_bytes_transferred_ = 0;
+  std::optional<PendingGraph> pending_;
   bool defer_ready_ = false;            // while a graph is added: collect ready tasks...
   std::vector<TaskKey> deferred_ready_;  // ...here, then place_deferred()
   std::unordered_map<std::string, double> op_seconds_;  // moving average per op

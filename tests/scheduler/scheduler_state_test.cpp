@@ -597,10 +597,18 @@ TEST(SchedulerStateRandom, InvariantsHoldAndEveryWantedKeyArrives) {
       state.validate();
     };
     out.clear();
-    ASSERT_TRUE(state.submit_graph(ClientId{1}, g, wanted, out).is_ok());
+    // Half the seeds add the graph a few tasks at a time, between the other events.
+    const size_t graph_step = seed % 2 ? 1 + rng() % 4 : SIZE_MAX;
+    ASSERT_TRUE(state.submit_graph(ClientId{1}, g, wanted, out, graph_step).is_ok());
     absorb();
     for (int step = 0; step < 2000 && ready.size() < 3; ++step) {
       uint64_t dice = rng() % 20;
+      if ((dice == 4 || pending.empty()) && state.graph_pending()) {
+        out.clear();
+        state.add_pending(graph_step, out);
+        absorb();
+        continue;
+      }
       if (dice == 0 && workers.size() > 1) {
         uint64_t victim = *std::next(workers.begin(), static_cast<long>(rng() % workers.size()));
         workers.erase(victim);
@@ -636,6 +644,7 @@ TEST(SchedulerStateRandom, InvariantsHoldAndEveryWantedKeyArrives) {
       }
     }
     EXPECT_EQ(ready.size(), 3u) << "seed " << seed;
+    EXPECT_FALSE(state.graph_pending());
     out.clear();
     state.release_keys(ClientId{1}, wanted, out);
     state.validate();
@@ -747,6 +756,91 @@ TEST_F(SchedulerStateTest, ALostHolderOfAReplicatedChunkIsReportedToItsClient) {
   ASSERT_EQ(out.ready.size(), 1u);
   EXPECT_EQ(out.ready[0].key, (TaskKey{1, 0}));
   EXPECT_EQ(out.ready[0].holders, std::vector<WorkerId>{other});
+}
+
+
+// A graph added a step at a time: its first tasks run, and their chunks stay for the
+// users still to come; the result is the one of the graph added at once.
+TEST_F(SchedulerStateTest, ABigGraphRunsWhileItIsAdded) {
+  add_worker(1);
+  add_worker(2);
+  state.add_client(ClientId{1});
+  std::vector<TaskSpec> g;
+  for (uint64_t i = 0; i < 16; ++i) g.push_back(task(1, i));
+  for (uint64_t i = 0; i < 4; ++i) g.push_back(task(2, i, {{1, 4 * i}, {1, 4 * i + 1}, {1, 4 * i + 2}, {1, 4 * i + 3}}));
+  g.push_back(task(3, 0, {{2, 0}, {2, 1}, {2, 2}, {2, 3}}));
+  out.clear();
+  ASSERT_TRUE(state.submit_graph(ClientId{1}, g, {{3, 0}}, out, 2).is_ok());
+  state.validate();
+  EXPECT_TRUE(state.graph_pending());
+  EXPECT_EQ(state.num_tasks(), 2u);
+  ASSERT_FALSE(out.assign.empty());
+  // The first roots finish before anything that reads them exists: they are kept.
+  std::vector<AssignCommand> running = out.assign;
+  for (const AssignCommand& a : running) finish(a);
+  for (const AssignCommand& a : running) EXPECT_EQ(state.status(a.key), TaskStatus::kMemory);
+  std::set<TaskKey> ready;
+  std::vector<AssignCommand> todo;
+  for (int steps = 0; steps < 1000 && ready.empty(); ++steps) {
+    if (state.graph_pending()) {
+      out.clear();
+      state.add_pending(3, out);
+      state.validate();
+      todo.insert(todo.end(), out.assign.begin(), out.assign.end());
+    }
+    if (!todo.empty()) {
+      AssignCommand a = todo.front();
+      todo.erase(todo.begin());
+      finish(a);
+      todo.insert(todo.end(), out.assign.begin(), out.assign.end());
+      for (const auto& r : out.ready) ready.insert(r.key);
+    }
+  }
+  EXPECT_EQ(ready, (std::set<TaskKey>{{3, 0}}));
+  EXPECT_FALSE(state.graph_pending());
+  for (uint64_t i = 0; i < 16; ++i) EXPECT_EQ(state.status({1, i}), TaskStatus::kReleased) << "data kept";
+  release(1, {{3, 0}});
+  EXPECT_EQ(state.num_tasks(), 0u);
+}
+
+// What would change a pending graph's meaning adds the rest of it first: a new graph
+// (it may read the pending one's keys), and a release or leave by its client.
+TEST_F(SchedulerStateTest, APendingGraphIsCompletedBeforeWhatDependsOnIt) {
+  add_worker(1);
+  state.add_client(ClientId{1});
+  state.add_client(ClientId{2});
+  std::vector<TaskSpec> g;
+  for (uint64_t i = 0; i < 8; ++i) g.push_back(task(1, i));
+  out.clear();
+  ASSERT_TRUE(state.submit_graph(ClientId{1}, g, {{1, 7}, {1, 6}}, out, 1).is_ok());
+  EXPECT_TRUE(state.graph_pending());
+  // Another client's graph reads a key not added yet.
+  ASSERT_TRUE(submit(2, {task(2, 0, {{1, 7}})}, {{2, 0}}).is_ok());
+  EXPECT_FALSE(state.graph_pending());
+  EXPECT_EQ(state.num_tasks(), 3u) << "only what the wanted keys need";
+  // A release by the client of a pending graph.
+  out.clear();
+  ASSERT_TRUE(state.submit_graph(ClientId{1}, {task(3, 0), task(3, 1)}, {{3, 0}, {3, 1}}, out, 1).is_ok());
+  EXPECT_TRUE(state.graph_pending());
+  std::vector<AssignCommand> running = out.assign;
+  release(1, {{3, 1}});
+  EXPECT_FALSE(state.graph_pending());
+  running.insert(running.end(), out.assign.begin(), out.assign.end());
+  for (const AssignCommand& a : running) finish(a);
+  EXPECT_FALSE(state.status({3, 1}).has_value());
+  EXPECT_EQ(state.status({3, 0}), TaskStatus::kMemory);
+  // Leaving is a release of everything.
+  out.clear();
+  ASSERT_TRUE(state.submit_graph(ClientId{1}, {task(4, 0), task(4, 1)}, {{4, 0}, {4, 1}}, out, 1).is_ok());
+  running = out.assign;
+  out.clear();
+  state.remove_client(ClientId{1}, out);
+  state.validate();
+  EXPECT_FALSE(state.graph_pending());
+  running.insert(running.end(), out.assign.begin(), out.assign.end());
+  for (const AssignCommand& a : running) finish(a);
+  EXPECT_FALSE(state.status({4, 1}).has_value());
+  EXPECT_FALSE(state.status({3, 0}).has_value());
 }
 
 }  // namespace
