@@ -203,119 +203,165 @@ Program read_program(ParamReader& p, size_t num_inputs) {
   return prog;
 }
 
+// Evaluates the program over `len` elements into regs[0]. `load(in, r)` and
+// `load_t(in, r)` fill a register with the block's elements of input `in`, read as it
+// is or transposed.
+template <typename C, typename Load, typename LoadT>
+void eval_block(const Program& prog, std::span<const Chunk> inputs, std::vector<std::vector<C>>& regs, int64_t len,
+                Load&& load, LoadT&& load_t) {
+  size_t sp = 0;
+  for (size_t pc = 0; pc < prog.code.size(); ++pc) {
+    const Instruction& ins = prog.code[pc];
+    // A constant followed by arithmetic: one pass with the scalar, no constant register.
+    if (ins.op == Instr::kConst && pc + 1 < prog.code.size() && sp >= 1) {
+      const Instr next = prog.code[pc + 1].op;
+      const C c = static_cast<C>(ins.arg);
+      C* a = regs[sp - 1].data();
+      bool fused = true;
+      switch (next) {
+        case Instr::kAdd: for (int64_t i = 0; i < len; ++i) a[i] += c; break;
+        case Instr::kSub: for (int64_t i = 0; i < len; ++i) a[i] -= c; break;
+        case Instr::kMul: for (int64_t i = 0; i < len; ++i) a[i] *= c; break;
+        case Instr::kDiv: for (int64_t i = 0; i < len; ++i) a[i] /= c; break;
+        default: fused = false;
+      }
+      if (fused) {
+        ++pc;
+        continue;
+      }
+    }
+    switch (ins.op) {
+      case Instr::kLoad: load(inputs[static_cast<size_t>(ins.arg)], regs[sp++].data()); break;
+      case Instr::kLoadT: load_t(inputs[static_cast<size_t>(ins.arg)], regs[sp++].data()); break;
+      case Instr::kConst: {
+        C* r = regs[sp++].data();
+        std::fill_n(r, len, static_cast<C>(ins.arg));
+        break;
+      }
+      case Instr::kCast: {
+        C* r = regs[sp - 1].data();
+        visit_dtype(static_cast<DType>(static_cast<int>(ins.arg)), [&](auto t) {
+          using T = decltype(t);
+          for (int64_t i = 0; i < len; ++i) r[i] = static_cast<C>(convert<T>(r[i]));
+        });
+        break;
+      }
+      case Instr::kNeg: { C* r = regs[sp - 1].data(); for (int64_t i = 0; i < len; ++i) r[i] = -r[i]; break; }
+      case Instr::kAbs: { C* r = regs[sp - 1].data(); for (int64_t i = 0; i < len; ++i) r[i] = std::abs(r[i]); break; }
+      case Instr::kSqrt: { C* r = regs[sp - 1].data(); for (int64_t i = 0; i < len; ++i) r[i] = std::sqrt(r[i]); break; }
+      case Instr::kExp: { C* r = regs[sp - 1].data(); for (int64_t i = 0; i < len; ++i) r[i] = std::exp(r[i]); break; }
+      case Instr::kLog: { C* r = regs[sp - 1].data(); for (int64_t i = 0; i < len; ++i) r[i] = std::log(r[i]); break; }
+      case Instr::kSin: { C* r = regs[sp - 1].data(); for (int64_t i = 0; i < len; ++i) r[i] = std::sin(r[i]); break; }
+      case Instr::kCos: { C* r = regs[sp - 1].data(); for (int64_t i = 0; i < len; ++i) r[i] = std::cos(r[i]); break; }
+      case Instr::kIsNan: { C* r = regs[sp - 1].data(); for (int64_t i = 0; i < len; ++i) r[i] = std::isnan(r[i]) ? 1 : 0; break; }
+      case Instr::kWhere: {
+        C* c = regs[sp - 3].data();
+        const C* x = regs[sp - 2].data();
+        const C* y = regs[sp - 1].data();
+        for (int64_t i = 0; i < len; ++i) c[i] = c[i] != 0 ? x[i] : y[i];
+        sp -= 2;
+        break;
+      }
+      default: {
+        C* a = regs[sp - 2].data();
+        const C* b = regs[sp - 1].data();
+        --sp;
+        switch (ins.op) {
+          case Instr::kAdd: for (int64_t i = 0; i < len; ++i) a[i] += b[i]; break;
+          case Instr::kSub: for (int64_t i = 0; i < len; ++i) a[i] -= b[i]; break;
+          case Instr::kMul: for (int64_t i = 0; i < len; ++i) a[i] *= b[i]; break;
+          case Instr::kDiv: for (int64_t i = 0; i < len; ++i) a[i] /= b[i]; break;
+          case Instr::kPow: for (int64_t i = 0; i < len; ++i) a[i] = std::pow(a[i], b[i]); break;
+          case Instr::kMinimum:
+            for (int64_t i = 0; i < len; ++i) a[i] = (std::isnan(a[i]) || a[i] < b[i]) ? a[i] : b[i];
+            break;
+          case Instr::kMaximum:
+            for (int64_t i = 0; i < len; ++i) a[i] = (std::isnan(a[i]) || a[i] > b[i]) ? a[i] : b[i];
+            break;
+          default: fail("elementwise: bad instruction");
+        }
+      }
+    }
+  }
+}
+
 template <typename C>
 void run_program(const Program& prog, std::span<const Chunk> inputs, Chunk& out) {
   const int64_t n = out.num_elements();
   std::vector<std::vector<C>> regs(prog.max_depth, std::vector<C>(kBlock));
-  for (int64_t start = 0; start < n; start += kBlock) {
-    const int64_t len = std::min(kBlock, n - start);
-    size_t sp = 0;
-    for (size_t pc = 0; pc < prog.code.size(); ++pc) {
-      const Instruction& ins = prog.code[pc];
-      // A constant followed by arithmetic: one pass with the scalar, no constant register.
-      if (ins.op == Instr::kConst && pc + 1 < prog.code.size() && sp >= 1) {
-        const Instr next = prog.code[pc + 1].op;
-        const C c = static_cast<C>(ins.arg);
-        C* a = regs[sp - 1].data();
-        bool fused = true;
-        switch (next) {
-          case Instr::kAdd: for (int64_t i = 0; i < len; ++i) a[i] += c; break;
-          case Instr::kSub: for (int64_t i = 0; i < len; ++i) a[i] -= c; break;
-          case Instr::kMul: for (int64_t i = 0; i < len; ++i) a[i] *= c; break;
-          case Instr::kDiv: for (int64_t i = 0; i < len; ++i) a[i] /= c; break;
-          default: fused = false;
-        }
-        if (fused) {
-          ++pc;
-          continue;
-        }
-      }
-      switch (ins.op) {
-        case Instr::kLoad: {
-          const Chunk& in = inputs[static_cast<size_t>(ins.arg)];
-          C* r = regs[sp++].data();
-          visit_dtype(in.dtype, [&](auto f) {
-            using From = decltype(f);
-            const From* s = in.data<From>() + start;
-            for (int64_t i = 0; i < len; ++i) r[i] = static_cast<C>(s[i]);
-          });
-          break;
-        }
-        case Instr::kLoadT: {
-          // Output element (row, col) is input element (col, row).
-          const Chunk& in = inputs[static_cast<size_t>(ins.arg)];
-          C* r = regs[sp++].data();
-          const int64_t cols = out.shape[1], rows = out.shape[0];
-          visit_dtype(in.dtype, [&](auto f) {
-            using From = decltype(f);
-            const From* s = in.data<From>();
-            int64_t row = start / cols, col = start % cols;
-            for (int64_t i = 0; i < len; ++i) {
-              r[i] = static_cast<C>(s[col * rows + row]);
-              if (++col == cols) {
-                col = 0;
-                ++row;
-              }
-            }
-          });
-          break;
-        }
-        case Instr::kConst: {
-          C* r = regs[sp++].data();
-          std::fill_n(r, len, static_cast<C>(ins.arg));
-          break;
-        }
-        case Instr::kCast: {
-          C* r = regs[sp - 1].data();
-          visit_dtype(static_cast<DType>(static_cast<int>(ins.arg)), [&](auto t) {
-            using T = decltype(t);
-            for (int64_t i = 0; i < len; ++i) r[i] = static_cast<C>(convert<T>(r[i]));
-          });
-          break;
-        }
-        case Instr::kNeg: { C* r = regs[sp - 1].data(); for (int64_t i = 0; i < len; ++i) r[i] = -r[i]; break; }
-        case Instr::kAbs: { C* r = regs[sp - 1].data(); for (int64_t i = 0; i < len; ++i) r[i] = std::abs(r[i]); break; }
-        case Instr::kSqrt: { C* r = regs[sp - 1].data(); for (int64_t i = 0; i < len; ++i) r[i] = std::sqrt(r[i]); break; }
-        case Instr::kExp: { C* r = regs[sp - 1].data(); for (int64_t i = 0; i < len; ++i) r[i] = std::exp(r[i]); break; }
-        case Instr::kLog: { C* r = regs[sp - 1].data(); for (int64_t i = 0; i < len; ++i) r[i] = std::log(r[i]); break; }
-        case Instr::kSin: { C* r = regs[sp - 1].data(); for (int64_t i = 0; i < len; ++i) r[i] = std::sin(r[i]); break; }
-        case Instr::kCos: { C* r = regs[sp - 1].data(); for (int64_t i = 0; i < len; ++i) r[i] = std::cos(r[i]); break; }
-        case Instr::kIsNan: { C* r = regs[sp - 1].data(); for (int64_t i = 0; i < len; ++i) r[i] = std::isnan(r[i]) ? 1 : 0; break; }
-        case Instr::kWhere: {
-          C* c = regs[sp - 3].data();
-          const C* x = regs[sp - 2].data();
-          const C* y = regs[sp - 1].data();
-          for (int64_t i = 0; i < len; ++i) c[i] = c[i] != 0 ? x[i] : y[i];
-          sp -= 2;
-          break;
-        }
-        default: {
-          C* a = regs[sp - 2].data();
-          const C* b = regs[sp - 1].data();
-          --sp;
-          switch (ins.op) {
-            case Instr::kAdd: for (int64_t i = 0; i < len; ++i) a[i] += b[i]; break;
-            case Instr::kSub: for (int64_t i = 0; i < len; ++i) a[i] -= b[i]; break;
-            case Instr::kMul: for (int64_t i = 0; i < len; ++i) a[i] *= b[i]; break;
-            case Instr::kDiv: for (int64_t i = 0; i < len; ++i) a[i] /= b[i]; break;
-            case Instr::kPow: for (int64_t i = 0; i < len; ++i) a[i] = std::pow(a[i], b[i]); break;
-            case Instr::kMinimum:
-              for (int64_t i = 0; i < len; ++i) a[i] = (std::isnan(a[i]) || a[i] < b[i]) ? a[i] : b[i];
-              break;
-            case Instr::kMaximum:
-              for (int64_t i = 0; i < len; ++i) a[i] = (std::isnan(a[i]) || a[i] > b[i]) ? a[i] : b[i];
-              break;
-            default: fail("elementwise: bad instruction");
-          }
-        }
-      }
+  const bool transposes = std::any_of(prog.code.begin(), prog.code.end(),
+                                      [](const Instruction& i) { return i.op == Instr::kLoadT; });
+  if (!transposes) {
+    // Runs of kBlock elements in memory order.
+    for (int64_t start = 0; start < n; start += kBlock) {
+      const int64_t len = std::min(kBlock, n - start);
+      auto load = [&](const Chunk& in, C* r) {
+        visit_dtype(in.dtype, [&](auto f) {
+          using From = decltype(f);
+          const From* s = in.data<From>() + start;
+          for (int64_t i = 0; i < len; ++i) r[i] = static_cast<C>(s[i]);
+        });
+      };
+      eval_block<C>(prog, inputs, regs, len, load, load);  // no transposed loads here
+      const C* r = regs[0].data();
+      visit_dtype(out.dtype, [&](auto t) {
+        using T = decltype(t);
+        T* d = out.mutable_data<T>() + start;
+        for (int64_t i = 0; i < len; ++i) d[i] = convert<T>(r[i]);
+      });
     }
-    const C* r = regs[0].data();
-    visit_dtype(out.dtype, [&](auto t) {
-      using T = decltype(t);
-      T* d = out.mutable_data<T>() + start;
-      for (int64_t i = 0; i < len; ++i) d[i] = convert<T>(r[i]);
-    });
+    return;
+  }
+  // A transposed input (2-D): square tiles, so that both the input read across and the
+  // one read down stay in cache and in the TLB (a row of the output is a column of the
+  // input, one page per element).
+  constexpr int64_t kTile = 32;
+  static_assert(kTile * kTile <= kBlock);
+  const int64_t rows = out.shape[0], cols = out.shape[1];
+  for (int64_t r0 = 0; r0 < rows; r0 += kTile) {
+    const int64_t th = std::min(kTile, rows - r0);
+    for (int64_t c0 = 0; c0 < cols; c0 += kTile) {
+      const int64_t tw = std::min(kTile, cols - c0);
+      auto load = [&](const Chunk& in, C* r) {
+        visit_dtype(in.dtype, [&](auto f) {
+          using From = decltype(f);
+          const From* s = in.data<From>();
+          if (c0 + kTile < cols) {
+            for (int64_t i = 0; i < th; ++i) {
+              const From* row = s + (r0 + i) * cols + c0 + kTile;
+              for (int64_t j = 0; j < kTile; j += 64 / static_cast<int64_t>(sizeof(From))) __builtin_prefetch(row + j);
+            }
+          }
+          for (int64_t i = 0; i < th; ++i)
+            for (int64_t j = 0; j < tw; ++j) r[i * tw + j] = static_cast<C>(s[(r0 + i) * cols + c0 + j]);
+        });
+      };
+      auto load_t = [&](const Chunk& in, C* r) {
+        // Output (row, col) is input (col, row): input rows c0.. read along.
+        visit_dtype(in.dtype, [&](auto f) {
+          using From = decltype(f);
+          const From* s = in.data<From>();
+          // The next tile's rows are far apart (no prefetcher follows them): ask for them now.
+          if (c0 + kTile < cols) {
+            const int64_t next = std::min(kTile, cols - c0 - kTile);
+            for (int64_t j = 0; j < next; ++j) {
+              const From* row = s + (c0 + kTile + j) * rows + r0;
+              for (int64_t i = 0; i < th; i += 64 / static_cast<int64_t>(sizeof(From))) __builtin_prefetch(row + i);
+            }
+          }
+          for (int64_t j = 0; j < tw; ++j)
+            for (int64_t i = 0; i < th; ++i) r[i * tw + j] = static_cast<C>(s[(c0 + j) * rows + r0 + i]);
+        });
+      };
+      eval_block<C>(prog, inputs, regs, th * tw, load, load_t);
+      const C* r = regs[0].data();
+      visit_dtype(out.dtype, [&](auto t) {
+        using T = decltype(t);
+        T* d = out.mutable_data<T>();
+        for (int64_t i = 0; i < th; ++i)
+          for (int64_t j = 0; j < tw; ++j) d[(r0 + i) * cols + c0 + j] = convert<T>(r[i * tw + j]);
+      });
+    }
   }
 }
 

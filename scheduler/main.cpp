@@ -43,6 +43,9 @@ int main(int argc, char** argv) {
   app.add_option("--allowed-failures", options.state.allowed_failures,
                  "a task that was running on this many workers when they were lost errs instead of running again")
       ->capture_default_str()->check(CLI::Range(1, 1000));
+  app.add_option("--max-graph-tasks", options.max_graph_tasks,
+                 "refuse a submitted graph of more tasks (about 0.5 KB of scheduler memory each)")
+      ->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
   CLI11_PARSE(app, argc, argv);

@@ -94,6 +94,32 @@ TEST(BuiltinOps, ElementwiseProgramMatchesDirectArithmetic) {
   EXPECT_EQ(at(bl, 0), 1.0);
 }
 
+TEST(BuiltinOps, TransposedLoadsMatchTheTransposeAtEveryShape) {
+  // a + 2 * b.T - a.T * c.T, over shapes that end tiles short, in float64 and float32.
+  for (Shape shape : {Shape{33, 70}, Shape{1, 5}, Shape{64, 64}, Shape{70, 2}, Shape{100, 33}}) {
+    const int64_t rows = shape[0], cols = shape[1];
+    Chunk a = make(DType::kFloat64, {rows, cols}, [](int64_t i) { return 0.25 * i; });
+    Chunk b = make(DType::kInt16, {cols, rows}, [](int64_t i) { return i % 101 - 50; });
+    Chunk sq = make(DType::kFloat32, {rows, cols}, [](int64_t i) { return i % 13; });  // read transposed only when square
+    std::vector<Instruction> p{{Instr::kLoad, 0}, {Instr::kConst, 2}, {Instr::kLoadT, 1}, {Instr::kMul},
+                               {Instr::kAdd}};
+    for (DType compute : {DType::kFloat64, DType::kFloat32}) {
+      Chunk out = run_ok(spec(kElementwise, elementwise_params(compute, p), DType::kFloat64, shape), {a, b});
+      for (int64_t r = 0; r < rows; ++r) {
+        for (int64_t c = 0; c < cols; ++c) {
+          const double want = 0.25 * (r * cols + c) + 2 * ((c * rows + r) % 101 - 50);
+          ASSERT_NEAR(at(out, r * cols + c), want, 1e-3 * (1 + std::abs(want))) << shape_to_string(shape);
+        }
+      }
+    }
+    if (rows != cols) continue;
+    std::vector<Instruction> q{{Instr::kLoadT, 0}, {Instr::kLoadT, 1}, {Instr::kMul}};
+    Chunk out = run_ok(spec(kElementwise, elementwise_params(DType::kFloat64, q), DType::kFloat64, shape), {a, sq});
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < cols; ++c) ASSERT_EQ(at(out, r * cols + c), 0.25 * (c * rows + r) * ((c * rows + r) % 13));
+  }
+}
+
 TEST(BuiltinOps, MalformedProgramsFailTheTask) {
   Chunk a = make(DType::kFloat64, {4}, [](int64_t i) { return i; });
   auto bad = [&](std::vector<Instruction> p, size_t inputs = 1) {
