@@ -22,7 +22,7 @@ demo: build
 	$(BUILD_DIR)/bin/rsdat-ndvi-demo --out ndvi_quicklook.png
 
 test: build
-	cd $(BUILD_DIR) && ctest --output-on-failure --timeout 600 -j 2
+	cd $(BUILD_DIR) && ctest --output-on-failure --timeout 300 -j 2
 	bash scripts/fuzz.sh $(FUZZ_SECONDS)
 
 # The message decoders under libFuzzer (clang build in build-fuzz/), FUZZ_SECONDS per target.

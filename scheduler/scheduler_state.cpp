@@ -723,6 +723,9 @@ void SchedulerState::replica_acquired(WorkerId worker, const TaskKey& key, Comma
   if (wit == workers_.end()) return;
   auto it = tasks_.find(key);
   if (it == tasks_.end() || it->second.status != TaskStatus::kMemory) {
+    // A copy that arrived after the chunk was lost and its task given to this very
+    // worker: the assignment stands (releasing the key would drop the task there).
+    if (it != tasks_.end() && it->second.processing_on == worker) return;
     out.release.push_back({worker, key});
     return;
   }

@@ -843,5 +843,45 @@ TEST_F(SchedulerStateTest, APendingGraphIsCompletedBeforeWhatDependsOnIt) {
   EXPECT_FALSE(state.status({3, 0}).has_value());
 }
 
+
+// A worker's report that it fetched a copy of a chunk can arrive after the chunk was
+// lost and its task given to that same worker: the task must stay there, not be
+// released (the worker would drop it and the computation would wait forever).
+TEST_F(SchedulerStateTest, ALateCopyReportDoesNotUndoAnAssignment) {
+  add_worker(1);
+  add_worker(2);
+  state.add_client(ClientId{1});
+  ASSERT_TRUE(submit(1, {task(1, 0), task(2, 0, {{1, 0}})}, {{2, 0}}).is_ok());
+  ASSERT_EQ(out.assign.size(), 1u);
+  finish(out.assign[0]);
+  ASSERT_EQ(out.assign.size(), 1u);
+  const AssignCommand use = out.assign[0];
+  // The reader could not fetch the root: it is released and computed again.
+  out.clear();
+  state.task_missing_deps(use.worker, use.key, {{1, 0}}, out);
+  state.validate();
+  ASSERT_EQ(out.assign.size(), 1u);
+  const WorkerId again = out.assign[0].worker;
+  EXPECT_EQ(state.processing_worker({1, 0}), again);
+  // The copy that worker fetched for the reader earlier is reported only now.
+  out.clear();
+  state.replica_acquired(again, {1, 0}, out);
+  state.validate();
+  for (const ReleaseCommand& r : out.release) EXPECT_FALSE(r.worker == again && (r.key == TaskKey{1, 0}));
+  EXPECT_EQ(state.processing_worker({1, 0}), again);
+  // A copy reported by a worker not computing it is dropped as before.
+  const WorkerId other = again == WorkerId{1} ? WorkerId{2} : WorkerId{1};
+  out.clear();
+  state.replica_acquired(other, {1, 0}, out);
+  ASSERT_EQ(out.release.size(), 1u);
+  EXPECT_EQ(out.release[0].worker, other);
+  // The computation completes.
+  finish(again, {1, 0});
+  ASSERT_EQ(out.assign.size(), 1u);
+  finish(out.assign[0]);
+  ASSERT_EQ(out.ready.size(), 1u);
+  EXPECT_EQ(out.ready[0].key, (TaskKey{2, 0}));
+}
+
 }  // namespace
 }  // namespace rsdat::sched
