@@ -285,9 +285,12 @@ void eval_block(const Program& prog, std::span<const Chunk> inputs, std::vector<
   }
 }
 
-template <typename C>
-void run_program(const Program& prog, std::span<const Chunk> inputs, Chunk& out) {
-  const int64_t n = out.num_elements();
+// Evaluates the program over an output of `shape` and hands the values to
+// `sink(offset, len, values)`: `len` consecutive elements (C order) from `offset`, in
+// the compute type.
+template <typename C, typename Sink>
+void run_program(const Program& prog, std::span<const Chunk> inputs, const Shape& shape, Sink&& sink) {
+  const int64_t n = shape_size(shape);
   std::vector<std::vector<C>> regs(prog.max_depth, std::vector<C>(kBlock));
   const bool transposes = std::any_of(prog.code.begin(), prog.code.end(),
                                       [](const Instruction& i) { return i.op == Instr::kLoadT; });
@@ -303,12 +306,7 @@ void run_program(const Program& prog, std::span<const Chunk> inputs, Chunk& out)
         });
       };
       eval_block<C>(prog, inputs, regs, len, load, load);  // no transposed loads here
-      const C* r = regs[0].data();
-      visit_dtype(out.dtype, [&](auto t) {
-        using T = decltype(t);
-        T* d = out.mutable_data<T>() + start;
-        for (int64_t i = 0; i < len; ++i) d[i] = convert<T>(r[i]);
-      });
+      sink(start, len, regs[0].data());
     }
     return;
   }
@@ -317,7 +315,7 @@ void run_program(const Program& prog, std::span<const Chunk> inputs, Chunk& out)
   // input, one page per element).
   constexpr int64_t kTile = 32;
   static_assert(kTile * kTile <= kBlock);
-  const int64_t rows = out.shape[0], cols = out.shape[1];
+  const int64_t rows = shape[0], cols = shape[1];
   for (int64_t r0 = 0; r0 < rows; r0 += kTile) {
     const int64_t th = std::min(kTile, rows - r0);
     for (int64_t c0 = 0; c0 < cols; c0 += kTile) {
@@ -354,18 +352,13 @@ void run_program(const Program& prog, std::span<const Chunk> inputs, Chunk& out)
         });
       };
       eval_block<C>(prog, inputs, regs, th * tw, load, load_t);
-      const C* r = regs[0].data();
-      visit_dtype(out.dtype, [&](auto t) {
-        using T = decltype(t);
-        T* d = out.mutable_data<T>();
-        for (int64_t i = 0; i < th; ++i)
-          for (int64_t j = 0; j < tw; ++j) d[(r0 + i) * cols + c0 + j] = convert<T>(r[i * tw + j]);
-      });
+      for (int64_t i = 0; i < th; ++i) sink((r0 + i) * cols + c0, tw, regs[0].data() + i * tw);
     }
   }
 }
 
-Chunk elementwise_kernel(KernelContext& ctx) {
+// Reads an elementwise program and checks its inputs against the output shape.
+Program read_checked_program(KernelContext& ctx) {
   Program prog = read_program(ctx.params, ctx.inputs.size());
   check_no_trailing(ctx.params, "elementwise");
   check_inputs(ctx, ctx.inputs.size(), "elementwise");
@@ -380,12 +373,29 @@ Chunk elementwise_kernel(KernelContext& ctx) {
            shape_to_string(ctx.out_shape) + (ins.op == Instr::kLoadT ? " (transposed)" : ""));
     }
   }
-  Chunk out = Chunk::allocate(ctx.out_dtype, ctx.out_shape);
+  return prog;
+}
+
+// Runs the program in its compute type C, handing values to `sink.template operator()<C>`.
+template <typename Sink>
+void run_program_as_computed(const Program& prog, std::span<const Chunk> inputs, const Shape& shape, Sink&& sink) {
   if (prog.compute == DType::kFloat32) {
-    run_program<float>(prog, ctx.inputs, out);
+    run_program<float>(prog, inputs, shape, [&](int64_t off, int64_t len, const float* v) { sink(off, len, v); });
   } else {
-    run_program<double>(prog, ctx.inputs, out);
+    run_program<double>(prog, inputs, shape, [&](int64_t off, int64_t len, const double* v) { sink(off, len, v); });
   }
+}
+
+Chunk elementwise_kernel(KernelContext& ctx) {
+  Program prog = read_checked_program(ctx);
+  Chunk out = Chunk::allocate(ctx.out_dtype, ctx.out_shape);
+  visit_dtype(out.dtype, [&](auto t) {
+    using T = decltype(t);
+    T* d = out.mutable_data<T>();
+    run_program_as_computed(prog, ctx.inputs, ctx.out_shape, [&](int64_t off, int64_t len, const auto* v) {
+      for (int64_t i = 0; i < len; ++i) d[off + i] = convert<T>(v[i]);
+    });
+  });
   return out;
 }
 
@@ -680,15 +690,133 @@ Chunk compute_partial(ReduceKind kind, const Chunk& in, const std::vector<bool>&
   return p;
 }
 
-Chunk reduce_partial_of(const Chunk& in, KernelContext& ctx);
+// What a partial reduction reads after its input: kind, axes and finalising step.
+struct ReduceRequest {
+  ReduceKind kind;
+  std::vector<bool> reduced;
+  Shape keep;  // the input's shape with reduced axes 1
+  FinalizeSpec fin;
+};
+
+ReduceRequest read_reduce(KernelContext& ctx, const Shape& in_shape) {
+  ReduceRequest r;
+  r.kind = read_kind(ctx.params);
+  std::vector<int64_t> axes = ctx.params.i64s(64);
+  r.fin = read_finalize(ctx.params);
+  check_no_trailing(ctx.params, "reduce_partial");
+  check_finalize_fits(r.kind, r.fin);
+  const size_t nd = in_shape.size();
+  r.reduced.assign(nd, false);
+  for (size_t i = 0; i < axes.size(); ++i) {
+    if (axes[i] < 0 || axes[i] >= static_cast<int64_t>(nd)) fail("reduce_partial: axis out of range");
+    if (i > 0 && axes[i] <= axes[i - 1]) fail("reduce_partial: axes must be sorted and distinct");
+    r.reduced[axes[i]] = true;
+  }
+  r.keep = in_shape;
+  for (size_t i = 0; i < nd; ++i)
+    if (r.reduced[i]) r.keep[i] = 1;
+  return r;
+}
+
+// The task's output from its partial: the partial itself, or finalised.
+Chunk finish_partial(const ReduceRequest& r, Chunk partial, KernelContext& ctx) {
+  if (r.fin.what == Finalize::kNone) {
+    if (partial.shape != ctx.out_shape || partial.dtype != ctx.out_dtype) {
+      fail("reduce_partial: output " + std::string(dtype_name(ctx.out_dtype)) + shape_to_string(ctx.out_shape) +
+           " does not match the partial " + dtype_name(partial.dtype) + shape_to_string(partial.shape));
+    }
+    return partial;
+  }
+  check_final_shape(r.keep, r.reduced, ctx.out_shape, "reduce_partial");
+  Chunk out = Chunk::allocate(ctx.out_dtype, ctx.out_shape);
+  finalize_into(r.kind, r.fin, partial, shape_size(r.keep), out);
+  return out;
+}
+
+// The partial (sum, min or max) of an elementwise program's values of dtype `vdt` over
+// `shape`, accumulated as they are computed: the values are never stored.
+Chunk fused_partial(const Program& prog, std::span<const Chunk> inputs, const Shape& shape, DType vdt,
+                    const ReduceRequest& r) {
+  const int64_t k = shape_size(r.keep);
+  const DType pdt = partial_type(r.kind, vdt);
+  Chunk p = Chunk::allocate(pdt, r.keep);
+  const int64_t count = k == 0 ? 0 : shape_size(shape) / k;  // values per output element
+  if (count == 0 && r.kind != ReduceKind::kSum) {
+    fail(std::string(r.kind == ReduceKind::kMin ? "min" : "max") + ": zero-size reduction");
+  }
+  const size_t nd = shape.size();
+  const Shape st = c_strides(shape);
+  Shape ks = c_strides(r.keep);
+  for (size_t d = 0; d < nd; ++d)
+    if (r.reduced[d]) ks[d] = 0;
+  const int64_t row = nd == 0 ? 1 : shape[nd - 1];
+  const bool last_reduced = nd == 0 || r.reduced[nd - 1];
+  auto out_index = [&](int64_t off) {
+    int64_t o = 0;
+    for (size_t d = 0; d < nd; ++d) o += (off / st[d]) % shape[d] * ks[d];
+    return o;
+  };
+  visit_dtype(vdt, [&](auto vtag) {
+    using V = decltype(vtag);
+    auto accumulate = [&](auto* a, auto op) {
+      using A = std::remove_pointer_t<decltype(a)>;
+      run_program_as_computed(prog, inputs, shape, [&](int64_t off, int64_t len, const auto* v) {
+        while (len > 0) {  // piece by piece within a row of the last axis
+          const int64_t m = std::min(len, row - off % row);
+          const int64_t o = out_index(off);
+          if (last_reduced) {
+            A acc = a[o];
+            for (int64_t j = 0; j < m; ++j) acc = op(acc, static_cast<A>(convert<V>(v[j])));
+            a[o] = acc;
+          } else {
+            A* dst = a + o;
+            for (int64_t j = 0; j < m; ++j) dst[j] = op(dst[j], static_cast<A>(convert<V>(v[j])));
+          }
+          off += m;
+          len -= m;
+          v += m;
+        }
+      });
+    };
+    switch (r.kind) {
+      case ReduceKind::kSum:
+        if (pdt == DType::kFloat64) {
+          double* a = p.mutable_data<double>();
+          std::fill_n(a, k, 0.0);
+          accumulate(a, [](double x, double y) { return x + y; });
+        } else {
+          int64_t* a = p.mutable_data<int64_t>();
+          std::fill_n(a, k, int64_t{0});
+          accumulate(a, [](int64_t x, int64_t y) { return x + y; });
+        }
+        break;
+      case ReduceKind::kMin: {
+        V* a = p.mutable_data<V>();
+        std::fill_n(a, k, std::numeric_limits<V>::has_infinity ? std::numeric_limits<V>::infinity()
+                                                                 : std::numeric_limits<V>::max());
+        accumulate(a, [](V x, V y) { return nan_min(x, y); });
+        break;
+      }
+      case ReduceKind::kMax: {
+        V* a = p.mutable_data<V>();
+        std::fill_n(a, k, std::numeric_limits<V>::has_infinity ? -std::numeric_limits<V>::infinity()
+                                                                 : std::numeric_limits<V>::lowest());
+        accumulate(a, [](V x, V y) { return nan_max(x, y); });
+        break;
+      }
+      default: fail("fused_partial: moments need the values twice");
+    }
+  });
+  return p;
+}
 
 Chunk reduce_partial_kernel(KernelContext& ctx) {
   check_inputs(ctx, 1, "reduce_partial");
-  return reduce_partial_of(ctx.inputs[0], ctx);
+  const Chunk& in = ctx.inputs[0];
+  ReduceRequest r = read_reduce(ctx, in.shape);
+  return finish_partial(r, compute_partial(r.kind, in, r.reduced, r.keep), ctx);
 }
 
-// An elementwise program evaluated on the block, then reduced: the block itself is a
-// temporary and never stored.
 Chunk reduce_expr_partial_kernel(KernelContext& ctx) {
   const std::string program = ctx.params.str(1u << 24);
   const DType expr_dtype = checked_dtype(ctx.params.u8(), "reduce_expr_partial");
@@ -697,38 +825,21 @@ Chunk reduce_expr_partial_kernel(KernelContext& ctx) {
     if (d < 0) fail("reduce_expr_partial: negative block shape");
   }
   KernelContext inner{ctx.inputs, ParamReader(program), expr_dtype, block};
-  Chunk values = elementwise_kernel(inner);
-  return reduce_partial_of(values, ctx);
-}
-
-Chunk reduce_partial_of(const Chunk& in, KernelContext& ctx) {
-  ReduceKind kind = read_kind(ctx.params);
-  std::vector<int64_t> axes = ctx.params.i64s(64);
-  FinalizeSpec fin = read_finalize(ctx.params);
-  check_no_trailing(ctx.params, "reduce_partial");
-  check_finalize_fits(kind, fin);
-  const size_t nd = in.shape.size();
-  std::vector<bool> reduced(nd, false);
-  for (size_t i = 0; i < axes.size(); ++i) {
-    if (axes[i] < 0 || axes[i] >= static_cast<int64_t>(nd)) fail("reduce_partial: axis out of range");
-    if (i > 0 && axes[i] <= axes[i - 1]) fail("reduce_partial: axes must be sorted and distinct");
-    reduced[axes[i]] = true;
+  Program prog = read_checked_program(inner);
+  ReduceRequest r = read_reduce(ctx, block);
+  if (r.kind == ReduceKind::kMoments) {
+    // Two passes over the values (mean, then squared deviations): they are stored once.
+    Chunk values = Chunk::allocate(expr_dtype, block);
+    visit_dtype(expr_dtype, [&](auto t) {
+      using T = decltype(t);
+      T* d = values.mutable_data<T>();
+      run_program_as_computed(prog, ctx.inputs, block, [&](int64_t off, int64_t len, const auto* v) {
+        for (int64_t i = 0; i < len; ++i) d[off + i] = convert<T>(v[i]);
+      });
+    });
+    return finish_partial(r, compute_partial(r.kind, values, r.reduced, r.keep), ctx);
   }
-  Shape keep = in.shape;
-  for (size_t i = 0; i < nd; ++i)
-    if (reduced[i]) keep[i] = 1;
-  Chunk partial = compute_partial(kind, in, reduced, keep);
-  if (fin.what == Finalize::kNone) {
-    if (partial.shape != ctx.out_shape || partial.dtype != ctx.out_dtype) {
-      fail("reduce_partial: output " + std::string(dtype_name(ctx.out_dtype)) + shape_to_string(ctx.out_shape) +
-           " does not match the partial " + dtype_name(partial.dtype) + shape_to_string(partial.shape));
-    }
-    return partial;
-  }
-  check_final_shape(keep, reduced, ctx.out_shape, "reduce_partial");
-  Chunk out = Chunk::allocate(ctx.out_dtype, ctx.out_shape);
-  finalize_into(kind, fin, partial, shape_size(keep), out);
-  return out;
+  return finish_partial(r, fused_partial(prog, ctx.inputs, block, expr_dtype, r), ctx);
 }
 
 Chunk reduce_combine_kernel(KernelContext& ctx) {

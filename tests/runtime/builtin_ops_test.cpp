@@ -120,6 +120,44 @@ TEST(BuiltinOps, TransposedLoadsMatchTheTransposeAtEveryShape) {
   }
 }
 
+// A reduction of an elementwise program, fused (the values are never stored), equals
+// the program's output reduced: every kind, axis set, dtype and the transposed path.
+TEST(BuiltinOps, FusedExpressionReductionsEqualEvaluateThenReduce) {
+  struct Case {
+    Shape shape;
+    std::vector<int64_t> axes;
+    bool transposed;
+    DType dtype;
+  };
+  const std::vector<Case> cases{{{37, 70}, {0}, false, DType::kFloat64}, {{37, 70}, {1}, false, DType::kFloat32},
+                                {{40, 40}, {0, 1}, true, DType::kFloat64}, {{40, 40}, {1}, true, DType::kInt32},
+                                {{3, 5, 700}, {0, 2}, false, DType::kFloat64}, {{3, 5, 700}, {1}, false, DType::kInt64},
+                                {{1500}, {0}, false, DType::kBool}, {{}, {}, false, DType::kFloat64}};
+  for (const Case& c : cases) {
+    const Shape in_shape = c.transposed ? Shape{c.shape[1], c.shape[0]} : c.shape;
+    Chunk a = make(DType::kFloat64, c.shape, [](int64_t i) { return std::sin(0.37 * i) * 100; });
+    Chunk b = make(DType::kInt16, in_shape, [](int64_t i) { return i % 17 - 8; });
+    std::vector<Instruction> p{{Instr::kLoad, 0}, {c.transposed ? Instr::kLoadT : Instr::kLoad, 1}, {Instr::kMul}};
+    const std::string program = elementwise_params(DType::kFloat64, p);
+    Chunk values = run_ok(spec(kElementwise, program, c.dtype, c.shape), {a, b});
+    for (ReduceKind kind : {ReduceKind::kSum, ReduceKind::kMin, ReduceKind::kMax}) {
+      const std::string reduce = reduce_partial_params(kind, c.axes, {});
+      Shape keep = c.shape;
+      for (int64_t ax : c.axes) keep[ax] = 1;
+      const DType pdt = kind != ReduceKind::kSum ? c.dtype : dtype_is_float(c.dtype) ? DType::kFloat64 : DType::kInt64;
+      Chunk want = run_ok(spec(kReducePartial, reduce, pdt, keep), {values});
+      TaskSpec fused = spec(kReduceExprPartial, reduce_expr_partial_params(program, c.dtype, c.shape, reduce), want.dtype,
+                            want.shape);
+      Chunk got = run_ok(fused, {a, b});
+      ASSERT_EQ(got.shape, want.shape) << shape_to_string(c.shape);
+      for (int64_t i = 0; i < want.num_elements(); ++i) {
+        ASSERT_NEAR(at(got, i), at(want, i), 1e-9 * (1 + std::abs(at(want, i))))
+            << shape_to_string(c.shape) << " kind " << static_cast<int>(kind) << " at " << i;
+      }
+    }
+  }
+}
+
 TEST(BuiltinOps, MalformedProgramsFailTheTask) {
   Chunk a = make(DType::kFloat64, {4}, [](int64_t i) { return i; });
   auto bad = [&](std::vector<Instruction> p, size_t inputs = 1) {
