@@ -3,10 +3,11 @@
 // BM_Message*: one message of each main kind encoded, sent over an inproc ZeroMQ pair,
 //   received, checked and decoded (the daemons' path minus TCP).
 // BM_NoopTasks / BM_RoundTrip: real scheduler and 2 workers on loopback: tasks per
-//   second for 20,000 tiny tasks, and the time from compute() to the result of one.
+//   second for 20,000 tiny tasks, and the time from compute() to the result of one;
+//   BM_ZmqRoundTrip: a raw ZeroMQ message there and back, beside it.
 // BM_GraphSubmission: compute() on ones({1000000}, {1}).sum() (2.1 million tasks):
 //   seconds until the first task has run, and until the result.
-// BM_Kernel*: elementwise and reduction kernels on one 64 MiB float64 chunk, beside memcpy.
+// BM_Kernel*: elementwise, transpose and reduction kernels on one chunk, beside memcpy.
 //
 //   build/bin/rsdat-micro-bench [--benchmark_filter=...]
 #include <benchmark/benchmark.h>
@@ -15,6 +16,8 @@
 #include <chrono>
 #include <cstring>
 #include <thread>
+
+#include <unistd.h>
 
 #include "bench/bench_cluster.hpp"
 #include "rsdat/rsdat.hpp"
@@ -137,6 +140,40 @@ void BM_NoopTasks(benchmark::State& state) {
 void BM_RoundTrip(benchmark::State& state) {
   Client& client = client_for(state, state.range(0));
   for (auto _ : state) benchmark::DoNotOptimize(full({1}, {1}, 3.0).item(&client));
+}
+
+// Raw ZeroMQ beside BM_RoundTrip: one small message to an echoing ROUTER in another
+// thread and back, over ipc or loopback tcp (no encryption).
+void BM_ZmqRoundTrip(benchmark::State& state) {
+  const bool tcp = state.range(0) == bench::kTcp;
+  state.SetLabel(tcp ? "tcp" : "ipc");
+  zmq::context_t ctx(1);
+  zmq::socket_t echo(ctx, zmq::socket_type::router);
+  const std::string where = "ipc:///tmp/rsdat-zmq-rt-" + std::to_string(::getpid());
+  echo.bind(tcp ? "tcp://127.0.0.1:0" : where);
+  const std::string addr = echo.get(zmq::sockopt::last_endpoint);
+  std::atomic<bool> stop{false};
+  std::thread server([&] {
+    zmq::pollitem_t items[] = {{static_cast<void*>(echo), 0, ZMQ_POLLIN, 0}};
+    while (!stop.load()) {
+      if (zmq::poll(items, 1, std::chrono::milliseconds(50)) == 0) continue;
+      zmq::message_t id, body;
+      (void)echo.recv(id);
+      (void)echo.recv(body);
+      echo.send(id, zmq::send_flags::sndmore);
+      echo.send(body, zmq::send_flags::none);
+    }
+  });
+  zmq::socket_t client(ctx, zmq::socket_type::dealer);
+  client.connect(addr);
+  const std::string payload(64, 'x');
+  for (auto _ : state) {
+    client.send(zmq::buffer(payload), zmq::send_flags::none);
+    zmq::message_t reply;
+    (void)client.recv(reply);
+  }
+  stop.store(true);
+  server.join();
 }
 
 // The time from compute() on an expression of about n tasks until the first of them
@@ -280,6 +317,7 @@ BENCHMARK(BM_NoopTasks)
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_RoundTrip)->DenseRange(bench::kIpc, bench::kTcpCurve)->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_ZmqRoundTrip)->Arg(bench::kIpc)->Arg(bench::kTcp)->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_GraphSubmission)->Arg(1000000)->Iterations(1)->UseRealTime()->Unit(benchmark::kSecond);
 BENCHMARK(BM_KernelElementwise)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_KernelAddTranspose)->UseRealTime()->Unit(benchmark::kMillisecond);

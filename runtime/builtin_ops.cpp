@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <stdexcept>
 #include <type_traits>
@@ -285,11 +286,16 @@ void eval_block(const Program& prog, std::span<const Chunk> inputs, std::vector<
   }
 }
 
-// Evaluates the program over an output of `shape` and hands the values to
-// `sink(offset, len, values)`: `len` consecutive elements (C order) from `offset`, in
-// the compute type.
-template <typename C, typename Sink>
-void run_program(const Program& prog, std::span<const Chunk> inputs, const Shape& shape, Sink&& sink) {
+// Evaluates the program over an output of `shape` and hands the values, in the compute
+// type, to the sink a block at a time: `rows` runs of `width` values (row-major in
+// `values`), the first at element `offset` of the output (C order), the next `stride`
+// elements further. The sink is type-erased (one instantiation per compute type) and
+// called once per block of up to kBlock values.
+template <typename C>
+using ValueSink = std::function<void(int64_t offset, int64_t width, int64_t rows, int64_t stride, const C* values)>;
+
+template <typename C>
+void run_program(const Program& prog, std::span<const Chunk> inputs, const Shape& shape, const ValueSink<C>& sink) {
   const int64_t n = shape_size(shape);
   std::vector<std::vector<C>> regs(prog.max_depth, std::vector<C>(kBlock));
   const bool transposes = std::any_of(prog.code.begin(), prog.code.end(),
@@ -306,7 +312,7 @@ void run_program(const Program& prog, std::span<const Chunk> inputs, const Shape
         });
       };
       eval_block<C>(prog, inputs, regs, len, load, load);  // no transposed loads here
-      sink(start, len, regs[0].data());
+      sink(start, len, 1, 0, regs[0].data());
     }
     return;
   }
@@ -352,7 +358,7 @@ void run_program(const Program& prog, std::span<const Chunk> inputs, const Shape
         });
       };
       eval_block<C>(prog, inputs, regs, th * tw, load, load_t);
-      for (int64_t i = 0; i < th; ++i) sink((r0 + i) * cols + c0, tw, regs[0].data() + i * tw);
+      sink(r0 * cols + c0, tw, th, cols, regs[0].data());
     }
   }
 }
@@ -376,13 +382,18 @@ Program read_checked_program(KernelContext& ctx) {
   return prog;
 }
 
-// Runs the program in its compute type C, handing values to `sink.template operator()<C>`.
-template <typename Sink>
-void run_program_as_computed(const Program& prog, std::span<const Chunk> inputs, const Shape& shape, Sink&& sink) {
+// Runs the program in its compute type, handing each run of consecutive output values
+// to `segment(offset, len, values)` (a generic lambda: values are float or double).
+template <typename Segment>
+void run_program_as_computed(const Program& prog, std::span<const Chunk> inputs, const Shape& shape,
+                             Segment&& segment) {
+  auto by_rows = [&](int64_t offset, int64_t width, int64_t rows, int64_t stride, const auto* values) {
+    for (int64_t r = 0; r < rows; ++r) segment(offset + r * stride, width, values + r * width);
+  };
   if (prog.compute == DType::kFloat32) {
-    run_program<float>(prog, inputs, shape, [&](int64_t off, int64_t len, const float* v) { sink(off, len, v); });
+    run_program<float>(prog, inputs, shape, ValueSink<float>(by_rows));
   } else {
-    run_program<double>(prog, inputs, shape, [&](int64_t off, int64_t len, const double* v) { sink(off, len, v); });
+    run_program<double>(prog, inputs, shape, ValueSink<double>(by_rows));
   }
 }
 
