@@ -251,6 +251,10 @@ void SchedulerServer::handle(ReceivedMessage& msg) {
         std::vector<TaskKey> wanted;
         for (auto k : g.getWanted()) wanted.push_back(to_key(k));
         const size_t n = tasks.size();
+        if (state_.graph_pending()) {  // submit_graph adds the rest of it first
+          spdlog::info("graph of {} tasks from {}, {:.2f} s after it came: the rest of it is added now, before the "
+                       "next graph", pending_graph_.tasks, pending_graph_.client, now() - pending_graph_.since);
+        }
         Status st = state_.submit_graph(ClientId{p->id}, std::move(tasks), wanted, commands_, kGraphStep);
         if (!st.is_ok()) {
           send_error(router_, &identity, StatusCode::kInvalidArgument, st.message(), g.getGraphId());
