@@ -1,16 +1,13 @@
 #include "rsdat/slurm_cluster.hpp"
 
-#include <sys/wait.h>
-
-#include <array>
 #include <chrono>
-#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <spdlog/spdlog.h>
 
 #include "client/client_internal.hpp"
 #include "rsdat/errors.hpp"
+#include "runtime/sysinfo.hpp"
 
 namespace rsdat {
 
@@ -26,22 +23,6 @@ std::string quote(const std::string& s) {
     }
   }
   return out + "'";
-}
-
-struct Outcome {
-  int status = -1;
-  std::string output;
-};
-
-Outcome shell(const std::string& command) {
-  Outcome r;
-  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf;
-  while (size_t n = std::fread(buf.data(), 1, buf.size(), p)) r.output.append(buf.data(), n);
-  int st = ::pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
 }
 
 std::string find_rsdat_slurm(const SlurmClusterOptions& o) {
@@ -102,7 +83,7 @@ std::string SlurmCluster::command(const std::string& args) const {
 
 std::string SlurmCluster::run(const std::string& args) const {
   std::lock_guard lock(mu_);
-  Outcome r = shell(command(args));
+  CommandOutcome r = run_shell(command(args));
   if (r.status != 0) {
     throw ClusterError("rsdat-slurm " + args + " failed (status " + std::to_string(r.status) + "):\n" + r.output);
   }

@@ -21,6 +21,14 @@ uint64_t allocation_memory_bytes();
 // divided among SLURM_NTASKS_PER_NODE (1 when unset) workers.
 uint64_t auto_memory_limit_bytes();
 std::string host_name();
+
+// A shell command's exit status (-1 when it could not run or was killed) and its
+// output, stdout and stderr together.
+struct CommandOutcome {
+  int status = -1;
+  std::string output;
+};
+CommandOutcome run_shell(const std::string& command);
 // "123", "4GB", "2.5GiB", "512MiB", "auto" (nullopt) ... -> bytes; throws std::invalid_argument.
 std::optional<uint64_t> parse_bytes(const std::string& text);
 std::string format_bytes(uint64_t bytes);

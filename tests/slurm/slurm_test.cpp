@@ -5,7 +5,6 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
-#include <array>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -17,6 +16,7 @@
 
 #include "rsdat/rsdat.hpp"
 #include "runtime/params.hpp"
+#include "runtime/sysinfo.hpp"
 
 namespace rsdat {
 namespace {
@@ -24,22 +24,6 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-struct Shell {
-  int status;
-  std::string output;
-};
-
-// Runs a shell command, returning its exit status and output (stdout and stderr).
-Shell sh(const std::string& command) {
-  Shell r{-1, ""};
-  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf;
-  while (size_t n = std::fread(buf.data(), 1, buf.size(), p)) r.output.append(buf.data(), n);
-  int st = ::pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
 
 std::string env(const char* name) {
   const char* v = std::getenv(name);
@@ -58,8 +42,8 @@ class SlurmTest : public ::testing::Test {
   }
   void TearDown() override {
     client_.reset();
-    sh(slurm() + " --timeout 60 stop");
-    sh("scancel --name=" + name_ + "-worker," + name_ + "-scheduler");
+    run_shell(slurm() + " --timeout 60 stop");
+    run_shell("scancel --name=" + name_ + "-worker," + name_ + "-scheduler");
   }
   // rsdat-slurm with this test's cluster name, scheduler file and small jobs.
   std::string slurm(const std::string& extra = "") const {
@@ -83,11 +67,11 @@ class SlurmTest : public ::testing::Test {
   std::vector<std::string> worker_jobs() const {
     std::vector<std::string> ids;
     std::istringstream in(
-        sh("squeue -h --name=" + name_ + "-worker --states=PENDING,CONFIGURING,RUNNING -o %i | sort -n").output);
+        run_shell("squeue -h --name=" + name_ + "-worker --states=PENDING,CONFIGURING,RUNNING -o %i | sort -n").output);
     for (std::string id; in >> id;) ids.push_back(id);
     return ids;
   }
-  std::string logs() const { return sh("tail -n 20 " + dir_ + "/logs/*.log").output; }
+  std::string logs() const { return run_shell("tail -n 20 " + dir_ + "/logs/*.log").output; }
 
   std::string name_, dir_, scheduler_file_;
   std::unique_ptr<Client> client_;
@@ -95,7 +79,7 @@ class SlurmTest : public ::testing::Test {
 
 TEST_F(SlurmTest, ScriptsStartComputeScaleAndStop) {
   auto t0 = Clock::now();
-  Shell start = sh(slurm() + " start 2");
+  CommandOutcome start = run_shell(slurm() + " start 2");
   ASSERT_EQ(start.status, 0) << start.output;
   ASSERT_TRUE(wait_workers(2)) << logs();
   auto x = random::uniform({1200, 1200}, {200, 200}, 7);
@@ -108,12 +92,12 @@ TEST_F(SlurmTest, ScriptsStartComputeScaleAndStop) {
   std::atomic<bool> scaled{false};
   std::string scale_log;
   std::thread scaler([&] {
-    scale_log += sh(slurm() + " scale 3").output;
+    scale_log += run_shell(slurm() + " scale 3").output;
     for (int i = 0; i < 300 && client_ && worker_jobs().size() < 3; ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     std::this_thread::sleep_for(std::chrono::seconds(2));
-    scale_log += sh(slurm() + " scale 1").output;
+    scale_log += run_shell(slurm() + " scale 1").output;
     scaled.store(true);
   });
   int rounds = 0;
@@ -127,20 +111,20 @@ TEST_F(SlurmTest, ScriptsStartComputeScaleAndStop) {
   for (int i = 0; i < 300 && worker_jobs().size() != 1; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   EXPECT_EQ(worker_jobs().size(), 1u) << "retired workers' jobs end";
 
-  Shell status = sh(slurm() + " status");
+  CommandOutcome status = run_shell(slurm() + " status");
   EXPECT_EQ(status.status, 0) << status.output;
   EXPECT_NE(status.output.find("1 workers"), std::string::npos) << status.output;
   client_.reset();
-  Shell stop = sh(slurm() + " stop");
+  CommandOutcome stop = run_shell(slurm() + " stop");
   EXPECT_EQ(stop.status, 0) << stop.output;
-  EXPECT_EQ(sh("squeue -h --name=" + name_ + "-worker," + name_ + "-scheduler").output, "");
+  EXPECT_EQ(run_shell("squeue -h --name=" + name_ + "-worker," + name_ + "-scheduler").output, "");
   std::printf("start, %d computations while scaling 2 -> 3 -> 1, stop: %.1f s\n", rounds,
               std::chrono::duration<double>(Clock::now() - t0).count());
 }
 
 TEST_F(SlurmTest, AWorkerCancelledMidComputationChangesNothing) {
   auto t0 = Clock::now();
-  ASSERT_EQ(sh(slurm() + " start 3").status, 0);
+  ASSERT_EQ(run_shell(slurm() + " start 3").status, 0);
   ASSERT_TRUE(wait_workers(3)) << logs();
   auto a = random::uniform({2000, 2000}, {400, 400}, 1);
   auto b = random::uniform({2000, 2000}, {400, 400}, 2);
@@ -151,7 +135,7 @@ TEST_F(SlurmTest, AWorkerCancelledMidComputationChangesNothing) {
   // SIGKILL, as when a node fails: no retirement.
   std::thread killer([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(150));
-    sh("scancel --signal=KILL " + jobs[1]);
+    run_shell("scancel --signal=KILL " + jobs[1]);
   });
   xt::xarray<double> got = compute();
   killer.join();
@@ -159,7 +143,7 @@ TEST_F(SlurmTest, AWorkerCancelledMidComputationChangesNothing) {
   ASSERT_TRUE(wait_workers(2, 30)) << logs();
   EXPECT_EQ(compute(), ref);
   // A replacement joins and computes too.
-  ASSERT_EQ(sh(slurm() + " scale 3").status, 0);
+  ASSERT_EQ(run_shell(slurm() + " scale 3").status, 0);
   ASSERT_TRUE(wait_workers(3)) << logs();
   EXPECT_EQ(compute(), ref);
   std::printf("scancel of a worker mid-matmul, replaced: %.1f s\n",
@@ -169,10 +153,10 @@ TEST_F(SlurmTest, AWorkerCancelledMidComputationChangesNothing) {
 TEST_F(SlurmTest, AWorkerAtItsTimeLimitRetiresWithoutRecomputation) {
   auto t0 = Clock::now();
   const std::string plugin = std::string("--worker-args '--plugin ") + RSDAT_TEST_OPS + "'";
-  ASSERT_EQ(sh(slurm(plugin) + " start 1").status, 0);
+  ASSERT_EQ(run_shell(slurm(plugin) + " start 1").status, 0);
   ASSERT_TRUE(wait_workers(1)) << logs();
   // One more worker whose job has SLURM's shortest time limit; it retires 30 s early.
-  Shell short_job = sh(slurm(plugin + " --walltime 00:01:00 --retire-before 30") + " scale 2");
+  CommandOutcome short_job = run_shell(slurm(plugin + " --walltime 00:01:00 --retire-before 30") + " scale 2");
   ASSERT_EQ(short_job.status, 0) << short_job.output;
   ASSERT_TRUE(wait_workers(2)) << logs();
   std::vector<std::string> jobs = worker_jobs();
@@ -182,8 +166,8 @@ TEST_F(SlurmTest, AWorkerAtItsTimeLimitRetiresWithoutRecomputation) {
   // The short worker is about to retire, so it no longer counts: scaling to 2 submits
   // its replacement ahead of time.
   const std::string long_jobs = slurm(plugin + " --retire-before 30");
-  EXPECT_EQ(sh(long_jobs + " count").output, "1\n");
-  Shell ahead = sh(long_jobs + " scale 2");
+  EXPECT_EQ(run_shell(long_jobs + " count").output, "1\n");
+  CommandOutcome ahead = run_shell(long_jobs + " scale 2");
   EXPECT_NE(ahead.output.find("submitted"), std::string::npos) << ahead.output;
   ASSERT_TRUE(wait_workers(3)) << logs();
 
@@ -205,13 +189,13 @@ TEST_F(SlurmTest, AWorkerAtItsTimeLimitRetiresWithoutRecomputation) {
   const auto job_start = Clock::now();
   bool ended = false;
   for (int i = 0; i < 1200 && !ended; ++i) {
-    ended = sh("squeue -h -j " + short_id + " -o %T").output.empty();
+    ended = run_shell("squeue -h -j " + short_id + " -o %T").output.empty();
     if (!ended) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   ASSERT_TRUE(ended) << logs();
   const double lived = std::chrono::duration<double>(Clock::now() - job_start).count();
   EXPECT_LT(lived, 58.0) << "the worker job ran into its time limit";
-  std::string worker_log = sh("cat " + dir_ + "/logs/" + name_ + "-worker-" + short_id + ".log").output;
+  std::string worker_log = run_shell("cat " + dir_ + "/logs/" + name_ + "-worker-" + short_id + ".log").output;
   EXPECT_NE(worker_log.find("retiring ("), std::string::npos) << worker_log;
   EXPECT_NE(worker_log.find("scheduler says goodbye: retired"), std::string::npos) << worker_log;
   ASSERT_TRUE(wait_workers(2, 10));  // the long one and the replacement
@@ -272,7 +256,7 @@ TEST_F(SlurmTest, SlurmClusterStartsScalesAdaptsAndCloses) {
     client_.reset();
     cluster.close();
   }
-  EXPECT_EQ(sh("squeue -h --name=" + name_ + "-worker," + name_ + "-scheduler --states=PENDING,RUNNING").output, "");
+  EXPECT_EQ(run_shell("squeue -h --name=" + name_ + "-worker," + name_ + "-scheduler --states=PENDING,RUNNING").output, "");
   std::printf("SlurmCluster start, scale 2 -> 1, adapt 1..3 up and down, close: %.1f s\n",
               std::chrono::duration<double>(Clock::now() - t0).count());
 }
