@@ -45,6 +45,8 @@ bool contains(const V& v, const T& x) {
 }
 
 constexpr double kDefaultTaskSeconds = 0.001;
+// Arrays whose task durations are remembered; beyond it the record starts afresh.
+constexpr size_t kMaxTrackedTokens = 4096;
 
 // Where each key of a submitted graph is. A graph comes array by array, each array's
 // tasks a run of chunks 0, 1, 2, ...: those keys are found by arithmetic, and only
@@ -643,8 +645,7 @@ void SchedulerState::task_finished(WorkerId worker, const TaskKey& key, uint64_t
   Task& t = it->second;
   forget_steal(t);
   unassign(t);
-  double& avg = op_seconds_.try_emplace(t.spec.op, seconds).first->second;
-  if (std::isfinite(seconds) && seconds >= 0) avg = 0.9 * avg + 0.1 * seconds;
+  record_duration(t, seconds);
 
   t.nbytes = nbytes;
   t.who_has.push_back(worker);
@@ -826,7 +827,7 @@ void SchedulerState::on_ready(Task& t, Commands& out) {
       Candidate c{w.id, 0, w.occupancy, w.info.nthreads};
       for (const TaskKey& d : t.spec.deps) {
         const Task& dt = tasks_.at(d);
-        if (!contains(dt.who_has, w.id)) c.missing_bytes += dt.nbytes;
+        if (!contains(dt.who_has, w.id) && !fetch_underway(dt, w.id)) c.missing_bytes += dt.nbytes;
       }
       if (w.info.memory_limit > 0) {
         const double pause = config_.memory_pause * static_cast<double>(w.info.memory_limit);
@@ -839,12 +840,15 @@ void SchedulerState::on_ready(Task& t, Commands& out) {
         if (auto hw = workers_.find(h); hw != workers_.end()) add(hw->second);  // not a retiring one
       }
     // A worker with root tasks of its own waiting is busy even when its queue is short:
-    // moving inputs there only trades its work for a transfer.
+    // moving inputs there only trades its work for a transfer. So is one with every
+    // thread taken: when the holders are busy too, which queue is a little shorter
+    // is not worth moving inputs for (work stealing evens the queues out later).
     const Worker* idle = nullptr;
     size_t pos = 0;
     for (const auto& [id, w] : workers_) {
       const bool roots_waiting = pos < root_queues_.size() && !root_queues_[pos].empty();
-      if (!roots_waiting && (!idle || w.occupancy < idle->occupancy)) idle = &w;
+      const bool free_thread = w.processing.size() < w.info.nthreads;
+      if (!roots_waiting && (free_thread || candidates.empty()) && (!idle || w.occupancy < idle->occupancy)) idle = &w;
       if (++pos >= 64) break;
     }
     if (idle) add(*idle);
@@ -860,6 +864,19 @@ void SchedulerState::on_ready(Task& t, Commands& out) {
   }
   transition(t, TaskStatus::kQueued);
   if (!workers_.empty() && !worker_order_.empty()) fill_worker(t.queue_pos, out);
+}
+
+bool SchedulerState::fetch_underway(const Task& dep, WorkerId w) const {
+  // Siblings reading the same pieces (the outputs of a rechunk, say) then gather on
+  // the worker that fetches them anyway, and each piece crosses the network once. A
+  // bounded look: an input read by thousands of tasks is not searched through.
+  constexpr size_t kLook = 16;
+  const size_t n = std::min(dep.dependents.size(), kLook);
+  for (size_t i = 0; i < n; ++i) {
+    auto it = tasks_.find(dep.dependents[i]);
+    if (it != tasks_.end() && it->second.processing_on == w) return true;
+  }
+  return false;
 }
 
 bool SchedulerState::has_root_slot(const Worker& w) const {
@@ -947,7 +964,8 @@ void SchedulerState::unassign(Task& t) {
     --w.processing_roots;
     w.processing_root_bytes -= std::min(w.processing_root_bytes, t.nbytes);
   }
-  w.occupancy = std::max(0.0, w.occupancy - task_duration_estimate(t));
+  w.occupancy = std::max(0.0, w.occupancy - t.occupancy_added);
+  t.occupancy_added = 0;
 }
 
 void SchedulerState::forget_steal(Task& t) {
@@ -1039,7 +1057,8 @@ void SchedulerState::assign(Task& t, Worker& w, Commands& out) {
     ++w.processing_roots;
     w.processing_root_bytes += t.nbytes;
   }
-  w.occupancy += task_duration_estimate(t);
+  t.occupancy_added = task_duration_estimate(t);
+  w.occupancy += t.occupancy_added;
   AssignCommand cmd{w.id, &t.spec, {}, t.spec.key};
   for (const TaskKey& d : t.spec.deps) cmd.dep_locations.emplace_back(d, tasks_.at(d).who_has);
   out.assign.push_back(std::move(cmd));
@@ -1116,9 +1135,30 @@ void SchedulerState::maybe_release(const TaskKey& key, Commands& out) {
   }
 }
 
+void SchedulerState::record_duration(const Task& t, double seconds) {
+  if (!std::isfinite(seconds) || seconds < 0) return;
+  const uint64_t out_bytes = t.spec.output_nbytes();
+  auto [oit, first] = op_cost_.try_emplace(t.spec.op);
+  OpCost& op = oit->second;
+  if (first) {
+    op.seconds = seconds;
+    if (out_bytes > 0) op.seconds_per_byte = seconds / static_cast<double>(out_bytes);
+  } else {
+    op.seconds = 0.9 * op.seconds + 0.1 * seconds;
+    if (out_bytes > 0) op.seconds_per_byte = 0.9 * op.seconds_per_byte + 0.1 * seconds / static_cast<double>(out_bytes);
+  }
+  if (token_seconds_.size() >= kMaxTrackedTokens) token_seconds_.clear();
+  auto [tit, fresh] = token_seconds_.try_emplace(t.spec.key.token, seconds);
+  if (!fresh) tit->second = 0.9 * tit->second + 0.1 * seconds;
+}
+
 double SchedulerState::task_duration_estimate(const Task& t) const {
-  auto it = op_seconds_.find(t.spec.op);
-  return it == op_seconds_.end() ? kDefaultTaskSeconds : it->second;
+  if (auto it = token_seconds_.find(t.spec.key.token); it != token_seconds_.end()) return it->second;
+  auto it = op_cost_.find(t.spec.op);
+  if (it == op_cost_.end()) return kDefaultTaskSeconds;
+  const uint64_t out_bytes = t.spec.output_nbytes();
+  if (out_bytes > 0 && it->second.seconds_per_byte > 0) return it->second.seconds_per_byte * static_cast<double>(out_bytes);
+  return it->second.seconds;
 }
 
 // ---- views ------------------------------------------------------------------
@@ -1168,6 +1208,11 @@ size_t SchedulerState::keys_held_by(WorkerId id) const {
 size_t SchedulerState::processing_on(WorkerId id) const {
   auto it = workers_.find(id);
   return it == workers_.end() ? 0 : it->second.processing.size();
+}
+
+double SchedulerState::occupancy(WorkerId id) const {
+  auto it = workers_.find(id);
+  return it == workers_.end() ? 0 : it->second.occupancy;
 }
 
 ComputationStats SchedulerState::stats(ClientId client) const {

@@ -198,6 +198,8 @@ class SchedulerState {
   std::vector<WorkerId> worker_ids() const;
   size_t keys_held_by(WorkerId id) const;
   size_t processing_on(WorkerId id) const;
+  // Estimated seconds of the work processing there (running and queued).
+  double occupancy(WorkerId id) const;
   uint64_t ignored_reports() const { return ignored_reports_; }
   ComputationStats stats(ClientId client) const;
   uint64_t transitions() const { return transitions_; }
@@ -220,6 +222,7 @@ class SchedulerState {
     uint32_t pending_users = 0;  // tasks of the graph being added that will read it
     size_t queue_pos = 0;     // queued roots: index into root_queues_
     int failures = 0;     // lost workers it was running on
+    double occupancy_added = 0;  // processing: what it added to its worker's occupancy
     std::optional<WorkerId> steal_to;  // a steal request for it is in flight, for this thief
     ClientId owner;       // the client that submitted it (for per-computation counts)
     std::string error;    // erred: the message
@@ -273,6 +276,9 @@ class SchedulerState {
   void notify_ready(Task& t, Commands& out);
   void remove_holder(Task& t, WorkerId w);
   double task_duration_estimate(const Task& t) const;
+  void record_duration(const Task& t, double seconds);
+  // Another task reading `dep` is processing on `w`: its fetch brings `dep` there.
+  bool fetch_underway(const Task& dep, WorkerId w) const;
   // Takes `t` off the worker processing it (before it is done there).
   void unassign(Task& t);
   // The steal request for `t` no longer matters (it finished, failed or its worker left).
@@ -311,7 +317,16 @@ class SchedulerState {
   std::optional<PendingGraph> pending_;
   bool defer_ready_ = false;            // while a graph is added: collect ready tasks...
   std::vector<TaskKey> deferred_ready_;  // ...here, then place_deferred()
-  std::unordered_map<std::string, double> op_seconds_;  // moving average per op
+  // Task durations, for occupancy: one op runs at very different costs (a rechunk's
+  // 64 KiB slices and its 4 MiB merges are both "assemble"), so the estimate is the
+  // average of the same array's tasks (key token) once one has run, else the op's
+  // seconds per output byte times the task's output bytes.
+  struct OpCost {
+    double seconds = 0;           // moving average per task
+    double seconds_per_byte = 0;  // moving average over tasks with output bytes
+  };
+  std::unordered_map<std::string, OpCost> op_cost_;
+  std::unordered_map<uint64_t, double> token_seconds_;  // bounded: cleared when large
 };
 
 }  // namespace rsdat::sched

@@ -436,6 +436,96 @@ TEST_F(SchedulerStateTest, ChunksOfOneArrayReadTogetherAreMadeOnOneWorker) {
   EXPECT_GE(per_worker[2], 6);
 }
 
+// The outputs of a rechunk: each reads pieces from both workers, and all become ready
+// at once. Pieces crossing the network once means the siblings reading the same
+// pieces gather on one worker, not alternate between two.
+TEST_F(SchedulerStateTest, SiblingsReadingTheSamePiecesGatherWhereTheyAreFetched) {
+  add_worker(1);
+  add_worker(2);
+  state.add_client(ClientId{1});
+  std::vector<TaskSpec> g;
+  std::vector<TaskKey> pieces, wanted;
+  for (uint64_t i = 0; i < 8; ++i) {
+    g.push_back(task(1, i, {}, 4 << 20));
+    pieces.push_back({1, i});
+  }
+  ASSERT_TRUE(submit(1, g, pieces).is_ok());
+  run_all();
+  std::set<uint64_t> holders;
+  for (const TaskKey& k : pieces) holders.insert(state.who_has(k).at(0).value);
+  ASSERT_EQ(holders.size(), 2u);  // co-assignment spread them
+  g.clear();
+  for (uint64_t j = 0; j < 4; ++j) {
+    g.push_back(task(2, j, pieces, 4 << 20));
+    wanted.push_back({2, j});
+  }
+  ASSERT_TRUE(submit(1, g, wanted).is_ok());
+  ASSERT_EQ(out.assign.size(), 4u);
+  for (const auto& a : out.assign) EXPECT_EQ(a.worker, out.assign[0].worker) << a.key.to_string();
+}
+
+// Placement weighs queues only against a worker with a thread free: when every worker
+// is busy, a slightly shorter queue elsewhere does not pay for moving the input.
+TEST_F(SchedulerStateTest, TasksStayWithTheirInputsWhenEveryWorkerIsBusy) {
+  add_worker(1);
+  add_worker(2);
+  state.add_client(ClientId{1});
+  ASSERT_TRUE(submit(1, {task(1, 0, {}, 4 << 20), task(1, 1, {}, 4 << 20)}, {{1, 0}, {1, 1}}).is_ok());
+  run_all();
+  const WorkerId a = state.who_has({1, 0}).at(0), b = state.who_has({1, 1}).at(0);
+  ASSERT_NE(a, b);
+  // Twelve tasks queued on a's chunk, six on b's: both workers busy.
+  std::vector<TaskSpec> g;
+  std::vector<TaskKey> wanted;
+  for (uint64_t i = 0; i < 18; ++i) {
+    g.push_back(task(2, i, {{1, i < 12 ? 0u : 1u}}, 8));
+    wanted.push_back({2, i});
+  }
+  ASSERT_TRUE(submit(1, g, wanted).is_ok());
+  ASSERT_EQ(state.processing_on(a), 12u);
+  ASSERT_EQ(state.processing_on(b), 6u);
+  // One more on a's chunk: b's queue is 6 ms shorter, the move would cost 4 ms, but b
+  // has no thread free, so it stays.
+  ASSERT_TRUE(submit(1, {task(3, 0, {{1, 0}}, 8)}, {{3, 0}}).is_ok());
+  ASSERT_EQ(out.assign.size(), 1u);
+  EXPECT_EQ(out.assign[0].worker, a);
+}
+
+// Queued work is estimated per array: tasks of one op (a rechunk's small slices and
+// its large merges are all "assemble") can differ a thousandfold.
+TEST_F(SchedulerStateTest, QueuedWorkIsEstimatedFromTheSameArraysTasks) {
+  add_worker(1);
+  state.add_client(ClientId{1});
+  ASSERT_TRUE(submit(1, {task(1, 0, {}, 800)}, {{1, 0}}).is_ok());
+  run_all();
+  // Array 2 (small outputs) runs in 1 ms a task, array 3 (10x the bytes) in 50 ms.
+  std::vector<TaskSpec> g;
+  std::vector<TaskKey> wanted;
+  for (uint64_t i = 0; i < 4; ++i) {
+    g.push_back(task(2, i, {{1, 0}}, 8000));
+    g.push_back(task(3, i, {{1, 0}}, 80000));
+    wanted.push_back({2, i});
+    wanted.push_back({3, i});
+  }
+  ASSERT_TRUE(submit(1, g, wanted).is_ok());
+  for (uint64_t i = 0; i < 4; ++i) {
+    out.clear();
+    state.task_finished(WorkerId{1}, {2, i}, 8000, 0.001, out);
+    state.task_finished(WorkerId{1}, {3, i}, 80000, 0.05, out);
+    state.validate();
+  }
+  EXPECT_NEAR(state.occupancy(WorkerId{1}), 0.0, 1e-9);  // what was added was taken off
+  ASSERT_TRUE(submit(1, {task(3, 9, {{1, 0}}, 80000)}, {{3, 9}}).is_ok());
+  EXPECT_NEAR(state.occupancy(WorkerId{1}), 0.05, 1e-9);
+  // An array not seen yet: the op's time per output byte, times its output bytes. A
+  // per-task average would say about 25 ms whatever the size; per byte it is a few
+  // milliseconds for 8,000 bytes.
+  ASSERT_TRUE(submit(1, {task(4, 0, {{1, 0}}, 8000)}, {{4, 0}}).is_ok());
+  const double small = state.occupancy(WorkerId{1}) - 0.05;
+  EXPECT_GT(small, 0.0);
+  EXPECT_LT(small, 0.01);
+}
+
 TEST_F(SchedulerStateTest, AComputationThatCanNeverFitIsRefusedBeforeItStarts) {
   add_worker(1);  // 1 GiB memory limit
   state.add_client(ClientId{1});
