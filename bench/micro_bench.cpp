@@ -296,6 +296,32 @@ void BM_KernelTranspose(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * a.nbytes()));
 }
 
+// One output block of the rechunk in rechunk_timeseries: (64, 128, 128) float32
+// assembled from 64 pieces of (1, 128, 128), as the second stage of the rechunk does.
+void BM_KernelRechunkMerge(benchmark::State& state) {
+  const int64_t depth = 64, side = 128;
+  std::vector<Chunk> pieces;
+  std::vector<std::vector<int64_t>> offsets;
+  TaskSpec t;
+  for (int64_t k = 0; k < depth; ++k) {
+    Chunk p = Chunk::allocate(DType::kFloat32, {1, side, side});
+    std::fill_n(p.mutable_data<float>(), side * side, static_cast<float>(k));
+    pieces.push_back(std::move(p));
+    offsets.push_back({k, 0, 0});
+    t.deps.push_back({1, static_cast<uint64_t>(k)});
+  }
+  t.op = ops::kAssemble;
+  t.params = ops::assemble_params({0, 0, 0}, offsets);
+  t.dtype = DType::kFloat32;
+  t.shape = {depth, side, side};
+  for (auto _ : state) {
+    auto out = run_kernel(t, pieces);
+    if (!out.ok()) state.SkipWithError(out.status().message().c_str());
+    benchmark::DoNotOptimize(out->bytes());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * depth * side * side * 4));
+}
+
 void BM_Memcpy(benchmark::State& state) {
   const Chunk in = big_chunk();
   Chunk out = Chunk::allocate(DType::kFloat64, in.shape);
@@ -322,6 +348,7 @@ BENCHMARK(BM_GraphSubmission)->Arg(1000000)->Iterations(1)->UseRealTime()->Unit(
 BENCHMARK(BM_KernelElementwise)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_KernelAddTranspose)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_KernelTranspose)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_KernelRechunkMerge)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_KernelSum)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Memcpy)->UseRealTime()->Unit(benchmark::kMillisecond);
 

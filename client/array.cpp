@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <iterator>
 #include <map>
 #include <numeric>
 #include <stdexcept>
@@ -451,6 +452,72 @@ Array Array::rechunk(std::vector<int64_t> chunk_shape) const {
   return rechunk(detail::regular_chunks(shape(), chunk_shape));
 }
 
+namespace {
+
+// Blocks of `target` built by copying the overlapping parts of `in`'s blocks.
+Array rechunk_direct(const NodePtr& input, const Chunks& target);
+
+std::vector<int64_t> boundaries(const std::vector<int64_t>& chunks) {
+  std::vector<int64_t> b{0};
+  for (int64_t c : chunks) b.push_back(b.back() + c);
+  return b;
+}
+
+// The chunks of the grid cut by both `a`'s and `b`'s boundaries along one axis.
+std::vector<int64_t> common_refinement(const std::vector<int64_t>& a, const std::vector<int64_t>& b) {
+  std::vector<int64_t> ba = boundaries(a), bb = boundaries(b), cuts;
+  std::set_union(ba.begin(), ba.end(), bb.begin(), bb.end(), std::back_inserter(cuts));
+  cuts.erase(std::unique(cuts.begin(), cuts.end()), cuts.end());
+  std::vector<int64_t> out;
+  for (size_t i = 1; i < cuts.size(); ++i) out.push_back(cuts[i] - cuts[i - 1]);
+  if (out.empty()) out = a;  // a zero-length axis
+  return out;
+}
+
+double mean_chunk(const std::vector<int64_t>& chunks) {
+  int64_t total = 0;
+  for (int64_t c : chunks) total += c;
+  return chunks.empty() ? 0.0 : static_cast<double>(total) / static_cast<double>(chunks.size());
+}
+
+}  // namespace
+
+// Pieces smaller than this are not worth a task and a transfer of their own: the
+// intermediate grid of a two-stage rechunk is coarsened until its pieces reach it.
+constexpr double kMinRechunkPieceBytes = 1 << 18;
+
+Chunks detail::rechunk_intermediate(const Chunks& from, const Chunks& to, size_t itemsize) {
+  Chunks mid(from.size());
+  for (size_t i = 0; i < from.size(); ++i) mid[i] = common_refinement(from[i], to[i]);
+  // Coarsen from the last axis inwards, joining neighbouring pieces of the same input
+  // block (then a piece is read by several outputs): the last axes first, so pieces
+  // stay long contiguous runs of their input block.
+  for (size_t k = mid.size(); k-- > 0;) {
+    double piece = static_cast<double>(itemsize);
+    for (const auto& c : mid) piece *= mean_chunk(c);
+    if (piece >= kMinRechunkPieceBytes) break;
+    const double factor = std::ceil(kMinRechunkPieceBytes / piece);
+    const double target = mean_chunk(mid[k]) * factor;
+    std::vector<int64_t> joined;
+    std::vector<int64_t> cuts = boundaries(from[k]);
+    size_t next_cut = 1;
+    int64_t pos = 0, run = 0;
+    for (int64_t c : mid[k]) {
+      run += c;
+      pos += c;
+      const bool at_cut = next_cut < cuts.size() && pos == cuts[next_cut];
+      if (at_cut) ++next_cut;
+      if (at_cut || static_cast<double>(run) >= target) {
+        joined.push_back(run);
+        run = 0;
+      }
+    }
+    if (run > 0) joined.push_back(run);
+    mid[k] = std::move(joined);
+  }
+  return mid;
+}
+
 Array Array::rechunk(const Chunks& target) const {
   const Node& in = need(node_);
   if (target == in.chunks) return *this;
@@ -463,8 +530,21 @@ Array Array::rechunk(const Chunks& target) const {
     }
     if (total != in.shape[i]) throw std::invalid_argument("rechunk: chunks along an axis must add up to its length");
   }
+  // When blocks are both split and merged (each output drawing small parts of many
+  // inputs), the inputs are first cut into pieces on the grid both chunkings share.
+  // Each output then gathers only the pieces it needs, not its inputs whole: fewer
+  // bytes moved between workers, and inputs released once cut.
+  Chunks mid = detail::rechunk_intermediate(in.chunks, target, dtype_size(in.dtype));
+  if (mid != in.chunks && mid != target) return rechunk_direct(rechunk_direct(node_, mid).node(), target);
+  return rechunk_direct(node_, target);
+}
+
+namespace {
+
+Array rechunk_direct(const NodePtr& input, const Chunks& target) {
+  const Node& in = *input;
   auto n = make_node("rechunk", in.shape, target, in.dtype);
-  n->inputs = {node_};
+  n->inputs = {input};
   // Per axis, the input blocks' offsets, to find overlaps by search.
   std::vector<std::vector<int64_t>> in_starts(in.chunks.size());
   for (size_t i = 0; i < in.chunks.size(); ++i) {
@@ -507,6 +587,8 @@ Array Array::rechunk(const Chunks& target) const {
   };
   return Array(n);
 }
+
+}  // namespace
 
 // ---- compute ----------------------------------------------------------------
 

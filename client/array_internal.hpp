@@ -64,6 +64,11 @@ Shape block_shape(const Chunks& chunks, const BlockIndex& block);
 Shape block_offset(const Chunks& chunks, const BlockIndex& block);
 Chunks regular_chunks(const Shape& shape, const Shape& chunk_shape);
 TaskKey key_of(const Node& node, const BlockIndex& block);
+// The grid a rechunk from `from` to `to` goes through: `from` itself when one stage
+// does (then each output copies from its overlapping inputs), else a grid whose
+// pieces each lie in one input block and one output block, coarsened so pieces of
+// `itemsize`-byte elements are not tiny.
+Chunks rechunk_intermediate(const Chunks& from, const Chunks& to, size_t itemsize);
 
 // Every task needed for `root` (persisted nodes contribute none), inputs first: as
 // the graph is sent (one part per node), and expanded.

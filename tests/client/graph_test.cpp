@@ -95,6 +95,35 @@ TEST(Graph, ShapesDtypesAndChunksOfResults) {
   EXPECT_EQ(m.chunks()[0], (std::vector<int64_t>{2, 2, 1}));
 }
 
+TEST(Graph, RechunksThatSplitAndMergeGoThroughPieces) {
+  using detail::rechunk_intermediate;
+  // rechunk_timeseries: whole time steps to time series of 128 x 128 pixels. The
+  // common grid's pieces (1, 128, 128) are 64 KiB of float32: joined along the last
+  // axis, within their time step, to 256 KiB.
+  Chunks from = detail::regular_chunks({64, 2048, 2048}, {1, 2048, 2048});
+  Chunks to = detail::regular_chunks({64, 2048, 2048}, {64, 128, 128});
+  Chunks mid = rechunk_intermediate(from, to, 4);
+  EXPECT_EQ(mid[0], from[0]);
+  EXPECT_EQ(mid[1], to[1]);
+  EXPECT_EQ(mid[2], std::vector<int64_t>(4, 512));
+  auto x = random::uniform({64, 2048, 2048}, {1, 2048, 2048}, 0, DType::kFloat32);
+  auto r = x.rechunk({64, 128, 128});
+  EXPECT_EQ(r.chunks(), to);
+  EXPECT_EQ(detail::lower_graph(*r.node()).size(), 64u + 64 * 16 * 4 + 256);
+  // Large pieces are kept as they are.
+  EXPECT_EQ(rechunk_intermediate(from, detail::regular_chunks({64, 2048, 2048}, {64, 1024, 1024}), 4),
+            detail::regular_chunks({64, 2048, 2048}, {1, 1024, 1024}));
+  // Pure merges and pure splits take one stage: the grid is where they start.
+  EXPECT_EQ(rechunk_intermediate(detail::regular_chunks({8, 8}, {2, 2}), detail::regular_chunks({8, 8}, {4, 8}), 8),
+            detail::regular_chunks({8, 8}, {2, 2}));
+  // Pieces never straddle an input block, even when joined: 100-wide blocks cut at
+  // multiples of 30 give pieces 30 30 30 10 | 20 30 30 20 of 128,000 bytes on
+  // average; joined to reach 262,144 (3 at a time), but never across a block.
+  Chunks m = rechunk_intermediate({{640}, {100, 100}}, {{640}, {30, 30, 30, 30, 30, 30, 20}}, 8);
+  EXPECT_EQ(m[0], std::vector<int64_t>{640});
+  EXPECT_EQ(m[1], (std::vector<int64_t>{90, 10, 80, 20}));
+}
+
 TEST(Graph, BadArgumentsThrowAtBuildTime) {
   auto x = random::uniform({6, 8}, {2, 3}, 0);
   EXPECT_THROW(x.sum({2}), std::invalid_argument);

@@ -296,6 +296,11 @@ TEST_F(ClusterTest, RechunkKeepsValues) {
   auto t = random::uniform({8, 16, 16}, {1, 16, 16}, 32);
   expect_close(t.rechunk({8, 4, 4}).std({0}).compute<double>(),
                xt::xarray<double>(xt::sqrt(ref_var(expected_uniform({8, 16, 16}, 32), {0}))), 1e-12);
+  // Large enough that the blocks are first cut into pieces (1, 128, 256), then merged.
+  auto big = random::uniform({8, 256, 256}, {1, 256, 256}, 33);
+  ASSERT_NE(detail::rechunk_intermediate(big.chunks(), detail::regular_chunks(big.shape(), {8, 32, 32}), 8),
+            big.chunks());
+  expect_close(big.rechunk({8, 32, 32}).compute<double>(), expected_uniform({8, 256, 256}, 33), 0);
 }
 
 TEST_F(ClusterTest, PersistKeepsChunksUntilReleased) {
