@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <memory>
 #include <unistd.h>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -21,6 +22,9 @@ using Clock = std::chrono::steady_clock;
 struct Outcome {
   double check = 0;
   double check_sd = 0;  // > 0: the check is random with this standard deviation around 0
+  // Released once the time is taken: clean-up that is not part of the workload (the
+  // Dask side deletes its stores outside its timing too).
+  std::shared_ptr<void> after;
 };
 
 struct Workload {
@@ -58,10 +62,8 @@ std::vector<Workload> workloads(uint64_t memory_limit_per_worker, int workers) {
                  const char* tmp_env = std::getenv("TMPDIR");
                  std::string dir = std::string(tmp_env && *tmp_env ? tmp_env : "/tmp") + "/rsdat-bench-ndvi-" +
                                    std::to_string(::getpid());
-                 struct Cleanup {
-                   std::string d;
-                   ~Cleanup() { std::filesystem::remove_all(d); }
-                 } cleanup{dir};
+                 // Deleted when the last of these goes: after the timing, or on an error.
+                 std::shared_ptr<void> cleanup(nullptr, [dir](void*) { std::filesystem::remove_all(dir); });
                  const Shape shape{t, y, y}, chunks{8, 1024, 1024};
                  write_zarr(random::uniform(shape, chunks, 3, DType::kFloat32), dir, "red", {}, &c);
                  write_zarr(random::uniform(shape, chunks, 4, DType::kFloat32), dir, "nir", {}, &c);
@@ -71,7 +73,7 @@ std::vector<Workload> workloads(uint64_t memory_limit_per_worker, int workers) {
                  double check = from_zarr(dir, "ndvi_mean").sum().item(&c);
                  // Under the random inputs the sum is 0 +- this (one standard deviation).
                  double sd = 0.4768 / std::sqrt(static_cast<double>(t)) * static_cast<double>(y);
-                 return Outcome{check, sd};
+                 return Outcome{check, sd, cleanup};
                }, ""});
   w.push_back({"spill_2x_memory", [memory_limit_per_worker, workers](Client& c, double) {
                  double total = 2.0 * static_cast<double>(memory_limit_per_worker) * workers;
