@@ -624,11 +624,18 @@ Array Array::persist(Client* c) const {
   return Array(p);
 }
 
+// compute() results up to this size travel inline, with their KeysReady.
+constexpr uint64_t kInlineResultTotal = 1 << 20;
+
 void Array::compute_into(Client* c, DType as, void* out) const {
   const Node& n = need(node_);
   Client& client = client_or_default(c);
   std::vector<TaskKey> keys = detail::all_keys(n);
-  auto where = client.impl().run(n.persisted ? std::vector<GraphPart>{} : detail::lower_parts(n), keys);
+  // A small result comes back with the message that says it is ready. Not a large
+  // one: the scheduler would relay its bytes.
+  const uint64_t result_bytes = static_cast<uint64_t>(shape_size(n.shape)) * dtype_size(n.dtype);
+  const uint64_t inline_bytes = result_bytes <= kInlineResultTotal ? result_bytes : 0;
+  auto where = client.impl().run(n.persisted ? std::vector<GraphPart>{} : detail::lower_parts(n), keys, inline_bytes);
   std::vector<Chunk> chunks;
   try {
     chunks = client.impl().gather(keys, where);

@@ -22,6 +22,7 @@ struct KeyInfo {
   DType dtype = DType::kFloat64;
   Shape shape;
   std::vector<std::string> holders;
+  std::optional<Chunk> data;  // a small result that came with its KeysReady
 };
 
 struct Client::Impl {
@@ -30,7 +31,10 @@ struct Client::Impl {
 
   // Submits `graph` and waits until every wanted key is in memory. Throws TaskError
   // (after releasing `wanted`) or ClusterError.
-  std::unordered_map<TaskKey, KeyInfo> run(std::vector<GraphPart> graph, const std::vector<TaskKey>& wanted);
+  // `inline_bytes`: wanted results up to this size may come with KeysReady, sparing
+  // gather() a request (for small results that are fetched at once, as compute's).
+  std::unordered_map<TaskKey, KeyInfo> run(std::vector<GraphPart> graph, const std::vector<TaskKey>& wanted,
+                                           uint64_t inline_bytes = 0);
   // Fetches chunks from the workers holding them. Throws ClusterError.
   std::vector<Chunk> gather(const std::vector<TaskKey>& keys, const std::unordered_map<TaskKey, KeyInfo>& where);
   void release(const std::vector<TaskKey>& keys);

@@ -2,8 +2,8 @@
 # rsdat wire protocol: every message between client, scheduler and worker.
 #
 # A message on the wire is ZeroMQ multipart: [routing frames] header payload*.
-# The header is one Cap'n Proto `Envelope`; chunk bytes follow as raw frames, one
-# per chunk, in the order the header lists them. Nothing here carries chunk bytes.
+# The header is one Cap'n Proto `Envelope`; chunk bytes follow as raw frames, in the
+# order the header lists them. Nothing here carries chunk bytes.
 
 using Cxx = import "/capnp/c++.capnp";
 $Cxx.namespace("rsdat::wire");
@@ -79,11 +79,15 @@ struct SubmitGraph {
   tasks @1 :List(TaskSpec);  # listed one by one, before the parts
   wanted @2 :List(Key);    # keys the client holds on to (results)
   parts @3 :List(GraphPart);  # inputs before the parts that read them
+  inlineBytes @4 :UInt64;  # wanted results up to this size may come with KeysReady
 }
 struct ReleaseKeys { keys @0 :List(Key); }
 
 # Scheduler -> client.
-struct KeyLocation { key @0 :Key; dtype @1 :DType; shape @2 :List(UInt64); workers @3 :List(Text); }
+struct KeyLocation {
+  key @0 :Key; dtype @1 :DType; shape @2 :List(UInt64); workers @3 :List(Text);
+  inline @4 :Bool;  # KeysReady: the chunk's bytes follow as one payload frame
+}
 struct KeysReady { graphId @0 :UInt64; keys @1 :List(KeyLocation); }
 struct TaskFailed {
   graphId @0 :UInt64;
@@ -97,6 +101,7 @@ struct TaskFailed {
 struct Assignment {
   spec @0 :TaskSpec;
   depLocations @1 :List(KeyLocation);   # who holds each dependency
+  inlineResult @2 :Bool;  # a client waits for this small result: send it with the report
 }
 struct ComputeTasks { tasks @0 :List(Assignment); }
 struct ReleaseChunks { keys @0 :List(Key); }
@@ -116,6 +121,7 @@ struct TaskResult {
   seconds @4 :Float64;     # kernel run time
   bytesFetched @5 :UInt64; # input bytes fetched from peers for this task
   missingDeps @6 :List(Key);  # inputs no holder could give (holder lost)
+  inline @7 :Bool;         # the result's bytes follow as one payload frame
 }
 struct TaskResults {
   results @0 :List(TaskResult);

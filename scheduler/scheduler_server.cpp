@@ -255,6 +255,7 @@ void SchedulerServer::handle(ReceivedMessage& msg) {
           spdlog::info("graph of {} tasks from {}, {:.2f} s after it came: the rest of it is added now, before the "
                        "next graph", pending_graph_.tasks, pending_graph_.client, now() - pending_graph_.since);
         }
+        state_.set_inline_bytes(ClientId{p->id}, std::min<uint64_t>(g.getInlineBytes(), kMaxInlineBytes));
         Status st = state_.submit_graph(ClientId{p->id}, std::move(tasks), wanted, commands_, kGraphStep);
         if (!st.is_ok()) {
           send_error(router_, &identity, StatusCode::kInvalidArgument, st.message(), g.getGraphId());
@@ -293,8 +294,12 @@ void SchedulerServer::handle(ReceivedMessage& msg) {
         if (!is_worker) break;
         WorkerId w{p->id};
         auto r = env.getTaskResults();
+        size_t frame = 0;
         for (auto res : r.getResults()) {
           TaskKey key = to_key(res.getKey());
+          // A small result a client waits for: it goes on with the KeysReady this
+          // report causes (flush() sends them, then forgets the bytes).
+          if (res.getInline() && frame < msg.payload.size()) inline_results_[key] = std::move(msg.payload[frame++]);
           if (res.getOk()) {
             state_.task_finished(w, key, res.getNbytes(), res.getSeconds(), commands_, res.getBytesFetched());
           } else if (res.getMissingDeps().size() > 0) {
@@ -523,12 +528,15 @@ std::vector<std::string> SchedulerServer::addresses(const std::vector<WorkerId>&
 }
 
 void SchedulerServer::flush() {
-  if (commands_.empty()) return;
-  auto send_to = [&](uint64_t id, capnp::MallocMessageBuilder& b) {
+  if (commands_.empty()) {
+    inline_results_.clear();
+    return;
+  }
+  auto send_to = [&](uint64_t id, capnp::MallocMessageBuilder& b, std::vector<zmq::message_t> payload = {}) {
     auto it = identity_of_.find(id);
     if (it == identity_of_.end()) return;
     zmq::message_t frame = identity_frame(it->second);
-    Status st = send_message(router_, &frame, b);
+    Status st = send_message(router_, &frame, b, std::move(payload));
     if (!st.is_ok()) spdlog::debug("send to peer {} failed: {}", id, st.to_string());
   };
   // One message of keys per worker; `init` makes the envelope's key list.
@@ -561,6 +569,7 @@ void SchedulerServer::flush() {
     auto tasks = b.initRoot<wire::Envelope>().initComputeTasks().initTasks(list.size());
     for (size_t i = 0; i < list.size(); ++i) {
       set_task_spec(tasks[i].initSpec(), *state_.spec_of(list[i]->key));
+      tasks[i].setInlineResult(list[i]->inline_result);
       auto locs = tasks[i].initDepLocations(list[i]->dep_locations.size());
       for (size_t j = 0; j < list[i]->dep_locations.size(); ++j) {
         set_key(locs[j].initKey(), list[i]->dep_locations[j].first);
@@ -602,6 +611,7 @@ void SchedulerServer::flush() {
     capnp::MallocMessageBuilder b;
     auto kr = b.initRoot<wire::Envelope>().initKeysReady();
     auto keys = kr.initKeys(list.size());
+    std::vector<zmq::message_t> payload;
     for (size_t i = 0; i < list.size(); ++i) {
       set_key(keys[i].initKey(), list[i]->key);
       keys[i].setDtype(to_wire(list[i]->dtype));
@@ -609,8 +619,12 @@ void SchedulerServer::flush() {
       auto addrs = addresses(list[i]->holders);
       auto wl = keys[i].initWorkers(addrs.size());
       for (size_t k = 0; k < addrs.size(); ++k) wl.set(k, addrs[k]);
+      if (auto it = inline_results_.find(list[i]->key); it != inline_results_.end()) {
+        keys[i].setInline(true);
+        payload.emplace_back().copy(it->second);  // shares the bytes
+      }
     }
-    send_to(client, b);
+    send_to(client, b, std::move(payload));
   }
   for (const auto& f : commands_.failed) {
     capnp::MallocMessageBuilder b;
@@ -638,6 +652,7 @@ void SchedulerServer::flush() {
     }
   }
   commands_.clear();
+  inline_results_.clear();
 }
 
 }  // namespace rsdat::sched

@@ -90,6 +90,8 @@ class SchedulerServer {
 
   SchedulerState state_;
   Commands commands_;
+  // Small results that came with this turn's reports, for the KeysReady they cause.
+  std::unordered_map<TaskKey, zmq::message_t> inline_results_;
   uint64_t next_id_ = 1;
   std::unordered_map<std::string, Peer> peers_;           // by ZeroMQ identity
   std::unordered_map<uint64_t, std::string> identity_of_;  // worker/client id -> identity

@@ -312,6 +312,10 @@ const SchedulerState::Worker* SchedulerState::find_worker(WorkerId id) const {
 
 void SchedulerState::add_client(ClientId id) { clients_.try_emplace(id); }
 
+void SchedulerState::set_inline_bytes(ClientId id, uint64_t bytes) {
+  if (auto it = clients_.find(id); it != clients_.end()) it->second.inline_bytes = bytes;
+}
+
 void SchedulerState::remove_client(ClientId id, Commands& out) {
   auto it = clients_.find(id);
   if (it == clients_.end()) return;
@@ -1060,6 +1064,9 @@ void SchedulerState::assign(Task& t, Worker& w, Commands& out) {
   t.occupancy_added = task_duration_estimate(t);
   w.occupancy += t.occupancy_added;
   AssignCommand cmd{w.id, &t.spec, {}, t.spec.key};
+  for (ClientId c : t.wanted_by) {
+    if (auto cit = clients_.find(c); cit != clients_.end() && t.nbytes <= cit->second.inline_bytes) cmd.inline_result = true;
+  }
   for (const TaskKey& d : t.spec.deps) cmd.dep_locations.emplace_back(d, tasks_.at(d).who_has);
   out.assign.push_back(std::move(cmd));
 }

@@ -54,6 +54,7 @@ struct AssignCommand {
   const TaskSpec* spec;  // valid until the next event; later use spec_of(key)
   std::vector<std::pair<TaskKey, std::vector<WorkerId>>> dep_locations;
   TaskKey key;
+  bool inline_result = false;  // a client waits for it and takes results this small inline
 };
 struct ReleaseCommand {
   WorkerId worker;
@@ -121,6 +122,9 @@ struct SchedulerConfig {
 // Tasks of a big graph the scheduler adds per turn of its event loop (about 20 ms),
 // between which it serves the workers already running the first ones.
 inline constexpr size_t kGraphStep = 20000;
+// The largest result that travels inline (worker -> scheduler -> client), whatever the
+// client asks: beyond it, the client fetches from the worker.
+inline constexpr uint64_t kMaxInlineBytes = 64 << 10;
 
 struct ComputationStats {
   uint64_t tasks_finished = 0;
@@ -149,6 +153,10 @@ class SchedulerState {
 
   // Clients.
   void add_client(ClientId id);
+  // Results the client waits for that are at most `bytes` long travel with their
+  // KeysReady (the worker sends them with its report): a round trip saved for small
+  // results. Set per graph; 0 (the default) turns it off.
+  void set_inline_bytes(ClientId id, uint64_t bytes);
   void remove_client(ClientId id, Commands& out);
   // Adds tasks (keys already known are kept as they are) and makes the client hold
   // `wanted`. Fails, changing nothing, when a dependency is neither in the graph nor
@@ -244,6 +252,7 @@ class SchedulerState {
   struct Client {
     std::unordered_set<TaskKey> wanted;
     ComputationStats stats;
+    uint64_t inline_bytes = 0;  // wanted results up to this size go to it with KeysReady
   };
 
   struct Retiring {

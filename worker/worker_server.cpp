@@ -250,6 +250,7 @@ void WorkerServer::handle_scheduler(ReceivedMessage& msg) {
           }
           Assignment as;
           as.spec = std::move(spec).value();
+          if (a.getInlineResult() && as.spec.output_nbytes() <= kMaxInlineResult) inline_results_.insert(as.spec.key);
           for (auto loc : a.getDepLocations()) {
             std::vector<std::string> holders;
             for (auto w : loc.getWorkers()) {
@@ -273,6 +274,7 @@ void WorkerServer::handle_scheduler(ReceivedMessage& msg) {
       case wire::Envelope::RELEASE_CHUNKS: {
         std::vector<TaskKey> keys;
         for (auto k : env.getReleaseChunks().getKeys()) keys.push_back(to_key(k));
+        for (const TaskKey& k : keys) inline_results_.erase(k);
         state_.release(keys, commands_);
         break;
       }
@@ -631,9 +633,18 @@ void WorkerServer::send_reports() {
   capnp::MallocMessageBuilder b;
   auto tr = b.initRoot<wire::Envelope>().initTaskResults();
   auto results = tr.initResults(pending_reports_.size());
+  std::vector<zmq::message_t> payload;
   for (size_t i = 0; i < pending_reports_.size(); ++i) {
     const TaskReport& r = pending_reports_[i];
     set_key(results[i].initKey(), r.key);
+    // A small result a client waits for goes with the report, saving the client a
+    // request to this worker (it stays here as well, like any other result).
+    if (inline_results_.erase(r.key) && r.ok) {
+      if (auto chunk = state_.store().get(r.key); chunk && chunk->nbytes() <= kMaxInlineResult) {
+        results[i].setInline(true);
+        payload.push_back(chunk_frame(*chunk));
+      }
+    }
     results[i].setOk(r.ok);
     results[i].setNbytes(r.nbytes);
     results[i].setMessage(r.message.substr(0, 16384));
@@ -644,7 +655,7 @@ void WorkerServer::send_reports() {
   }
   auto acquired = tr.initAcquired(pending_acquired_.size());
   for (size_t i = 0; i < pending_acquired_.size(); ++i) set_key(acquired[i], pending_acquired_[i]);
-  (void)send_message(scheduler_, nullptr, b);
+  (void)send_message(scheduler_, nullptr, b, std::move(payload));
   pending_reports_.clear();
   pending_acquired_.clear();
 }

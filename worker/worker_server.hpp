@@ -123,6 +123,9 @@ class WorkerServer {
   WorkerState state_;
   WorkerCommands commands_;
   std::vector<TaskReport> pending_reports_;
+  // Assigned tasks whose small result a client waits for: sent with their report.
+  std::unordered_set<TaskKey> inline_results_;
+  static constexpr uint64_t kMaxInlineResult = 64 << 10;
   std::vector<TaskKey> pending_acquired_;
   std::unordered_map<std::string, PeerConnection> peers_;
   std::unordered_set<std::string> router_hello_;  // identities that said hello

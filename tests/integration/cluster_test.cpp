@@ -303,6 +303,27 @@ TEST_F(ClusterTest, RechunkKeepsValues) {
   expect_close(big.rechunk({8, 32, 32}).compute<double>(), expected_uniform({8, 256, 256}, 33), 0);
 }
 
+// Small results come with the scheduler's notice that they are ready (no request to
+// a worker); large ones are fetched from the workers. Both arrive whole and right.
+TEST_F(ClusterTest, SmallResultsComeInlineAndLargeOnesAreFetched) {
+  auto x = random::uniform({40, 30}, {10, 10}, 51);
+  auto ex = expected_uniform({40, 30}, 51);
+  expect_close(x.compute<double>(), ex, 0);  // 9.6 KB in 12 chunks
+  EXPECT_EQ(client_->last_stats().results_inline, 12u);
+  EXPECT_EQ(client_->last_stats().bytes_transferred, 40u * 30 * 8);
+  EXPECT_DOUBLE_EQ(x.sum().item(client_), xt::sum(ex)());
+  EXPECT_EQ(client_->last_stats().results_inline, 1u);
+  // 2 MB in chunks of 80 KB: over both limits.
+  auto big = random::uniform({500, 500}, {100, 100}, 52);
+  expect_close(big.compute<double>(), expected_uniform({500, 500}, 52), 0);
+  EXPECT_EQ(client_->last_stats().results_inline, 0u);
+  EXPECT_EQ(client_->last_stats().bytes_transferred, 500u * 500 * 8);
+  // A persisted array's chunks are in memory already: fetched, whatever their size.
+  Array p = x.persist(client_);
+  expect_close(p.compute<double>(), ex, 0);
+  EXPECT_EQ(client_->last_stats().results_inline, 0u);
+}
+
 TEST_F(ClusterTest, PersistKeepsChunksUntilReleased) {
   auto x = random::uniform({40, 40}, {10, 10}, 41);
   auto ex = expected_uniform({40, 40}, 41);

@@ -526,6 +526,32 @@ TEST_F(SchedulerStateTest, QueuedWorkIsEstimatedFromTheSameArraysTasks) {
   EXPECT_LT(small, 0.01);
 }
 
+// Results a client waits for travel inline when it asked for results of their size;
+// intermediates never do.
+TEST_F(SchedulerStateTest, SmallWantedResultsAreAssignedToBeSentInline) {
+  add_worker(1);
+  state.add_client(ClientId{1});
+  state.set_inline_bytes(ClientId{1}, 1000);
+  ASSERT_TRUE(submit(1, {task(1, 0, {}, 800), task(2, 0, {{1, 0}}, 800), task(3, 0, {}, 8000)}, {{2, 0}, {3, 0}})
+                  .is_ok());
+  std::map<TaskKey, bool> inline_of;
+  auto collect = [&] {
+    for (const auto& a : out.assign) inline_of[a.key] = a.inline_result;
+  };
+  collect();
+  finish(WorkerId{1}, {1, 0});
+  collect();
+  ASSERT_EQ(inline_of.size(), 3u);
+  EXPECT_FALSE(inline_of.at({1, 0}));  // not wanted
+  EXPECT_TRUE(inline_of.at({2, 0}));   // wanted, 800 bytes
+  EXPECT_FALSE(inline_of.at({3, 0}));  // wanted, but 8,000 bytes
+  // A graph submitted without (persist): nothing inline.
+  state.set_inline_bytes(ClientId{1}, 0);
+  ASSERT_TRUE(submit(1, {task(4, 0, {}, 8)}, {{4, 0}}).is_ok());
+  ASSERT_EQ(out.assign.size(), 1u);
+  EXPECT_FALSE(out.assign[0].inline_result);
+}
+
 TEST_F(SchedulerStateTest, AComputationThatCanNeverFitIsRefusedBeforeItStarts) {
   add_worker(1);  // 1 GiB memory limit
   state.add_client(ClientId{1});

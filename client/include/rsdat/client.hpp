@@ -38,6 +38,8 @@ struct ClientOptions {
 struct ComputeStats {
   uint64_t tasks = 0;              // tasks submitted
   uint64_t bytes_transferred = 0;  // bytes gathered to this client
+  uint64_t results_inline = 0;     // small results that came with the scheduler's notice
+                                   // that they were ready, not fetched from a worker
   double seconds = 0;
 };
 
