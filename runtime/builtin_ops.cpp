@@ -1034,6 +1034,14 @@ double uniform_at(uint64_t seed, uint64_t i) {
   return static_cast<double>(mix64(key + i * 0x9E3779B97F4A7C15ull) >> 11) * 0x1.0p-53;
 }
 
+bool is_data_bound(std::string_view op) {
+  for (const char* name : {kFill, kRandomUniform, kCoordinate, kElementwise, kTranspose, kReducePartial,
+                           kReduceExprPartial, kReduceCombine, kAssemble}) {
+    if (op == name) return true;
+  }
+  return false;
+}
+
 void register_builtin_ops(OpRegistry& r) {
   r.add(kFill, fill_kernel);
   r.add(kRandomUniform, random_uniform_kernel);

@@ -14,6 +14,9 @@
 namespace rsdat::ops {
 
 void register_builtin_ops(OpRegistry& registry);
+// Built-in ops whose run time follows the bytes they touch: no file I/O, no user
+// code, no cubic work. Tiny tasks of these may run where waking a thread costs more.
+bool is_data_bound(std::string_view op);
 
 // "fill": no inputs; every element = value converted to the output dtype.
 inline constexpr const char* kFill = "fill";

@@ -7,6 +7,7 @@
 
 #include <thread>
 
+#include "runtime/builtin_ops.hpp"
 #include "runtime/op_registry.hpp"
 #include "runtime/sysinfo.hpp"
 #include "runtime/wire_convert.hpp"
@@ -582,12 +583,20 @@ void WorkerServer::execute(const std::vector<TaskKey>& batch) {
   };
   auto jobs = std::make_shared<std::vector<Job>>();
   jobs->reserve(batch.size());
+  // Tiny built-in tasks run here on the event loop: handing them to a thread and
+  // waking this loop for the result costs more than they do.
+  bool tiny = true;
+  uint64_t tiny_bytes = 0;
   for (const TaskKey& key : batch) {
     const TaskSpec* spec = state_.spec(key);
     RSDAT_CHECK(spec);
     spdlog::debug("running {} {}", spec->op, key.to_string());
     jobs->push_back(Job{*spec, state_.inputs(key)});
+    tiny_bytes += spec->output_nbytes();
+    for (const Chunk& in : jobs->back().inputs) tiny_bytes += in.nbytes();
+    tiny = tiny && ops::is_data_bound(spec->op);
   }
+  tiny = tiny && tiny_bytes <= kInlineTaskBytes;
   auto work = [this, jobs]() {
     std::vector<Completion> done;
     done.reserve(jobs->size());
@@ -608,7 +617,11 @@ void WorkerServer::execute(const std::vector<TaskKey>& batch) {
     std::lock_guard lock(mu_);
     ++running_;
   }
-  arena_.enqueue(std::move(work));
+  if (tiny) {
+    work();  // its completion is drained on the next turn of the loop, as any other
+  } else {
+    arena_.enqueue(std::move(work));
+  }
 }
 
 void WorkerServer::drain_completions() {
