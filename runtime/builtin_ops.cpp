@@ -83,6 +83,47 @@ inline uint64_t mix64(uint64_t z) {
   return z ^ (z >> 31);
 }
 
+// The stream of uniform_at(), n values from index `first`. The loop is the same for
+// every instruction set; with AVX-512 (64-bit multiplies and conversions in vectors)
+// the compiler runs it about four times faster, with the same results to the bit.
+template <typename T>
+[[gnu::always_inline]] inline void uniform_row(uint64_t key, uint64_t first, int64_t n, T* out) {
+  for (int64_t j = 0; j < n; ++j) {
+    const double v = static_cast<double>(mix64(key + (first + static_cast<uint64_t>(j)) * 0x9E3779B97F4A7C15ull) >> 11) *
+                     0x1.0p-53;
+    if constexpr (std::is_same_v<T, double>) {
+      out[j] = v;
+    } else {
+      out[j] = std::min(static_cast<float>(v), 0x1.fffffep-1f);  // float(v) may round up to 1
+    }
+  }
+}
+template <typename T>
+void uniform_row_generic(uint64_t key, uint64_t first, int64_t n, T* out) {
+  uniform_row(key, first, n, out);
+}
+template <typename T>
+[[gnu::target("avx512f,avx512dq,avx512vl")]] void uniform_row_avx512(uint64_t key, uint64_t first, int64_t n, T* out) {
+  uniform_row(key, first, n, out);
+}
+bool cpu_has_avx512() {
+  static const bool has = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+           __builtin_cpu_supports("avx512vl");
+  }();
+  return has;
+}
+template <typename T>
+void uniform_values_as(uint64_t seed, uint64_t first, int64_t n, T* out, Isa isa) {
+  const uint64_t key = mix64(seed ^ 0x5851F42D4C957F2Dull);
+  if (isa == Isa::kBest && cpu_has_avx512()) {
+    uniform_row_avx512(key, first, n, out);
+  } else {
+    uniform_row_generic(key, first, n, out);
+  }
+}
+
 Chunk random_uniform_kernel(KernelContext& ctx) {
   check_inputs(ctx, 0, "random_uniform");
   uint64_t seed = ctx.params.u64();
@@ -104,23 +145,14 @@ Chunk random_uniform_kernel(KernelContext& ctx) {
   const int64_t row = nd == 0 ? 1 : ctx.out_shape[nd - 1];
   const int64_t rows = n / row;
   std::vector<int64_t> idx(nd == 0 ? 0 : nd - 1, 0);
-  const uint64_t key = mix64(seed ^ 0x5851F42D4C957F2Dull);
   for (int64_t r = 0; r < rows; ++r) {
     int64_t lin = 0;
     for (size_t k = 0; k + 1 < nd; ++k) lin += (offset[k] + idx[k]) * gstrides[k];
     if (nd > 0) lin += offset[nd - 1];
     if (out.dtype == DType::kFloat64) {
-      double* d = out.mutable_data<double>() + r * row;
-      for (int64_t j = 0; j < row; ++j) {
-        d[j] = static_cast<double>(mix64(key + static_cast<uint64_t>(lin + j) * 0x9E3779B97F4A7C15ull) >> 11) * 0x1.0p-53;
-      }
+      uniform_values(seed, static_cast<uint64_t>(lin), row, out.mutable_data<double>() + r * row);
     } else {
-      float* d = out.mutable_data<float>() + r * row;
-      const float below_one = std::nextafter(1.0f, 0.0f);
-      for (int64_t j = 0; j < row; ++j) {
-        double v = static_cast<double>(mix64(key + static_cast<uint64_t>(lin + j) * 0x9E3779B97F4A7C15ull) >> 11) * 0x1.0p-53;
-        d[j] = std::min(static_cast<float>(v), below_one);
-      }
+      uniform_values(seed, static_cast<uint64_t>(lin), row, out.mutable_data<float>() + r * row);
     }
     for (size_t k = idx.size(); k-- > 0;) {
       if (++idx[k] < ctx.out_shape[k]) break;
@@ -1028,6 +1060,13 @@ Chunk assemble_kernel(KernelContext& ctx) {
 }
 
 }  // namespace
+
+void uniform_values(uint64_t seed, uint64_t first, int64_t n, double* out, Isa isa) {
+  uniform_values_as(seed, first, n, out, isa);
+}
+void uniform_values(uint64_t seed, uint64_t first, int64_t n, float* out, Isa isa) {
+  uniform_values_as(seed, first, n, out, isa);
+}
 
 double uniform_at(uint64_t seed, uint64_t i) {
   const uint64_t key = mix64(seed ^ 0x5851F42D4C957F2Dull);

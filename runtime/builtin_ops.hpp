@@ -32,6 +32,13 @@ inline std::string random_uniform_params(uint64_t seed, const std::vector<int64_
 }
 // The value at linear index i (exposed for tests and for checking results).
 double uniform_at(uint64_t seed, uint64_t i);
+// Which instructions a kernel may use: the best the CPU has, or only the baseline
+// (for tests comparing the two).
+enum class Isa { kBest, kBaseline };
+// n values of the stream from linear index `first` (uniform_at(seed, first + j)); as
+// float32 rounded down where rounding would reach 1.
+void uniform_values(uint64_t seed, uint64_t first, int64_t n, double* out, Isa isa = Isa::kBest);
+void uniform_values(uint64_t seed, uint64_t first, int64_t n, float* out, Isa isa = Isa::kBest);
 
 // "coordinate": no inputs; every element = its index along `axis` in the whole array.
 inline constexpr const char* kCoordinate = "coordinate";
