@@ -454,8 +454,21 @@ Array Array::rechunk(std::vector<int64_t> chunk_shape) const {
 
 namespace {
 
-// Blocks of `target` built by copying the overlapping parts of `in`'s blocks.
-Array rechunk_direct(const NodePtr& input, const Chunks& target);
+// Blocks of `target` built by copying the overlapping parts of `input`'s blocks,
+// converted to `dtype`.
+Array rechunk_direct(const NodePtr& input, const Chunks& target, DType dtype);
+
+// The float array `n` is a plain float-to-float astype of, if it is one: a rechunk
+// then converts as it copies (the same conversion), and the astype is never stored.
+NodePtr float_cast_source(const Node& n) {
+  if (!n.expr || n.expr->leaves.size() != 1 || n.expr->program.size() != 2) return nullptr;
+  const auto& prog = n.expr->program;
+  const NodePtr& leaf = n.expr->leaves[0];
+  if (prog[0].op != Instr::kLoad || prog[0].arg != 0 || prog[1].op != Instr::kCast || n.expr->transposed[0]) {
+    return nullptr;
+  }
+  return dtype_is_float(leaf->dtype) && dtype_is_float(n.dtype) ? leaf : nullptr;
+}
 
 std::vector<int64_t> boundaries(const std::vector<int64_t>& chunks) {
   std::vector<int64_t> b{0};
@@ -534,16 +547,20 @@ Array Array::rechunk(const Chunks& target) const {
   // inputs), the inputs are first cut into pieces on the grid both chunkings share.
   // Each output then gathers only the pieces it needs, not its inputs whole: fewer
   // bytes moved between workers, and inputs released once cut.
+  NodePtr source = node_;
+  if (NodePtr cast_of = float_cast_source(in); cast_of && cast_of->chunks == in.chunks) source = cast_of;
   Chunks mid = detail::rechunk_intermediate(in.chunks, target, dtype_size(in.dtype));
-  if (mid != in.chunks && mid != target) return rechunk_direct(rechunk_direct(node_, mid).node(), target);
-  return rechunk_direct(node_, target);
+  if (mid != in.chunks && mid != target) {
+    return rechunk_direct(rechunk_direct(source, mid, in.dtype).node(), target, in.dtype);
+  }
+  return rechunk_direct(source, target, in.dtype);
 }
 
 namespace {
 
-Array rechunk_direct(const NodePtr& input, const Chunks& target) {
+Array rechunk_direct(const NodePtr& input, const Chunks& target, DType dtype) {
   const Node& in = *input;
-  auto n = make_node("rechunk", in.shape, target, in.dtype);
+  auto n = make_node("rechunk", in.shape, target, dtype);
   n->inputs = {input};
   // Per axis, the input blocks' offsets, to find overlaps by search.
   std::vector<std::vector<int64_t>> in_starts(in.chunks.size());

@@ -110,6 +110,16 @@ TEST(Graph, RechunksThatSplitAndMergeGoThroughPieces) {
   auto r = x.rechunk({64, 128, 128});
   EXPECT_EQ(r.chunks(), to);
   EXPECT_EQ(detail::lower_graph(*r.node()).size(), 64u + 64 * 16 * 4 + 256);
+  // A float astype before it is done by the cutting (as in rechunk_timeseries): no
+  // task of its own, and the pieces are float32.
+  auto cast = random::uniform({64, 2048, 2048}, {1, 2048, 2048}, 0).astype(DType::kFloat32).rechunk({64, 128, 128});
+  EXPECT_EQ(cast.dtype(), DType::kFloat32);
+  auto tasks = detail::lower_graph(*cast.node());
+  EXPECT_EQ(tasks.size(), 64u + 64 * 16 * 4 + 256);
+  for (const auto& t : tasks) {
+    EXPECT_NE(t.op, ops::kElementwise);
+    if (t.op == ops::kAssemble) EXPECT_EQ(t.dtype, DType::kFloat32);
+  }
   // Large pieces are kept as they are.
   EXPECT_EQ(rechunk_intermediate(from, detail::regular_chunks({64, 2048, 2048}, {64, 1024, 1024}), 4),
             detail::regular_chunks({64, 2048, 2048}, {1, 1024, 1024}));

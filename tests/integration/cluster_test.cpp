@@ -301,6 +301,10 @@ TEST_F(ClusterTest, RechunkKeepsValues) {
   ASSERT_NE(detail::rechunk_intermediate(big.chunks(), detail::regular_chunks(big.shape(), {8, 32, 32}), 8),
             big.chunks());
   expect_close(big.rechunk({8, 32, 32}).compute<double>(), expected_uniform({8, 256, 256}, 33), 0);
+  // An astype before it is done while cutting: the same float32 values.
+  auto as32 = big.astype(DType::kFloat32);
+  EXPECT_EQ(as32.rechunk({8, 32, 32}).compute<float>(), as32.compute<float>());
+  EXPECT_EQ(big.astype(DType::kInt32).rechunk({8, 32, 32}).compute<int32_t>(), xt::zeros<int32_t>({8, 256, 256}));
 }
 
 // Small results come with the scheduler's notice that they are ready (no request to
