@@ -5,6 +5,7 @@
 #include "runtime/zarr.hpp"
 
 #include <Eigen/Core>
+#include <immintrin.h>
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -114,6 +115,50 @@ bool cpu_has_avx512() {
   }();
   return has;
 }
+// GCC 12's AVX-512 headers start shuffles from an "undefined" vector it then warns
+// about; the values are fully defined.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+// Transposes of 8-byte elements, 8 x 8 at a time in AVX-512 registers: a column of
+// the source is read as 8 rows' worth of one vector each, not element by element.
+// dst[a * ldd + b] = src[b * lds + a] for a < drows, b < dcols (multiples of 8).
+[[gnu::target("avx512f")]] [[gnu::always_inline]] inline void transpose8x8_avx512(const double* src, int64_t lds,
+                                                                                 double* dst, int64_t ldd) {
+  __m512d r[8], a[8], b[8];
+  for (int k = 0; k < 8; ++k) r[k] = _mm512_loadu_pd(src + k * lds);
+  for (int k = 0; k < 8; k += 2) {
+    a[k] = _mm512_unpacklo_pd(r[k], r[k + 1]);
+    a[k + 1] = _mm512_unpackhi_pd(r[k], r[k + 1]);
+  }
+  for (int h = 0; h < 8; h += 4) {  // rows 0-3, then 4-7
+    b[h + 0] = _mm512_shuffle_f64x2(a[h + 0], a[h + 2], 0x88);
+    b[h + 1] = _mm512_shuffle_f64x2(a[h + 0], a[h + 2], 0xDD);
+    b[h + 2] = _mm512_shuffle_f64x2(a[h + 1], a[h + 3], 0x88);
+    b[h + 3] = _mm512_shuffle_f64x2(a[h + 1], a[h + 3], 0xDD);
+  }
+  _mm512_storeu_pd(dst + 0 * ldd, _mm512_shuffle_f64x2(b[0], b[4], 0x88));
+  _mm512_storeu_pd(dst + 4 * ldd, _mm512_shuffle_f64x2(b[0], b[4], 0xDD));
+  _mm512_storeu_pd(dst + 2 * ldd, _mm512_shuffle_f64x2(b[1], b[5], 0x88));
+  _mm512_storeu_pd(dst + 6 * ldd, _mm512_shuffle_f64x2(b[1], b[5], 0xDD));
+  _mm512_storeu_pd(dst + 1 * ldd, _mm512_shuffle_f64x2(b[2], b[6], 0x88));
+  _mm512_storeu_pd(dst + 5 * ldd, _mm512_shuffle_f64x2(b[2], b[6], 0xDD));
+  _mm512_storeu_pd(dst + 3 * ldd, _mm512_shuffle_f64x2(b[3], b[7], 0x88));
+  _mm512_storeu_pd(dst + 7 * ldd, _mm512_shuffle_f64x2(b[3], b[7], 0xDD));
+}
+[[gnu::target("avx512f")]] void transpose_blocks_avx512(const double* src, int64_t lds, double* dst, int64_t ldd,
+                                                        int64_t drows, int64_t dcols) {
+  for (int64_t b = 0; b < dcols; b += 8)
+    for (int64_t a = 0; a < drows; a += 8) transpose8x8_avx512(src + b * lds + a, lds, dst + a * ldd + b, ldd);
+}
+#pragma GCC diagnostic pop
+// False (and nothing done) when the CPU or the sizes do not allow it. Elements are
+// moved, never computed on: any 8-byte type may pass as double.
+bool transpose_8byte(const void* src, int64_t lds, void* dst, int64_t ldd, int64_t drows, int64_t dcols) {
+  if (drows % 8 != 0 || dcols % 8 != 0 || !cpu_has_avx512()) return false;
+  transpose_blocks_avx512(static_cast<const double*>(src), lds, static_cast<double*>(dst), ldd, drows, dcols);
+  return true;
+}
+
 template <typename T>
 void uniform_values_as(uint64_t seed, uint64_t first, int64_t n, T* out, Isa isa) {
   const uint64_t key = mix64(seed ^ 0x5851F42D4C957F2Dull);
@@ -385,6 +430,9 @@ void run_program(const Program& prog, std::span<const Chunk> inputs, const Shape
               for (int64_t i = 0; i < th; i += 64 / static_cast<int64_t>(sizeof(From))) __builtin_prefetch(row + i);
             }
           }
+          if constexpr (std::is_same_v<From, C> && sizeof(C) == 8) {
+            if (transpose_8byte(s + c0 * rows + r0, rows, r, tw, th, tw)) return;
+          }
           for (int64_t j = 0; j < tw; ++j)
             for (int64_t i = 0; i < th; ++i) r[i * tw + j] = static_cast<C>(s[(c0 + j) * rows + r0 + i]);
         });
@@ -451,6 +499,9 @@ void transpose_2d(const E* in, E* out, int64_t rows, int64_t cols) {
     const int64_t i1 = std::min(rows, i0 + kTile);
     for (int64_t j0 = 0; j0 < cols; j0 += kTile) {
       const int64_t j1 = std::min(cols, j0 + kTile);
+      if constexpr (sizeof(E) == 8) {
+        if (transpose_8byte(in + i0 * cols + j0, cols, out + j0 * rows + i0, rows, j1 - j0, i1 - i0)) continue;
+      }
       for (int64_t i = i0; i < i1; ++i)
         for (int64_t j = j0; j < j1; ++j) out[j * rows + i] = in[i * cols + j];
     }
