@@ -22,8 +22,9 @@ using Clock = std::chrono::steady_clock;
 struct Outcome {
   double check = 0;
   double check_sd = 0;  // > 0: the check is random with this standard deviation around 0
-  // Released once the time is taken: clean-up that is not part of the workload (the
-  // Dask side deletes its stores outside its timing too).
+  // Released when the whole run is over: clean-up that is not part of the workload.
+  // The Dask side deletes its stores at its end too (deleting gigabytes of files keeps
+  // the disk and the kernel busy for a while: not during the next workload).
   std::shared_ptr<void> after;
 };
 
@@ -60,9 +61,10 @@ std::vector<Workload> workloads(uint64_t memory_limit_per_worker, int workers) {
                  const int64_t t = 32;
                  const int64_t y = std::max<int64_t>(1024, static_cast<int64_t>(4096 * std::sqrt(s)) / 1024 * 1024);
                  const char* tmp_env = std::getenv("TMPDIR");
+                 static int run = 0;
                  std::string dir = std::string(tmp_env && *tmp_env ? tmp_env : "/tmp") + "/rsdat-bench-ndvi-" +
-                                   std::to_string(::getpid());
-                 // Deleted when the last of these goes: after the timing, or on an error.
+                                   std::to_string(::getpid()) + "-" + std::to_string(run++);
+                 // Deleted when the last of these goes: at the end of the run, or on an error.
                  std::shared_ptr<void> cleanup(nullptr, [dir](void*) { std::filesystem::remove_all(dir); });
                  const Shape shape{t, y, y}, chunks{8, 1024, 1024};
                  write_zarr(random::uniform(shape, chunks, 3, DType::kFloat32), dir, "red", {}, &c);
@@ -147,6 +149,7 @@ int main(int argc, char** argv) {
     auto status = client->cluster_status();
     int nthreads = status.workers.empty() ? 0 : static_cast<int>(status.workers[0].nthreads);
     int failures = 0;
+    std::vector<std::shared_ptr<void>> at_exit;  // each workload's clean-up, run last
     for (const auto& w : all) {
       if (!selected.empty() && std::find(selected.begin(), selected.end(), w.name) == selected.end()) continue;
       for (int r = 0; r < repeat; ++r) {
@@ -168,6 +171,7 @@ int main(int argc, char** argv) {
         try {
           Outcome o = w.run(*client, scale);
           line["seconds"] = seconds_since(t0);
+          if (o.after) at_exit.push_back(std::move(o.after));
           line["check"] = o.check;
           if (o.check_sd > 0) line["check_sd"] = o.check_sd;
         } catch (const std::exception& e) {
