@@ -102,7 +102,7 @@ void WorkerState::pump_fetches(WorkerCommands& out) {
 
 void WorkerState::make_ready(Task& t) {
   t.state = State::kReady;
-  ready_.emplace(std::make_pair(t.spec.deps.empty() ? 1 : 0, t.order), t.spec.key);
+  ready_.emplace(ready_key(t), t.spec.key);
 }
 
 void WorkerState::try_execute(WorkerCommands& out) {
@@ -253,7 +253,7 @@ void WorkerState::drop_task(const TaskKey& key) {
   auto it = tasks_.find(key);
   if (it == tasks_.end()) return;
   Task& t = it->second;
-  if (t.state == State::kReady) ready_.erase({t.spec.deps.empty() ? 1 : 0, t.order});
+  if (t.state == State::kReady) ready_.erase(ready_key(t));
   for (const TaskKey& dep : unique_deps(t.spec)) {
     if (auto f = fetches_.find(dep); f != fetches_.end()) {
       auto& w = f->second.waiting;
@@ -296,7 +296,7 @@ void WorkerState::validate() const {
     if (t.state == State::kExecuting) ++executing;
     if (t.state == State::kReady) {
       ++ready;
-      RSDAT_CHECK(ready_.count({t.spec.deps.empty() ? 1 : 0, t.order}));
+      RSDAT_CHECK(ready_.count(ready_key(t)));
     }
     size_t missing = 0;
     for (const TaskKey& dep : unique_deps(t.spec)) {

@@ -4,7 +4,8 @@
 // or could not be had, a kernel finished. Decisions: fetch these keys from that
 // peer (batched per peer), execute this task, report these results and replicas.
 // WorkerServer does the I/O. Ready tasks run in priority order: tasks that consume
-// results before new root tasks, so memory is freed before more is produced.
+// results before new root tasks, so memory is freed before more is produced; the
+// latest assigned consumer first.
 //
 // Thread-compatible: WorkerServer uses it from its event-loop thread only.
 #pragma once
@@ -141,7 +142,13 @@ class WorkerState {
   MemoryStore store_;
   std::unordered_map<TaskKey, Task> tasks_;
   std::unordered_map<TaskKey, Fetch> fetches_;
-  std::map<std::pair<int, uint64_t>, TaskKey> ready_;  // (root first = 1, order)
+  // Ready tasks, first to run first: tasks with inputs before root tasks, and among
+  // them the latest assigned first (it most likely reads what was just computed, still
+  // in cache, and running it frees that memory), roots in the order they came.
+  static std::pair<int, uint64_t> ready_key(const Task& t) {
+    return t.spec.deps.empty() ? std::make_pair(1, t.order) : std::make_pair(0, ~t.order);
+  }
+  std::map<std::pair<int, uint64_t>, TaskKey> ready_;
   std::unordered_map<TaskKey, int> input_refs_;          // inputs of pending tasks
   std::unordered_set<TaskKey> released_;                 // released but still an input here
 };

@@ -193,6 +193,34 @@ TEST_F(WorkerStateTest, ConsumersRunBeforeNewRoots) {
   EXPECT_EQ(out.execute.back().back(), (TaskKey{2, 0}));
 }
 
+// Among ready consumers the latest assigned runs first (it reads what was just made,
+// and running it frees that); roots keep their order.
+TEST_F(WorkerStateTest, TheLatestConsumerRunsFirstRootsInOrder) {
+  WorkerState one(1);
+  one.add_tasks({{spec(1, 0), {}}}, out);
+  ASSERT_EQ(out.execute.size(), 1u);
+  out.clear();
+  one.execute_finished({1, 0}, chunk_of(1), 0, out);
+  out.clear();
+  one.add_tasks({{spec(1, 1), {}}, {spec(1, 2), {}}}, out);  // roots: (1,1) starts
+  ASSERT_EQ(out.execute.size(), 1u);
+  EXPECT_EQ(out.execute[0][0], (TaskKey{1, 1}));
+  out.clear();
+  one.add_tasks({{spec(2, 0, {{1, 0}}), {}}}, out);
+  one.add_tasks({{spec(3, 0, {{1, 0}}), {}}}, out);
+  EXPECT_TRUE(out.execute.empty());  // its one thread is busy
+  std::vector<TaskKey> ran;
+  for (int i = 0; i < 4; ++i) {
+    TaskKey done = i == 0 ? TaskKey{1, 1} : ran.back();
+    out.clear();
+    one.execute_finished(done, chunk_of(1), 0, out);
+    one.validate();
+    if (out.execute.empty()) break;
+    ran.push_back(out.execute[0][0]);
+  }
+  EXPECT_EQ(ran, (std::vector<TaskKey>{{3, 0}, {2, 0}, {1, 2}}));
+}
+
 TEST_F(WorkerStateTest, SmallTasksRunInBatches) {
   WorkerState one(1);
   std::vector<Assignment> tasks;
