@@ -3,6 +3,8 @@
 #include <malloc.h>
 
 #include <cstdlib>
+#include <deque>
+#include <map>
 #include <mutex>
 #include <new>
 #include <unordered_map>
@@ -40,7 +42,9 @@ namespace {
 
 // Large chunk buffers are reused: a fresh multi-megabyte allocation costs a page fault
 // per 4 KiB when first written, which is slower than the kernels that fill it. Freed
-// buffers wait here by size (bounded), and allocation takes one of the same size.
+// buffers wait here by size, and allocation takes one of the same size. Beyond the
+// byte limit the oldest go first: a computation's sizes replace the last one's (a
+// pool full of a finished workload's sizes would turn every new size away).
 class BufferPool {
  public:
   static constexpr size_t kMinPooled = 1 << 20;
@@ -52,36 +56,38 @@ class BufferPool {
     std::lock_guard lock(mu_);
     auto it = free_.find(size);
     if (it == free_.end() || it->second.empty()) return nullptr;
-    void* p = it->second.back();
+    const uint64_t age = it->second.back();  // the most recently freed: warmest
     it->second.pop_back();
+    auto entry = by_age_.find(age);
+    void* p = entry->second.second;
+    by_age_.erase(entry);
     cached_ -= size;
     return p;
   }
   void give(void* p, size_t size) {
+    std::vector<void*> drop;
     {
       std::lock_guard lock(mu_);
-      if (cached_ + size <= limit_) {
-        free_[size].push_back(p);
+      if (size > limit_) {
+        drop.push_back(p);
+      } else {
+        const uint64_t age = next_age_++;
+        by_age_.emplace(age, std::make_pair(size, p));
+        free_[size].push_back(age);
         cached_ += size;
-        return;
+        evict_locked(drop);
       }
     }
-    std::free(p);
+    for (void* d : drop) std::free(d);
   }
   void set_limit(size_t bytes) {
-    std::vector<std::pair<void*, size_t>> drop;
+    std::vector<void*> drop;
     {
       std::lock_guard lock(mu_);
       limit_ = bytes;
-      for (auto& [size, list] : free_) {
-        while (cached_ > limit_ && !list.empty()) {
-          drop.emplace_back(list.back(), size);
-          list.pop_back();
-          cached_ -= size;
-        }
-      }
+      evict_locked(drop);
     }
-    for (auto& [p, size] : drop) std::free(p);
+    for (void* d : drop) std::free(d);
   }
   void trim() {
     size_t keep;
@@ -98,10 +104,25 @@ class BufferPool {
   }
 
  private:
+  // The oldest buffers out until the pool fits its limit (their memory to `drop`).
+  void evict_locked(std::vector<void*>& drop) {
+    while (cached_ > limit_ && !by_age_.empty()) {
+      auto oldest = by_age_.begin();
+      const auto [size, p] = oldest->second;
+      std::deque<uint64_t>& ages = free_[size];
+      ages.pop_front();  // ages of one size are in order: the oldest is first
+      by_age_.erase(oldest);
+      cached_ -= size;
+      drop.push_back(p);
+    }
+  }
+
   std::mutex mu_;
-  std::unordered_map<size_t, std::vector<void*>> free_;  // guarded by mu_
-  size_t cached_ = 0;                                     // guarded by mu_
-  size_t limit_ = size_t{512} << 20;                      // guarded by mu_
+  std::map<uint64_t, std::pair<size_t, void*>> by_age_;     // guarded by mu_
+  std::unordered_map<size_t, std::deque<uint64_t>> free_;  // guarded by mu_: ages by size
+  uint64_t next_age_ = 0;                                   // guarded by mu_
+  size_t cached_ = 0;                                       // guarded by mu_
+  size_t limit_ = size_t{512} << 20;                        // guarded by mu_
 };
 
 }  // namespace
