@@ -47,6 +47,9 @@ bool contains(const V& v, const T& x) {
 constexpr double kDefaultTaskSeconds = 0.001;
 // Arrays whose task durations are remembered; beyond it the record starts afresh.
 constexpr size_t kMaxTrackedTokens = 4096;
+// A worker whose processing tasks are estimated at less than this (per thread) may
+// steal though no thread is free.
+constexpr double kShortWork = 0.005;
 
 // Where each key of a submitted graph is. A graph comes array by array, each array's
 // tasks a run of chunks 0, 1, 2, ...: those keys are found by arithmetic, and only
@@ -237,7 +240,7 @@ void SchedulerState::worker_retiring(WorkerId id, Commands& out) {
   }
   r.worker.processing_roots = 0;
   r.worker.processing_root_bytes = 0;
-  r.worker.occupancy = 0;
+  r.worker.load.clear();
   for (const TaskKey& key : r.worker.has) {
     const Task& t = tasks_.at(key);
     if (t.who_has.size() == 1 && needs_data(t)) r.pending.emplace(key, std::nullopt);
@@ -828,7 +831,7 @@ void SchedulerState::on_ready(Task& t, Commands& out) {
     auto add = [&](const Worker& w) {
       for (const auto& c : candidates)
         if (c.id == w.id) return;
-      Candidate c{w.id, 0, w.occupancy, w.info.nthreads};
+      Candidate c{w.id, 0, occupancy_of(w), w.info.nthreads};
       for (const TaskKey& d : t.spec.deps) {
         const Task& dt = tasks_.at(d);
         if (!contains(dt.who_has, w.id) && !fetch_underway(dt, w.id)) c.missing_bytes += dt.nbytes;
@@ -848,18 +851,30 @@ void SchedulerState::on_ready(Task& t, Commands& out) {
     // thread taken: when the holders are busy too, which queue is a little shorter
     // is not worth moving inputs for (work stealing evens the queues out later).
     const Worker* idle = nullptr;
+    double idle_occupancy = 0;
     size_t pos = 0;
     for (const auto& [id, w] : workers_) {
       const bool roots_waiting = pos < root_queues_.size() && !root_queues_[pos].empty();
       const bool free_thread = w.processing.size() < w.info.nthreads;
-      if (!roots_waiting && (free_thread || candidates.empty()) && (!idle || w.occupancy < idle->occupancy)) idle = &w;
+      if (!roots_waiting && (free_thread || candidates.empty())) {
+        const double occ = occupancy_of(w);
+        if (!idle || occ < idle_occupancy) {
+          idle = &w;
+          idle_occupancy = occ;
+        }
+      }
       if (++pos >= 64) break;
     }
     if (idle) add(*idle);
     if (candidates.empty()) {
       // Its inputs are on retiring workers only, and every worker has roots waiting.
-      for (const auto& [id, w] : workers_)
-        if (!idle || w.occupancy < idle->occupancy) idle = &w;
+      for (const auto& [id, w] : workers_) {
+        const double occ = occupancy_of(w);
+        if (!idle || occ < idle_occupancy) {
+          idle = &w;
+          idle_occupancy = occ;
+        }
+      }
       add(*idle);
     }
     auto choice = choose_worker(candidates, config_.bandwidth);
@@ -968,8 +983,10 @@ void SchedulerState::unassign(Task& t) {
     --w.processing_roots;
     w.processing_root_bytes -= std::min(w.processing_root_bytes, t.nbytes);
   }
-  w.occupancy = std::max(0.0, w.occupancy - t.occupancy_added);
-  t.occupancy_added = 0;
+  if (auto lit = w.load.find(t.spec.key.token); lit != w.load.end()) {
+    lit->second.bytes -= std::min(lit->second.bytes, t.nbytes);
+    if (--lit->second.tasks == 0) w.load.erase(lit);
+  }
 }
 
 void SchedulerState::forget_steal(Task& t) {
@@ -987,14 +1004,18 @@ void SchedulerState::balance(Commands& out) {
     // A worker whose own root tasks wait for it is not idle: they come as slots free.
     const size_t my_pos = pos++;
     if (my_pos < root_queues_.size() && !root_queues_[my_pos].empty()) continue;
+    // A thief has a thread free, or only short work left (small tasks keep arriving
+    // at a worker that has run out of long ones: it is idle in all but name).
     const size_t load = thief.processing.size() + thief.incoming_steals;
-    if (load >= thief.info.nthreads) continue;
-    size_t want = thief.info.nthreads - load;
+    const double threads = std::max<uint32_t>(1, thief.info.nthreads);
+    const double thief_wait = thief.incoming_steals > 0 ? 0 : occupancy_of(thief) / threads;
+    if (load >= thief.info.nthreads && (thief.incoming_steals > 0 || thief_wait > kShortWork)) continue;
+    size_t want = load < thief.info.nthreads ? thief.info.nthreads - load : 1;
     Worker* victim = nullptr;
     double worst = 0;
     for (auto& [vid, v] : workers_) {
       if (vid == tid || v.processing.size() <= v.info.nthreads) continue;  // nothing waits there
-      const double wait = v.occupancy / std::max<uint32_t>(1, v.info.nthreads);
+      const double wait = occupancy_of(v) / std::max<uint32_t>(1, v.info.nthreads);
       if (!victim || wait > worst) {
         victim = &v;
         worst = wait;
@@ -1006,12 +1027,17 @@ void SchedulerState::balance(Commands& out) {
       Task& t = tasks_.at(k);
       if (!t.steal_to) candidates.push_back(&t);
     }
-    // The latest submitted are the least likely to have started. Only the latest few
-    // are considered: a victim may hold many thousands, and this runs every 10 ms.
+    // The least likely to have started first. A worker runs consumers before roots,
+    // the latest assigned consumer first, and roots in order: so roots, the latest
+    // first, then consumers, the earliest first. Only the first few are considered: a
+    // victim may hold many thousands, and this runs every 10 ms.
     constexpr size_t kConsidered = 64;
     const size_t considered = std::min(candidates.size(), kConsidered);
     std::partial_sort(candidates.begin(), candidates.begin() + static_cast<long>(considered), candidates.end(),
-                      [](const Task* a, const Task* b) { return a->order > b->order; });
+                      [](const Task* a, const Task* b) {
+                        if (a->root != b->root) return a->root;
+                        return a->root ? a->order > b->order : a->order < b->order;
+                      });
     candidates.resize(considered);
     size_t spare = victim->processing.size() - victim->info.nthreads;
     for (Task* t : candidates) {
@@ -1023,7 +1049,7 @@ void SchedulerState::balance(Commands& out) {
       }
       // Steal only when moving the inputs costs well under the wait (half), so that
       // estimates off by a little do not send chunks back and forth.
-      if (2.0 * static_cast<double>(missing) / config_.bandwidth >= worst) continue;
+      if (2.0 * static_cast<double>(missing) / config_.bandwidth + thief_wait >= worst) continue;
       t->steal_to = tid;
       ++thief.incoming_steals;
       --want;
@@ -1061,8 +1087,9 @@ void SchedulerState::assign(Task& t, Worker& w, Commands& out) {
     ++w.processing_roots;
     w.processing_root_bytes += t.nbytes;
   }
-  t.occupancy_added = task_duration_estimate(t);
-  w.occupancy += t.occupancy_added;
+  Worker::ArrayLoad& load = w.load[t.spec.key.token];
+  if (load.tasks++ == 0) load.op = t.spec.op;
+  load.bytes += t.nbytes;
   AssignCommand cmd{w.id, &t.spec, {}, t.spec.key};
   for (ClientId c : t.wanted_by) {
     if (auto cit = clients_.find(c); cit != clients_.end() && t.nbytes <= cit->second.inline_bytes) cmd.inline_result = true;
@@ -1159,13 +1186,19 @@ void SchedulerState::record_duration(const Task& t, double seconds) {
   if (!fresh) tit->second = 0.9 * tit->second + 0.1 * seconds;
 }
 
-double SchedulerState::task_duration_estimate(const Task& t) const {
-  if (auto it = token_seconds_.find(t.spec.key.token); it != token_seconds_.end()) return it->second;
-  auto it = op_cost_.find(t.spec.op);
-  if (it == op_cost_.end()) return kDefaultTaskSeconds;
-  const uint64_t out_bytes = t.spec.output_nbytes();
-  if (out_bytes > 0 && it->second.seconds_per_byte > 0) return it->second.seconds_per_byte * static_cast<double>(out_bytes);
-  return it->second.seconds;
+double SchedulerState::duration_estimate(uint64_t token, const std::string& op, uint32_t tasks,
+                                         uint64_t bytes) const {
+  if (auto it = token_seconds_.find(token); it != token_seconds_.end()) return it->second * tasks;
+  auto it = op_cost_.find(op);
+  if (it == op_cost_.end()) return kDefaultTaskSeconds * tasks;
+  if (bytes > 0 && it->second.seconds_per_byte > 0) return it->second.seconds_per_byte * static_cast<double>(bytes);
+  return it->second.seconds * tasks;
+}
+
+double SchedulerState::occupancy_of(const Worker& w) const {
+  double seconds = 0;
+  for (const auto& [token, load] : w.load) seconds += duration_estimate(token, load.op, load.tasks, load.bytes);
+  return seconds;
 }
 
 // ---- views ------------------------------------------------------------------
@@ -1219,7 +1252,7 @@ size_t SchedulerState::processing_on(WorkerId id) const {
 
 double SchedulerState::occupancy(WorkerId id) const {
   auto it = workers_.find(id);
-  return it == workers_.end() ? 0 : it->second.occupancy;
+  return it == workers_.end() ? 0 : occupancy_of(it->second);
 }
 
 ComputationStats SchedulerState::stats(ClientId client) const {
@@ -1297,12 +1330,19 @@ void SchedulerState::validate() const {
       RSDAT_CHECK_MSG(it != tasks_.end(), "worker holds a forgotten key");
       RSDAT_CHECK(contains(it->second.who_has, id));
     }
+    std::unordered_map<uint64_t, uint32_t> per_array;
     for (const TaskKey& k : w.processing) {
       auto it = tasks_.find(k);
       RSDAT_CHECK(it != tasks_.end() && it->second.processing_on == id);
       if (it->second.root) ++roots;
+      ++per_array[k.token];
     }
     RSDAT_CHECK(roots == w.processing_roots);
+    RSDAT_CHECK(per_array.size() == w.load.size());
+    for (const auto& [token, n] : per_array) {
+      auto lit = w.load.find(token);
+      RSDAT_CHECK_MSG(lit != w.load.end() && lit->second.tasks == n, "worker load does not match its processing");
+    }
   }
   for (const auto& [id, c] : clients_) {
     for (const TaskKey& k : c.wanted) {

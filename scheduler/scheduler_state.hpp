@@ -230,7 +230,6 @@ class SchedulerState {
     uint32_t pending_users = 0;  // tasks of the graph being added that will read it
     size_t queue_pos = 0;     // queued roots: index into root_queues_
     int failures = 0;     // lost workers it was running on
-    double occupancy_added = 0;  // processing: what it added to its worker's occupancy
     std::optional<WorkerId> steal_to;  // a steal request for it is in flight, for this thief
     ClientId owner;       // the client that submitted it (for per-computation counts)
     std::string error;    // erred: the message
@@ -246,7 +245,15 @@ class SchedulerState {
     std::unordered_set<TaskKey> processing;
     uint64_t processing_root_bytes = 0;
     size_t processing_roots = 0;
-    double occupancy = 0;  // estimated seconds of queued work
+    // What is processing there, per array (key token): occupancy() prices it with the
+    // latest estimates, so work assigned before any of its kind had finished (priced
+    // at a default) is seen at its real cost once some has.
+    struct ArrayLoad {
+      uint32_t tasks = 0;
+      uint64_t bytes = 0;  // their outputs
+      std::string op;
+    };
+    std::unordered_map<uint64_t, ArrayLoad> load;
     size_t incoming_steals = 0;  // tasks being stolen for it
   };
   struct Client {
@@ -284,7 +291,10 @@ class SchedulerState {
                  Commands& out);
   void notify_ready(Task& t, Commands& out);
   void remove_holder(Task& t, WorkerId w);
-  double task_duration_estimate(const Task& t) const;
+  // Estimated seconds of `tasks` tasks of one array, `bytes` of outputs in all.
+  double duration_estimate(uint64_t token, const std::string& op, uint32_t tasks, uint64_t bytes) const;
+  // Estimated seconds of the work processing on `w` (running and queued).
+  double occupancy_of(const Worker& w) const;
   void record_duration(const Task& t, double seconds);
   // Another task reading `dep` is processing on `w`: its fetch brings `dep` there.
   bool fetch_underway(const Task& dep, WorkerId w) const;

@@ -524,6 +524,22 @@ TEST_F(SchedulerStateTest, QueuedWorkIsEstimatedFromTheSameArraysTasks) {
   const double small = state.occupancy(WorkerId{1}) - 0.05;
   EXPECT_GT(small, 0.0);
   EXPECT_LT(small, 0.01);
+  // Work queued before any of its kind had run is priced anew when the first ends:
+  // ten tasks of a new op, then one of them takes 0.5 s.
+  g.clear();
+  wanted.clear();
+  for (uint64_t i = 0; i < 10; ++i) {
+    g.push_back(task(5, i, {{1, 0}}, 8000));
+    g.back().op = "slow";
+    wanted.push_back({5, i});
+  }
+  ASSERT_TRUE(submit(1, g, wanted).is_ok());
+  const double before = state.occupancy(WorkerId{1});
+  EXPECT_LT(before, 0.1);
+  out.clear();
+  state.task_finished(WorkerId{1}, {5, 0}, 8000, 0.5, out);
+  state.validate();
+  EXPECT_NEAR(state.occupancy(WorkerId{1}), before - 10 * 0.001 + 9 * 0.5, 1e-9);  // a default 1 ms each before
 }
 
 // Results a client waits for travel inline when it asked for results of their size;
@@ -658,6 +674,41 @@ TEST_F(SchedulerStateTest, IdleWorkersStealQueuedTasksWhoseInputsAreCheapToMove)
     finish(WorkerId{1}, {2, i}, 8);
   }
   EXPECT_EQ(state.processing_on(WorkerId{1}), 0u);
+}
+
+// A worker that has run out of long work but keeps getting small tasks is never
+// without a task; it steals all the same when another's queue is long.
+TEST_F(SchedulerStateTest, AWorkerWithOnlyShortWorkStealsFromALongQueue) {
+  add_worker(1);
+  state.add_client(ClientId{1});
+  ASSERT_TRUE(submit(1, {task(1, 0, {}, 800)}, {{1, 0}}).is_ok());
+  finish(out.assign[0]);
+  std::vector<TaskSpec> ts;
+  std::vector<TaskKey> wanted;
+  for (uint64_t i = 0; i < 10; ++i) {
+    ts.push_back(task(2, i, {{1, 0}}));
+    ts.back().op = "long";
+    wanted.push_back({2, i});
+  }
+  ASSERT_TRUE(submit(1, ts, wanted).is_ok());
+  ASSERT_EQ(out.assign.size(), 10u);
+  out.clear();
+  state.task_finished(WorkerId{1}, {2, 0}, 800, 0.5, out);  // now they are known to be long
+  state.validate();
+  add_worker(2);
+  // Two short roots: co-assignment gives the second to worker 2.
+  ASSERT_TRUE(submit(1, {task(3, 0, {}, 800), task(3, 1, {}, 800)}, {{3, 0}, {3, 1}}).is_ok());
+  ASSERT_EQ(state.processing_worker({3, 1}), WorkerId{2});
+  ASSERT_EQ(state.processing_on(WorkerId{2}), 1u);  // no thread free there
+  out.clear();
+  state.balance(out);
+  state.validate();
+  ASSERT_EQ(out.steal.size(), 1u);
+  EXPECT_EQ(out.steal[0].victim, WorkerId{1});  // the queued root first: it starts last there
+  out.clear();
+  state.balance(out);  // one at a time while it has work
+  state.validate();
+  EXPECT_TRUE(out.steal.empty());
 }
 
 TEST_F(SchedulerStateTest, LargeInputsAreNotStolenForAShortWait) {
