@@ -15,33 +15,6 @@ namespace {
 namespace fs = std::filesystem;
 constexpr const char* kPrefix = "rsdat-spill-";
 
-Status write_all(int fd, const uint8_t* p, size_t n, const std::string& path) {
-  while (n > 0) {
-    ssize_t w = ::write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return io_error("cannot write " + path + ": " + std::strerror(errno));
-    }
-    p += w;
-    n -= static_cast<size_t>(w);
-  }
-  return Status::ok();
-}
-
-Status read_all(int fd, uint8_t* p, size_t n, const std::string& path) {
-  while (n > 0) {
-    ssize_t r = ::read(fd, p, n);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      return io_error("cannot read " + path + ": " + std::strerror(errno));
-    }
-    if (r == 0) return io_error(path + " is shorter than the chunk it holds");
-    p += r;
-    n -= static_cast<size_t>(r);
-  }
-  return Status::ok();
-}
-
 }  // namespace
 
 MemoryStore::~MemoryStore() {
@@ -51,7 +24,7 @@ MemoryStore::~MemoryStore() {
   if (lock_fd_ >= 0) ::close(lock_fd_);
 }
 
-Status MemoryStore::enable_spill(const std::string& local_directory, bool compress) {
+Status MemoryStore::enable_spill(const std::string& local_directory, bool compress, std::shared_ptr<SpillDisk> disk) {
   std::error_code ec;
   fs::create_directories(local_directory, ec);
   if (ec) return io_error("cannot create local directory " + local_directory + ": " + ec.message());
@@ -75,6 +48,7 @@ Status MemoryStore::enable_spill(const std::string& local_directory, bool compre
   dir_ = dir;
   lock_fd_ = fd;
   compress_ = compress;
+  disk_ = disk ? std::move(disk) : posix_spill_disk();
   return Status::ok();
 }
 
@@ -97,15 +71,18 @@ void MemoryStore::put(const TaskKey& key, Chunk chunk) {
 }
 
 std::optional<Chunk> MemoryStore::get(const TaskKey& key) const {
+  Result<Chunk> c = load(key);
+  if (c.ok()) return std::move(c).value();
+  if (c.status().code() != StatusCode::kNotFound) spdlog::error("spilled chunk {}: {}", key.to_string(), c.status().message());
+  return std::nullopt;
+}
+
+Result<Chunk> MemoryStore::load(const TaskKey& key) const {
   auto it = entries_.find(key);
-  if (it == entries_.end()) return std::nullopt;
+  if (it == entries_.end()) return not_found("chunk " + key.to_string() + " is not held here");
   Entry& e = it->second;
   if (e.spilled) {
-    Status st = read_back(key, e);
-    if (!st.is_ok()) {
-      spdlog::error("spilled chunk {}: {}", key.to_string(), st.message());
-      return std::nullopt;
-    }
+    RSDAT_RETURN_IF_ERROR(read_back(key, e));
   } else {
     lru_.splice(lru_.end(), lru_, e.lru);
   }
@@ -122,7 +99,7 @@ bool MemoryStore::erase(const TaskKey& key) {
     memory_bytes_ -= e.nbytes;
     lru_.erase(e.lru);
   }
-  if (e.on_disk) ::unlink(file_of(key).c_str());
+  if (e.on_disk) disk_->remove_file(file_of(key));
   entries_.erase(it);
   return true;
 }
@@ -162,24 +139,20 @@ Status MemoryStore::write_out(const TaskKey& key, Entry& e) {
     return Status::ok();
   }
   const std::string path = file_of(key);
-  int fd = ::open(path.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
-  if (fd < 0) return io_error("cannot create " + path + ": " + std::strerror(errno));
   Status st;
+  uint64_t file_bytes = e.nbytes;
   if (compress_ && e.nbytes <= static_cast<uint64_t>(LZ4_MAX_INPUT_SIZE)) {
     auto out = Buffer::allocate(static_cast<size_t>(LZ4_compressBound(static_cast<int>(e.nbytes))));
     int n = LZ4_compress_default(reinterpret_cast<const char*>(e.chunk.bytes()), reinterpret_cast<char*>(out->data()),
                                  static_cast<int>(e.nbytes), static_cast<int>(out->size()));
-    st = n > 0 ? write_all(fd, out->data(), static_cast<size_t>(n), path) : internal_error("lz4 failed");
-    e.file_bytes = n > 0 ? static_cast<uint64_t>(n) : 0;
+    if (n <= 0) return internal_error("lz4 failed on " + key.to_string());
+    file_bytes = static_cast<uint64_t>(n);
+    st = disk_->write_file(path, out->data(), static_cast<size_t>(n));
   } else {
-    st = write_all(fd, e.chunk.bytes(), e.nbytes, path);
-    e.file_bytes = e.nbytes;
+    st = disk_->write_file(path, e.chunk.bytes(), e.nbytes);
   }
-  if (::close(fd) != 0 && st.is_ok()) st = io_error("cannot write " + path + ": " + std::strerror(errno));
-  if (!st.is_ok()) {
-    ::unlink(path.c_str());
-    return st;
-  }
+  if (!st.is_ok()) return st;  // the chunk stays in memory; no file is left
+  e.file_bytes = file_bytes;
   e.chunk.buffer.reset();
   e.spilled = true;
   e.on_disk = true;
@@ -191,22 +164,19 @@ Status MemoryStore::write_out(const TaskKey& key, Entry& e) {
 
 Status MemoryStore::read_back(const TaskKey& key, Entry& e) const {
   const std::string path = file_of(key);
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return io_error("cannot open " + path + ": " + std::strerror(errno));
   auto buf = Buffer::allocate(e.nbytes);
   Status st;
   if (e.file_bytes != e.nbytes) {
     auto packed = Buffer::allocate(e.file_bytes);
-    st = read_all(fd, packed->data(), e.file_bytes, path);
+    st = disk_->read_file(path, packed->data(), e.file_bytes);
     if (st.is_ok()) {
       int n = LZ4_decompress_safe(reinterpret_cast<const char*>(packed->data()), reinterpret_cast<char*>(buf->data()),
                                   static_cast<int>(e.file_bytes), static_cast<int>(e.nbytes));
       if (n < 0 || static_cast<uint64_t>(n) != e.nbytes) st = io_error(path + " is damaged");
     }
   } else {
-    st = read_all(fd, buf->data(), e.nbytes, path);
+    st = disk_->read_file(path, buf->data(), e.nbytes);
   }
-  ::close(fd);
   if (!st.is_ok()) return st;
   e.chunk.buffer = std::move(buf);
   e.spilled = false;

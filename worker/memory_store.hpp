@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <list>
+#include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -20,6 +21,7 @@
 #include "runtime/chunk.hpp"
 #include "runtime/status.hpp"
 #include "runtime/task.hpp"
+#include "worker/spill_disk.hpp"
 
 namespace rsdat::worker {
 
@@ -31,8 +33,9 @@ class MemoryStore {
   MemoryStore& operator=(const MemoryStore&) = delete;
 
   // Spills into a new directory under `local_directory`; `compress` writes spill files
-  // lz4-compressed.
-  Status enable_spill(const std::string& local_directory, bool compress = false);
+  // lz4-compressed. Spill files go through `disk` (default: plain files).
+  Status enable_spill(const std::string& local_directory, bool compress = false,
+                      std::shared_ptr<SpillDisk> disk = nullptr);
   const std::string& spill_directory() const { return dir_; }
 
   // Replaces any chunk under `key`.
@@ -40,6 +43,9 @@ class MemoryStore {
   // The chunk, read back from disk when it was spilled (nullopt if that fails; the
   // failure is logged). Marks it recently used.
   std::optional<Chunk> get(const TaskKey& key) const;
+  // The same, with the reason when it cannot be had (not held, or its spill file
+  // could not be read back: the error names the file).
+  Result<Chunk> load(const TaskKey& key) const;
   bool contains(const TaskKey& key) const { return entries_.count(key) != 0; }
   // The chunk's size in bytes (0 when absent), without reading it back.
   uint64_t nbytes(const TaskKey& key) const {
@@ -81,6 +87,7 @@ class MemoryStore {
   int lock_fd_ = -1;
   std::chrono::steady_clock::time_point last_spill_error_{};
   bool compress_ = false;
+  std::shared_ptr<SpillDisk> disk_;
 };
 
 // Removes spill directories under `local_directory` left by workers that died (their

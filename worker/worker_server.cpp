@@ -580,6 +580,7 @@ void WorkerServer::execute(const std::vector<TaskKey>& batch) {
   struct Job {
     TaskSpec spec;
     std::vector<Chunk> inputs;
+    Status input_error;  // an input could not be read back: the task fails with this
   };
   auto jobs = std::make_shared<std::vector<Job>>();
   jobs->reserve(batch.size());
@@ -591,7 +592,13 @@ void WorkerServer::execute(const std::vector<TaskKey>& batch) {
     const TaskSpec* spec = state_.spec(key);
     RSDAT_CHECK(spec);
     spdlog::debug("running {} {}", spec->op, key.to_string());
-    jobs->push_back(Job{*spec, state_.inputs(key)});
+    Result<std::vector<Chunk>> in = state_.inputs(key);
+    if (in.ok()) {
+      jobs->push_back(Job{*spec, std::move(in).value(), Status::ok()});
+    } else {
+      spdlog::error("task {}: {}", key.to_string(), in.status().message());
+      jobs->push_back(Job{*spec, {}, in.status()});
+    }
     tiny_bytes += spec->output_nbytes();
     for (const Chunk& in : jobs->back().inputs) tiny_bytes += in.nbytes();
     tiny = tiny && ops::is_data_bound(spec->op);
@@ -602,7 +609,7 @@ void WorkerServer::execute(const std::vector<TaskKey>& batch) {
     done.reserve(jobs->size());
     for (Job& job : *jobs) {
       auto t0 = Clock::now();
-      Result<Chunk> result = run_kernel(job.spec, job.inputs);
+      Result<Chunk> result = job.input_error.is_ok() ? run_kernel(job.spec, job.inputs) : Result<Chunk>(job.input_error);
       double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
       job.inputs.clear();  // inputs may be released while the result is queued
       done.push_back({job.spec.key, std::move(result), seconds});

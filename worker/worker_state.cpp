@@ -277,14 +277,14 @@ const TaskSpec* WorkerState::spec(const TaskKey& key) const {
   return it == tasks_.end() ? nullptr : &it->second.spec;
 }
 
-std::vector<Chunk> WorkerState::inputs(const TaskKey& key) const {
+Result<std::vector<Chunk>> WorkerState::inputs(const TaskKey& key) const {
   const Task& t = tasks_.at(key);
   std::vector<Chunk> in;
   in.reserve(t.spec.deps.size());
   for (const TaskKey& dep : t.spec.deps) {
-    auto c = store_.get(dep);
-    RSDAT_CHECK_MSG(c.has_value(), "input " + dep.to_string() + " missing for " + key.to_string());
-    in.push_back(std::move(*c));
+    Result<Chunk> c = store_.load(dep);
+    if (!c.ok()) return io_error("input " + dep.to_string() + ": " + c.status().message());
+    in.push_back(std::move(c).value());
   }
   return in;
 }

@@ -71,7 +71,8 @@ class WorkerState {
 
   // For the server: the spec and inputs of a task it was told to execute.
   const TaskSpec* spec(const TaskKey& key) const;
-  std::vector<Chunk> inputs(const TaskKey& key) const;
+  // Its inputs, or why one cannot be had (a spill file that cannot be read back).
+  Result<std::vector<Chunk>> inputs(const TaskKey& key) const;
   const MemoryStore& store() const { return store_; }
   MemoryStore& mutable_store() { return store_; }
   // While paused (memory above the pause threshold) no new task starts; tasks running

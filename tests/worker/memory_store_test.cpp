@@ -1,8 +1,12 @@
 // MemoryStore: spilling to disk and back, file clean-up, and stale directories.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <csignal>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 
@@ -104,6 +108,94 @@ TEST_F(MemoryStoreTest, StaleDirectoriesOfDeadWorkersAreRemovedLiveOnesKept) {
   EXPECT_TRUE(fs::exists(dir_ / "rsdat-spill-mine"));
   EXPECT_TRUE(fs::exists(live.spill_directory()));
   EXPECT_EQ(live.get(TaskKey{1, 0})->bytes()[0], 1);
+}
+
+// A disk that fills up: here the kernel's own failure, through the real POSIX disk.
+// RLIMIT_FSIZE makes write() fail (EFBIG) past 1.5 MiB, in a child process so the
+// limit stays there. Chunks that fit are spilled; the 2 MiB one stays in memory, no
+// partial file is left, and everything reads back whole.
+TEST_F(MemoryStoreTest, AFullDiskKeepsChunksInMemoryAndLeavesNoPartialFile) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    auto fail = [](int code, const char* what) {
+      std::fprintf(stderr, "child: %s\n", what);
+      ::_exit(code);
+    };
+    std::signal(SIGXFSZ, SIG_IGN);
+    struct rlimit lim {1536 << 10, 1536 << 10};
+    if (::setrlimit(RLIMIT_FSIZE, &lim) != 0) fail(2, "setrlimit");
+    MemoryStore s;
+    if (!s.enable_spill(dir_.string()).is_ok()) fail(3, "enable_spill");
+    s.put(TaskKey{1, 0}, chunk_of(1));
+    s.put(TaskKey{1, 1}, chunk_of(2, 2 << 20));
+    s.put(TaskKey{1, 2}, chunk_of(3));
+    if (s.spill_to(0) != 1u << 20) fail(4, "spilled other than the first chunk before the failure");
+    if (s.memory_bytes() != 3u << 20 || s.spilled_bytes() != 1u << 20) fail(5, "byte counts");
+    if (files_in(s.spill_directory()) != 1) fail(6, "a partial file was left");
+    auto big = s.get(TaskKey{1, 1});
+    if (!big || big->nbytes() != 2u << 20 || big->bytes()[(2 << 20) - 1] != 2) fail(7, "big chunk");
+    big.reset();
+    s.erase(TaskKey{1, 1});  // room made: the rest spills
+    if (s.spill_to(0) != 1u << 20) fail(8, "second spill");
+    for (uint64_t i : {0u, 2u}) {
+      auto c = s.get(TaskKey{1, i});
+      if (!c || c->bytes()[777] != (i == 0 ? 1 : 3)) fail(9, "read back");
+    }
+    ::_exit(0);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+// A spill file changed behind the store's back is an error naming it, not data.
+TEST_F(MemoryStoreTest, ASpillFileOfTheWrongSizeIsAnErrorNotData) {
+  MemoryStore s;
+  ASSERT_TRUE(s.enable_spill(dir_.string()).is_ok());
+  s.put(TaskKey{1, 0}, chunk_of(1));
+  s.put(TaskKey{1, 1}, chunk_of(2));
+  ASSERT_EQ(s.spill_to(0), 2u << 20);
+  std::vector<fs::path> files;
+  for (const auto& e : fs::directory_iterator(s.spill_directory()))
+    if (e.path().filename() != "lock") files.push_back(e.path());
+  ASSERT_EQ(files.size(), 2u);
+  std::sort(files.begin(), files.end());  // named by token, then chunk
+  fs::resize_file(files[0], 1000);
+  auto shorter = s.load(TaskKey{1, 0});
+  ASSERT_FALSE(shorter.ok());
+  EXPECT_NE(shorter.status().message().find(files[0].string()), std::string::npos) << shorter.status().message();
+  EXPECT_NE(shorter.status().message().find("shorter"), std::string::npos);
+  EXPECT_FALSE(s.get(TaskKey{1, 0}).has_value());
+  fs::resize_file(files[1], (1 << 20) + 1);
+  auto longer = s.load(TaskKey{1, 1});
+  ASSERT_FALSE(longer.ok());
+  EXPECT_NE(longer.status().message().find("longer"), std::string::npos);
+  EXPECT_EQ(s.load(TaskKey{9, 9}).status().code(), StatusCode::kNotFound);
+}
+
+// Every spill file goes through the store's SpillDisk: one that refuses every write
+// leaves all chunks in memory.
+TEST_F(MemoryStoreTest, AllSpillFilesGoThroughItsDisk) {
+  struct RefusingDisk : SpillDisk {
+    int writes = 0;
+    Status write_file(const std::string& path, const uint8_t*, size_t) override {
+      ++writes;
+      return io_error("cannot write " + path + ": No space left on device");
+    }
+    Status read_file(const std::string& path, uint8_t*, size_t) override { return io_error("cannot open " + path); }
+    void remove_file(const std::string&) override {}
+  };
+  auto disk = std::make_shared<RefusingDisk>();
+  MemoryStore s;
+  ASSERT_TRUE(s.enable_spill(dir_.string(), false, disk).is_ok());
+  for (uint64_t i = 0; i < 3; ++i) s.put(TaskKey{1, i}, chunk_of(static_cast<uint8_t>(i)));
+  EXPECT_EQ(s.spill_to(0), 0u);
+  EXPECT_EQ(disk->writes, 1);  // the first failure stops the round
+  EXPECT_EQ(s.memory_bytes(), 3u << 20);
+  EXPECT_EQ(s.spilled_bytes(), 0u);
+  EXPECT_EQ(files_in(s.spill_directory()), 0u);
+  EXPECT_EQ(s.get(TaskKey{1, 2})->bytes()[5], 2);
 }
 
 }  // namespace

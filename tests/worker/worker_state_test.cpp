@@ -2,8 +2,10 @@
 #include "worker/worker_state.hpp"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstring>
+#include <filesystem>
 #include <set>
 
 namespace rsdat::worker {
@@ -118,8 +120,9 @@ TEST_F(WorkerStateTest, MissingInputsAreFetchedBatchedPerPeer) {
   ASSERT_EQ(out.execute.size(), 1u);
   EXPECT_EQ(out.acquired.size(), 3u);
   auto inputs = state.inputs({2, 0});
-  ASSERT_EQ(inputs.size(), 3u);
-  EXPECT_EQ(inputs[2].data<double>()[0], 3.0);
+  ASSERT_TRUE(inputs.ok());
+  ASSERT_EQ(inputs->size(), 3u);
+  EXPECT_EQ((*inputs)[2].data<double>()[0], 3.0);
   out.clear();
   state.execute_finished({2, 0}, chunk_of(6), 0.0, out);
   check();
@@ -219,6 +222,40 @@ TEST_F(WorkerStateTest, TheLatestConsumerRunsFirstRootsInOrder) {
     ran.push_back(out.execute[0][0]);
   }
   EXPECT_EQ(ran, (std::vector<TaskKey>{{3, 0}, {2, 0}, {1, 2}}));
+}
+
+// An input whose spill file cannot be read back: the task gets an error naming the
+// file (it then fails like a kernel error), not a crash and not wrong data.
+TEST_F(WorkerStateTest, AnInputThatCannotBeReadBackIsAnErrorForItsTask) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("rsdat-state-test-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  {
+    WorkerState one(1);
+    ASSERT_TRUE(one.mutable_store().enable_spill(dir.string()).is_ok());
+    one.add_tasks({{spec(1, 0), {}}}, out);
+    ASSERT_EQ(out.execute.size(), 1u);
+    out.clear();
+    Chunk big = Chunk::allocate(DType::kFloat64, {8192});
+    std::fill_n(big.mutable_data<double>(), 8192, 1.0);
+    one.execute_finished({1, 0}, big, 0, out);
+    big = Chunk{};
+    ASSERT_EQ(one.mutable_store().spill_to(0), 8192u * 8);
+    for (const auto& e : fs::directory_iterator(one.store().spill_directory()))
+      if (e.path().filename() != "lock") fs::resize_file(e.path(), 100);
+    out.clear();
+    one.add_tasks({{spec(2, 0, {{1, 0}}), {}}}, out);
+    ASSERT_EQ(out.execute.size(), 1u);
+    auto in = one.inputs({2, 0});
+    ASSERT_FALSE(in.ok());
+    EXPECT_NE(in.status().message().find("input " + TaskKey{1, 0}.to_string()), std::string::npos) << in.status().message();
+    EXPECT_NE(in.status().message().find("shorter"), std::string::npos) << in.status().message();
+    one.execute_finished({2, 0}, in.status(), 0, out);
+    one.validate();
+    ASSERT_EQ(out.reports.size(), 1u);
+    EXPECT_FALSE(out.reports[0].ok);
+  }
+  fs::remove_all(dir);
 }
 
 TEST_F(WorkerStateTest, SmallTasksRunInBatches) {

@@ -1,0 +1,35 @@
+// SpillDisk: the one way a worker's memory store touches its spill files.
+//
+// Whole files only: a chunk is written as one file and read back as one. The POSIX
+// disk is what workers use; tests put a failing one underneath (a full disk, a file
+// that shrank) to check that the store keeps the chunk in memory or reports the
+// error, and never reads back a chunk that was not written whole.
+//
+// Implementations must be usable from the worker's event-loop thread.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "runtime/status.hpp"
+
+namespace rsdat::worker {
+
+class SpillDisk {
+ public:
+  virtual ~SpillDisk() = default;
+  // Writes `n` bytes as the file `path`, replacing it. On failure (a full disk) the
+  // error names the file, and no file is left at `path`.
+  virtual Status write_file(const std::string& path, const uint8_t* data, size_t n) = 0;
+  // Reads the file `path`, which must hold exactly `n` bytes, into `out`; an error
+  // naming the file when it cannot be read or has another size.
+  virtual Status read_file(const std::string& path, uint8_t* out, size_t n) = 0;
+  virtual void remove_file(const std::string& path) = 0;
+};
+
+// Plain files through the kernel's page cache.
+std::shared_ptr<SpillDisk> posix_spill_disk();
+
+}  // namespace rsdat::worker
