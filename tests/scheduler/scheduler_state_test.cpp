@@ -88,6 +88,24 @@ class SchedulerStateTest : public ::testing::Test {
     return keys;
   }
 
+  // Worker 1, alone, computes a small chunk (1,0); then ten tasks (2,i) of `op` reading
+  // it are all assigned there.
+  void queue_ten_tasks_on_worker_1(const char* op = "combine") {
+    add_worker(1);
+    state.add_client(ClientId{1});
+    ASSERT_TRUE(submit(1, {task(1, 0, {}, 800)}, {{1, 0}}).is_ok());
+    finish(out.assign[0]);
+    std::vector<TaskSpec> ts;
+    std::vector<TaskKey> wanted;
+    for (uint64_t i = 0; i < 10; ++i) {
+      ts.push_back(task(2, i, {{1, 0}}));
+      ts.back().op = op;
+      wanted.push_back({2, i});
+    }
+    ASSERT_TRUE(submit(1, ts, wanted).is_ok());
+    ASSERT_EQ(out.assign.size(), 10u);
+  }
+
   SchedulerState state;
   Commands out;
 };
@@ -621,19 +639,7 @@ TEST_F(SchedulerStateTest, TasksOnHeldChunksStayWhereTheChunksAre) {
 }
 
 TEST_F(SchedulerStateTest, IdleWorkersStealQueuedTasksWhoseInputsAreCheapToMove) {
-  add_worker(1);
-  state.add_client(ClientId{1});
-  ASSERT_TRUE(submit(1, {task(1, 0, {}, 800)}, {{1, 0}}).is_ok());
-  finish(out.assign[0]);
-  // Ten tasks on that small chunk: all go to worker 1, the only one.
-  std::vector<TaskSpec> ts;
-  std::vector<TaskKey> wanted;
-  for (uint64_t i = 0; i < 10; ++i) {
-    ts.push_back(task(2, i, {{1, 0}}));
-    wanted.push_back({2, i});
-  }
-  ASSERT_TRUE(submit(1, ts, wanted).is_ok());
-  ASSERT_EQ(out.assign.size(), 10u);
+  ASSERT_NO_FATAL_FAILURE(queue_ten_tasks_on_worker_1());
   add_worker(2);
   // Worker 2 is idle, worker 1 has nine waiting behind the one it runs.
   out.clear();
@@ -679,19 +685,7 @@ TEST_F(SchedulerStateTest, IdleWorkersStealQueuedTasksWhoseInputsAreCheapToMove)
 // A worker that has run out of long work but keeps getting small tasks is never
 // without a task; it steals all the same when another's queue is long.
 TEST_F(SchedulerStateTest, AWorkerWithOnlyShortWorkStealsFromALongQueue) {
-  add_worker(1);
-  state.add_client(ClientId{1});
-  ASSERT_TRUE(submit(1, {task(1, 0, {}, 800)}, {{1, 0}}).is_ok());
-  finish(out.assign[0]);
-  std::vector<TaskSpec> ts;
-  std::vector<TaskKey> wanted;
-  for (uint64_t i = 0; i < 10; ++i) {
-    ts.push_back(task(2, i, {{1, 0}}));
-    ts.back().op = "long";
-    wanted.push_back({2, i});
-  }
-  ASSERT_TRUE(submit(1, ts, wanted).is_ok());
-  ASSERT_EQ(out.assign.size(), 10u);
+  ASSERT_NO_FATAL_FAILURE(queue_ten_tasks_on_worker_1("long"));
   out.clear();
   state.task_finished(WorkerId{1}, {2, 0}, 800, 0.5, out);  // now they are known to be long
   state.validate();
