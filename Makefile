@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 
 FUZZ_SECONDS ?= 30
 
-.PHONY: all deps build demo test fuzz bench clean
+.PHONY: all deps build demo test fuzz bench compare-dask clean
 
 all: build
 
@@ -31,6 +31,10 @@ fuzz: deps
 
 bench: build
 	$(BUILD_DIR)/bin/rsdat-bench
+
+# rsdat beside Dask (Debian's python3-dask), same workers and memory, one table.
+compare-dask: build
+	bench/compare-dask --bench $(BUILD_DIR)/bin/rsdat-bench
 
 clean:
 	rm -rf $(BUILD_DIR) build-fuzz
