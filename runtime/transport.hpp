@@ -66,6 +66,10 @@ Result<Chunk> chunk_from_frame(zmq::message_t&& frame, DType dtype, Shape shape)
 // page faults cost more than the copy that joins them. 1 MiB frames measured best
 // (bench/transfer_bench.cpp: 16 MiB chunks 2.6 GB/s whole, 3.9 GB/s in 1 MiB frames).
 inline constexpr size_t kChunkFrameBytes = 1 << 20;
+// The largest result that travels inline, with the worker's report and the scheduler's
+// KeysReady (proto: Assignment.inlineResult), whatever a client asks: beyond it, the
+// client fetches from the worker.
+inline constexpr uint64_t kMaxInlineResultBytes = 64 << 10;
 // The chunk's bytes as zero-copy frames of at most kChunkFrameBytes (one when smaller).
 std::vector<zmq::message_t> chunk_frames(const Chunk& chunk);
 // A chunk from `count` consecutive frames starting at payload[first] (zero copy for

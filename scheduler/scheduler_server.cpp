@@ -255,7 +255,7 @@ void SchedulerServer::handle(ReceivedMessage& msg) {
           spdlog::info("graph of {} tasks from {}, {:.2f} s after it came: the rest of it is added now, before the "
                        "next graph", pending_graph_.tasks, pending_graph_.client, now() - pending_graph_.since);
         }
-        state_.set_inline_bytes(ClientId{p->id}, std::min<uint64_t>(g.getInlineBytes(), kMaxInlineBytes));
+        state_.set_inline_bytes(ClientId{p->id}, std::min<uint64_t>(g.getInlineBytes(), kMaxInlineResultBytes));
         Status st = state_.submit_graph(ClientId{p->id}, std::move(tasks), wanted, commands_, kGraphStep);
         if (!st.is_ok()) {
           send_error(router_, &identity, StatusCode::kInvalidArgument, st.message(), g.getGraphId());

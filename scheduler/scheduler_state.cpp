@@ -852,29 +852,24 @@ void SchedulerState::on_ready(Task& t, Commands& out) {
     // is not worth moving inputs for (work stealing evens the queues out later).
     const Worker* idle = nullptr;
     double idle_occupancy = 0;
+    auto consider = [&](const Worker& w) {
+      const double occ = occupancy_of(w);
+      if (!idle || occ < idle_occupancy) {
+        idle = &w;
+        idle_occupancy = occ;
+      }
+    };
     size_t pos = 0;
     for (const auto& [id, w] : workers_) {
       const bool roots_waiting = pos < root_queues_.size() && !root_queues_[pos].empty();
       const bool free_thread = w.processing.size() < w.info.nthreads;
-      if (!roots_waiting && (free_thread || candidates.empty())) {
-        const double occ = occupancy_of(w);
-        if (!idle || occ < idle_occupancy) {
-          idle = &w;
-          idle_occupancy = occ;
-        }
-      }
+      if (!roots_waiting && (free_thread || candidates.empty())) consider(w);
       if (++pos >= 64) break;
     }
     if (idle) add(*idle);
     if (candidates.empty()) {
       // Its inputs are on retiring workers only, and every worker has roots waiting.
-      for (const auto& [id, w] : workers_) {
-        const double occ = occupancy_of(w);
-        if (!idle || occ < idle_occupancy) {
-          idle = &w;
-          idle_occupancy = occ;
-        }
-      }
+      for (const auto& [id, w] : workers_) consider(w);
       add(*idle);
     }
     auto choice = choose_worker(candidates, config_.bandwidth);

@@ -122,9 +122,6 @@ struct SchedulerConfig {
 // Tasks of a big graph the scheduler adds per turn of its event loop (about 20 ms),
 // between which it serves the workers already running the first ones.
 inline constexpr size_t kGraphStep = 20000;
-// The largest result that travels inline (worker -> scheduler -> client), whatever the
-// client asks: beyond it, the client fetches from the worker.
-inline constexpr uint64_t kMaxInlineBytes = 64 << 10;
 
 struct ComputationStats {
   uint64_t tasks_finished = 0;

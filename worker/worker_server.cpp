@@ -251,7 +251,7 @@ void WorkerServer::handle_scheduler(ReceivedMessage& msg) {
           }
           Assignment as;
           as.spec = std::move(spec).value();
-          if (a.getInlineResult() && as.spec.output_nbytes() <= kMaxInlineResult) inline_results_.insert(as.spec.key);
+          if (a.getInlineResult() && as.spec.output_nbytes() <= kMaxInlineResultBytes) inline_results_.insert(as.spec.key);
           for (auto loc : a.getDepLocations()) {
             std::vector<std::string> holders;
             for (auto w : loc.getWorkers()) {
@@ -660,7 +660,7 @@ void WorkerServer::send_reports() {
     // A small result a client waits for goes with the report, saving the client a
     // request to this worker (it stays here as well, like any other result).
     if (inline_results_.erase(r.key) && r.ok) {
-      if (auto chunk = state_.store().get(r.key); chunk && chunk->nbytes() <= kMaxInlineResult) {
+      if (auto chunk = state_.store().get(r.key); chunk && chunk->nbytes() <= kMaxInlineResultBytes) {
         results[i].setInline(true);
         payload.push_back(chunk_frame(*chunk));
       }

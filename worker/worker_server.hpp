@@ -125,7 +125,6 @@ class WorkerServer {
   std::vector<TaskReport> pending_reports_;
   // Assigned tasks whose small result a client waits for: sent with their report.
   std::unordered_set<TaskKey> inline_results_;
-  static constexpr uint64_t kMaxInlineResult = 64 << 10;
   // A batch of built-in tasks touching at most this many bytes runs on the loop.
   static constexpr uint64_t kInlineTaskBytes = 64 << 10;
   std::vector<TaskKey> pending_acquired_;
