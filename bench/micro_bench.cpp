@@ -21,9 +21,9 @@
 
 #include "bench/bench_cluster.hpp"
 #include "rsdat/rsdat.hpp"
-#include "runtime/builtin_ops.hpp"
-#include "runtime/transport.hpp"
-#include "runtime/wire_convert.hpp"
+#include "ops/builtin_ops.hpp"
+#include "net/transport.hpp"
+#include "net/wire_convert.hpp"
 
 namespace {
 
@@ -245,7 +245,7 @@ void BM_KernelElementwise(benchmark::State& state) {
 void BM_KernelSum(benchmark::State& state) {
   TaskSpec t;
   t.op = ops::kReducePartial;
-  t.params = ops::reduce_partial_params(ops::ReduceKind::kSum, {0}, {ops::Finalize::kSum});
+  t.params = ops::reduce_partial_params(ops::ReduceKind::kSum, {0}, {ops::Finalize::kConvert});
   t.deps = {{1, 0}};
   t.dtype = DType::kFloat64;
   t.shape = {};

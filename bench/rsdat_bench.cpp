@@ -13,7 +13,7 @@
 #include <thread>
 
 #include "rsdat/rsdat.hpp"
-#include "runtime/sysinfo.hpp"
+#include "core/sysinfo.hpp"
 
 namespace {
 

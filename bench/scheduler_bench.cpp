@@ -9,7 +9,7 @@
 #include <chrono>
 #include <deque>
 
-#include "runtime/task_group.hpp"
+#include "core/task_group.hpp"
 #include "scheduler/scheduler_state.hpp"
 
 namespace {

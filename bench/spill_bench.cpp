@@ -9,7 +9,7 @@
 #include <cmath>
 #include <filesystem>
 
-#include "runtime/builtin_ops.hpp"
+#include "ops/builtin_ops.hpp"
 #include "worker/memory_store.hpp"
 
 namespace {

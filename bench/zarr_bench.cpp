@@ -11,8 +11,8 @@
 #include <cmath>
 #include <filesystem>
 
-#include "runtime/builtin_ops.hpp"
-#include "runtime/zarr.hpp"
+#include "ops/builtin_ops.hpp"
+#include "io/zarr.hpp"
 
 namespace {
 

@@ -9,9 +9,9 @@
 #include <vector>
 
 #include "rsdat/array.hpp"
-#include "runtime/builtin_ops.hpp"
-#include "runtime/task.hpp"
-#include "runtime/task_group.hpp"
+#include "ops/builtin_ops.hpp"
+#include "core/task.hpp"
+#include "core/task_group.hpp"
 
 namespace rsdat::detail {
 
@@ -51,6 +51,22 @@ struct Node {
   std::shared_ptr<PersistHandle> persisted;
   std::vector<std::string> dims;  // dimension names, when known (from Zarr/xarray)
 };
+
+// The node behind an array; throws std::invalid_argument for an empty Array.
+const Node& need(const std::shared_ptr<const Node>& n);
+
+// Elementwise expressions (client/elementwise.cpp).
+// The fusable form of an array: its own program, or a load of itself.
+ExprInfo expr_of(const NodePtr& n);
+// Appends b's program to a's, sharing leaves.
+void append_expr(ExprInfo& a, const ExprInfo& b);
+// The elementwise kernel's params for `expr` producing `dtype`.
+std::string expr_params(const ExprInfo& expr, DType dtype);
+// The patterns of an expression's leaves (the group's inputs) read at one block of a
+// grid whose input-block axis d follows group axis block_axes[d] (-1: block 0).
+void add_leaf_deps(const std::vector<bool>& transposed, const std::vector<int32_t>& block_axes, TaskGroup& g);
+// A node of `like`'s shape and chunks computing `expr`.
+Array from_expr(std::string name, const Node& like, ExprInfo expr, DType dtype);
 
 uint64_t new_token();
 // A new node with a fresh token (lower, inputs and the rest left to the caller).

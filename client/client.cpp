@@ -9,8 +9,8 @@
 
 #include "client/client_internal.hpp"
 #include "rsdat/local_cluster.hpp"
-#include "runtime/scheduler_file.hpp"
-#include "runtime/wire_convert.hpp"
+#include "net/scheduler_file.hpp"
+#include "net/wire_convert.hpp"
 
 namespace rsdat {
 

@@ -10,11 +10,11 @@
 #include <zmq.hpp>
 
 #include "rsdat/client.hpp"
-#include "runtime/chunk.hpp"
-#include "runtime/security.hpp"
-#include "runtime/task_group.hpp"
-#include "runtime/task.hpp"
-#include "runtime/transport.hpp"
+#include "core/chunk.hpp"
+#include "net/security.hpp"
+#include "core/task_group.hpp"
+#include "core/task.hpp"
+#include "net/transport.hpp"
 
 namespace rsdat {
 

@@ -13,8 +13,8 @@
 
 #include "client/client_internal.hpp"
 #include "rsdat/errors.hpp"
-#include "runtime/scheduler_file.hpp"
-#include "runtime/sysinfo.hpp"
+#include "net/scheduler_file.hpp"
+#include "core/sysinfo.hpp"
 
 namespace rsdat {
 

@@ -7,7 +7,7 @@
 
 #include "client/client_internal.hpp"
 #include "rsdat/errors.hpp"
-#include "runtime/sysinfo.hpp"
+#include "core/sysinfo.hpp"
 
 namespace rsdat {
 

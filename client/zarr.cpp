@@ -4,7 +4,7 @@
 #include <stdexcept>
 
 #include "client/array_internal.hpp"
-#include "runtime/zarr.hpp"
+#include "io/zarr.hpp"
 
 namespace rsdat {
 namespace {

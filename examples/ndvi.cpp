@@ -14,7 +14,7 @@
 
 #include "example_main.hpp"
 #include "rsdat/rsdat.hpp"
-#include "runtime/chunk.hpp"
+#include "core/chunk.hpp"
 
 namespace {
 

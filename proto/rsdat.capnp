@@ -27,7 +27,7 @@ enum DType { bool @0; int8 @1; int16 @2; int32 @3; int64 @4; uint8 @5; uint16 @6
 struct TaskSpec {
   key @0 :Key;
   op @1 :Text;             # name in the op registry
-  params @2 :Data;         # op parameters, encoded by the op (runtime/op_params.hpp)
+  params @2 :Data;         # op parameters, encoded by the op (core/params.hpp)
   deps @3 :List(Key);      # inputs, in the order the op expects them
   dtype @4 :DType;         # output dtype
   shape @5 :List(UInt64);  # output shape: every output size is known before it runs
@@ -46,7 +46,7 @@ struct Welcome { version @0 :UInt32; id @1 :UInt64; heartbeatMs @2 :UInt32; }
 
 struct Error { code @0 :ErrorCode; message @1 :Text; requestId @2 :UInt64; }
 
-# All the tasks of one array as a pattern (runtime/task_group.hpp says how they
+# All the tasks of one array as a pattern (core/task_group.hpp says how they
 # expand): task i computes block i of the grid `chunks`, in C order.
 struct DepPattern {
   input @0 :UInt32;               # index into TaskGroup.inputs

@@ -10,7 +10,7 @@
 #include <string>
 #include <thread>
 
-#include "runtime/status.hpp"
+#include "core/status.hpp"
 
 namespace httplib {
 class Server;

@@ -20,7 +20,7 @@
 #include <utility>
 #include <vector>
 
-#include "runtime/task.hpp"
+#include "core/task.hpp"
 
 namespace rsdat::sched {
 

@@ -5,7 +5,7 @@
 #include <optional>
 #include <span>
 
-#include "runtime/task.hpp"
+#include "core/task.hpp"
 
 namespace rsdat::sched {
 

@@ -12,10 +12,10 @@
 #include <unordered_set>
 #include <nlohmann/json.hpp>
 
-#include "runtime/scheduler_file.hpp"
-#include "runtime/sysinfo.hpp"
-#include "runtime/transport.hpp"
-#include "runtime/wire_convert.hpp"
+#include "net/scheduler_file.hpp"
+#include "core/sysinfo.hpp"
+#include "net/transport.hpp"
+#include "net/wire_convert.hpp"
 
 namespace rsdat::sched {
 

@@ -16,10 +16,10 @@
 #include <unordered_map>
 #include <zmq.hpp>
 
-#include "runtime/security.hpp"
+#include "net/security.hpp"
 #include "scheduler/dashboard.hpp"
-#include "runtime/status.hpp"
-#include "runtime/transport.hpp"
+#include "core/status.hpp"
+#include "net/transport.hpp"
 #include "scheduler/scheduler_state.hpp"
 
 namespace rsdat::sched {

@@ -5,7 +5,7 @@
 #include <span>
 #include <unordered_map>
 
-#include "runtime/sysinfo.hpp"
+#include "core/sysinfo.hpp"
 
 namespace rsdat::sched {
 

@@ -23,8 +23,8 @@
 #include <unordered_set>
 #include <vector>
 
-#include "runtime/status.hpp"
-#include "runtime/task.hpp"
+#include "core/status.hpp"
+#include "core/task.hpp"
 #include "scheduler/key_map.hpp"
 #include "scheduler/placement.hpp"
 

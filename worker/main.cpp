@@ -7,10 +7,10 @@
 #include <spdlog/spdlog.h>
 #include <thread>
 
-#include "runtime/chunk.hpp"
-#include "runtime/scheduler_file.hpp"
-#include "runtime/security.hpp"
-#include "runtime/sysinfo.hpp"
+#include "core/chunk.hpp"
+#include "net/scheduler_file.hpp"
+#include "net/security.hpp"
+#include "core/sysinfo.hpp"
 #include "worker/worker_server.hpp"
 
 extern "C" void openblas_set_num_threads(int);

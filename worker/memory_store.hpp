@@ -18,9 +18,9 @@
 #include <string>
 #include <unordered_map>
 
-#include "runtime/chunk.hpp"
-#include "runtime/status.hpp"
-#include "runtime/task.hpp"
+#include "core/chunk.hpp"
+#include "core/status.hpp"
+#include "core/task.hpp"
 #include "worker/spill_disk.hpp"
 
 namespace rsdat::worker {

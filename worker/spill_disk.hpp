@@ -13,7 +13,7 @@
 #include <memory>
 #include <string>
 
-#include "runtime/status.hpp"
+#include "core/status.hpp"
 
 namespace rsdat::worker {
 

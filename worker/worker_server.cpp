@@ -7,10 +7,11 @@
 
 #include <thread>
 
-#include "runtime/builtin_ops.hpp"
-#include "runtime/op_registry.hpp"
-#include "runtime/sysinfo.hpp"
-#include "runtime/wire_convert.hpp"
+#include "ops/builtin_ops.hpp"
+#include "io/zarr.hpp"
+#include "ops/op_registry.hpp"
+#include "core/sysinfo.hpp"
+#include "net/wire_convert.hpp"
 
 namespace rsdat::worker {
 
@@ -44,6 +45,7 @@ WorkerServer::WorkerServer(WorkerOptions options)
       state_(options_.nthreads),
       arena_(options_.nthreads < 1 ? 1 : options_.nthreads, /*reserved_for_masters=*/0) {
   wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  ops::register_io_ops();
 }
 
 WorkerServer::~WorkerServer() {

@@ -23,9 +23,9 @@
 #include <unordered_set>
 #include <zmq.hpp>
 
-#include "runtime/security.hpp"
-#include "runtime/status.hpp"
-#include "runtime/transport.hpp"
+#include "net/security.hpp"
+#include "core/status.hpp"
+#include "net/transport.hpp"
 #include "worker/worker_state.hpp"
 
 namespace rsdat::worker {

@@ -18,8 +18,8 @@
 #include <unordered_set>
 #include <vector>
 
-#include "runtime/status.hpp"
-#include "runtime/task.hpp"
+#include "core/status.hpp"
+#include "core/task.hpp"
 #include "worker/memory_store.hpp"
 
 namespace rsdat::worker {

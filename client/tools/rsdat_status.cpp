@@ -5,7 +5,7 @@
 #include <iostream>
 
 #include "rsdat/rsdat.hpp"
-#include "runtime/sysinfo.hpp"
+#include "core/sysinfo.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"rsdat-status: the workers and tasks of a running rsdat cluster"};

@@ -5,7 +5,7 @@
 #include <unordered_set>
 
 #include "client/array_internal.hpp"
-#include "runtime/wire_convert.hpp"
+#include "net/wire_convert.hpp"
 
 #include <capnp/message.h>
 #include <map>

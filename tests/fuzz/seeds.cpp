@@ -10,8 +10,8 @@
 #include <iostream>
 
 #include "rsdat.capnp.h"
-#include "runtime/params.hpp"
-#include "runtime/wire_convert.hpp"
+#include "core/params.hpp"
+#include "net/wire_convert.hpp"
 #include "tests/fuzz/fuzz_input.hpp"
 
 namespace rsdat::fuzz {

@@ -17,8 +17,8 @@
 
 #include "rsdat.capnp.h"
 #include "rsdat/rsdat.hpp"
-#include "runtime/transport.hpp"
-#include "runtime/wire_convert.hpp"
+#include "net/transport.hpp"
+#include "net/wire_convert.hpp"
 
 namespace rsdat {
 namespace {

@@ -21,7 +21,7 @@
 #include "client/array_internal.hpp"
 #include "client/client_internal.hpp"
 #include "rsdat/rsdat.hpp"
-#include "runtime/builtin_ops.hpp"
+#include "ops/builtin_ops.hpp"
 
 namespace rsdat {
 namespace {

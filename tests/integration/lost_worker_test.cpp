@@ -16,7 +16,7 @@
 #include <thread>
 
 #include "rsdat/rsdat.hpp"
-#include "runtime/params.hpp"
+#include "core/params.hpp"
 #include "tests/integration/spawn.hpp"
 
 namespace rsdat {

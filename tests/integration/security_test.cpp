@@ -17,9 +17,9 @@
 #include <httplib.h>
 
 #include "rsdat/rsdat.hpp"
-#include "runtime/scheduler_file.hpp"
-#include "runtime/security.hpp"
-#include "runtime/transport.hpp"
+#include "net/scheduler_file.hpp"
+#include "net/security.hpp"
+#include "net/transport.hpp"
 #include "tests/integration/spawn.hpp"
 
 namespace rsdat {

@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "rsdat/rsdat.hpp"
-#include "runtime/zarr.hpp"
+#include "io/zarr.hpp"
 
 namespace rsdat {
 namespace {

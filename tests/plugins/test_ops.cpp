@@ -9,7 +9,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "runtime/op_registry.hpp"
+#include "ops/op_registry.hpp"
 
 namespace {
 

@@ -15,8 +15,8 @@
 #include <cmath>
 
 #include "rsdat/rsdat.hpp"
-#include "runtime/params.hpp"
-#include "runtime/sysinfo.hpp"
+#include "core/params.hpp"
+#include "core/sysinfo.hpp"
 
 namespace rsdat {
 namespace {

@@ -23,7 +23,7 @@
 #include <xtensor/xarray.hpp>
 
 #include "rsdat/client.hpp"
-#include "runtime/dtype.hpp"
+#include "rsdat/dtype.hpp"
 
 namespace rsdat {
 
@@ -55,11 +55,13 @@ class Array {
   Array transpose(std::vector<int64_t> axes = {}) const;
   Array T() const { return transpose(); }
   // Reductions over `axes` (empty: all axes; negative counts from the end) as trees
-  // of at most `split_every` inputs per step.
-  Array sum(std::vector<int64_t> axes = {}, int split_every = 8) const;
+  // of at most `split_every` inputs per step. The pairwise ones (sum, min, max, ...;
+  // listed with their result dtypes in rsdat/reductions.def) follow NumPy's names and
+  // types; min and max of a zero-size axis throw std::invalid_argument.
+#define RSDAT_MONOID(name, Tag, code, partial, identity, combine) \
+  Array name(std::vector<int64_t> axes = {}, int split_every = 8) const;
+#include "rsdat/reductions.def"
   Array mean(std::vector<int64_t> axes = {}, int split_every = 8) const;
-  Array min(std::vector<int64_t> axes = {}, int split_every = 8) const;
-  Array max(std::vector<int64_t> axes = {}, int split_every = 8) const;
   Array var(std::vector<int64_t> axes = {}, double ddof = 0, int split_every = 8) const;
   Array std(std::vector<int64_t> axes = {}, double ddof = 0, int split_every = 8) const;
   // The mean of the values that are not NaN; NaN where there are none (numpy.nanmean).
@@ -114,20 +116,17 @@ Array operator-(double a, const Array& b);
 Array operator*(double a, const Array& b);
 Array operator/(double a, const Array& b);
 Array operator-(const Array& a);
-Array abs(const Array& a);
-Array sqrt(const Array& a);
-Array exp(const Array& a);
-Array log(const Array& a);
-Array sin(const Array& a);
-Array cos(const Array& a);
-Array minimum(const Array& a, const Array& b);
-// True where `a` is NaN (bool).
-Array isnan(const Array& a);
+// The elementwise functions by their NumPy names (add, subtract, multiply, divide,
+// power, minimum, maximum, negative, abs, sqrt, exp, log, sin, cos, isnan, ...; each with
+// its result dtype in rsdat/elementwise_ops.def): Array f(const Array&) and
+// Array f(const Array&, const Array&).
+#define RSDAT_UNARY(name, Tag, code, rule, expr) Array name(const Array& a);
+#define RSDAT_BINARY(name, Tag, code, rule, expr) Array name(const Array& a, const Array& b);
+#include "rsdat/elementwise_ops.def"
 // cond ? a : b per element (cond: any dtype, non-zero is true), like numpy.where.
 Array where(const Array& cond, const Array& a, const Array& b);
 Array where(const Array& cond, double a, const Array& b);
 Array where(const Array& cond, const Array& a, double b);
-Array maximum(const Array& a, const Array& b);
 
 // Matrix product of two 2-D arrays; b is rechunked to match a's column chunks.
 Array matmul(const Array& a, const Array& b);

@@ -7,7 +7,7 @@
 // The store must be on a filesystem every worker sees at the same path (on a cluster:
 // the shared filesystem). Each task reads or writes its own chunk; a chunk is written
 // to a temporary file and renamed, so a crashed writer never leaves half a chunk.
-// What is read and written is listed in runtime/zarr.hpp and the README.
+// What is read and written is listed in io/zarr.hpp and the README.
 #pragma once
 
 #include <optional>

@@ -1,0 +1,293 @@
+#include "ops/elementwise.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "ops/elementwise_eval.hpp"
+#include "ops/kernel_util.hpp"
+#include "ops/simd.hpp"
+
+namespace rsdat::ops {
+
+int instr_arity(Instr op) {
+  switch (op) {
+    case Instr::kLoad: case Instr::kLoadT: case Instr::kConst: return 0;
+    case Instr::kCast: return 1;
+    case Instr::kWhere: return 3;
+#define RSDAT_UNARY(name, Tag, code, rule, expr) case Instr::k##Tag: return 1;
+#define RSDAT_BINARY(name, Tag, code, rule, expr) case Instr::k##Tag: return 2;
+#include "rsdat/elementwise_ops.def"
+  }
+  return -1;
+}
+
+const char* instr_name(Instr op) {
+  switch (op) {
+#define RSDAT_UNARY(name, Tag, code, rule, expr) case Instr::k##Tag: return #name;
+#define RSDAT_BINARY(name, Tag, code, rule, expr) case Instr::k##Tag: return #name;
+#include "rsdat/elementwise_ops.def"
+    default: return "elementwise";
+  }
+}
+
+namespace {
+
+DTypeRule rule_of(Instr op) {
+  switch (op) {
+#define RSDAT_UNARY(name, Tag, code, rule, expr) case Instr::k##Tag: return DTypeRule::rule;
+#define RSDAT_BINARY(name, Tag, code, rule, expr) case Instr::k##Tag: return DTypeRule::rule;
+#include "rsdat/elementwise_ops.def"
+    default: RSDAT_CHECK_MSG(false, "no dtype rule for a structural instruction");
+  }
+  return DTypeRule::kPromote;
+}
+
+}  // namespace
+
+DType result_dtype(Instr op, DType a, DType b) {
+  const DType t = promote(a, b);
+  switch (rule_of(op)) {
+    case DTypeRule::kFloat: return dtype_is_float(t) ? t : DType::kFloat64;
+    case DTypeRule::kNumeric: return t == DType::kBool ? DType::kInt64 : t;
+    case DTypeRule::kPredicate: return DType::kBool;
+    case DTypeRule::kArithmetic: return t == DType::kBool ? DType::kInt64 : t;
+    case DTypeRule::kDivide: return dtype_is_float(t) ? t : DType::kFloat64;
+    case DTypeRule::kPromote: return t;
+  }
+  return t;
+}
+
+DType result_dtype(Instr op, DType a) { return result_dtype(op, a, a); }
+
+DType scalar_result_dtype(Instr op, DType a, double s) {
+  if (rule_of(op) == DTypeRule::kDivide) return dtype_is_float(a) ? a : DType::kFloat64;
+  if (dtype_is_float(a)) return a;
+  if (std::floor(s) != s) return DType::kFloat64;
+  return a == DType::kBool ? DType::kInt64 : a;
+}
+
+namespace {
+
+constexpr int64_t kBlock = 1024;
+
+Program read_program(ParamReader& p, size_t num_inputs) {
+  ElementwiseParams params = decode_params<ElementwiseParams>(p, "elementwise");
+  Program prog;
+  prog.compute = checked_dtype(static_cast<uint64_t>(params.compute), "elementwise");
+  if (prog.compute != DType::kFloat32 && prog.compute != DType::kFloat64) fail("elementwise: compute type must be float");
+  if (params.program.empty() || params.program.size() > 100000) fail("elementwise: bad program length");
+  size_t depth = 0;
+  for (const Instruction& ins : params.program) {
+    const int arity = instr_arity(ins.op);
+    if (arity < 0) fail("elementwise: unknown instruction " + std::to_string(static_cast<int>(ins.op)));
+    if (ins.op == Instr::kLoad || ins.op == Instr::kLoadT) {
+      if (!(ins.arg >= 0) || ins.arg >= static_cast<double>(num_inputs) || ins.arg != std::floor(ins.arg)) {
+        fail("elementwise: load of a missing input");
+      }
+    }
+    if (ins.op == Instr::kCast && (!(ins.arg >= 0) || ins.arg >= kNumDTypes || ins.arg != std::floor(ins.arg))) {
+      fail("elementwise: bad cast type");
+    }
+    if (depth < static_cast<size_t>(arity)) fail("elementwise: stack underflow");
+    depth = depth - static_cast<size_t>(arity) + 1;
+    prog.max_depth = std::max(prog.max_depth, depth);
+  }
+  if (depth != 1) fail("elementwise: program must leave exactly one value");
+  prog.code = std::move(params.program);
+  return prog;
+}
+
+// Evaluates the program over `len` elements into regs[0]. `load(in, r)` and
+// `load_t(in, r)` fill a register with the block's elements of input `in`, read as it
+// is or transposed.
+template <typename C, typename Load, typename LoadT>
+void eval_block(const Program& prog, std::span<const Chunk> inputs, std::vector<std::vector<C>>& regs, int64_t len,
+                Load&& load, LoadT&& load_t) {
+  size_t sp = 0;
+  for (size_t pc = 0; pc < prog.code.size(); ++pc) {
+    const Instruction& ins = prog.code[pc];
+    // A constant followed by arithmetic: one pass with the scalar, no constant register.
+    if (ins.op == Instr::kConst && pc + 1 < prog.code.size() && sp >= 1) {
+      const Instr next = prog.code[pc + 1].op;
+      const C c = static_cast<C>(ins.arg);
+      C* a = regs[sp - 1].data();
+      bool fused = true;
+      switch (next) {
+        case Instr::kAdd: for (int64_t i = 0; i < len; ++i) a[i] += c; break;
+        case Instr::kSub: for (int64_t i = 0; i < len; ++i) a[i] -= c; break;
+        case Instr::kMul: for (int64_t i = 0; i < len; ++i) a[i] *= c; break;
+        case Instr::kDiv: for (int64_t i = 0; i < len; ++i) a[i] /= c; break;
+        default: fused = false;
+      }
+      if (fused) {
+        ++pc;
+        continue;
+      }
+    }
+    switch (ins.op) {
+      case Instr::kLoad: load(inputs[static_cast<size_t>(ins.arg)], regs[sp++].data()); break;
+      case Instr::kLoadT: load_t(inputs[static_cast<size_t>(ins.arg)], regs[sp++].data()); break;
+      case Instr::kConst: {
+        C* r = regs[sp++].data();
+        std::fill_n(r, len, static_cast<C>(ins.arg));
+        break;
+      }
+      case Instr::kCast: {
+        C* r = regs[sp - 1].data();
+        visit_dtype(static_cast<DType>(static_cast<int>(ins.arg)), [&](auto t) {
+          using T = decltype(t);
+          for (int64_t i = 0; i < len; ++i) r[i] = static_cast<C>(convert<T>(r[i]));
+        });
+        break;
+      }
+#define RSDAT_UNARY(name, Tag, code, rule, expr)          \
+  case Instr::k##Tag: {                                   \
+    C* r = regs[sp - 1].data();                           \
+    for (int64_t i = 0; i < len; ++i) {                   \
+      const C x = r[i];                                   \
+      r[i] = (expr);                                      \
+    }                                                     \
+    break;                                                \
+  }
+#define RSDAT_BINARY(name, Tag, code, rule, expr)         \
+  case Instr::k##Tag: {                                   \
+    C* r = regs[sp - 2].data();                           \
+    const C* b = regs[sp - 1].data();                     \
+    for (int64_t i = 0; i < len; ++i) {                   \
+      const C x = r[i], y = b[i];                         \
+      r[i] = (expr);                                      \
+    }                                                     \
+    --sp;                                                 \
+    break;                                                \
+  }
+#include "rsdat/elementwise_ops.def"
+      case Instr::kWhere: {
+        C* c = regs[sp - 3].data();
+        const C* x = regs[sp - 2].data();
+        const C* y = regs[sp - 1].data();
+        for (int64_t i = 0; i < len; ++i) c[i] = c[i] != 0 ? x[i] : y[i];
+        sp -= 2;
+        break;
+      }
+      default: fail("elementwise: bad instruction");
+    }
+  }
+}
+
+}  // namespace
+
+template <typename C>
+void run_program(const Program& prog, std::span<const Chunk> inputs, const Shape& shape, const ValueSink<C>& sink) {
+  const int64_t n = shape_size(shape);
+  std::vector<std::vector<C>> regs(prog.max_depth, std::vector<C>(kBlock));
+  const bool transposes = std::any_of(prog.code.begin(), prog.code.end(),
+                                      [](const Instruction& i) { return i.op == Instr::kLoadT; });
+  if (!transposes) {
+    // Runs of kBlock elements in memory order.
+    for (int64_t start = 0; start < n; start += kBlock) {
+      const int64_t len = std::min(kBlock, n - start);
+      auto load = [&](const Chunk& in, C* r) {
+        visit_dtype(in.dtype, [&](auto f) {
+          using From = decltype(f);
+          const From* s = in.data<From>() + start;
+          for (int64_t i = 0; i < len; ++i) r[i] = static_cast<C>(s[i]);
+        });
+      };
+      eval_block<C>(prog, inputs, regs, len, load, load);  // no transposed loads here
+      sink(start, len, 1, 0, regs[0].data());
+    }
+    return;
+  }
+  // A transposed input (2-D): square tiles, so that both the input read across and the
+  // one read down stay in cache and in the TLB (a row of the output is a column of the
+  // input, one page per element).
+  constexpr int64_t kTile = 32;
+  static_assert(kTile * kTile <= kBlock);
+  const int64_t rows = shape[0], cols = shape[1];
+  for (int64_t r0 = 0; r0 < rows; r0 += kTile) {
+    const int64_t th = std::min(kTile, rows - r0);
+    for (int64_t c0 = 0; c0 < cols; c0 += kTile) {
+      const int64_t tw = std::min(kTile, cols - c0);
+      auto load = [&](const Chunk& in, C* r) {
+        visit_dtype(in.dtype, [&](auto f) {
+          using From = decltype(f);
+          const From* s = in.data<From>();
+          if (c0 + kTile < cols) {
+            for (int64_t i = 0; i < th; ++i) {
+              const From* row = s + (r0 + i) * cols + c0 + kTile;
+              for (int64_t j = 0; j < kTile; j += 64 / static_cast<int64_t>(sizeof(From))) __builtin_prefetch(row + j);
+            }
+          }
+          for (int64_t i = 0; i < th; ++i)
+            for (int64_t j = 0; j < tw; ++j) r[i * tw + j] = static_cast<C>(s[(r0 + i) * cols + c0 + j]);
+        });
+      };
+      auto load_t = [&](const Chunk& in, C* r) {
+        // Output (row, col) is input (col, row): input rows c0.. read along.
+        visit_dtype(in.dtype, [&](auto f) {
+          using From = decltype(f);
+          const From* s = in.data<From>();
+          // The next tile's rows are far apart (no prefetcher follows them): ask for them now.
+          if (c0 + kTile < cols) {
+            const int64_t next = std::min(kTile, cols - c0 - kTile);
+            for (int64_t j = 0; j < next; ++j) {
+              const From* row = s + (c0 + kTile + j) * rows + r0;
+              for (int64_t i = 0; i < th; i += 64 / static_cast<int64_t>(sizeof(From))) __builtin_prefetch(row + i);
+            }
+          }
+          if constexpr (std::is_same_v<From, C> && sizeof(C) == 8) {
+            if (transpose_8byte(s + c0 * rows + r0, rows, r, tw, th, tw)) return;
+          }
+          for (int64_t j = 0; j < tw; ++j)
+            for (int64_t i = 0; i < th; ++i) r[i * tw + j] = static_cast<C>(s[(c0 + j) * rows + r0 + i]);
+        });
+      };
+      eval_block<C>(prog, inputs, regs, th * tw, load, load_t);
+      sink(r0 * cols + c0, tw, th, cols, regs[0].data());
+    }
+  }
+}
+
+template void run_program<float>(const Program&, std::span<const Chunk>, const Shape&, const ValueSink<float>&);
+template void run_program<double>(const Program&, std::span<const Chunk>, const Shape&, const ValueSink<double>&);
+
+// Reads an elementwise program and checks its inputs against the output shape.
+Program read_checked_program(KernelContext& ctx) {
+  Program prog = read_program(ctx.params, ctx.inputs.size());
+  check_no_trailing(ctx.params, "elementwise");
+  check_inputs(ctx, ctx.inputs.size(), "elementwise");
+  Shape transposed_shape;
+  if (ctx.out_shape.size() == 2) transposed_shape = {ctx.out_shape[1], ctx.out_shape[0]};
+  for (const Instruction& ins : prog.code) {
+    if (ins.op != Instr::kLoad && ins.op != Instr::kLoadT) continue;
+    const Chunk& in = ctx.inputs[static_cast<size_t>(ins.arg)];
+    const Shape& want = ins.op == Instr::kLoad ? ctx.out_shape : transposed_shape;
+    if (in.shape != want || (ins.op == Instr::kLoadT && ctx.out_shape.size() != 2)) {
+      fail("elementwise: input of shape " + shape_to_string(in.shape) + " for output " +
+           shape_to_string(ctx.out_shape) + (ins.op == Instr::kLoadT ? " (transposed)" : ""));
+    }
+  }
+  return prog;
+}
+
+namespace {
+
+Chunk elementwise_kernel(KernelContext& ctx) {
+  Program prog = read_checked_program(ctx);
+  Chunk out = Chunk::allocate(ctx.out_dtype, ctx.out_shape);
+  visit_dtype(out.dtype, [&](auto t) {
+    using T = decltype(t);
+    T* d = out.mutable_data<T>();
+    run_program_as_computed(prog, ctx.inputs, ctx.out_shape, [&](int64_t off, int64_t len, const auto* v) {
+      for (int64_t i = 0; i < len; ++i) d[off + i] = convert<T>(v[i]);
+    });
+  });
+  return out;
+}
+
+
+}  // namespace
+
+void register_elementwise_ops(OpRegistry& r) { r.add(kElementwise, elementwise_kernel, CostClass::kDataBound); }
+
+}  // namespace rsdat::ops

@@ -1,0 +1,99 @@
+// The reduction family. Reductions are trees: reduce_partial per input chunk,
+// reduce_combine over groups of partials, the last step finalising. Partials keep the
+// reduced axes with size 1.
+//
+// The pairwise kinds (sum, prod, min, max, ...) are defined in rsdat/reductions.def:
+// their partial type, identity and combining step. kMoments is the one other kind:
+// partials of dtype float64, shape [3] + keepdims shape: count, mean, M2 (Chan et al.'s
+// parallel update), finalised as var or std.
+//
+// The client builds the tree with partial_dtype() and result_dtype() from here, and the
+// kernels compute with the same functions, so the two cannot disagree.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/params.hpp"
+#include "ops/op_registry.hpp"
+#include "rsdat/dtype.hpp"
+
+namespace rsdat::ops {
+
+enum class ReduceKind : uint8_t {
+#define RSDAT_MONOID(name, Tag, code, partial, identity, combine) k##Tag = code,
+#include "rsdat/reductions.def"
+  kMoments = 3,
+};
+// The partial's and the result's dtype (see reductions.def).
+enum class PartialRule : uint8_t { kAccumulate, kInput };
+// Where a pairwise kind's partial starts.
+enum class Identity : uint8_t { kZero, kOne, kHighest, kLowest };
+
+// The kind's name ("sum", "moments"), or nullptr for a byte that is no kind.
+const char* reduce_kind_name(ReduceKind kind);
+// The dtype of the partials of `kind` over an input of dtype `in`.
+DType partial_dtype(ReduceKind kind, DType in);
+// The result dtype of a pairwise kind over an input of dtype `in`.
+DType result_dtype(ReduceKind kind, DType in);
+// Whether a zero-size reduction of `kind` has a value (sum: 0) or is an error (min).
+bool has_identity(ReduceKind kind);
+
+// What the final step produces from the combined partial: the partial as it is (not
+// final), the partial converted to the output dtype, or the mean, variance or
+// standard deviation.
+enum class Finalize : uint8_t { kNone = 0, kConvert = 1, kMean = 2, kVar = 5, kStd = 6 };
+struct FinalizeSpec {
+  Finalize what = Finalize::kNone;
+  double count = 0;  // kMean: elements reduced into each output element
+  double ddof = 0;   // kVar, kStd
+  template <typename A> void fields(A& a) { a(what, count, ddof); }
+};
+
+// "reduce_partial": one input; axes sorted. With a finalize spec other than kNone the
+// output is final (reduced axes dropped, output dtype).
+inline constexpr const char* kReducePartial = "reduce_partial";
+struct ReducePartialParams {
+  static constexpr uint8_t kVersion = 1;
+  ReduceKind kind = ReduceKind::kSum;
+  std::vector<int64_t> axes;
+  FinalizeSpec fin;
+  template <typename A> void fields(A& a) { a(kind, axes, fin); }
+};
+inline std::string reduce_partial_params(ReduceKind kind, const std::vector<int64_t>& axes, const FinalizeSpec& fin) {
+  return encode_params(ReducePartialParams{kind, axes, fin});
+}
+
+// "reduce_expr_partial": reduce_partial of an elementwise program's result over the
+// inputs, without storing it: the elementwise params, its dtype, the block shape, and
+// reduce_partial's params.
+inline constexpr const char* kReduceExprPartial = "reduce_expr_partial";
+struct ReduceExprPartialParams {
+  static constexpr uint8_t kVersion = 1;
+  std::string elementwise;  // ElementwiseParams, encoded
+  DType dtype = DType::kFloat64;
+  std::vector<int64_t> block;
+  std::string reduce;  // ReducePartialParams, encoded
+  template <typename A> void fields(A& a) { a(elementwise, dtype, block, reduce); }
+};
+inline std::string reduce_expr_partial_params(const std::string& elementwise, DType dtype, const Shape& block,
+                                              const std::string& reduce_partial) {
+  return encode_params(ReduceExprPartialParams{elementwise, dtype, block, reduce_partial});
+}
+
+// "reduce_combine": n >= 1 partials of identical shape; elementwise combination.
+inline constexpr const char* kReduceCombine = "reduce_combine";
+struct ReduceCombineParams {
+  static constexpr uint8_t kVersion = 1;
+  ReduceKind kind = ReduceKind::kSum;
+  FinalizeSpec fin;
+  template <typename A> void fields(A& a) { a(kind, fin); }
+};
+inline std::string reduce_combine_params(ReduceKind kind, const FinalizeSpec& fin) {
+  return encode_params(ReduceCombineParams{kind, fin});
+}
+
+void register_reduce_ops(OpRegistry& registry);
+
+}  // namespace rsdat::ops

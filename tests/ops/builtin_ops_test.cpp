@@ -1,0 +1,339 @@
+// The built-in kernels on their own, through run_kernel, against direct computations.
+#include "ops/builtin_ops.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <numeric>
+#include <random>
+
+#include "core/task.hpp"
+
+namespace rsdat::ops {
+namespace {
+
+Chunk make(DType dt, Shape shape, std::function<double(int64_t)> f) {
+  Chunk c = Chunk::allocate(dt, std::move(shape));
+  visit_dtype(dt, [&](auto t) {
+    using T = decltype(t);
+    for (int64_t i = 0; i < c.num_elements(); ++i) c.mutable_data<T>()[i] = static_cast<T>(f(i));
+  });
+  return c;
+}
+
+double at(const Chunk& c, int64_t i) {
+  return visit_dtype(c.dtype, [&](auto t) { return static_cast<double>(c.data<decltype(t)>()[i]); });
+}
+
+TaskSpec spec(const char* op, std::string params, DType dt, Shape shape) {
+  TaskSpec s;
+  s.key = {1, 0};
+  s.op = op;
+  s.params = std::move(params);
+  s.dtype = dt;
+  s.shape = std::move(shape);
+  return s;
+}
+
+bool fails(const TaskSpec& s, std::vector<Chunk> in = {}) { return !run_kernel(s, in).ok(); }
+
+Chunk run_ok(const TaskSpec& s, std::vector<Chunk> in = {}) {
+  auto r = run_kernel(s, in);
+  EXPECT_TRUE(r.ok()) << r.status().to_string();
+  return r.ok() ? std::move(r).value() : Chunk{};
+}
+
+TEST(BuiltinOps, FillConvertsToEveryDtype) {
+  for (int d = 0; d < kNumDTypes; ++d) {
+    DType dt = static_cast<DType>(d);
+    Chunk c = run_ok(spec(kFill, fill_params(3), dt, {2, 3}));
+    ASSERT_EQ(c.num_elements(), 6);
+    EXPECT_EQ(at(c, 5), dt == DType::kBool ? 1.0 : 3.0) << dtype_name(dt);
+  }
+}
+
+// The vectorised stream (AVX-512 where the CPU has it) and the baseline one agree to
+// the bit, at every length and start (vector bodies, remainders, unaligned starts).
+TEST(BuiltinOps, RandomStreamIsTheSameWithEveryInstructionSet) {
+  std::vector<double> best(1100), base(1100);
+  std::vector<float> best32(1100), base32(1100);
+  for (uint64_t first : {0ull, 1ull, 7ull, 1000003ull, (1ull << 40) + 5}) {
+    for (int64_t n : {0, 1, 7, 8, 9, 63, 64, 65, 1100}) {
+      uniform_values(9, first, n, best.data(), Isa::kBest);
+      uniform_values(9, first, n, base.data(), Isa::kBaseline);
+      uniform_values(9, first, n, best32.data(), Isa::kBest);
+      uniform_values(9, first, n, base32.data(), Isa::kBaseline);
+      for (int64_t j = 0; j < n; ++j) {
+        const double v = uniform_at(9, first + static_cast<uint64_t>(j));
+        ASSERT_EQ(best[j], v) << first << "+" << j;
+        ASSERT_EQ(base[j], v) << first << "+" << j;
+        ASSERT_EQ(best32[j], base32[j]) << first << "+" << j;
+        ASSERT_EQ(best32[j], std::min(static_cast<float>(v), std::nextafter(1.0f, 0.0f)));
+      }
+    }
+  }
+}
+
+TEST(BuiltinOps, RandomUniformDependsOnlyOnTheElementIndex) {
+  Shape full{7, 9};
+  Chunk whole = run_ok(spec(kRandomUniform, random_uniform_params(5, full, {0, 0}), DType::kFloat64, full));
+  Chunk part = run_ok(spec(kRandomUniform, random_uniform_params(5, full, {3, 4}), DType::kFloat64, {4, 5}));
+  for (int64_t i = 0; i < 4; ++i)
+    for (int64_t j = 0; j < 5; ++j) EXPECT_EQ(at(part, i * 5 + j), at(whole, (i + 3) * 9 + j + 4));
+  for (int64_t i = 0; i < whole.num_elements(); ++i) EXPECT_EQ(at(whole, i), uniform_at(5, i));
+  Shape big{1000, 1000};
+  Chunk f = run_ok(spec(kRandomUniform, random_uniform_params(1, big, {0, 0}), DType::kFloat32, big));
+  double sum = 0;
+  for (int64_t i = 0; i < f.num_elements(); ++i) {
+    ASSERT_GE(at(f, i), 0.0);
+    ASSERT_LT(at(f, i), 1.0);
+    sum += at(f, i);
+  }
+  EXPECT_NEAR(sum / f.num_elements(), 0.5, 0.002);
+  // Out of range chunk offsets are refused.
+  EXPECT_TRUE(fails(spec(kRandomUniform, random_uniform_params(1, full, {5, 0}), DType::kFloat64, {4, 5}), {}));
+}
+
+TEST(BuiltinOps, ElementwiseProgramMatchesDirectArithmetic) {
+  Chunk a = make(DType::kFloat64, {3, 500}, [](int64_t i) { return 0.5 + i; });
+  Chunk b = make(DType::kInt32, {3, 500}, [](int64_t i) { return i % 7 + 1; });
+  // (a + b) * 2 - a / b, then sqrt, as float32
+  std::vector<Instruction> p{{Instr::kLoad, 0}, {Instr::kLoad, 1}, {Instr::kAdd}, {Instr::kConst, 2}, {Instr::kMul},
+                             {Instr::kLoad, 0}, {Instr::kLoad, 1}, {Instr::kDiv}, {Instr::kSub}, {Instr::kSqrt}};
+  Chunk out = run_ok(spec(kElementwise, elementwise_params(DType::kFloat64, p), DType::kFloat32, {3, 500}), {a, b});
+  for (int64_t i = 0; i < 1500; ++i) {
+    double x = 0.5 + i, y = i % 7 + 1;
+    ASSERT_FLOAT_EQ(static_cast<float>(at(out, i)), static_cast<float>(std::sqrt((x + y) * 2 - x / y)));
+  }
+  // astype through int truncates toward zero; to bool is != 0.
+  Chunk neg = make(DType::kFloat64, {4}, [](int64_t i) { return -1.7 + i; });
+  std::vector<Instruction> cast{{Instr::kLoad, 0}, {Instr::kCast, static_cast<double>(DType::kInt32)}};
+  Chunk c = run_ok(spec(kElementwise, elementwise_params(DType::kFloat64, cast), DType::kFloat64, {4}), {neg});
+  EXPECT_EQ(at(c, 0), -1.0);
+  EXPECT_EQ(at(c, 2), 0.0);
+  std::vector<Instruction> tobool{{Instr::kLoad, 0}, {Instr::kCast, static_cast<double>(DType::kBool)}};
+  Chunk bl = run_ok(spec(kElementwise, elementwise_params(DType::kFloat64, tobool), DType::kBool, {4}), {neg});
+  EXPECT_EQ(at(bl, 0), 1.0);
+}
+
+TEST(BuiltinOps, TransposedLoadsMatchTheTransposeAtEveryShape) {
+  // a + 2 * b.T - a.T * c.T, over shapes that end tiles short, in float64 and float32.
+  // A float64 input read transposed in float64 goes 8 x 8 through vector registers
+  // where the CPU has AVX-512 (whole tiles and 8-multiples), element-wise otherwise.
+  const std::vector<std::pair<Shape, DType>> cases = [] {
+    std::vector<std::pair<Shape, DType>> all;
+    for (Shape shape : {Shape{33, 70}, Shape{1, 5}, Shape{64, 64}, Shape{70, 2}, Shape{100, 33}, Shape{72, 40}})
+      for (DType bt : {DType::kInt16, DType::kFloat64}) all.emplace_back(shape, bt);
+    return all;
+  }();
+  for (const auto& [shape, bt] : cases) {
+    const int64_t rows = shape[0], cols = shape[1];
+    Chunk a = make(DType::kFloat64, {rows, cols}, [](int64_t i) { return 0.25 * i; });
+    Chunk b = make(bt, {cols, rows}, [](int64_t i) { return i % 101 - 50; });
+    Chunk sq = make(DType::kFloat32, {rows, cols}, [](int64_t i) { return i % 13; });  // read transposed only when square
+    std::vector<Instruction> p{{Instr::kLoad, 0}, {Instr::kConst, 2}, {Instr::kLoadT, 1}, {Instr::kMul},
+                               {Instr::kAdd}};
+    for (DType compute : {DType::kFloat64, DType::kFloat32}) {
+      Chunk out = run_ok(spec(kElementwise, elementwise_params(compute, p), DType::kFloat64, shape), {a, b});
+      for (int64_t r = 0; r < rows; ++r) {
+        for (int64_t c = 0; c < cols; ++c) {
+          const double want = 0.25 * (r * cols + c) + 2 * ((c * rows + r) % 101 - 50);
+          ASSERT_NEAR(at(out, r * cols + c), want, 1e-3 * (1 + std::abs(want))) << shape_to_string(shape);
+        }
+      }
+    }
+    if (rows != cols) continue;
+    std::vector<Instruction> q{{Instr::kLoadT, 0}, {Instr::kLoadT, 1}, {Instr::kMul}};
+    Chunk out = run_ok(spec(kElementwise, elementwise_params(DType::kFloat64, q), DType::kFloat64, shape), {a, sq});
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < cols; ++c) ASSERT_EQ(at(out, r * cols + c), 0.25 * (c * rows + r) * ((c * rows + r) % 13));
+  }
+}
+
+// A reduction of an elementwise program, fused (the values are never stored), equals
+// the program's output reduced: every kind, axis set, dtype and the transposed path.
+TEST(BuiltinOps, FusedExpressionReductionsEqualEvaluateThenReduce) {
+  struct Case {
+    Shape shape;
+    std::vector<int64_t> axes;
+    bool transposed;
+    DType dtype;
+  };
+  const std::vector<Case> cases{{{37, 70}, {0}, false, DType::kFloat64}, {{37, 70}, {1}, false, DType::kFloat32},
+                                {{40, 40}, {0, 1}, true, DType::kFloat64}, {{40, 40}, {1}, true, DType::kInt32},
+                                {{3, 5, 700}, {0, 2}, false, DType::kFloat64}, {{3, 5, 700}, {1}, false, DType::kInt64},
+                                {{1500}, {0}, false, DType::kBool}, {{}, {}, false, DType::kFloat64}};
+  for (const Case& c : cases) {
+    const Shape in_shape = c.transposed ? Shape{c.shape[1], c.shape[0]} : c.shape;
+    Chunk a = make(DType::kFloat64, c.shape, [](int64_t i) { return std::sin(0.37 * i) * 100; });
+    Chunk b = make(DType::kInt16, in_shape, [](int64_t i) { return i % 17 - 8; });
+    std::vector<Instruction> p{{Instr::kLoad, 0}, {c.transposed ? Instr::kLoadT : Instr::kLoad, 1}, {Instr::kMul}};
+    const std::string program = elementwise_params(DType::kFloat64, p);
+    Chunk values = run_ok(spec(kElementwise, program, c.dtype, c.shape), {a, b});
+    for (ReduceKind kind : {ReduceKind::kSum, ReduceKind::kMin, ReduceKind::kMax}) {
+      const std::string reduce = reduce_partial_params(kind, c.axes, {});
+      Shape keep = c.shape;
+      for (int64_t ax : c.axes) keep[ax] = 1;
+      const DType pdt = kind != ReduceKind::kSum ? c.dtype : dtype_is_float(c.dtype) ? DType::kFloat64 : DType::kInt64;
+      Chunk want = run_ok(spec(kReducePartial, reduce, pdt, keep), {values});
+      TaskSpec fused = spec(kReduceExprPartial, reduce_expr_partial_params(program, c.dtype, c.shape, reduce), want.dtype,
+                            want.shape);
+      Chunk got = run_ok(fused, {a, b});
+      ASSERT_EQ(got.shape, want.shape) << shape_to_string(c.shape);
+      for (int64_t i = 0; i < want.num_elements(); ++i) {
+        ASSERT_NEAR(at(got, i), at(want, i), 1e-9 * (1 + std::abs(at(want, i))))
+            << shape_to_string(c.shape) << " kind " << static_cast<int>(kind) << " at " << i;
+      }
+    }
+  }
+}
+
+TEST(BuiltinOps, MalformedProgramsFailTheTask) {
+  Chunk a = make(DType::kFloat64, {4}, [](int64_t i) { return i; });
+  auto bad = [&](std::vector<Instruction> p, size_t inputs = 1) {
+    std::vector<Chunk> in(inputs, a);
+    return !fails(spec(kElementwise, elementwise_params(DType::kFloat64, p), DType::kFloat64, {4}), in);
+  };
+  EXPECT_FALSE(bad({{Instr::kAdd}}));                                   // underflow
+  EXPECT_FALSE(bad({{Instr::kLoad, 3}}));                               // missing input
+  EXPECT_FALSE(bad({{Instr::kLoad, 0}, {Instr::kLoad, 0}}));            // two values left
+  EXPECT_FALSE(bad({{Instr::kLoad, 0}, {Instr::kCast, 99}}));           // bad dtype
+  EXPECT_TRUE(fails(spec(kElementwise, "\x09", DType::kFloat64, {4}), {a}));  // truncated
+  Chunk wrong = make(DType::kFloat64, {5}, [](int64_t) { return 0; });
+  std::vector<Instruction> p{{Instr::kLoad, 0}};
+  EXPECT_TRUE(fails(spec(kElementwise, elementwise_params(DType::kFloat64, p), DType::kFloat64, {4}), {wrong}));
+  EXPECT_TRUE(fails(spec("nope", "", DType::kFloat64, {4}), {}));
+}
+
+TEST(BuiltinOps, TransposeAnyPermutation) {
+  Chunk a = make(DType::kInt16, {3, 4, 5}, [](int64_t i) { return i; });
+  Chunk t = run_ok(spec(kTranspose, transpose_params({2, 0, 1}), DType::kInt16, {5, 3, 4}), {a});
+  for (int64_t i = 0; i < 3; ++i)
+    for (int64_t j = 0; j < 4; ++j)
+      for (int64_t k = 0; k < 5; ++k) ASSERT_EQ(at(t, k * 12 + i * 4 + j), at(a, i * 20 + j * 5 + k));
+  Chunk m = make(DType::kFloat64, {37, 70}, [](int64_t i) { return i; });
+  Chunk mt = run_ok(spec(kTranspose, transpose_params({1, 0}), DType::kFloat64, {70, 37}), {m});
+  for (int64_t i = 0; i < 37; ++i)
+    for (int64_t j = 0; j < 70; ++j) ASSERT_EQ(at(mt, j * 37 + i), at(m, i * 70 + j));
+  EXPECT_TRUE(fails(spec(kTranspose, transpose_params({0, 0, 1}), DType::kInt16, {3, 3, 4}), {a}));
+  EXPECT_TRUE(fails(spec(kTranspose, transpose_params({1, 0, 2}), DType::kInt16, {3, 4, 5}), {a}));
+}
+
+TEST(BuiltinOps, PartialsCombinedEqualADirectReduction) {
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<double> u(-1, 1);
+  std::vector<double> values(6 * 10);
+  for (auto& v : values) v = u(rng);
+  // Two chunks of 3 x 10 along axis 0; reduce over axis 0 with moments.
+  Chunk c0 = make(DType::kFloat64, {3, 10}, [&](int64_t i) { return values[i]; });
+  Chunk c1 = make(DType::kFloat64, {3, 10}, [&](int64_t i) { return values[30 + i]; });
+  auto partial = [&](const Chunk& c, ReduceKind kind, DType pdt, Shape pshape) {
+    return run_ok(spec(kReducePartial, reduce_partial_params(kind, {0}, {}), pdt, pshape), {c});
+  };
+  Chunk p0 = partial(c0, ReduceKind::kMoments, DType::kFloat64, {3, 1, 10});
+  Chunk p1 = partial(c1, ReduceKind::kMoments, DType::kFloat64, {3, 1, 10});
+  Chunk var = run_ok(spec(kReduceCombine, reduce_combine_params(ReduceKind::kMoments, {Finalize::kVar, 0, 1}),
+                          DType::kFloat64, {10}), {p0, p1});
+  Chunk s0 = partial(c0, ReduceKind::kSum, DType::kFloat64, {1, 10});
+  Chunk s1 = partial(c1, ReduceKind::kSum, DType::kFloat64, {1, 10});
+  Chunk mean = run_ok(spec(kReduceCombine, reduce_combine_params(ReduceKind::kSum, {Finalize::kMean, 6, 0}),
+                           DType::kFloat32, {10}), {s0, s1});
+  Chunk mx0 = partial(c0, ReduceKind::kMax, DType::kFloat64, {1, 10});
+  Chunk mx1 = partial(c1, ReduceKind::kMax, DType::kFloat64, {1, 10});
+  Chunk mx = run_ok(spec(kReduceCombine, reduce_combine_params(ReduceKind::kMax, {Finalize::kConvert}), DType::kFloat64,
+                         {10}), {mx0, mx1});
+  for (int64_t j = 0; j < 10; ++j) {
+    double m = 0, q = 0, hi = -2;
+    for (int i = 0; i < 6; ++i) m += values[i * 10 + j] / 6;
+    for (int i = 0; i < 6; ++i) {
+      q += (values[i * 10 + j] - m) * (values[i * 10 + j] - m);
+      hi = std::max(hi, values[i * 10 + j]);
+    }
+    EXPECT_NEAR(at(var, j), q / 5, 1e-12);
+    EXPECT_FLOAT_EQ(static_cast<float>(at(mean, j)), static_cast<float>(m));
+    EXPECT_EQ(at(mx, j), hi);
+  }
+}
+
+TEST(BuiltinOps, ReduceOverLastAndSeveralAxes) {
+  Chunk a = make(DType::kInt32, {4, 5, 6}, [](int64_t i) { return i; });
+  Chunk s = run_ok(spec(kReducePartial, reduce_partial_params(ReduceKind::kSum, {2}, {Finalize::kConvert}), DType::kInt64,
+                        {4, 5}), {a});
+  for (int64_t i = 0; i < 20; ++i) EXPECT_EQ(at(s, i), 6 * 6 * i + 15);
+  Chunk s02 = run_ok(spec(kReducePartial, reduce_partial_params(ReduceKind::kMin, {0, 2}, {Finalize::kConvert}),
+                          DType::kInt32, {5}), {a});
+  for (int64_t j = 0; j < 5; ++j) EXPECT_EQ(at(s02, j), j * 6);
+  Chunk all = run_ok(spec(kReducePartial, reduce_partial_params(ReduceKind::kSum, {0, 1, 2}, {Finalize::kMean, 120}),
+                          DType::kFloat64, {}), {a});
+  EXPECT_DOUBLE_EQ(at(all, 0), 59.5);
+  // Wrong finalize for the kind, unsorted axes, out-of-range axes.
+  EXPECT_TRUE(fails(spec(kReducePartial, reduce_partial_params(ReduceKind::kSum, {0}, {Finalize::kVar}),
+                         DType::kFloat64, {5, 6}), {a}));
+  EXPECT_TRUE(fails(spec(kReducePartial, reduce_partial_params(ReduceKind::kSum, {2, 0}, {}), DType::kInt64,
+                         {1, 5, 1}), {a}));
+  EXPECT_TRUE(fails(spec(kReducePartial, reduce_partial_params(ReduceKind::kSum, {3}, {}), DType::kInt64,
+                         {4, 5, 6}), {a}));
+}
+
+TEST(BuiltinOps, MatmulSumsBlockProducts) {
+  Chunk a0 = make(DType::kFloat64, {3, 2}, [](int64_t i) { return i + 1; });
+  Chunk a1 = make(DType::kFloat64, {3, 4}, [](int64_t i) { return 2 * i - 3; });
+  Chunk b0 = make(DType::kFloat64, {2, 5}, [](int64_t i) { return i % 3; });
+  Chunk b1 = make(DType::kFloat32, {4, 5}, [](int64_t i) { return 1.0 / (i + 1); });
+  Chunk c = run_ok(spec(kMatmul, matmul_params(2), DType::kFloat64, {3, 5}), {a0, a1, b0, b1});
+  for (int64_t i = 0; i < 3; ++i)
+    for (int64_t j = 0; j < 5; ++j) {
+      double e = 0;
+      for (int64_t k = 0; k < 2; ++k) e += at(a0, i * 2 + k) * at(b0, k * 5 + j);
+      for (int64_t k = 0; k < 4; ++k) e += at(a1, i * 4 + k) * at(b1, k * 5 + j);
+      EXPECT_NEAR(at(c, i * 5 + j), e, 1e-6);
+    }
+  EXPECT_TRUE(fails(spec(kMatmul, matmul_params(2), DType::kFloat64, {3, 5}), {a0, a1, b1, b0}));
+  EXPECT_TRUE(fails(spec(kMatmul, matmul_params(3), DType::kFloat64, {3, 5}), {a0, a1, b0, b1}));
+}
+
+TEST(BuiltinOps, AssembleRechunksBlocks) {
+  // A 6 x 6 array in 3 x 3 blocks, assembled into the 2 x 5 block at (2, 1).
+  auto value = [](int64_t r, int64_t c) { return r * 10.0 + c; };
+  std::vector<Chunk> in;
+  std::vector<std::vector<int64_t>> offs;
+  for (int64_t bi = 0; bi < 2; ++bi)
+    for (int64_t bj = 0; bj < 2; ++bj) {
+      in.push_back(make(DType::kFloat32, {3, 3}, [&](int64_t i) { return value(bi * 3 + i / 3, bj * 3 + i % 3); }));
+      offs.push_back({bi * 3, bj * 3});
+    }
+  Chunk out = run_ok(spec(kAssemble, assemble_params({2, 1}, offs), DType::kFloat64, {2, 5}), in);
+  for (int64_t i = 0; i < 2; ++i)
+    for (int64_t j = 0; j < 5; ++j) EXPECT_EQ(at(out, i * 5 + j), value(2 + i, 1 + j));
+  // Inputs that leave a hole are refused.
+  std::vector<Chunk> some(in.begin(), in.begin() + 2);
+  std::vector<std::vector<int64_t>> some_offs(offs.begin(), offs.begin() + 2);
+  EXPECT_TRUE(fails(spec(kAssemble, assemble_params({2, 1}, some_offs), DType::kFloat64, {2, 5}), some));
+}
+
+TEST(BuiltinOps, CoordinateHoldsTheIndexAlongItsAxis) {
+  Chunk c = run_ok(spec(kCoordinate, coordinate_params(1, 10), DType::kInt32, {2, 3, 2}));
+  for (int64_t i = 0; i < 2; ++i)
+    for (int64_t j = 0; j < 3; ++j)
+      for (int64_t k = 0; k < 2; ++k) EXPECT_EQ(at(c, i * 6 + j * 2 + k), 10 + j);
+  EXPECT_TRUE(fails(spec(kCoordinate, coordinate_params(3, 0), DType::kInt32, {2, 3, 2}), {}));
+}
+
+TEST(BuiltinOps, TrailingOrMissingParameterBytesAreRefused) {
+  EXPECT_TRUE(fails(spec(kFill, fill_params(1) + "x", DType::kFloat64, {2}), {}));
+  EXPECT_TRUE(fails(spec(kFill, "", DType::kFloat64, {2}), {}));
+  std::string huge = ParamWriter().u8(TransposeParams::kVersion).u64(1ull << 60).take();
+  EXPECT_TRUE(fails(spec(kTranspose, huge, DType::kFloat64, {2}), {}));
+}
+
+TEST(BuiltinOps, ParametersOfAnotherVersionAreRefusedByName) {
+  std::string params = fill_params(1);
+  params[0] = static_cast<char>(FillParams::kVersion + 1);
+  auto r = run_kernel(spec(kFill, params, DType::kFloat64, {2}), {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("fill: parameters of version 2, this build reads 1"), std::string::npos)
+      << r.status().message();
+}
+
+}  // namespace
+}  // namespace rsdat::ops
