@@ -1,0 +1,87 @@
+// rsdat against NumPy on the same inputs, on a real scheduler and 2 workers: every
+// case's dtype, shape and values must match what NumPy computes (tests/numpy/).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+
+#include "rsdat/rsdat.hpp"
+#include "tests/numpy/numpy_parity.hpp"
+
+namespace rsdat {
+namespace {
+
+using test_support::NumpyParity;
+
+class NumpyParityTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    cluster_ = new LocalCluster(LocalClusterOptions{.workers = 2, .threads_per_worker = 1, .memory_limit = "1GB"});
+    client_ = new Client(*cluster_, ClientOptions{.progress = false});
+  }
+  static void TearDownTestSuite() {
+    delete client_;
+    delete cluster_;
+  }
+  static LocalCluster* cluster_;
+  static Client* client_;
+};
+LocalCluster* NumpyParityTest::cluster_ = nullptr;
+Client* NumpyParityTest::client_ = nullptr;
+
+// Inputs on an uneven chunk grid, in several dtypes, and with NaN and infinities.
+struct Inputs {
+  Array a, f, i, u, w;
+  explicit Inputs(NumpyParity& p) {
+    const Shape shape{6, 8, 5}, chunks{4, 3, 2};
+    a = p.input("a", random::uniform(shape, chunks, 1));
+    f = p.input("f", random::uniform(shape, chunks, 2, DType::kFloat32));
+    i = p.input("i", (random::uniform(shape, chunks, 3) * 20.0 - 10.0).astype(DType::kInt32));
+    u = p.input("u", (random::uniform(shape, chunks, 4) * 200.0).astype(DType::kUInt8));
+    const double nan = std::numeric_limits<double>::quiet_NaN(), inf = std::numeric_limits<double>::infinity();
+    // A condition is true where it is not zero: the integer part of a scaled value.
+    auto int_part = [](const Array& v) { return v.astype(DType::kInt32); };
+    Array x = random::uniform(shape, chunks, 5);
+    Array m = where(int_part((x - 0.3) * 40.0), x, -inf);  // -inf for 0.275 < x < 0.325
+    m = where(int_part(x / 0.28), m, nan);                  // NaN below 0.28
+    w = p.input("w", where(int_part(x * 1.05), inf, m));     // inf above 0.952
+  }
+};
+
+TEST_F(NumpyParityTest, Reductions) {
+  NumpyParity p("reductions");
+  Inputs in(p);
+  p.add("sum_f64_axis0", in.a.sum({0}), "np.sum(a, axis=0)");
+  p.add("sum_i32_all", in.i.sum(), "np.sum(i)");
+  p.add("sum_u8_axes12", in.u.sum({1, 2}), "np.sum(u, axis=(1, 2))");
+  p.add("sum_f32_negative_axis", in.f.sum({-1}), "np.sum(f, axis=-1)", 1e-6);
+  p.add("min_f32_axis2", in.f.min({2}), "np.min(f, axis=2)");
+  p.add("max_i32_axis1", in.i.max({1}), "np.max(i, axis=1)");
+  p.add("max_nan_wins", in.w.max({0}), "np.max(w, axis=0)");
+  p.add("mean_f32_axis0", in.f.mean({0}), "np.mean(f, axis=0)", 1e-6);
+  p.add("mean_i32_all", in.i.mean(), "np.mean(i)");
+  p.add("var_ddof1", in.a.var({0, 2}, 1), "np.var(a, axis=(0, 2), ddof=1)");
+  p.add("std_axis1", in.a.std({1}), "np.std(a, axis=1)");
+  p.add("nanmean_with_infinities", in.w.nanmean({0}), "np.nanmean(w, axis=0)");
+  p.add("nanmean_all", in.w.nanmean(), "np.nanmean(w)");
+  EXPECT_TRUE(p.check()) << p.report();
+}
+
+TEST_F(NumpyParityTest, Elementwise) {
+  NumpyParity p("elementwise");
+  Inputs in(p);
+  p.add("arith", (in.a * 2.0 - in.a / 3.0) + 1.0, "(a * 2.0 - a / 3.0) + 1.0");
+  p.add("divide_ints", divide(in.i, in.i + 20), "np.divide(i, i + 20)");
+  p.add("power", power(in.a, in.a), "np.power(a, a)");
+  p.add("exp_log_f32", log(exp(in.f) + 1.0), "np.log(np.exp(f) + 1.0)", 1e-6);
+  p.add("sin_cos_sqrt", sin(in.a) * cos(in.a) + sqrt(in.a), "np.sin(a) * np.cos(a) + np.sqrt(a)");
+  p.add("minimum_nan_wins", minimum(in.w, in.a), "np.minimum(w, a)");
+  p.add("maximum_ints", maximum(in.i, in.i * 2), "np.maximum(i, i * 2)");
+  p.add("negative_abs", abs(-in.i), "np.abs(-i)");
+  p.add("isnan", isnan(in.w), "np.isnan(w)");
+  p.add("where", where(isnan(in.w), 0.0, in.w), "np.where(np.isnan(w), 0.0, w)");
+  EXPECT_TRUE(p.check()) << p.report();
+}
+
+}  // namespace
+}  // namespace rsdat
