@@ -79,6 +79,10 @@ TEST_F(NumpyParityTest, Elementwise) {
   p.add("maximum_ints", maximum(in.i, in.i * 2), "np.maximum(i, i * 2)");
   p.add("negative_abs", abs(-in.i), "np.abs(-i)");
   p.add("isnan", isnan(in.w), "np.isnan(w)");
+  p.add("tanh", tanh(in.a * 4.0 - 2.0), "np.tanh(a * 4.0 - 2.0)");
+  p.add("tanh_f32", tanh(in.f), "np.tanh(f)", 1e-6);
+  p.add("tanh_ints", tanh(in.i), "np.tanh(i)");
+  p.add("tanh_infinities", tanh(in.w), "np.tanh(w)");
   p.add("where", where(isnan(in.w), 0.0, in.w), "np.where(np.isnan(w), 0.0, w)");
   EXPECT_TRUE(p.check()) << p.report();
 }
