@@ -64,6 +64,11 @@ TEST_F(NumpyParityTest, Reductions) {
   p.add("std_axis1", in.a.std({1}), "np.std(a, axis=1)");
   p.add("nanmean_with_infinities", in.w.nanmean({0}), "np.nanmean(w, axis=0)");
   p.add("nanmean_all", in.w.nanmean(), "np.nanmean(w)");
+  p.add("prod_f64_axis0", (in.a + 0.5).prod({0}), "np.prod(a + 0.5, axis=0)");
+  p.add("prod_f32_axes02", (in.f + 0.5).prod({0, 2}), "np.prod(f + 0.5, axis=(0, 2))", 1e-6);
+  p.add("prod_i32_axis1", (in.i / 4.0).astype(DType::kInt32).prod({1}), "np.prod((i / 4.0).astype(np.int32), axis=1)");
+  p.add("prod_u8_all_wraps", in.u.prod(), "np.prod(u)");
+  p.add("prod_nan_and_inf", in.w.prod({2}), "np.prod(w, axis=2)");
   EXPECT_TRUE(p.check()) << p.report();
 }
 
