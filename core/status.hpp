@@ -63,6 +63,10 @@ inline Status protocol_error(std::string m) { return {StatusCode::kProtocol, std
 inline Status task_error(std::string m) { return {StatusCode::kTaskError, std::move(m)}; }
 inline Status internal_error(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
 
+[[noreturn]] void check_failed(const char* file, int line, const char* expr, const std::string& msg);
+
+// A value or the Status saying why there is none. Reading the value of an error is a
+// bug: value(), * and -> fail a check naming the status (never undefined behaviour).
 template <typename T>
 class [[nodiscard]] Result {
  public:
@@ -72,20 +76,33 @@ class [[nodiscard]] Result {
   }
   bool ok() const { return value_.has_value(); }
   const Status& status() const { return status_; }
-  T& value() & { return *value_; }
-  const T& value() const& { return *value_; }
-  T&& value() && { return std::move(*value_); }
-  T* operator->() { return &*value_; }
-  const T* operator->() const { return &*value_; }
-  T& operator*() & { return *value_; }
-  const T& operator*() const& { return *value_; }
+  T& value() & { return checked(); }
+  const T& value() const& { return checked(); }
+  T&& value() && { return std::move(checked()); }
+  T* operator->() { return &checked(); }
+  const T* operator->() const { return &checked(); }
+  T& operator*() & { return checked(); }
+  const T& operator*() const& { return checked(); }
 
  private:
+  T& checked() {
+    if (!value_) check_failed(__FILE__, __LINE__, "Result::value()", "on an error: " + status_.to_string());
+    return *value_;
+  }
+  const T& checked() const { return const_cast<Result*>(this)->checked(); }
+
   std::optional<T> value_;
   Status status_;
 };
 
-[[noreturn]] void check_failed(const char* file, int line, const char* expr, const std::string& msg);
+namespace detail {
+// The status as it is, or with `context` prepended (the macros' optional argument).
+inline Status annotate(Status s) { return s; }
+template <typename C>
+Status annotate(const Status& s, C&& context) {
+  return s.with_context(std::string(std::forward<C>(context)));
+}
+}  // namespace detail
 
 }  // namespace rsdat
 
@@ -101,16 +118,21 @@ class [[nodiscard]] Result {
 #define RSDAT_CONCAT_INNER(a, b) a##b
 #define RSDAT_CONCAT(a, b) RSDAT_CONCAT_INNER(a, b)
 
-#define RSDAT_RETURN_IF_ERROR(expr)              \
-  do {                                           \
-    ::rsdat::Status _st = (expr);                \
-    if (!_st.is_ok()) return _st;                \
+// Return the error of `expr` (a Status or a Result) from the enclosing function, with
+// an optional context prepended on the way up:
+//   RSDAT_RETURN_IF_ERROR(disk.write(path, bytes), "spilling " + key.to_string());
+//   RSDAT_ASSIGN_OR_RETURN(Chunk c, store.load(key), "reading " + key.to_string());
+// The context is only evaluated on an error.
+#define RSDAT_RETURN_IF_ERROR(expr, ...)                                      \
+  do {                                                                        \
+    ::rsdat::Status _st = (expr);                                             \
+    if (!_st.is_ok()) return ::rsdat::detail::annotate(_st __VA_OPT__(, ) __VA_ARGS__); \
   } while (0)
 
-#define RSDAT_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
-  auto tmp = (expr);                                \
-  if (!tmp.ok()) return tmp.status();               \
+#define RSDAT_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr, ...)                                           \
+  auto tmp = (expr);                                                                               \
+  if (!tmp.ok()) return ::rsdat::detail::annotate(tmp.status() __VA_OPT__(, ) __VA_ARGS__);       \
   lhs = std::move(tmp).value()
 
-#define RSDAT_ASSIGN_OR_RETURN(lhs, expr) \
-  RSDAT_ASSIGN_OR_RETURN_IMPL(RSDAT_CONCAT(_res_, __LINE__), lhs, expr)
+#define RSDAT_ASSIGN_OR_RETURN(lhs, expr, ...) \
+  RSDAT_ASSIGN_OR_RETURN_IMPL(RSDAT_CONCAT(_res_, __LINE__), lhs, expr __VA_OPT__(, ) __VA_ARGS__)

@@ -126,7 +126,7 @@ Result<CurveKeys> load_or_create_key_file(const std::string& path, bool* created
   if (created) *created = false;
   auto existing = read_key_file(path);
   if (existing.ok() || existing.status().code() != StatusCode::kNotFound) return existing;
-  RSDAT_RETURN_IF_ERROR(write_key_file(path, generate_curve_keys()));
+  RSDAT_RETURN_IF_ERROR(write_key_file(path, generate_curve_keys()), "creating the cluster key file");
   auto made = read_key_file(path);
   if (made.ok() && created) *created = true;
   return made;

@@ -172,14 +172,16 @@ Result<std::vector<GraphPart>> to_graph_parts(wire::SubmitGraph::Reader r) {
     parts.emplace_back(std::move(tasks));
     return Status::ok();
   };
-  if (r.hasTasks()) RSDAT_RETURN_IF_ERROR(add_tasks(r.getTasks()));
+  if (r.hasTasks()) RSDAT_RETURN_IF_ERROR(add_tasks(r.getTasks()), "graph tasks");
+  size_t index = 0;
   for (auto part : r.getParts()) {
     if (part.isTasks()) {
-      RSDAT_RETURN_IF_ERROR(add_tasks(part.getTasks()));
+      RSDAT_RETURN_IF_ERROR(add_tasks(part.getTasks()), "graph part " + std::to_string(index));
     } else {
-      RSDAT_ASSIGN_OR_RETURN(TaskGroup g, to_task_group(part.getGroup()));
+      RSDAT_ASSIGN_OR_RETURN(TaskGroup g, to_task_group(part.getGroup()), "graph part " + std::to_string(index));
       parts.emplace_back(std::move(g));
     }
+    ++index;
   }
   return parts;
 }
