@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <mutex>
 #include <unordered_set>
 
 #include <spdlog/spdlog.h>
@@ -17,7 +18,10 @@ namespace rsdat {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-thread_local std::vector<Client*> g_clients;  // live clients, most recent last
+// Live clients of the process, most recent last. Held while a persisted array on any
+// thread releases its keys, so its Client cannot go away in the middle.
+std::mutex g_clients_mu;
+std::vector<Client*> g_clients;  // guarded by g_clients_mu
 
 void send_hello(zmq::socket_t& s, wire::Role role, const std::string& name) {
   capnp::MallocMessageBuilder b;
@@ -129,6 +133,7 @@ ReceivedMessage Client::Impl::receive_from_scheduler(Clock::time_point deadline,
 
 std::unordered_map<TaskKey, KeyInfo> Client::Impl::run(std::vector<GraphPart> graph,
                                                         const std::vector<TaskKey>& wanted, uint64_t inline_bytes) {
+  std::lock_guard lock(mu);
   const uint64_t graph_id = next_graph_++;
   stats = ComputeStats{};
   stats.tasks = num_tasks(graph);
@@ -195,13 +200,13 @@ std::unordered_map<TaskKey, KeyInfo> Client::Impl::run(std::vector<GraphPart> gr
           // Another wanted key of an earlier computation that failed the same way.
           if (!pending.count(to_key(f.getKey()))) break;
           TaskError err(f.getOp().cStr(), f.getWorker().cStr(), f.getMessage().cStr());
-          release(wanted);
+          send_release(wanted);
           throw err;
         }
         case wire::Envelope::ERROR: {
           auto e = env.getError();
           std::string text = e.getMessage().cStr();
-          if (e.getRequestId() == graph_id) release(wanted);
+          if (e.getRequestId() == graph_id) send_release(wanted);
           throw ClusterError("scheduler refused the computation: " + text);
         }
         case wire::Envelope::PEER_LOST: {
@@ -242,6 +247,7 @@ zmq::socket_t& Client::Impl::worker_socket(const std::string& addr) {
 
 std::vector<Chunk> Client::Impl::gather(const std::vector<TaskKey>& keys,
                                         const std::unordered_map<TaskKey, KeyInfo>& ready) {
+  std::lock_guard lock(mu);
   auto t0 = Clock::now();
   // Holders change while we gather: a worker may die, and the scheduler then
   // recomputes the chunks it held and says where they are now.
@@ -449,6 +455,11 @@ std::vector<Chunk> Client::Impl::gather(const std::vector<TaskKey>& keys,
 
 void Client::Impl::release(const std::vector<TaskKey>& keys) {
   if (keys.empty()) return;
+  std::lock_guard lock(mu);
+  send_release(keys);
+}
+
+void Client::Impl::send_release(const std::vector<TaskKey>& keys) {
   capnp::MallocMessageBuilder b;
   auto list = b.initRoot<wire::Envelope>().initReleaseKeys().initKeys(keys.size());
   for (size_t i = 0; i < keys.size(); ++i) set_key(list[i], keys[i]);
@@ -456,6 +467,7 @@ void Client::Impl::release(const std::vector<TaskKey>& keys) {
 }
 
 ClusterStatus Client::Impl::cluster_status() {
+  std::lock_guard lock(mu);
   const uint64_t id = next_request_++;
   capnp::MallocMessageBuilder b;
   b.initRoot<wire::Envelope>().initInfoRequest().setRequestId(id);
@@ -489,6 +501,7 @@ ClusterStatus Client::Impl::cluster_status() {
 
 Client::Client(const std::string& scheduler_address, ClientOptions options)
     : impl_(std::make_unique<Impl>(scheduler_address, std::move(options))) {
+  std::lock_guard lock(g_clients_mu);
   g_clients.push_back(this);
 }
 
@@ -515,15 +528,28 @@ std::unique_ptr<Client> Client::from_scheduler_file(const std::string& path, dou
   return std::make_unique<Client>(info->address, std::move(options));
 }
 
-Client::~Client() { g_clients.erase(std::remove(g_clients.begin(), g_clients.end(), this), g_clients.end()); }
+Client::~Client() {
+  std::lock_guard lock(g_clients_mu);
+  g_clients.erase(std::remove(g_clients.begin(), g_clients.end(), this), g_clients.end());
+}
 
 const std::string& Client::scheduler_address() const { return impl_->address; }
-const ComputeStats& Client::last_stats() const { return impl_->stats; }
+ComputeStats Client::last_stats() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->stats;
+}
 ClusterStatus Client::cluster_status() { return impl_->cluster_status(); }
-Client* Client::current() { return g_clients.empty() ? nullptr : g_clients.back(); }
+Client* Client::current() {
+  std::lock_guard lock(g_clients_mu);
+  return g_clients.empty() ? nullptr : g_clients.back();
+}
 
 }  // namespace rsdat
 
 namespace rsdat {
-bool client_is_live(const Client* c) { return std::find(g_clients.begin(), g_clients.end(), c) != g_clients.end(); }
+void release_if_live(Client* c, const std::vector<TaskKey>& keys) {
+  std::lock_guard lock(g_clients_mu);
+  if (std::find(g_clients.begin(), g_clients.end(), c) == g_clients.end()) return;
+  c->impl().release(keys);
+}
 }  // namespace rsdat

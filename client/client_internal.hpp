@@ -4,6 +4,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -25,6 +26,9 @@ struct KeyInfo {
   std::optional<Chunk> data;  // a small result that came with its KeysReady
 };
 
+// Thread-safe: every public call takes `mu` for its whole exchange with the cluster,
+// so calls from several threads run one after another (the sockets are used by one
+// thread at a time).
 struct Client::Impl {
   Impl(const std::string& address, ClientOptions options);
   ~Impl();
@@ -42,9 +46,12 @@ struct Client::Impl {
 
   std::string address;
   ClientOptions options;
-  ComputeStats stats;
+  std::mutex mu;
+  ComputeStats stats;  // guarded by mu
 
  private:
+  // release() with `mu` held. Best effort: a scheduler that is gone holds nothing.
+  void send_release(const std::vector<TaskKey>& keys);
   zmq::socket_t& worker_socket(const std::string& address);
   // Waits for the next message; with `ping`, sends heartbeats so a live scheduler answers.
   ReceivedMessage receive_from_scheduler(std::chrono::steady_clock::time_point deadline, bool ping = false);
@@ -64,6 +71,7 @@ namespace rsdat {
 // Where rsdat-scheduler and rsdat-worker are: $RSDAT_BIN_DIR, beside this program (or
 // in ../bin), else "" (on PATH).
 std::string rsdat_bin_dir();
-// Whether `c` is a Client that has not been destroyed (on this thread).
-bool client_is_live(const Client* c);
+// Releases `keys` through `c` if it is a Client that has not been destroyed (on any
+// thread); `c` cannot be destroyed while this runs. Throws ClusterError.
+void release_if_live(Client* c, const std::vector<TaskKey>& keys);
 }  // namespace rsdat

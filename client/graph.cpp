@@ -9,12 +9,11 @@
 namespace rsdat::detail {
 
 PersistHandle::~PersistHandle() {
-  if (client && client_is_live(client)) {
-    try {
-      client->impl().release(keys);
-    } catch (...) {
-      // The cluster is gone: nothing to release.
-    }
+  if (!client) return;
+  try {
+    release_if_live(client, keys);
+  } catch (...) {
+    // The cluster is gone: nothing to release.
   }
 }
 

@@ -353,6 +353,49 @@ TEST_F(ClusterTest, PersistKeepsChunksUntilReleased) {
   EXPECT_TRUE(empty) << "workers still hold chunks after release";
 }
 
+// Keys the scheduler holds for any client.
+uint64_t keys_held(Client& c) {
+  uint64_t held = 0;
+  for (const auto& w : c.cluster_status().workers) held += w.keys;
+  return held;
+}
+
+TEST_F(ClusterTest, APersistedArrayDroppedOnAnotherThreadReleasesItsChunks) {
+  Array p = random::uniform({40, 40}, {10, 10}, 43).persist(client_);
+  EXPECT_EQ(keys_held(*client_), 16u);
+  std::thread other([p = std::move(p)]() mutable { p = Array(); });  // the last handle goes there
+  other.join();
+  bool released = false;
+  for (int i = 0; i < 100 && !released; ++i) {  // the scheduler forgets them as it reads the release
+    released = keys_held(*client_) == 0;
+    if (!released) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(released) << keys_held(*client_) << " chunks still held";
+}
+
+TEST_F(ClusterTest, SeveralThreadsComputeThroughOneClient) {
+  constexpr int kThreads = 4;
+  std::vector<xt::xarray<double>> got(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      auto x = random::uniform({60, 50}, {20, 20}, 70 + t);
+      Array kept = (x * 2.0).persist();  // the default client, from this thread too
+      got[t] = (kept + x).sum({0}).compute<double>(client_);
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (int t = 0; t < kThreads; ++t) {
+    expect_close(got[t], xt::xarray<double>(xt::sum(expected_uniform({60, 50}, 70 + t) * 3.0, {0})), 1e-12);
+  }
+  bool released = false;
+  for (int i = 0; i < 100 && !released; ++i) {
+    released = keys_held(*client_) == 0;
+    if (!released) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(released) << keys_held(*client_) << " chunks still held";
+}
+
 TEST_F(ClusterTest, AfterComputeWorkersHoldNothing) {
   auto x = random::uniform({100, 100}, {10, 10}, 51);
   (void)(x + x.T()).mean({0}).compute<double>();

@@ -5,11 +5,16 @@
 //   auto x = rsdat::random::uniform({20000, 20000}, {2000, 2000}, /*seed=*/0);
 //   xt::xarray<double> m = (x + x.T()).mean({0}).compute<double>();
 //
-// Array::compute() and persist() use the most recently created live Client unless
-// one is passed. Errors: constructors throw ClusterError when the scheduler cannot be
-// reached or refuses; compute() throws TaskError naming the failed task and carrying
-// the worker's message (the cluster goes on serving). Thread-compatible: use one
-// Client from one thread at a time.
+// Array::compute() and persist() use the most recently created live Client of the
+// process unless one is passed. Errors: constructors throw ClusterError when the
+// scheduler cannot be reached or refuses; compute() throws TaskError naming the failed
+// task and carrying the worker's message (the cluster goes on serving).
+//
+// Thread-safe: a Client may be used from several threads; their calls to the cluster
+// run one after another (for computations that overlap, give each thread its own
+// Client). An array persisted through a Client releases its chunks when its last
+// handle goes, on whichever thread that is; after the Client is destroyed there is
+// nothing left to release. Destroying a Client while another thread uses it is a bug.
 #pragma once
 
 #include <cstdint>
@@ -76,11 +81,13 @@ class Client {
   Client& operator=(const Client&) = delete;
 
   const std::string& scheduler_address() const;
-  const ComputeStats& last_stats() const;
+  // What the last computation through this Client (from any thread) cost.
+  ComputeStats last_stats() const;
   // Asks the scheduler for the state of the cluster. Throws ClusterError.
   ClusterStatus cluster_status();
 
-  // The client compute() uses by default: the most recent live one, or nullptr.
+  // The client compute() uses by default: the most recent live one of the process, or
+  // nullptr.
   static Client* current();
 
   struct Impl;
