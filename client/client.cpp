@@ -29,7 +29,7 @@ void send_hello(zmq::socket_t& s, wire::Role role, const std::string& name) {
   h.setVersion(wire::PROTOCOL_VERSION);
   h.setRole(role);
   h.setName(name);
-  (void)send_message(s, nullptr, b);
+  send_best_effort(s, nullptr, b);
 }
 
 // A progress bar on stderr when it is a terminal.
@@ -92,7 +92,7 @@ Client::Impl::Impl(const std::string& addr, ClientOptions opts)
 Client::Impl::~Impl() {
   capnp::MallocMessageBuilder b;
   b.initRoot<wire::Envelope>().initGoodbye().setReason("client closing");
-  (void)send_message(scheduler_, nullptr, b);
+  send_best_effort(scheduler_, nullptr, b);
   // Give the goodbye a moment to leave, so the scheduler releases what we held.
   scheduler_.set(zmq::sockopt::linger, 2000);
 }
@@ -103,7 +103,7 @@ ReceivedMessage Client::Impl::receive_from_scheduler(Clock::time_point deadline,
     if (ping && Clock::now() - last_ping > std::chrono::duration<double>(std::min(5.0, options.scheduler_timeout / 4))) {
       capnp::MallocMessageBuilder b;
       b.initRoot<wire::Envelope>().initHeartbeat();
-      (void)send_message(scheduler_, nullptr, b);
+      send_best_effort(scheduler_, nullptr, b);
       last_ping = Clock::now();
     }
     if (connecting_ && !connecting_->failure().empty()) {
@@ -410,7 +410,7 @@ std::vector<Chunk> Client::Impl::gather(const std::vector<TaskKey>& keys,
     if (Clock::now() - last_ping > std::chrono::seconds(2)) {
       capnp::MallocMessageBuilder b;
       b.initRoot<wire::Envelope>().initHeartbeat();
-      (void)send_message(scheduler_, nullptr, b);
+      send_best_effort(scheduler_, nullptr, b);
       last_ping = Clock::now();
     }
 
@@ -463,7 +463,7 @@ void Client::Impl::send_release(const std::vector<TaskKey>& keys) {
   capnp::MallocMessageBuilder b;
   auto list = b.initRoot<wire::Envelope>().initReleaseKeys().initKeys(keys.size());
   for (size_t i = 0; i < keys.size(); ++i) set_key(list[i], keys[i]);
-  (void)send_message(scheduler_, nullptr, b);
+  send_best_effort(scheduler_, nullptr, b);
 }
 
 ClusterStatus Client::Impl::cluster_status() {

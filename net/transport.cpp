@@ -1,6 +1,7 @@
 #include "net/transport.hpp"
 
 #include <kj/exception.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cstring>
@@ -106,6 +107,8 @@ Status send_message(zmq::socket_t& socket, const zmq::message_t* identity, capnp
     }
     zmq::message_t head(bytes.begin(), bytes.size());
     auto flags = payload.empty() ? zmq::send_flags::none : zmq::send_flags::sndmore;
+    // A ROUTER socket with ROUTER_MANDATORY refused above if the peer was gone; after
+    // the first frame the rest of the message always goes out.
     (void)socket.send(head, flags);
     for (size_t i = 0; i < payload.size(); ++i) {
       (void)socket.send(payload[i], i + 1 == payload.size() ? zmq::send_flags::none : zmq::send_flags::sndmore);
@@ -115,6 +118,12 @@ Status send_message(zmq::socket_t& socket, const zmq::message_t* identity, capnp
     return unavailable(std::string("send failed: ") + e.what());
   }
   return Status::ok();
+}
+
+void send_best_effort(zmq::socket_t& socket, const zmq::message_t* identity, capnp::MessageBuilder& header,
+                      std::vector<zmq::message_t> payload) {
+  Status st = send_message(socket, identity, header, std::move(payload));
+  if (!st.is_ok()) spdlog::debug("message dropped: {}", st.to_string());
 }
 
 zmq::message_t chunk_frame(const Chunk& chunk) {
@@ -183,7 +192,7 @@ void send_error(zmq::socket_t& socket, const zmq::message_t* identity, StatusCod
   err.setCode(static_cast<wire::ErrorCode>(static_cast<int>(code)));
   err.setMessage(message.substr(0, 4096));
   err.setRequestId(request_id);
-  (void)send_message(socket, identity, b);
+  send_best_effort(socket, identity, b);  // the peer erred: it may be gone too
 }
 
 void configure_socket(zmq::socket_t& socket) {

@@ -55,6 +55,12 @@ Result<ReceivedMessage> recv_message(zmq::socket_t& socket, bool router,
 // would block.
 Status send_message(zmq::socket_t& socket, const zmq::message_t* identity, capnp::MessageBuilder& header,
                     std::vector<zmq::message_t> payload = {});
+// The same where a failed send is dropped on purpose, because the peer's loss is
+// noticed elsewhere (its heartbeats stop, its connection closes, a request times out)
+// and handled there: hellos, heartbeats, reports and answers to peers, releases.
+// A failure is logged at debug level.
+void send_best_effort(zmq::socket_t& socket, const zmq::message_t* identity, capnp::MessageBuilder& header,
+                      std::vector<zmq::message_t> payload = {});
 
 // A frame that borrows the chunk's buffer until ZeroMQ is done with it (zero copy).
 zmq::message_t chunk_frame(const Chunk& chunk);
