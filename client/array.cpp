@@ -55,7 +55,7 @@ Array Array::astype(DType t) const {
   if (t == n.dtype) return *this;
   detail::ExprInfo e = expr_of(node_);
   e.program.push_back({Instr::kCast, static_cast<double>(static_cast<int>(t))});
-  return from_expr("astype", n, std::move(e), t);
+  return from_expr("astype", n.shape, n.chunks, std::move(e), t);
 }
 
 Array Array::transpose(std::vector<int64_t> axes) const {
@@ -112,7 +112,8 @@ NodePtr float_cast_source(const Node& n) {
   if (!n.expr || n.expr->leaves.size() != 1 || n.expr->program.size() != 2) return nullptr;
   const auto& prog = n.expr->program;
   const NodePtr& leaf = n.expr->leaves[0];
-  if (prog[0].op != Instr::kLoad || prog[0].arg != 0 || prog[1].op != Instr::kCast || n.expr->transposed[0]) {
+  if (prog[0].op != Instr::kLoad || prog[0].arg != 0 || prog[1].op != Instr::kCast || n.expr->transposed[0] ||
+      leaf->shape != n.shape) {
     return nullptr;
   }
   return dtype_is_float(leaf->dtype) && dtype_is_float(n.dtype) ? leaf : nullptr;

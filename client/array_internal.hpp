@@ -29,6 +29,9 @@ struct PersistHandle {
 struct ExprInfo {
   std::vector<NodePtr> leaves;
   std::vector<bool> transposed;  // leaf read as the 2-D transpose of its blocks
+  // Per leaf, per leaf axis: the expression axis it follows, or -1 where the leaf has
+  // size 1 and is broadcast (every block of the expression reads the leaf's block 0).
+  std::vector<std::vector<int32_t>> axes;
   std::vector<ops::Instruction> program;
 };
 
@@ -62,11 +65,15 @@ ExprInfo expr_of(const NodePtr& n);
 void append_expr(ExprInfo& a, const ExprInfo& b);
 // The elementwise kernel's params for `expr` producing `dtype`.
 std::string expr_params(const ExprInfo& expr, DType dtype);
-// The patterns of an expression's leaves (the group's inputs) read at one block of a
-// grid whose input-block axis d follows group axis block_axes[d] (-1: block 0).
-void add_leaf_deps(const std::vector<bool>& transposed, const std::vector<int32_t>& block_axes, TaskGroup& g);
-// A node of `like`'s shape and chunks computing `expr`.
-Array from_expr(std::string name, const Node& like, ExprInfo expr, DType dtype);
+// The patterns of an expression's leaves (the group's inputs, with ExprInfo::axes) read
+// at one block of a grid whose expression axis d follows group axis block_axes[d]
+// (-1: block 0).
+void add_leaf_deps(const std::vector<std::vector<int32_t>>& leaf_axes, const std::vector<int32_t>& block_axes,
+                   TaskGroup& g);
+// A node of that shape and chunks computing `expr`.
+Array from_expr(std::string name, const Shape& shape, const Chunks& chunks, ExprInfo expr, DType dtype);
+// NumPy's broadcast of `shapes`; throws std::invalid_argument naming `op` and the shapes.
+Shape broadcast_shapes(const std::vector<Shape>& shapes, const char* op);
 
 uint64_t new_token();
 // A new node with a fresh token (lower, inputs and the rest left to the caller).

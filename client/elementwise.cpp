@@ -21,11 +21,17 @@ const Node& need(const std::shared_ptr<const Node>& n) {
   return *n;
 }
 
+static std::vector<int32_t> identity_axes(size_t nd) {
+  std::vector<int32_t> axes(nd);
+  for (size_t d = 0; d < nd; ++d) axes[d] = static_cast<int32_t>(d);
+  return axes;
+}
+
 // The fusable form of an array: its own program, or a load of itself.
 ExprInfo expr_of(const NodePtr& n) {
   if (n->expr) return *n->expr;
-  if (n->transpose_of) return {{n->transpose_of}, {true}, {{Instr::kLoadT, 0}}};
-  return {{n}, {false}, {{Instr::kLoad, 0}}};
+  if (n->transpose_of) return {{n->transpose_of}, {true}, {{1, 0}}, {{Instr::kLoadT, 0}}};
+  return {{n}, {false}, {identity_axes(n->shape.size())}, {{Instr::kLoad, 0}}};
 }
 
 // Appends b's program to a's, sharing leaves.
@@ -34,11 +40,14 @@ void append_expr(ExprInfo& a, const ExprInfo& b) {
   for (size_t i = 0; i < b.leaves.size(); ++i) {
     size_t found = a.leaves.size();
     for (size_t j = 0; j < a.leaves.size(); ++j) {
-      if (a.leaves[j]->token == b.leaves[i]->token && a.transposed[j] == b.transposed[i]) found = j;
+      if (a.leaves[j]->token == b.leaves[i]->token && a.transposed[j] == b.transposed[i] && a.axes[j] == b.axes[i]) {
+        found = j;
+      }
     }
     if (found == a.leaves.size()) {
       a.leaves.push_back(b.leaves[i]);
       a.transposed.push_back(b.transposed[i]);
+      a.axes.push_back(b.axes[i]);
     }
     remap[i] = static_cast<int>(found);
   }
@@ -58,33 +67,46 @@ std::string expr_params(const ExprInfo& expr, DType dtype) {
   return ops::elementwise_params(f32 ? DType::kFloat32 : DType::kFloat64, expr.program);
 }
 
-// The patterns of an expression's leaves (the group's inputs) read at one block of a
-// grid whose input-block axis d follows group axis block_axes[d] (-1: block 0).
-void add_leaf_deps(const std::vector<bool>& transposed, const std::vector<int32_t>& block_axes, TaskGroup& g) {
-  for (size_t i = 0; i < transposed.size(); ++i) {
-    g.deps.push_back(DepPattern::mapped(static_cast<uint32_t>(i), transposed[i]
-                                                                      ? std::vector<int32_t>{block_axes[1], block_axes[0]}
-                                                                      : block_axes));
+void add_leaf_deps(const std::vector<std::vector<int32_t>>& leaf_axes, const std::vector<int32_t>& block_axes,
+                   TaskGroup& g) {
+  for (size_t i = 0; i < leaf_axes.size(); ++i) {
+    std::vector<int32_t> map;
+    for (int32_t ax : leaf_axes[i]) map.push_back(ax < 0 ? -1 : block_axes[static_cast<size_t>(ax)]);
+    g.deps.push_back(DepPattern::mapped(static_cast<uint32_t>(i), std::move(map)));
   }
 }
 
-static std::vector<int32_t> identity_axes(size_t nd) {
-  std::vector<int32_t> axes(nd);
-  for (size_t d = 0; d < nd; ++d) axes[d] = static_cast<int32_t>(d);
-  return axes;
-}
-
-Array from_expr(std::string name, const Node& like, ExprInfo expr, DType dtype) {
-  auto n = make_node(std::move(name), like.shape, like.chunks, dtype);
+Array from_expr(std::string name, const Shape& shape, const Chunks& chunks, ExprInfo expr, DType dtype) {
+  auto n = make_node(std::move(name), shape, chunks, dtype);
   std::string params = expr_params(expr, dtype);
   n->inputs = expr.leaves;
-  n->group = [params, transposed = expr.transposed](const Node& self, TaskGroup& g) {
+  n->group = [params, axes = expr.axes](const Node& self, TaskGroup& g) {
     g.op = ops::kElementwise;
     g.params = {params};
-    add_leaf_deps(transposed, identity_axes(self.chunks.size()), g);
+    add_leaf_deps(axes, identity_axes(self.chunks.size()), g);
   };
   n->expr = std::move(expr);
   return Array(n);
+}
+
+Shape broadcast_shapes(const std::vector<Shape>& shapes, const char* op) {
+  size_t nd = 0;
+  for (const Shape& s : shapes) nd = std::max(nd, s.size());
+  Shape out(nd, 1);
+  for (const Shape& s : shapes) {
+    const size_t shift = nd - s.size();
+    for (size_t d = 0; d < s.size(); ++d) {
+      int64_t& o = out[shift + d];
+      if (s[d] == o || s[d] == 1) continue;
+      if (o != 1) {
+        std::string all;
+        for (const Shape& t : shapes) all += (all.empty() ? "" : " ") + shape_to_string(t);
+        throw std::invalid_argument(std::string(op) + ": operands could not be broadcast together with shapes " + all);
+      }
+      o = s[d];
+    }
+  }
+  return out;
 }
 
 }  // namespace detail
@@ -92,42 +114,109 @@ Array from_expr(std::string name, const Node& like, ExprInfo expr, DType dtype) 
 namespace {
 
 using detail::append_expr;
+using detail::broadcast_shapes;
 using detail::expr_of;
 using detail::from_expr;
 
-Array binary(const Array& a, const Array& b, Instr op) {
-  const Node& na = need(a.node());
-  const Node& nb = need(b.node());
-  if (na.shape != nb.shape) {
-    throw std::invalid_argument(std::string(ops::instr_name(op)) + ": shapes " + shape_to_string(na.shape) + " and " +
-                                shape_to_string(nb.shape) + " differ (broadcasting is not supported)");
+// An operand of an elementwise function: an array, or a scalar when `node` is null.
+struct Operand {
+  NodePtr node;
+  double scalar = 0;
+};
+
+// `n`'s expression read as an array of `to` (a broadcast of n's shape): the leaves'
+// axes move right by the axes `to` adds in front, and axes where n has size 1 but `to`
+// does not are broadcast (-1: every output block reads the leaf's one block there).
+// An expression with transposed loads is not broadcast; n is read as it is stored.
+ExprInfo broadcast_expr(const NodePtr& n, const Shape& to) {
+  ExprInfo e = expr_of(n);
+  if (n->shape == to) return e;
+  if (std::any_of(e.transposed.begin(), e.transposed.end(), [](bool t) { return t; })) {
+    e = ExprInfo{{n}, {false}, {{}}, {{Instr::kLoad, 0}}};
+    for (size_t d = 0; d < n->shape.size(); ++d) e.axes[0].push_back(static_cast<int32_t>(d));
   }
-  Array bb = nb.chunks == na.chunks ? b : b.rechunk(na.chunks);
-  detail::ExprInfo e = expr_of(a.node());
-  append_expr(e, expr_of(bb.node()));
-  e.program.push_back({op, 0});
-  return from_expr(ops::instr_name(op), na, std::move(e), ops::result_dtype(op, na.dtype, nb.dtype));
+  const int32_t shift = static_cast<int32_t>(to.size() - n->shape.size());
+  for (auto& map : e.axes) {
+    for (int32_t& ax : map) {
+      if (ax < 0) continue;
+      ax = n->shape[static_cast<size_t>(ax)] == 1 && to[static_cast<size_t>(ax + shift)] != 1 ? -1 : ax + shift;
+    }
+  }
+  return e;
+}
+
+// The fused expression `instr` of the operands (in order, pushed on the stack),
+// broadcast by NumPy's rules. Along each output axis the chunks follow the first array
+// operand that has the axis at full size; the other operands that have it at full size
+// are rechunked to match, and those where it is 1 (or missing) read their one block.
+Array nary(const char* name, std::vector<Operand> operands, Instr instr, DType dtype) {
+  std::vector<Shape> shapes;
+  for (const Operand& o : operands)
+    if (o.node) shapes.push_back(o.node->shape);
+  const Shape out = broadcast_shapes(shapes, name);
+  const size_t nd = out.size();
+  Chunks chunks(nd);
+  std::vector<bool> chosen(nd, false);
+  for (const Operand& o : operands) {
+    if (!o.node) continue;
+    const size_t shift = nd - o.node->shape.size();
+    for (size_t d = 0; d < o.node->shape.size(); ++d) {
+      if (!chosen[shift + d] && o.node->shape[d] == out[shift + d]) {
+        chunks[shift + d] = o.node->chunks[d];
+        chosen[shift + d] = true;
+      }
+    }
+  }
+  ExprInfo e;
+  for (Operand& o : operands) {
+    if (!o.node) {
+      e.program.push_back({Instr::kConst, o.scalar});
+      continue;
+    }
+    const size_t shift = nd - o.node->shape.size();
+    Chunks want = o.node->chunks;
+    for (size_t d = 0; d < want.size(); ++d)
+      if (o.node->shape[d] == out[shift + d]) want[d] = chunks[shift + d];
+    if (want != o.node->chunks) o.node = Array(o.node).rechunk(want).node();
+    append_expr(e, broadcast_expr(o.node, out));
+  }
+  e.program.push_back({instr, 0});
+  return from_expr(name, out, chunks, std::move(e), dtype);
+}
+
+Array binary(const Array& a, const Array& b, Instr op) {
+  const DType t = ops::result_dtype(op, need(a.node()).dtype, need(b.node()).dtype);
+  return nary(ops::instr_name(op), {{a.node()}, {b.node()}}, op, t);
 }
 
 Array with_scalar(const Array& a, double s, Instr op, bool scalar_first) {
-  const Node& na = need(a.node());
-  detail::ExprInfo e = expr_of(a.node());
-  if (scalar_first) {
-    detail::ExprInfo c{{}, {}, {{Instr::kConst, s}}};
-    append_expr(c, e);
-    e = std::move(c);
-  } else {
-    e.program.push_back({Instr::kConst, s});
-  }
-  e.program.push_back({op, 0});
-  return from_expr(ops::instr_name(op), na, std::move(e), ops::scalar_result_dtype(op, na.dtype, s));
+  const DType t = ops::scalar_result_dtype(op, need(a.node()).dtype, s);
+  std::vector<Operand> operands{{a.node()}, {nullptr, s}};
+  if (scalar_first) std::swap(operands[0], operands[1]);
+  return nary(ops::instr_name(op), std::move(operands), op, t);
 }
 
 Array unary(const Array& a, Instr op) {
   const Node& na = need(a.node());
   detail::ExprInfo e = expr_of(a.node());
   e.program.push_back({op, 0});
-  return from_expr(ops::instr_name(op), na, std::move(e), ops::result_dtype(op, na.dtype));
+  return from_expr(ops::instr_name(op), na.shape, na.chunks, std::move(e), ops::result_dtype(op, na.dtype));
+}
+
+// where() with each branch an array or a scalar.
+Array where_impl(const Array& cond, const Array* a, double sa, const Array* b, double sb) {
+  need(cond.node());
+  DType t = DType::kBool;
+  bool first = true;
+  for (auto [arr, scalar] : {std::pair{a, sa}, std::pair{b, sb}}) {
+    const DType bt = arr ? need(arr->node()).dtype : std::floor(scalar) == scalar ? DType::kBool : DType::kFloat64;
+    t = first ? bt : promote(t, bt);
+    first = false;
+  }
+  // A scalar branch does not widen an array branch's type beyond what it needs.
+  if (a && !b) t = ops::scalar_result_dtype(Instr::kAdd, a->dtype(), sb);
+  if (b && !a) t = ops::scalar_result_dtype(Instr::kAdd, b->dtype(), sa);
+  return nary("where", {{cond.node()}, {a ? a->node() : nullptr, sa}, {b ? b->node() : nullptr, sb}}, Instr::kWhere, t);
 }
 
 }  // namespace
@@ -152,39 +241,6 @@ Array operator-(double a, const Array& b) { return with_scalar(b, a, Instr::kSub
 Array operator*(double a, const Array& b) { return with_scalar(b, a, Instr::kMul, true); }
 Array operator/(double a, const Array& b) { return with_scalar(b, a, Instr::kDiv, true); }
 Array operator-(const Array& a) { return negative(a); }
-namespace {
-// where() with each branch an array or a scalar (an array of a.shape when `arr` is set).
-Array where_impl(const Array& cond, const Array* a, double sa, const Array* b, double sb) {
-  const Node& nc = need(cond.node());
-  detail::ExprInfo e = expr_of(cond.node());
-  DType t = DType::kBool;
-  bool first = true;
-  for (auto [arr, scalar] : {std::pair{a, sa}, std::pair{b, sb}}) {
-    DType bt;
-    if (arr) {
-      const Node& nx = need(arr->node());
-      if (nx.shape != nc.shape) {
-        throw std::invalid_argument("where: shapes " + shape_to_string(nc.shape) + " and " + shape_to_string(nx.shape) +
-                                    " differ (broadcasting is not supported)");
-      }
-      Array xx = nx.chunks == nc.chunks ? *arr : arr->rechunk(nc.chunks);
-      append_expr(e, expr_of(xx.node()));
-      bt = nx.dtype;
-    } else {
-      e.program.push_back({Instr::kConst, scalar});
-      bt = std::floor(scalar) == scalar ? DType::kBool : DType::kFloat64;
-    }
-    t = first ? bt : promote(t, bt);
-    first = false;
-  }
-  // A scalar branch does not widen an array branch's type beyond what it needs.
-  if (a && !b) t = ops::scalar_result_dtype(Instr::kAdd, a->dtype(), sb);
-  if (b && !a) t = ops::scalar_result_dtype(Instr::kAdd, b->dtype(), sa);
-  e.program.push_back({Instr::kWhere, 0});
-  return from_expr("where", nc, std::move(e), t);
-}
-}  // namespace
-
 Array where(const Array& cond, const Array& a, const Array& b) { return where_impl(cond, &a, 0, &b, 0); }
 Array where(const Array& cond, double a, const Array& b) { return where_impl(cond, nullptr, a, &b, 0); }
 Array where(const Array& cond, const Array& a, double b) { return where_impl(cond, &a, 0, nullptr, b); }

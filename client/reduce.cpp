@@ -95,7 +95,7 @@ Array reduce(const Array& a, std::vector<int64_t> axes_in, ops::ReduceKind kind,
   // The first level reads the input's blocks; an elementwise input is evaluated inside
   // the reduction's tasks instead of being stored (its leaves become the inputs).
   const bool fuse = in.expr.has_value() && !in.persisted;
-  std::vector<bool> transposed = fuse ? in.expr->transposed : std::vector<bool>{};
+  std::vector<std::vector<int32_t>> leaf_axes = fuse ? in.expr->axes : std::vector<std::vector<int32_t>>{};
   const std::string eparams = fuse ? expr_params(*in.expr, in.dtype) : std::string();
   auto first_level = [&](std::shared_ptr<Node> n, std::string rparams, bool from_final) {
     n->inputs = fuse ? in.expr->leaves : std::vector<NodePtr>{a.node()};
@@ -118,7 +118,7 @@ Array reduce(const Array& a, std::vector<int64_t> axes_in, ops::ReduceKind kind,
         return;
       }
       g.op = ops::kReduceExprPartial;
-      add_leaf_deps(transposed, block_axes, g);
+      add_leaf_deps(leaf_axes, block_axes, g);
       // The kernel is told its input block's shape: one params entry per distinct shape.
       std::map<Shape, uint32_t> entry_of;
       const int64_t nb = detail::num_blocks(self.chunks);

@@ -176,12 +176,68 @@ void eval_block(const Program& prog, std::span<const Chunk> inputs, std::vector<
 
 }  // namespace
 
+namespace {
+
+// The strides (in elements) at which an input broadcast to `out` is read along each of
+// out's axes: 0 along an axis it lacks or has with size 1. Empty when the input has
+// out's shape (read in memory order).
+Shape broadcast_strides(const Shape& in, const Shape& out) {
+  if (in == out) return {};
+  const Shape st = c_strides(in);
+  const size_t shift = out.size() - in.size();
+  Shape b(out.size(), 0);
+  for (size_t d = 0; d < in.size(); ++d) b[shift + d] = in[d] == 1 ? 0 : st[d];
+  return b;
+}
+
+// Fills r[0..len) with the elements of a broadcast input `s` at output elements
+// start..start+len of an output of `shape`, a run of the last axis at a time.
+template <typename C, typename From>
+void load_broadcast(const From* s, const Shape& shape, const Shape& bstr, int64_t start, int64_t len, C* r) {
+  const size_t nd = shape.size();
+  if (nd == 0) {
+    std::fill_n(r, len, static_cast<C>(s[0]));
+    return;
+  }
+  Shape idx(nd);
+  int64_t rest = start, off = 0;
+  for (size_t d = nd; d-- > 0;) {
+    idx[d] = rest % shape[d];
+    rest /= shape[d];
+    off += idx[d] * bstr[d];
+  }
+  const int64_t last = shape[nd - 1], step = bstr[nd - 1];
+  for (int64_t i = 0; i < len;) {
+    const int64_t run = std::min(len - i, last - idx[nd - 1]);
+    if (step == 0) {
+      std::fill_n(r + i, run, static_cast<C>(s[off]));
+    } else {
+      for (int64_t j = 0; j < run; ++j) r[i + j] = static_cast<C>(s[off + j]);
+    }
+    i += run;
+    idx[nd - 1] += run;
+    off += run * step;
+    for (size_t d = nd - 1; d > 0 && idx[d] == shape[d]; --d) {  // carry into the axes before
+      idx[d] = 0;
+      off -= shape[d] * bstr[d];
+      ++idx[d - 1];
+      off += bstr[d - 1];
+    }
+  }
+}
+
+}  // namespace
+
 template <typename C>
 void run_program(const Program& prog, std::span<const Chunk> inputs, const Shape& shape, const ValueSink<C>& sink) {
   const int64_t n = shape_size(shape);
   std::vector<std::vector<C>> regs(prog.max_depth, std::vector<C>(kBlock));
   const bool transposes = std::any_of(prog.code.begin(), prog.code.end(),
                                       [](const Instruction& i) { return i.op == Instr::kLoadT; });
+  // Inputs of another shape than the output are broadcast to it (checked before).
+  std::vector<Shape> bstrides(inputs.size());
+  for (size_t i = 0; i < inputs.size(); ++i) bstrides[i] = broadcast_strides(inputs[i].shape, shape);
+  auto strides_of = [&](const Chunk& in) -> const Shape& { return bstrides[static_cast<size_t>(&in - inputs.data())]; };
   if (!transposes) {
     // Runs of kBlock elements in memory order.
     for (int64_t start = 0; start < n; start += kBlock) {
@@ -189,6 +245,8 @@ void run_program(const Program& prog, std::span<const Chunk> inputs, const Shape
       auto load = [&](const Chunk& in, C* r) {
         visit_dtype(in.dtype, [&](auto f) {
           using From = decltype(f);
+          const Shape& bstr = strides_of(in);
+          if (!bstr.empty()) return load_broadcast(in.data<From>(), shape, bstr, start, len, r);
           const From* s = in.data<From>() + start;
           for (int64_t i = 0; i < len; ++i) r[i] = static_cast<C>(s[i]);
         });
@@ -212,6 +270,11 @@ void run_program(const Program& prog, std::span<const Chunk> inputs, const Shape
         visit_dtype(in.dtype, [&](auto f) {
           using From = decltype(f);
           const From* s = in.data<From>();
+          if (const Shape& bstr = strides_of(in); !bstr.empty()) {
+            for (int64_t i = 0; i < th; ++i)
+              for (int64_t j = 0; j < tw; ++j) r[i * tw + j] = static_cast<C>(s[(r0 + i) * bstr[0] + (c0 + j) * bstr[1]]);
+            return;
+          }
           if (c0 + kTile < cols) {
             for (int64_t i = 0; i < th; ++i) {
               const From* row = s + (r0 + i) * cols + c0 + kTile;
@@ -251,7 +314,19 @@ void run_program(const Program& prog, std::span<const Chunk> inputs, const Shape
 template void run_program<float>(const Program&, std::span<const Chunk>, const Shape&, const ValueSink<float>&);
 template void run_program<double>(const Program&, std::span<const Chunk>, const Shape&, const ValueSink<double>&);
 
-// Reads an elementwise program and checks its inputs against the output shape.
+namespace {
+// NumPy's rule: `in`, aligned on the right, has each of out's dims or 1 there.
+bool broadcasts_to(const Shape& in, const Shape& out) {
+  if (in.size() > out.size()) return false;
+  const size_t shift = out.size() - in.size();
+  for (size_t d = 0; d < in.size(); ++d)
+    if (in[d] != out[shift + d] && in[d] != 1) return false;
+  return true;
+}
+}  // namespace
+
+// Reads an elementwise program and checks its inputs against the output shape (each of
+// it, broadcast to it, or for a transposed load its transpose).
 Program read_checked_program(KernelContext& ctx) {
   Program prog = read_program(ctx.params, ctx.inputs.size());
   check_no_trailing(ctx.params, "elementwise");
@@ -261,6 +336,7 @@ Program read_checked_program(KernelContext& ctx) {
   for (const Instruction& ins : prog.code) {
     if (ins.op != Instr::kLoad && ins.op != Instr::kLoadT) continue;
     const Chunk& in = ctx.inputs[static_cast<size_t>(ins.arg)];
+    if (ins.op == Instr::kLoad && broadcasts_to(in.shape, ctx.out_shape)) continue;
     const Shape& want = ins.op == Instr::kLoad ? ctx.out_shape : transposed_shape;
     if (in.shape != want || (ins.op == Instr::kLoadT && ctx.out_shape.size() != 2)) {
       fail("elementwise: input of shape " + shape_to_string(in.shape) + " for output " +

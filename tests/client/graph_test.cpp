@@ -147,6 +147,33 @@ TEST(Graph, BadArgumentsThrowAtBuildTime) {
   EXPECT_THROW(x.sum({}, 1), std::invalid_argument);
 }
 
+TEST(Graph, ShapesThatDoNotBroadcastNameTheOperationAndTheShapes) {
+  auto x = random::uniform({6, 8}, {2, 3}, 0);
+  try {
+    (void)(x * random::uniform({6}, {2}, 1));
+    FAIL() << "no exception";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_STREQ(e.what(), "multiply: operands could not be broadcast together with shapes (6, 8) (6,)");
+  }
+  EXPECT_THROW(where(random::uniform({5, 1}, {5, 1}, 2), x, 0.0), std::invalid_argument);
+}
+
+// hours (24, 1, 1, 1) times x (T, Y, X), summed over the hours: one task per block of
+// the result's partials, each reading its block of x and the one block of hours; the
+// 24 x T x Y x X product is never a task's output.
+TEST(Graph, BroadcastingFusesIntoTheReductionWithoutMaterialising) {
+  auto x = random::uniform({10, 40, 30}, {5, 20, 10}, 3);
+  auto hours = random::uniform({24, 1, 1, 1}, {6, 1, 1, 1}, 4);
+  auto gdh = sin(hours * x).sum({0});
+  EXPECT_EQ(gdh.shape(), (Shape{10, 40, 30}));
+  EXPECT_EQ(gdh.chunks(), x.chunks());
+  const int64_t biggest_input_block = 5 * 20 * 10;
+  for (const TaskSpec& t : detail::lower_graph(*gdh.node())) {
+    EXPECT_NE(t.op, ops::kElementwise);
+    EXPECT_LE(shape_size(t.shape), biggest_input_block) << t.op << shape_to_string(t.shape);
+    if (t.op == ops::kReduceExprPartial) EXPECT_EQ(t.deps.size(), 2u);  // its block of hours and of x
+  }
+}
 
 // The keys a task of `tasks` reads, by the task's block index in its array.
 std::map<TaskKey, const TaskSpec*> by_key(const std::vector<TaskSpec>& tasks) {

@@ -92,5 +92,25 @@ TEST_F(NumpyParityTest, Elementwise) {
   EXPECT_TRUE(p.check()) << p.report();
 }
 
+TEST_F(NumpyParityTest, Broadcasting) {
+  NumpyParity p("broadcasting");
+  Inputs in(p);
+  Array row = p.input("row", random::uniform({8, 1}, {3, 1}, 6));
+  Array col = p.input("col", random::uniform({5}, {2}, 7));
+  Array hours = p.input("hours", random::uniform({4, 1, 1, 1}, {3, 1, 1, 1}, 8));
+  Array one = p.input("one", random::uniform({1, 1, 1}, {1, 1, 1}, 9));
+  p.add("array_row", in.a + row, "a + row");
+  p.add("row_array", row - in.a, "row - a");
+  p.add("col_times_row", col * row, "col * row");
+  p.add("three_operands", (in.a + col) * row, "(a + col) * row");
+  p.add("size_one_everywhere", in.i * one, "i * one");
+  p.add("where_broadcast", where(isnan(in.w), row, col), "np.where(np.isnan(w), row, col)");
+  p.add("hours_sum", sin(hours * in.a).sum({0}), "np.sin(hours * a).sum(axis=0)");
+  p.add("hours_mean_f32", (hours * in.f).mean({0, 2}), "np.mean(hours * f, axis=(0, 2))", 1e-6);
+  p.add("transpose_broadcast", in.a.transpose({0, 2, 1}) + row.T() * 1.0, "a.transpose(0, 2, 1) + row.T * 1.0");
+  p.add("two_d_transpose_row", (in.a.sum({0}).T() + row.T()) * 2.0, "(a.sum(axis=0).T + row.T) * 2.0");
+  EXPECT_TRUE(p.check()) << p.report();
+}
+
 }  // namespace
 }  // namespace rsdat

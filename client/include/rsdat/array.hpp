@@ -10,9 +10,12 @@
 //   auto ndvi = ((nir - red) / (nir + red)).mean({0});
 //   xt::xarray<float> map = ndvi.compute<float>();
 //
-// Elementwise chains on one chunk grid are fused into one task per chunk. Operands
-// of different chunking are rechunked to the left operand's chunks; shapes must
-// match (no broadcasting yet) or std::invalid_argument is thrown at build time.
+// Elementwise chains are fused into one task per chunk, also into a reduction that
+// follows (no intermediate is stored). Operands broadcast by NumPy's rules (size-1 and
+// missing leading axes); along each axis the chunks follow the first operand that has
+// the axis at full size, the others being rechunked to match, and a size-1 axis is read
+// once per chunk, never materialised. Shapes that do not broadcast throw
+// std::invalid_argument at build time, naming the operation and the shapes.
 // Thread-safe to share: nodes are immutable.
 #pragma once
 
