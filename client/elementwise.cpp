@@ -189,8 +189,8 @@ Array binary(const Array& a, const Array& b, Instr op) {
   return nary(ops::instr_name(op), {{a.node()}, {b.node()}}, op, t);
 }
 
-Array with_scalar(const Array& a, double s, Instr op, bool scalar_first) {
-  const DType t = ops::scalar_result_dtype(op, need(a.node()).dtype, s);
+Array with_scalar(const Array& a, double s, ScalarKind kind, Instr op, bool scalar_first) {
+  const DType t = ops::scalar_result_dtype(op, need(a.node()).dtype, s, kind);
   std::vector<Operand> operands{{a.node()}, {nullptr, s}};
   if (scalar_first) std::swap(operands[0], operands[1]);
   return nary(ops::instr_name(op), std::move(operands), op, t);
@@ -214,8 +214,8 @@ Array where_impl(const Array& cond, const Array* a, double sa, const Array* b, d
     first = false;
   }
   // A scalar branch does not widen an array branch's type beyond what it needs.
-  if (a && !b) t = ops::scalar_result_dtype(Instr::kAdd, a->dtype(), sb);
-  if (b && !a) t = ops::scalar_result_dtype(Instr::kAdd, b->dtype(), sa);
+  if (a && !b) t = ops::scalar_result_dtype(Instr::kAdd, a->dtype(), sb, ScalarKind::kInt);
+  if (b && !a) t = ops::scalar_result_dtype(Instr::kAdd, b->dtype(), sa, ScalarKind::kInt);
   return nary("where", {{cond.node()}, {a ? a->node() : nullptr, sa}, {b ? b->node() : nullptr, sb}}, Instr::kWhere, t);
 }
 
@@ -228,19 +228,60 @@ Array where_impl(const Array& cond, const Array* a, double sa, const Array* b, d
   Array name(const Array& a, const Array& b) { return binary(a, b, Instr::k##Tag); }
 #include "rsdat/elementwise_ops.def"
 
-Array operator+(const Array& a, const Array& b) { return binary(a, b, Instr::kAdd); }
-Array operator-(const Array& a, const Array& b) { return binary(a, b, Instr::kSub); }
-Array operator*(const Array& a, const Array& b) { return binary(a, b, Instr::kMul); }
-Array operator/(const Array& a, const Array& b) { return binary(a, b, Instr::kDiv); }
-Array operator+(const Array& a, double b) { return with_scalar(a, b, Instr::kAdd, false); }
-Array operator-(const Array& a, double b) { return with_scalar(a, b, Instr::kSub, false); }
-Array operator*(const Array& a, double b) { return with_scalar(a, b, Instr::kMul, false); }
-Array operator/(const Array& a, double b) { return with_scalar(a, b, Instr::kDiv, false); }
-Array operator+(double a, const Array& b) { return with_scalar(b, a, Instr::kAdd, true); }
-Array operator-(double a, const Array& b) { return with_scalar(b, a, Instr::kSub, true); }
-Array operator*(double a, const Array& b) { return with_scalar(b, a, Instr::kMul, true); }
-Array operator/(double a, const Array& b) { return with_scalar(b, a, Instr::kDiv, true); }
+namespace detail {
+#define RSDAT_BINARY(name, Tag, code, rule, expr)                                          \
+  Array name##_with_scalar(const Array& a, double s, ScalarKind kind, bool scalar_first) { \
+    return with_scalar(a, s, kind, Instr::k##Tag, scalar_first);                           \
+  }
+#include "rsdat/elementwise_ops.def"
+}  // namespace detail
+
+Array operator+(const Array& a, const Array& b) { return add(a, b); }
+Array operator-(const Array& a, const Array& b) { return subtract(a, b); }
+Array operator*(const Array& a, const Array& b) { return multiply(a, b); }
+Array operator/(const Array& a, const Array& b) { return divide(a, b); }
+Array operator%(const Array& a, const Array& b) { return mod(a, b); }
+Array operator==(const Array& a, const Array& b) { return equal(a, b); }
+Array operator!=(const Array& a, const Array& b) { return not_equal(a, b); }
+Array operator<(const Array& a, const Array& b) { return less(a, b); }
+Array operator<=(const Array& a, const Array& b) { return less_equal(a, b); }
+Array operator>(const Array& a, const Array& b) { return greater(a, b); }
+Array operator>=(const Array& a, const Array& b) { return greater_equal(a, b); }
 Array operator-(const Array& a) { return negative(a); }
+
+namespace {
+void need_bools(const char* op, const Array& a, const Array* b = nullptr) {
+  if (need(a.node()).dtype == DType::kBool && (!b || need(b->node()).dtype == DType::kBool)) return;
+  throw std::invalid_argument(std::string(op) + ": bitwise operations on " + dtype_name(a.dtype()) +
+                              (b ? std::string(" and ") + dtype_name(b->dtype()) : std::string()) +
+                              " arrays are not built yet; & | ^ ~ take bool arrays");
+}
+}  // namespace
+
+Array operator&(const Array& a, const Array& b) { return need_bools("&", a, &b), logical_and(a, b); }
+Array operator|(const Array& a, const Array& b) { return need_bools("|", a, &b), logical_or(a, b); }
+Array operator^(const Array& a, const Array& b) { return need_bools("^", a, &b), logical_xor(a, b); }
+Array operator~(const Array& a) { return need_bools("~", a), logical_not(a); }
+
+Array isin(const Array& a, const std::vector<double>& values) {
+  if (values.empty()) return isnan(a) & ~isnan(a);  // all false, of a's shape
+  Array out = equal(a, values[0]);
+  for (size_t i = 1; i < values.size(); ++i) out = logical_or(out, equal(a, values[i]));
+  return out;
+}
+
+Array clip(const Array& a, double lo, double hi) {
+  if (lo > hi) throw std::invalid_argument("clip: lower bound " + std::to_string(lo) + " above upper bound " +
+                                           std::to_string(hi));
+  return minimum(maximum(a, lo), hi);
+}
+
+Array round(const Array& a, int decimals) {
+  if (decimals == 0) return rint(a);
+  const double scale = std::pow(10.0, decimals);
+  return rint(a * scale) / scale;
+}
+
 Array where(const Array& cond, const Array& a, const Array& b) { return where_impl(cond, &a, 0, &b, 0); }
 Array where(const Array& cond, double a, const Array& b) { return where_impl(cond, nullptr, a, &b, 0); }
 Array where(const Array& cond, const Array& a, double b) { return where_impl(cond, &a, 0, nullptr, b); }

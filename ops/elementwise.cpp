@@ -9,6 +9,16 @@
 
 namespace rsdat::ops {
 
+namespace {
+// x mod y with the divisor's sign, as Python's % and numpy.mod.
+template <typename C>
+C python_mod(C x, C y) {
+  C m = std::fmod(x, y);
+  if (m != 0 && ((y < 0) != (m < 0))) m += y;
+  return m == 0 ? std::copysign(C(0), y) : m;
+}
+}  // namespace
+
 int instr_arity(Instr op) {
   switch (op) {
     case Instr::kLoad: case Instr::kLoadT: case Instr::kConst: return 0;
@@ -59,10 +69,16 @@ DType result_dtype(Instr op, DType a, DType b) {
 
 DType result_dtype(Instr op, DType a) { return result_dtype(op, a, a); }
 
-DType scalar_result_dtype(Instr op, DType a, double s) {
-  if (rule_of(op) == DTypeRule::kDivide) return dtype_is_float(a) ? a : DType::kFloat64;
+DType scalar_result_dtype(Instr op, DType a, double s, ScalarKind kind) {
+  switch (rule_of(op)) {
+    case DTypeRule::kPredicate: return DType::kBool;
+    case DTypeRule::kFloat:
+    case DTypeRule::kDivide: return dtype_is_float(a) ? a : DType::kFloat64;
+    default: break;
+  }
   if (dtype_is_float(a)) return a;
-  if (std::floor(s) != s) return DType::kFloat64;
+  if (kind == ScalarKind::kFloat || std::floor(s) != s) return DType::kFloat64;
+  if (kind == ScalarKind::kBool) return result_dtype(op, a, DType::kBool);
   return a == DType::kBool ? DType::kInt64 : a;
 }
 

@@ -13,6 +13,7 @@
 #include "core/params.hpp"
 #include "ops/op_registry.hpp"
 #include "rsdat/dtype.hpp"
+#include "rsdat/scalar.hpp"
 
 namespace rsdat::ops {
 
@@ -55,9 +56,10 @@ const char* instr_name(Instr op);
 // The result dtype of a function of elementwise_ops.def on operands of dtype a (and b).
 DType result_dtype(Instr op, DType a, DType b);
 DType result_dtype(Instr op, DType a);
-// The same with a Python-scalar second operand: the array's dtype wins unless the
-// value needs floats (NumPy's value-based casting).
-DType scalar_result_dtype(Instr op, DType a, double scalar);
+// The same with a scalar operand, which behaves as a Python scalar of its kind does in
+// NumPy: the array's dtype wins, unless the scalar is a float and the array is not
+// (then float64), or the function's rule says otherwise (bool for predicates).
+DType scalar_result_dtype(Instr op, DType a, double scalar, ScalarKind kind);
 
 void register_elementwise_ops(OpRegistry& registry);
 

@@ -92,6 +92,57 @@ TEST_F(NumpyParityTest, Elementwise) {
   EXPECT_TRUE(p.check()) << p.report();
 }
 
+TEST_F(NumpyParityTest, ComparisonsLogicAndScalars) {
+  NumpyParity p("comparisons");
+  Inputs in(p);
+  Array row = p.input("row", random::uniform({8, 1}, {3, 1}, 6));
+  p.add("less_array", in.a < row, "a < row");
+  p.add("less_equal_scalar", in.a <= 0.5, "a <= 0.5");
+  p.add("scalar_greater", 0.5 > in.f, "0.5 > f");
+  p.add("greater_equal_ints", in.i >= 0, "i >= 0");
+  p.add("equal_nan_unequal", in.w == in.w, "w == w");
+  p.add("not_equal", in.i != 3, "i != 3");
+  p.add("and_or_xor_not", ((in.a > 0.2) & isfinite(in.w)) | ~(in.f < 0.5) ^ (in.i > 0),
+        "((a > 0.2) & np.isfinite(w)) | ~(f < 0.5) ^ (i > 0)");
+  p.add("masked_mean", where((in.a > 0.2) & isfinite(in.w), in.w, std::nan("")).nanmean({0}),
+        "np.nanmean(np.where((a > 0.2) & np.isfinite(w), w, np.nan), axis=0)");
+  p.add("isin", isin(in.i, {-3, 0, 7}), "np.isin(i, [-3, 0, 7])");
+  p.add("int_plus_int_keeps_int32", in.i + 1, "i + 1");
+  p.add("int_times_float_is_float64", in.i * 2.0, "i * 2.0");
+  p.add("f32_times_float_stays", in.f * 2.0, "f * 2.0");
+  p.add("u8_plus_int_stays_u8", in.u + 3, "u + 3");
+  p.add("mod_ints", in.i % 3, "i % 3");
+  p.add("mod_floats_sign", (in.a - 0.5) % -0.3, "(a - 0.5) % -0.3", 1e-12, 1e-15);
+  p.add("floor_divide", floor_divide(in.a * 10.0, 3.0), "np.floor_divide(a * 10.0, 3.0)");
+  EXPECT_TRUE(p.check()) << p.report();
+}
+
+TEST_F(NumpyParityTest, MathFunctions) {
+  NumpyParity p("math");
+  Inputs in(p);
+  Array b = p.input("b", random::uniform({6, 8, 5}, {4, 3, 2}, 11) * 2.0 - 1.0);  // in [-1, 1)
+  p.add("floor_ceil_trunc", floor(b * 3.0) + ceil(b * 3.0) * 10.0 + trunc(b * 3.0) * 100.0,
+        "np.floor(b * 3.0) + np.ceil(b * 3.0) * 10.0 + np.trunc(b * 3.0) * 100.0");
+  p.add("rint_halves_to_even", rint(b * 4.0 + 0.5), "np.rint(b * 4.0 + 0.5)");
+  p.add("round_2", round(b * 100.0, 2), "np.round(b * 100.0, 2)");
+  p.add("clip", clip(in.w, 0.25, 0.75), "np.clip(w, 0.25, 0.75)");
+  p.add("cbrt_exp2_expm1", cbrt(b) + exp2(b) + expm1(b), "np.cbrt(b) + np.exp2(b) + np.expm1(b)");
+  p.add("logs", log2(in.a) + log10(in.a) + log1p(in.a), "np.log2(a) + np.log10(a) + np.log1p(a)");
+  p.add("trig", tan(b) + arcsin(b) + arccos(b) + arctan(b), "np.tan(b) + np.arcsin(b) + np.arccos(b) + np.arctan(b)");
+  p.add("hyperbolic", sinh(b) + cosh(b) + arcsinh(b) + arccosh(in.a + 1.0) + arctanh(b * 0.9),
+        "np.sinh(b) + np.cosh(b) + np.arcsinh(b) + np.arccosh(a + 1.0) + np.arctanh(b * 0.9)");
+  p.add("arctan2_hypot", arctan2(b, in.a) + hypot(b, in.a), "np.arctan2(b, a) + np.hypot(b, a)");
+  p.add("degrees", rad2deg(deg2rad(b * 180.0)), "np.rad2deg(np.deg2rad(b * 180.0))");
+  p.add("square_sign_reciprocal", square(b) + sign(b) + reciprocal(in.a + 1.0),
+        "np.square(b) + np.sign(b) + np.reciprocal(a + 1.0)");
+  p.add("sign_ints", sign(in.i), "np.sign(i)");
+  p.add("square_ints", square(in.i), "np.square(i)");
+  p.add("fmin_fmax_nan_loses", fmin(in.w, in.a) + fmax(in.w, in.a), "np.fmin(w, a) + np.fmax(w, a)");
+  p.add("isinf_isfinite", isinf(in.w) | isfinite(in.w), "np.isinf(w) | np.isfinite(w)");
+  p.add("logical_not_ints", logical_not(in.i), "np.logical_not(i)");
+  EXPECT_TRUE(p.check()) << p.report();
+}
+
 TEST_F(NumpyParityTest, Broadcasting) {
   NumpyParity p("broadcasting");
   Inputs in(p);

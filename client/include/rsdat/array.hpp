@@ -27,6 +27,7 @@
 
 #include "rsdat/client.hpp"
 #include "rsdat/dtype.hpp"
+#include "rsdat/scalar.hpp"
 
 namespace rsdat {
 
@@ -105,27 +106,79 @@ namespace random {
 Array uniform(const Shape& shape, const Shape& chunks, uint64_t seed = 0, DType dtype = DType::kFloat64);
 }  // namespace random
 
-// Elementwise arithmetic (NumPy type promotion; `/` is true division).
-Array operator+(const Array& a, const Array& b);
-Array operator-(const Array& a, const Array& b);
-Array operator*(const Array& a, const Array& b);
-Array operator/(const Array& a, const Array& b);
-Array operator+(const Array& a, double b);
-Array operator-(const Array& a, double b);
-Array operator*(const Array& a, double b);
-Array operator/(const Array& a, double b);
-Array operator+(double a, const Array& b);
-Array operator-(double a, const Array& b);
-Array operator*(double a, const Array& b);
-Array operator/(double a, const Array& b);
-Array operator-(const Array& a);
-// The elementwise functions by their NumPy names (add, subtract, multiply, divide,
-// power, minimum, maximum, negative, abs, sqrt, exp, log, sin, cos, isnan, ...; each with
-// its result dtype in rsdat/elementwise_ops.def): Array f(const Array&) and
-// Array f(const Array&, const Array&).
+// The elementwise functions by their NumPy names, each with its result dtype in
+// rsdat/elementwise_ops.def: arithmetic (add, subtract, multiply, divide: true
+// division, power, mod: the divisor's sign, floor_divide), comparisons (equal,
+// not_equal, less, less_equal, greater, greater_equal) and logic (logical_and,
+// logical_or, logical_xor, logical_not) giving bool arrays, minimum and maximum (NaN
+// wins), fmin and fmax (NaN loses), rounding (floor, ceil, trunc, rint), powers,
+// logarithms and trigonometry (sqrt, cbrt, exp, exp2, expm1, log, log2, log10, log1p,
+// sin, cos, tan, arcsin, arccos, arctan, arctan2, sinh, cosh, tanh, arcsinh, arccosh,
+// arctanh, hypot, deg2rad, rad2deg), negative, abs, square, sign, reciprocal, and the
+// tests isnan, isfinite, isinf. Computed in float32 or float64 (integers exactly up to
+// 2^53). A binary function takes two arrays, or an array and a C++ scalar on either
+// side (see rsdat/scalar.hpp for the scalar's dtype).
+namespace detail {
+template <typename S>
+double scalar_value(S s) {
+  return static_cast<double>(s);
+}
+}  // namespace detail
 #define RSDAT_UNARY(name, Tag, code, rule, expr) Array name(const Array& a);
-#define RSDAT_BINARY(name, Tag, code, rule, expr) Array name(const Array& a, const Array& b);
+#define RSDAT_BINARY(name, Tag, code, rule, expr)                                                  \
+  Array name(const Array& a, const Array& b);                                                      \
+  namespace detail {                                                                               \
+  Array name##_with_scalar(const Array& a, double s, ScalarKind kind, bool scalar_first);          \
+  }                                                                                                \
+  template <Scalar S>                                                                              \
+  Array name(const Array& a, S s) {                                                                \
+    return detail::name##_with_scalar(a, detail::scalar_value(s), scalar_kind<S>(), false);        \
+  }                                                                                                \
+  template <Scalar S>                                                                              \
+  Array name(S s, const Array& a) {                                                                \
+    return detail::name##_with_scalar(a, detail::scalar_value(s), scalar_kind<S>(), true);         \
+  }
 #include "rsdat/elementwise_ops.def"
+
+// Operators, as NumPy's: + - * / % between arrays and with scalars on either side,
+// unary -, comparisons giving bool arrays, and & | ^ ~ on bool arrays (logical_and,
+// logical_or, logical_xor, logical_not; integer operands throw std::invalid_argument:
+// bitwise integer operations are not built yet).
+#define RSDAT_OPERATOR(op, function)                                   \
+  Array operator op(const Array& a, const Array& b);                  \
+  template <Scalar S>                                                  \
+  Array operator op(const Array& a, S s) {                             \
+    return function(a, s);                                             \
+  }                                                                    \
+  template <Scalar S>                                                  \
+  Array operator op(S s, const Array& a) {                             \
+    return function(s, a);                                             \
+  }
+RSDAT_OPERATOR(+, add)
+RSDAT_OPERATOR(-, subtract)
+RSDAT_OPERATOR(*, multiply)
+RSDAT_OPERATOR(/, divide)
+RSDAT_OPERATOR(%, mod)
+RSDAT_OPERATOR(==, equal)
+RSDAT_OPERATOR(!=, not_equal)
+RSDAT_OPERATOR(<, less)
+RSDAT_OPERATOR(<=, less_equal)
+RSDAT_OPERATOR(>, greater)
+RSDAT_OPERATOR(>=, greater_equal)
+#undef RSDAT_OPERATOR
+Array operator-(const Array& a);
+Array operator&(const Array& a, const Array& b);
+Array operator|(const Array& a, const Array& b);
+Array operator^(const Array& a, const Array& b);
+Array operator~(const Array& a);
+// numpy.pow's other name.
+inline Array pow(const Array& a, const Array& b) { return power(a, b); }
+// True where a equals one of `values` (numpy.isin).
+Array isin(const Array& a, const std::vector<double>& values);
+// a limited to [lo, hi] (numpy.clip); NaN stays NaN.
+Array clip(const Array& a, double lo, double hi);
+// Rounded to `decimals` digits, halves to even (numpy.round: rint(a * 10^d) / 10^d).
+Array round(const Array& a, int decimals = 0);
 // cond ? a : b per element (cond: any dtype, non-zero is true), like numpy.where.
 Array where(const Array& cond, const Array& a, const Array& b);
 Array where(const Array& cond, double a, const Array& b);
