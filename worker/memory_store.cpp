@@ -1,54 +1,24 @@
 #include "worker/memory_store.hpp"
 
-#include <fcntl.h>
 #include <lz4.h>
 #include <spdlog/spdlog.h>
-#include <sys/file.h>
-#include <unistd.h>
 
-#include <cstring>
-#include <filesystem>
+#include <cstdio>
 
 namespace rsdat::worker {
-namespace {
-
-namespace fs = std::filesystem;
-constexpr const char* kPrefix = "rsdat-spill-";
-
-}  // namespace
 
 MemoryStore::~MemoryStore() {
-  if (dir_.empty()) return;
-  std::error_code ec;
-  fs::remove_all(dir_, ec);
-  if (lock_fd_ >= 0) ::close(lock_fd_);
+  if (!dir_.empty()) disk_->remove_directory(dir_);
 }
 
 Status MemoryStore::enable_spill(const std::string& local_directory, bool compress, std::shared_ptr<SpillDisk> disk) {
-  std::error_code ec;
-  fs::create_directories(local_directory, ec);
-  if (ec) return io_error("cannot create local directory " + local_directory + ": " + ec.message());
-  // Made under a name the cleaner ignores, locked, then renamed: a directory with the
-  // spill prefix always has its lock held while its worker lives.
-  const std::string suffix = std::to_string(::getpid()) + "-XXXXXX";
-  std::string tmp = (fs::path(local_directory) / (".rsdat-new-" + suffix)).string();
-  if (!::mkdtemp(tmp.data())) return io_error("cannot create a spill directory in " + local_directory + ": " + std::strerror(errno));
-  int fd = ::open((tmp + "/lock").c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600);
-  if (fd < 0 || ::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    if (fd >= 0) ::close(fd);
-    fs::remove_all(tmp, ec);
-    return io_error("cannot lock spill directory " + tmp);
-  }
-  std::string dir = (fs::path(local_directory) / (kPrefix + fs::path(tmp).filename().string().substr(11))).string();
-  if (::rename(tmp.c_str(), dir.c_str()) != 0) {
-    ::close(fd);
-    fs::remove_all(tmp, ec);
-    return io_error("cannot create spill directory " + dir + ": " + std::strerror(errno));
-  }
-  dir_ = dir;
-  lock_fd_ = fd;
+  RSDAT_CHECK_MSG(dir_.empty(), "spilling enabled twice");
+  if (!disk) disk = posix_spill_disk();
+  Result<std::string> dir = disk->make_directory(local_directory);
+  if (!dir.ok()) return dir.status();
+  dir_ = std::move(dir).value();
   compress_ = compress;
-  disk_ = disk ? std::move(disk) : posix_spill_disk();
+  disk_ = std::move(disk);
   return Status::ok();
 }
 
@@ -185,26 +155,6 @@ Status MemoryStore::read_back(const TaskKey& key, Entry& e) const {
   spilled_bytes_ -= e.nbytes;
   memory_bytes_ += e.nbytes;
   return Status::ok();
-}
-
-size_t clean_stale_spill_dirs(const std::string& local_directory) {
-  std::error_code ec;
-  size_t removed = 0;
-  for (const auto& entry : fs::directory_iterator(local_directory, ec)) {
-    const std::string name = entry.path().filename().string();
-    if (name.rfind(kPrefix, 0) != 0 || !entry.is_directory(ec)) continue;
-    // Only directories a worker made (they always hold a lock file) whose lock is free.
-    int fd = ::open((entry.path() / "lock").c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0) continue;
-    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-      ::close(fd);  // a live worker holds it
-      continue;
-    }
-    ::close(fd);
-    fs::remove_all(entry.path(), ec);
-    if (!ec) ++removed;
-  }
-  return removed;
 }
 
 }  // namespace rsdat::worker

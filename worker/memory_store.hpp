@@ -1,11 +1,11 @@
-// MemoryStore: the chunks a worker holds, in memory or spilled to its local directory.
+// MemoryStore: the chunks a worker holds, in memory or spilled to its spill directory.
 //
 // Everything the worker keeps goes through here. spill_to() writes least-recently-used
 // chunks that nothing else is using (no running task, no send in flight) to files and
 // frees their memory; get() reads a spilled chunk back and keeps it in memory again.
-// Spill files go away when their chunk is erased and when the store is destroyed; the
-// directory is locked while the store lives, so a later worker can tell a crashed
-// worker's leftovers (clean_stale_spill_dirs) from a running worker's.
+// Spill files go away when their chunk is erased and when the store is destroyed.
+// Every file and directory it uses goes through its SpillDisk, which keeps the
+// directory locked while the store lives (see clean_stale_spill_dirs).
 //
 // Thread-compatible: the worker's event loop owns it (get() is const for callers but
 // moves chunks between disk and memory).
@@ -32,8 +32,9 @@ class MemoryStore {
   MemoryStore(const MemoryStore&) = delete;
   MemoryStore& operator=(const MemoryStore&) = delete;
 
-  // Spills into a new directory under `local_directory`; `compress` writes spill files
-  // lz4-compressed. Spill files go through `disk` (default: plain files).
+  // Spills into a new directory under `local_directory`, made by `disk` (default: plain
+  // files, posix_spill_disk()); `compress` writes spill files lz4-compressed. Errors:
+  // kIO (the directory cannot be made).
   Status enable_spill(const std::string& local_directory, bool compress = false,
                       std::shared_ptr<SpillDisk> disk = nullptr);
   const std::string& spill_directory() const { return dir_; }
@@ -83,15 +84,10 @@ class MemoryStore {
   mutable uint64_t memory_bytes_ = 0;
   mutable uint64_t spilled_bytes_ = 0;
   uint64_t spilled_total_ = 0;
-  std::string dir_;
-  int lock_fd_ = -1;
+  std::string dir_;  // empty: never spills
   std::chrono::steady_clock::time_point last_spill_error_{};
   bool compress_ = false;
   std::shared_ptr<SpillDisk> disk_;
 };
-
-// Removes spill directories under `local_directory` left by workers that died (their
-// lock is free). Returns how many it removed.
-size_t clean_stale_spill_dirs(const std::string& local_directory);
 
 }  // namespace rsdat::worker
