@@ -1,7 +1,6 @@
 #include "worker/memory_store.hpp"
 
 #include <lz4.h>
-#include <spdlog/spdlog.h>
 
 #include <cstdio>
 
@@ -42,9 +41,8 @@ void MemoryStore::put(const TaskKey& key, Chunk chunk) {
 
 std::optional<Chunk> MemoryStore::get(const TaskKey& key) const {
   Result<Chunk> c = load(key);
-  if (c.ok()) return std::move(c).value();
-  if (c.status().code() != StatusCode::kNotFound) spdlog::error("spilled chunk {}: {}", key.to_string(), c.status().message());
-  return std::nullopt;
+  if (!c.ok()) return std::nullopt;
+  return std::move(c).value();
 }
 
 Result<Chunk> MemoryStore::load(const TaskKey& key) const {
@@ -74,7 +72,7 @@ bool MemoryStore::erase(const TaskKey& key) {
   return true;
 }
 
-uint64_t MemoryStore::spill_to(uint64_t target) {
+uint64_t MemoryStore::spill_to(uint64_t target, Status* error) {
   if (dir_.empty()) return 0;
   uint64_t spilled = 0;
   for (auto it = lru_.begin(); it != lru_.end() && memory_bytes_ > target;) {
@@ -85,12 +83,8 @@ uint64_t MemoryStore::spill_to(uint64_t target) {
     const bool written = !e.on_disk;
     Status st = write_out(key, e);
     if (!st.is_ok()) {
-      // The disk is full or gone: keep chunks in memory, and say so now and then.
-      auto now = std::chrono::steady_clock::now();
-      if (now - last_spill_error_ > std::chrono::seconds(30)) {
-        spdlog::error("cannot spill {}: {} (chunks stay in memory)", key.to_string(), st.message());
-        last_spill_error_ = now;
-      }
+      // The disk is full or gone: the rest would fail alike, and stay in memory too.
+      if (error) *error = st.with_context("cannot spill " + key.to_string());
       break;
     }
     spilled += e.nbytes;

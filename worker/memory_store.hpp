@@ -2,16 +2,24 @@
 //
 // Everything the worker keeps goes through here. spill_to() writes least-recently-used
 // chunks that nothing else is using (no running task, no send in flight) to files and
-// frees their memory; get() reads a spilled chunk back and keeps it in memory again.
-// Spill files go away when their chunk is erased and when the store is destroyed.
-// Every file and directory it uses goes through its SpillDisk, which keeps the
-// directory locked while the store lives (see clean_stale_spill_dirs).
+// frees their memory; get() and load() read a spilled chunk back and keep it in memory
+// again. Spill files go away when their chunk is erased and when the store is
+// destroyed. When to spill is the caller's decision; the store keeps no clock and logs
+// nothing: errors come back to the caller. Every file and directory it uses goes
+// through its SpillDisk, which keeps the directory locked while the store lives (see
+// clean_stale_spill_dirs).
 //
-// Thread-compatible: the worker's event loop owns it (get() is const for callers but
-// moves chunks between disk and memory).
+//   MemoryStore store;
+//   RSDAT_RETURN_IF_ERROR(store.enable_spill("/tmp"));
+//   store.put(key, chunk);
+//   Status error;
+//   store.spill_to(/*target=*/0, &error);  // everything idle goes to disk
+//   Result<Chunk> back = store.load(key);  // read back (or why it cannot be)
+//
+// Thread-compatible: the worker's event loop owns it (get() and load() are const for
+// callers but move chunks between disk and memory).
 #pragma once
 
-#include <chrono>
 #include <list>
 #include <memory>
 #include <optional>
@@ -41,11 +49,11 @@ class MemoryStore {
 
   // Replaces any chunk under `key`.
   void put(const TaskKey& key, Chunk chunk);
-  // The chunk, read back from disk when it was spilled (nullopt if that fails; the
-  // failure is logged). Marks it recently used.
+  // The chunk, read back from disk when it was spilled; nullopt when it is not held or
+  // cannot be read back (load() says why). Marks it recently used.
   std::optional<Chunk> get(const TaskKey& key) const;
-  // The same, with the reason when it cannot be had (not held, or its spill file
-  // could not be read back: the error names the file).
+  // The same, with the reason when it cannot be had: kNotFound (not held), kIO (its
+  // spill file could not be read back whole; the error names the file).
   Result<Chunk> load(const TaskKey& key) const;
   bool contains(const TaskKey& key) const { return entries_.count(key) != 0; }
   // The chunk's size in bytes (0 when absent), without reading it back.
@@ -63,8 +71,10 @@ class MemoryStore {
   uint64_t spilled_total() const { return spilled_total_; }  // bytes ever written out
   // Spills least-recently-used idle chunks until memory_bytes() <= target (or none is
   // left to spill). A chunk read back keeps its file, so spilling it again only drops
-  // it from memory. Returns the bytes that left memory.
-  uint64_t spill_to(uint64_t target);
+  // it from memory. Returns the bytes that left memory. A write that fails (a full
+  // disk) ends the round with that chunk still in memory; its error, naming the chunk,
+  // goes to `*error` when given (otherwise it is dropped: the next round tries again).
+  uint64_t spill_to(uint64_t target, Status* error = nullptr);
 
  private:
   struct Entry {
@@ -85,7 +95,6 @@ class MemoryStore {
   mutable uint64_t spilled_bytes_ = 0;
   uint64_t spilled_total_ = 0;
   std::string dir_;  // empty: never spills
-  std::chrono::steady_clock::time_point last_spill_error_{};
   bool compress_ = false;
   std::shared_ptr<SpillDisk> disk_;
 };

@@ -397,7 +397,7 @@ void WorkerServer::handle_router(ReceivedMessage& msg) {
     for (size_t i = 0; i < keys.size(); ++i) {
       TaskKey k = to_key(keys[i]);
       set_key(headers[i].initKey(), k);
-      auto c = state_.store().get(k);
+      auto c = held_chunk(k);
       headers[i].setFound(c.has_value());
       if (c) {
         headers[i].setDtype(to_wire(c->dtype));
@@ -578,6 +578,13 @@ void WorkerServer::apply(WorkerCommands& cmds) {
   }
 }
 
+std::optional<Chunk> WorkerServer::held_chunk(const TaskKey& key) {
+  Result<Chunk> c = state_.store().load(key);
+  if (c.ok()) return std::move(c).value();
+  if (c.status().code() != StatusCode::kNotFound) spdlog::error("spilled chunk {}: {}", key.to_string(), c.status().message());
+  return std::nullopt;
+}
+
 void WorkerServer::execute(const std::vector<TaskKey>& batch) {
   struct Job {
     TaskSpec spec;
@@ -662,7 +669,7 @@ void WorkerServer::send_reports() {
     // A small result a client waits for goes with the report, saving the client a
     // request to this worker (it stays here as well, like any other result).
     if (inline_results_.erase(r.key) && r.ok) {
-      if (auto chunk = state_.store().get(r.key); chunk && chunk->nbytes() <= kMaxInlineResultBytes) {
+      if (auto chunk = held_chunk(r.key); chunk && chunk->nbytes() <= kMaxInlineResultBytes) {
         results[i].setInline(true);
         payload.push_back(chunk_frame(*chunk));
       }
@@ -691,7 +698,8 @@ void WorkerServer::manage_memory() {
   MemoryStore& store = state_.mutable_store();
   const auto target = static_cast<uint64_t>(options_.memory_target * limit);
   uint64_t spilled = 0;
-  if (store.memory_bytes() > target) spilled += store.spill_to(target);
+  Status spill_error;
+  if (store.memory_bytes() > target) spilled += store.spill_to(target, &spill_error);
   uint64_t rss = current_rss_bytes();
   const auto spill_at = static_cast<uint64_t>(options_.memory_spill * limit);
   if (rss > spill_at) {
@@ -704,13 +712,18 @@ void WorkerServer::manage_memory() {
     }
     if (rss > spill_at) {
       const uint64_t excess = rss - spill_at;
-      spilled += store.spill_to(store.memory_bytes() > excess ? store.memory_bytes() - excess : 0);
+      spilled += store.spill_to(store.memory_bytes() > excess ? store.memory_bytes() - excess : 0, &spill_error);
       if (spilled > 0) {
         last_trim_ = now;
         trim_buffer_pool();
         rss = current_rss_bytes();
       }
     }
+  }
+  if (!spill_error.is_ok() && now - last_spill_error_ > std::chrono::seconds(30)) {
+    // The disk is full or gone: chunks stay in memory; say so now and then.
+    spdlog::error("{} (chunks stay in memory)", spill_error.message());
+    last_spill_error_ = now;
   }
   const bool pause = rss > static_cast<uint64_t>(options_.memory_pause * limit);
   if (pause != state_.paused()) {

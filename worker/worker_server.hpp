@@ -18,6 +18,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -102,6 +103,9 @@ class WorkerServer {
   void check_retirement();
   // Spills and pauses by the memory thresholds; at most every few milliseconds.
   void manage_memory();
+  // A chunk held here to send, read back from disk if need be; an unreadable spill
+  // file is logged.
+  std::optional<Chunk> held_chunk(const TaskKey& key);
   PeerConnection& peer(const std::string& address);
   void drop_peer(const std::string& address, const std::string& why);
   Result<std::string> bind_endpoint() const;
@@ -138,6 +142,7 @@ class WorkerServer {
   uint32_t heartbeat_ms_ = 1000;
   std::chrono::steady_clock::time_point last_memory_check_;
   std::chrono::steady_clock::time_point last_trim_;
+  std::chrono::steady_clock::time_point last_spill_error_;
 
   tbb::task_arena arena_;  // runs kernels; nothing else
   std::mutex mu_;
