@@ -151,4 +151,22 @@ Status MemoryStore::read_back(const TaskKey& key, Entry& e) const {
   return Status::ok();
 }
 
+void MemoryStore::validate() const {
+  uint64_t in_memory = 0, spilled = 0;
+  size_t resident = 0;
+  for (const auto& [key, e] : entries_) {
+    if (e.spilled) {
+      RSDAT_CHECK_MSG(e.on_disk && !e.chunk.buffer, "a spilled chunk without its file, or still in memory");
+      spilled += e.nbytes;
+    } else {
+      RSDAT_CHECK(*e.lru == key);
+      in_memory += e.nbytes;
+      ++resident;
+    }
+    RSDAT_CHECK_MSG(!e.on_disk || !dir_.empty(), "a spill file without a spill directory");
+  }
+  RSDAT_CHECK_MSG(in_memory == memory_bytes_ && spilled == spilled_bytes_, "store bytes miscounted");
+  RSDAT_CHECK_MSG(resident == lru_.size(), "recently-used list out of step with the chunks in memory");
+}
+
 }  // namespace rsdat::worker

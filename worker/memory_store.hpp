@@ -75,6 +75,8 @@ class MemoryStore {
   // disk) ends the round with that chunk still in memory; its error, naming the chunk,
   // goes to `*error` when given (otherwise it is dropped: the next round tries again).
   uint64_t spill_to(uint64_t target, Status* error = nullptr);
+  // Checks the byte counts and the recently-used list against the entries.
+  void validate() const;
 
  private:
   struct Entry {

@@ -7,12 +7,24 @@
 // results before new root tasks, so memory is freed before more is produced; the
 // latest assigned consumer first.
 //
+// Task states (docs/architecture.md): fetching -> ready -> executing -> done, and
+// forgotten once the task leaves (stolen, released, inputs missing, or done);
+// executing -> cancelled when it is released while running (its result is dropped).
+// Every change of state goes through transition(), against one table of legal
+// transitions; validate() checks every invariant.
+//
+//   WorkerState state(nthreads);
+//   WorkerCommands out;
+//   state.add_tasks(std::move(assignments), out);  // out.fetch, out.execute, ...
+//   state.execute_finished(key, std::move(result), seconds, out);
+//
 // Thread-compatible: WorkerServer uses it from its event-loop thread only.
 #pragma once
 
 #include <algorithm>
 #include <deque>
 #include <map>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -29,6 +41,10 @@ struct Assignment {
   std::vector<std::pair<TaskKey, std::vector<std::string>>> dep_locations;  // peer addresses
   std::unordered_map<TaskKey, uint64_t> dep_nbytes;  // sizes of inputs, when the scheduler says
 };
+
+// A task's state on this worker (see the class comment).
+enum class TaskState : uint8_t { kFetching, kReady, kExecuting, kCancelled, kDone, kForgotten };
+const char* task_state_name(TaskState s);
 
 struct FetchCommand {
   std::string peer;
@@ -92,21 +108,23 @@ class WorkerState {
   bool paused() const { return paused_; }
 
   size_t num_tasks() const { return tasks_.size(); }
+  std::optional<TaskState> task_state(const TaskKey& key) const;
   size_t executing() const { return executing_; }
   size_t ready() const { return ready_.size(); }
   size_t fetches_in_flight() const { return fetches_.size(); }
   void validate() const;
 
  private:
-  enum class State { kFetching, kReady, kExecuting };
   struct Task {
     TaskSpec spec;
-    State state = State::kFetching;
+    TaskState state = TaskState::kFetching;  // changed by transition() only
     size_t missing = 0;
     uint64_t order = 0;
     uint64_t bytes_fetched = 0;
-    bool cancelled = false;
   };
+  // The one place a task's state changes: checks `to` against the table of legal
+  // transitions and keeps ready_ and executing_ in step.
+  void transition(Task& t, TaskState to);
   struct Fetch {
     std::vector<std::string> holders;
     size_t next = 0;  // holders[next - 1] is being asked
@@ -120,7 +138,6 @@ class WorkerState {
   void pump_fetches(WorkerCommands& out);  // starts queued fetches within the budget
 
   void start_fetches(const std::vector<TaskKey>& keys, WorkerCommands& out);
-  void make_ready(Task& t);
   void try_execute(WorkerCommands& out);
   void drop_task(const TaskKey& key);  // forgets a task that will not run here
   void unref_input(const TaskKey& key);
