@@ -4,10 +4,10 @@
 // chunks that nothing else is using (no running task, no send in flight) to files and
 // frees their memory; get() and load() read a spilled chunk back and keep it in memory
 // again. Spill files go away when their chunk is erased and when the store is
-// destroyed. When to spill is the caller's decision; the store keeps no clock and logs
-// nothing: errors come back to the caller. Every file and directory it uses goes
-// through its SpillDisk, which keeps the directory locked while the store lives (see
-// clean_stale_spill_dirs).
+// destroyed. When to spill is the caller's decision (WorkerState's memory policy); the
+// store keeps no clock and logs nothing: errors come back to the caller. Every file
+// and directory it uses goes through its SpillDisk, which keeps the directory locked
+// while the store lives (see clean_stale_spill_dirs).
 //
 //   MemoryStore store;
 //   RSDAT_RETURN_IF_ERROR(store.enable_spill("/tmp"));

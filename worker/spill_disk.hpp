@@ -4,7 +4,7 @@
 // file and read back as one. The POSIX disk is what workers use; tests put a failing
 // one underneath (a full disk, a file that shrank) to check that the store keeps the
 // chunk in memory or reports the error, and never reads back a chunk that was not
-// written whole.
+// written whole, or an in-memory one so that the memory policy runs without files.
 //
 // Implementations must be usable from the worker's event-loop thread.
 #pragma once

@@ -197,6 +197,76 @@ void WorkerState::set_paused(bool paused, WorkerCommands& out) {
   if (!paused_) try_execute(out);
 }
 
+// ---- memory policy ----------------------------------------------------------
+
+MemoryStep WorkerState::check_memory(double now, WorkerCommands& out) {
+  RSDAT_CHECK_MSG(memory_phase_ == MemoryPhase::kIdle, "a memory round began before the last one ended");
+  if (limits_.limit == 0) return MemoryStep::kDone;
+  if (now - last_memory_check_ < kMemoryCheckInterval) return MemoryStep::kDone;
+  last_memory_check_ = now;
+  round_spilled_ = 0;
+  const uint64_t target = threshold(limits_.target);
+  if (store_.memory_bytes() > target) round_spilled_ += spill(target, now, out);
+  memory_phase_ = MemoryPhase::kFirstReading;
+  return MemoryStep::kReadRss;
+}
+
+MemoryStep WorkerState::memory_reading(const MemoryReading& reading, WorkerCommands& out) {
+  const uint64_t spill_at = threshold(limits_.spill);
+  const uint64_t rss = reading.rss_bytes;
+  switch (memory_phase_) {
+    case MemoryPhase::kIdle:
+      RSDAT_CHECK_MSG(false, "a memory reading outside a round");
+      break;
+    case MemoryPhase::kFirstReading:
+      if (rss <= spill_at) return decide_pause(rss, out);
+      // Freed chunk buffers wait in the pool for reuse: give them back first.
+      if (reading.now - last_trim_ > kTrimInterval) {
+        last_trim_ = reading.now;
+        memory_phase_ = MemoryPhase::kTrimmed;
+        return MemoryStep::kTrimThenRead;
+      }
+      [[fallthrough]];  // trimmed lately: this reading stands
+    case MemoryPhase::kTrimmed:
+      if (rss > spill_at) {
+        const uint64_t excess = rss - spill_at;
+        const uint64_t held = store_.memory_bytes();
+        round_spilled_ += spill(held > excess ? held - excess : 0, reading.now, out);
+        // What was spilled (in this round, to the target too) sits in the pool now.
+        if (round_spilled_ > 0) {
+          last_trim_ = reading.now;
+          memory_phase_ = MemoryPhase::kSpilled;
+          return MemoryStep::kTrimThenRead;
+        }
+      }
+      return decide_pause(rss, out);
+    case MemoryPhase::kSpilled:
+      return decide_pause(rss, out);
+  }
+  return MemoryStep::kDone;
+}
+
+MemoryStep WorkerState::decide_pause(uint64_t rss_bytes, WorkerCommands& out) {
+  memory_phase_ = MemoryPhase::kIdle;
+  const bool pause = rss_bytes > threshold(limits_.pause);
+  if (pause != paused_) {
+    out.notices.push_back({pause ? Notice::Kind::kPaused : Notice::Kind::kResumed, rss_bytes, Status::ok()});
+    set_paused(pause, out);
+  }
+  return MemoryStep::kDone;
+}
+
+uint64_t WorkerState::spill(uint64_t target, double now, WorkerCommands& out) {
+  Status error;
+  const uint64_t spilled = store_.spill_to(target, &error);
+  // The disk is full or gone: chunks stay in memory; say so now and then.
+  if (!error.is_ok() && now - last_spill_error_ > kSpillErrorInterval) {
+    out.notices.push_back({Notice::Kind::kSpillFailed, 0, std::move(error)});
+    last_spill_error_ = now;
+  }
+  return spilled;
+}
+
 void WorkerState::fetch_arrived(const TaskKey& key, Chunk chunk, WorkerCommands& out) {
   auto it = fetches_.find(key);
   if (it == fetches_.end()) return;  // not asked for (or no longer): drop it
@@ -392,6 +462,7 @@ void WorkerState::validate() const {
     }
   }
   RSDAT_CHECK_MSG(in_flight == fetch_bytes_in_flight_, "fetch bytes in flight miscounted");
+  RSDAT_CHECK_MSG(memory_phase_ == MemoryPhase::kIdle || limits_.limit > 0, "a memory round without limits");
 }
 
 }  // namespace rsdat::worker

@@ -1,11 +1,13 @@
-// WorkerState: what a worker decides, with no sockets, threads or clocks.
+// WorkerState: what a worker decides, with no sockets, threads, clocks or logging.
 //
 // Events: tasks assigned by the scheduler, keys released, a fetched chunk arrived
-// or could not be had, a kernel finished. Decisions: fetch these keys from that
-// peer (batched per peer), execute this task, report these results and replicas.
-// WorkerServer does the I/O. Ready tasks run in priority order: tasks that consume
-// results before new root tasks, so memory is freed before more is produced; the
-// latest assigned consumer first.
+// or could not be had, a kernel finished, a memory reading. Decisions: fetch these
+// keys from that peer (batched per peer), execute this task, report these results
+// and replicas, spill these chunks, pause or resume, and what is worth a line in the
+// log. WorkerServer does the I/O. Ready tasks run in priority order: tasks that
+// consume results before new root tasks, so memory is freed before more is produced;
+// the latest assigned consumer first. Time comes in as seconds on a monotonic clock
+// (`now`); the only disk access is the store's spill files, through its SpillDisk.
 //
 // Task states (docs/architecture.md): fetching -> ready -> executing -> done, and
 // forgotten once the task leaves (stolen, released, inputs missing, or done);
@@ -23,7 +25,9 @@
 
 #include <algorithm>
 #include <deque>
+#include <limits>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -46,6 +50,36 @@ struct Assignment {
 enum class TaskState : uint8_t { kFetching, kReady, kExecuting, kCancelled, kDone, kForgotten };
 const char* task_state_name(TaskState s);
 
+// The limits the memory policy keeps to: fractions of `limit`, as WorkerOptions has them.
+struct MemoryLimits {
+  uint64_t limit = 0;   // bytes; 0: no limit, and the policy does nothing
+  double target = 0.6;  // chunks in memory above target x limit spill, least recently used first
+  double spill = 0.7;   // process RSS above spill x limit: trim the buffer pool, then spill the excess
+  double pause = 0.8;   // process RSS above pause x limit: no new task starts until it falls
+};
+// What a round of the memory policy asks of the server next.
+enum class MemoryStep {
+  kDone,          // the round is over
+  kReadRss,       // read the process RSS and pass it to memory_reading()
+  kTrimThenRead,  // return freed buffers to the system (trim_buffer_pool()), then the same
+};
+struct MemoryReading {
+  uint64_t rss_bytes = 0;  // resident set size of the worker process
+  double now = 0;          // seconds on a monotonic clock
+};
+
+// What the server should write to its log: the state decides, the server words it.
+struct Notice {
+  enum class Kind {
+    kPaused,       // process memory went above the pause threshold: no new task starts
+    kResumed,      // it fell below again
+    kSpillFailed,  // a spill file could not be written: chunks stay in memory
+  };
+  Kind kind = Kind::kPaused;
+  uint64_t rss_bytes = 0;  // kPaused, kResumed: the reading that decided it
+  Status error;            // kSpillFailed: why, naming the chunk
+};
+
 struct FetchCommand {
   std::string peer;
   std::vector<TaskKey> keys;
@@ -66,12 +100,16 @@ struct WorkerCommands {
   std::vector<std::vector<TaskKey>> execute;
   std::vector<TaskReport> reports;
   std::vector<TaskKey> acquired;
-  bool empty() const { return fetch.empty() && execute.empty() && reports.empty() && acquired.empty(); }
+  std::vector<Notice> notices;  // for the log, in order
+  bool empty() const {
+    return fetch.empty() && execute.empty() && reports.empty() && acquired.empty() && notices.empty();
+  }
   void clear() {
     fetch.clear();
     execute.clear();
     reports.clear();
     acquired.clear();
+    notices.clear();
   }
 };
 
@@ -89,11 +127,35 @@ class WorkerState {
   const TaskSpec* spec(const TaskKey& key) const;
   // Its inputs, or why one cannot be had (a spill file that cannot be read back).
   Result<std::vector<Chunk>> inputs(const TaskKey& key) const;
+  // The chunks held here. Reading one (get, load) may bring it back from disk; only
+  // the memory policy below sends chunks to disk.
   const MemoryStore& store() const { return store_; }
-  MemoryStore& mutable_store() { return store_; }
-  // While paused (memory above the pause threshold) no new task starts; tasks running
-  // finish. Unpausing starts what is ready.
-  void set_paused(bool paused, WorkerCommands& out);
+  // Lets the store spill, into a new directory under `local_directory` made by `disk`
+  // (default: plain files). Errors: kIO.
+  Status enable_spill(const std::string& local_directory, bool compress = false,
+                      std::shared_ptr<SpillDisk> disk = nullptr) {
+    return store_.enable_spill(local_directory, compress, std::move(disk));
+  }
+
+  // The memory policy. A round, at most every 5 ms (a call sooner returns kDone at
+  // once): chunks in memory above the target spill down to it, least recently used
+  // first; then, given the process RSS, above the spill threshold freed buffers are
+  // trimmed first (at most every 100 ms) and the excess spills (and buffers are
+  // trimmed again); then above the pause threshold no new task starts, and below it
+  // they start again. Tasks running finish either way. The server runs a round as:
+  //
+  //   MemoryStep step = state.check_memory(now, out);
+  //   while (step != MemoryStep::kDone) {
+  //     if (step == MemoryStep::kTrimThenRead) trim_buffer_pool();
+  //     step = state.memory_reading({current_rss_bytes(), now}, out);
+  //   }
+  //
+  // Pausing, resuming and a failed spill (at most once every 30 s) come out as notices.
+  void set_memory_limits(const MemoryLimits& limits) { limits_ = limits; }
+  MemoryStep check_memory(double now, WorkerCommands& out);
+  // Gives the round the RSS its last step asked for. Outside a round (no check_memory()
+  // before, or the round said kDone) it is a check failure.
+  MemoryStep memory_reading(const MemoryReading& reading, WorkerCommands& out);
   // Gives up `key` if it has not started (work stealing): true when it was dropped.
   bool steal(const TaskKey& key, WorkerCommands& out);
   // Fetches chunks to hold for the cluster (a retiring worker hands them over); each
@@ -139,6 +201,12 @@ class WorkerState {
 
   void start_fetches(const std::vector<TaskKey>& keys, WorkerCommands& out);
   void try_execute(WorkerCommands& out);
+  // While paused no new task starts; tasks running finish. Unpausing starts what is ready.
+  void set_paused(bool paused, WorkerCommands& out);
+  // Spills down to `target` bytes in memory; a failed write becomes a notice now and then.
+  uint64_t spill(uint64_t target, double now, WorkerCommands& out);
+  // The last step of a memory round: pause or resume by the RSS.
+  MemoryStep decide_pause(uint64_t rss_bytes, WorkerCommands& out);
   void drop_task(const TaskKey& key);  // forgets a task that will not run here
   void unref_input(const TaskKey& key);
 
@@ -169,6 +237,27 @@ class WorkerState {
   std::map<std::pair<int, uint64_t>, TaskKey> ready_;
   std::unordered_map<TaskKey, int> input_refs_;          // inputs of pending tasks
   std::unordered_set<TaskKey> released_;                 // released but still an input here
+
+  // The memory policy's state between and within rounds.
+  enum class MemoryPhase {
+    kIdle,          // no round open
+    kFirstReading,  // chunks spilled to the target; waiting for the RSS
+    kTrimmed,       // the buffer pool was trimmed before spilling the excess
+    kSpilled,       // the excess spilled and the pool trimmed again
+  };
+  static constexpr double kMemoryCheckInterval = 0.005;
+  static constexpr double kTrimInterval = 0.1;         // trimming walks the heap
+  static constexpr double kSpillErrorInterval = 30.0;  // between notices of a failing disk
+  static constexpr double kLongAgo = -std::numeric_limits<double>::infinity();
+  uint64_t threshold(double fraction) const {
+    return static_cast<uint64_t>(fraction * static_cast<double>(limits_.limit));
+  }
+  MemoryLimits limits_;
+  MemoryPhase memory_phase_ = MemoryPhase::kIdle;
+  uint64_t round_spilled_ = 0;  // bytes spilled in the open round
+  double last_memory_check_ = kLongAgo;
+  double last_trim_ = kLongAgo;
+  double last_spill_error_ = kLongAgo;
 };
 
 }  // namespace rsdat::worker

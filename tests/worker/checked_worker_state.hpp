@@ -40,6 +40,16 @@ class CheckedWorkerState : public WorkerState {
     WorkerState::replicate(keys, nbytes, out);
     validate();
   }
+  MemoryStep check_memory(double now, WorkerCommands& out) {
+    const MemoryStep step = WorkerState::check_memory(now, out);
+    validate();
+    return step;
+  }
+  MemoryStep memory_reading(const MemoryReading& reading, WorkerCommands& out) {
+    const MemoryStep step = WorkerState::memory_reading(reading, out);
+    validate();
+    return step;
+  }
 };
 
 }  // namespace rsdat::worker

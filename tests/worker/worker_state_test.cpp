@@ -234,7 +234,8 @@ TEST_F(WorkerStateTest, AnInputThatCannotBeReadBackIsAnErrorForItsTask) {
   fs::create_directories(dir);
   {
     CheckedWorkerState one(1);
-    ASSERT_TRUE(one.mutable_store().enable_spill(dir.string()).is_ok());
+    ASSERT_TRUE(one.enable_spill(dir.string()).is_ok());
+    one.set_memory_limits({.limit = 1 << 30, .target = 0});  // every idle chunk spills
     one.add_tasks({{spec(1, 0), {}}}, out);
     ASSERT_EQ(out.execute.size(), 1u);
     out.clear();
@@ -242,7 +243,9 @@ TEST_F(WorkerStateTest, AnInputThatCannotBeReadBackIsAnErrorForItsTask) {
     std::fill_n(big.mutable_data<double>(), 8192, 1.0);
     one.execute_finished({1, 0}, big, 0, out);
     big = Chunk{};
-    ASSERT_EQ(one.mutable_store().spill_to(0), 8192u * 8);
+    ASSERT_EQ(one.check_memory(0.0, out), MemoryStep::kReadRss);
+    ASSERT_EQ(one.memory_reading({0, 0.0}, out), MemoryStep::kDone);
+    ASSERT_EQ(one.store().spilled_bytes(), 8192u * 8);
     for (const auto& e : fs::directory_iterator(one.store().spill_directory()))
       if (e.path().filename() != "lock") fs::resize_file(e.path(), 100);
     out.clear();
