@@ -118,7 +118,7 @@ int main(int argc, char** argv) {
   // Received frames and kernel temporaries are freed and allocated again all the time:
   // keep freed heap memory for reuse rather than handing it back and faulting it in
   // again (page faults dominate large transfers otherwise). Under memory pressure the
-  // worker trims explicitly (MemoryStore spilling calls trim_buffer_pool()).
+  // worker trims explicitly (its memory policy has WorkerServer call trim_buffer_pool()).
   mallopt(M_MMAP_THRESHOLD, 32 << 20);
   mallopt(M_TRIM_THRESHOLD, 256 << 20);
   // Keep freed chunk buffers for reuse, within a small part of the memory limit.

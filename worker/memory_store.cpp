@@ -1,54 +1,23 @@
 #include "worker/memory_store.hpp"
 
-#include <fcntl.h>
 #include <lz4.h>
-#include <spdlog/spdlog.h>
-#include <sys/file.h>
-#include <unistd.h>
 
-#include <cstring>
-#include <filesystem>
+#include <cstdio>
 
 namespace rsdat::worker {
-namespace {
-
-namespace fs = std::filesystem;
-constexpr const char* kPrefix = "rsdat-spill-";
-
-}  // namespace
 
 MemoryStore::~MemoryStore() {
-  if (dir_.empty()) return;
-  std::error_code ec;
-  fs::remove_all(dir_, ec);
-  if (lock_fd_ >= 0) ::close(lock_fd_);
+  if (!dir_.empty()) disk_->remove_directory(dir_);
 }
 
 Status MemoryStore::enable_spill(const std::string& local_directory, bool compress, std::shared_ptr<SpillDisk> disk) {
-  std::error_code ec;
-  fs::create_directories(local_directory, ec);
-  if (ec) return io_error("cannot create local directory " + local_directory + ": " + ec.message());
-  // Made under a name the cleaner ignores, locked, then renamed: a directory with the
-  // spill prefix always has its lock held while its worker lives.
-  const std::string suffix = std::to_string(::getpid()) + "-XXXXXX";
-  std::string tmp = (fs::path(local_directory) / (".rsdat-new-" + suffix)).string();
-  if (!::mkdtemp(tmp.data())) return io_error("cannot create a spill directory in " + local_directory + ": " + std::strerror(errno));
-  int fd = ::open((tmp + "/lock").c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600);
-  if (fd < 0 || ::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    if (fd >= 0) ::close(fd);
-    fs::remove_all(tmp, ec);
-    return io_error("cannot lock spill directory " + tmp);
-  }
-  std::string dir = (fs::path(local_directory) / (kPrefix + fs::path(tmp).filename().string().substr(11))).string();
-  if (::rename(tmp.c_str(), dir.c_str()) != 0) {
-    ::close(fd);
-    fs::remove_all(tmp, ec);
-    return io_error("cannot create spill directory " + dir + ": " + std::strerror(errno));
-  }
-  dir_ = dir;
-  lock_fd_ = fd;
+  RSDAT_CHECK_MSG(dir_.empty(), "spilling enabled twice");
+  if (!disk) disk = posix_spill_disk();
+  Result<std::string> dir = disk->make_directory(local_directory);
+  if (!dir.ok()) return dir.status();
+  dir_ = std::move(dir).value();
   compress_ = compress;
-  disk_ = disk ? std::move(disk) : posix_spill_disk();
+  disk_ = std::move(disk);
   return Status::ok();
 }
 
@@ -72,9 +41,8 @@ void MemoryStore::put(const TaskKey& key, Chunk chunk) {
 
 std::optional<Chunk> MemoryStore::get(const TaskKey& key) const {
   Result<Chunk> c = load(key);
-  if (c.ok()) return std::move(c).value();
-  if (c.status().code() != StatusCode::kNotFound) spdlog::error("spilled chunk {}: {}", key.to_string(), c.status().message());
-  return std::nullopt;
+  if (!c.ok()) return std::nullopt;
+  return std::move(c).value();
 }
 
 Result<Chunk> MemoryStore::load(const TaskKey& key) const {
@@ -104,7 +72,7 @@ bool MemoryStore::erase(const TaskKey& key) {
   return true;
 }
 
-uint64_t MemoryStore::spill_to(uint64_t target) {
+uint64_t MemoryStore::spill_to(uint64_t target, Status* error) {
   if (dir_.empty()) return 0;
   uint64_t spilled = 0;
   for (auto it = lru_.begin(); it != lru_.end() && memory_bytes_ > target;) {
@@ -115,12 +83,8 @@ uint64_t MemoryStore::spill_to(uint64_t target) {
     const bool written = !e.on_disk;
     Status st = write_out(key, e);
     if (!st.is_ok()) {
-      // The disk is full or gone: keep chunks in memory, and say so now and then.
-      auto now = std::chrono::steady_clock::now();
-      if (now - last_spill_error_ > std::chrono::seconds(30)) {
-        spdlog::error("cannot spill {}: {} (chunks stay in memory)", key.to_string(), st.message());
-        last_spill_error_ = now;
-      }
+      // The disk is full or gone: the rest would fail alike, and stay in memory too.
+      if (error) *error = st.with_context("cannot spill " + key.to_string());
       break;
     }
     spilled += e.nbytes;
@@ -187,24 +151,22 @@ Status MemoryStore::read_back(const TaskKey& key, Entry& e) const {
   return Status::ok();
 }
 
-size_t clean_stale_spill_dirs(const std::string& local_directory) {
-  std::error_code ec;
-  size_t removed = 0;
-  for (const auto& entry : fs::directory_iterator(local_directory, ec)) {
-    const std::string name = entry.path().filename().string();
-    if (name.rfind(kPrefix, 0) != 0 || !entry.is_directory(ec)) continue;
-    // Only directories a worker made (they always hold a lock file) whose lock is free.
-    int fd = ::open((entry.path() / "lock").c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0) continue;
-    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-      ::close(fd);  // a live worker holds it
-      continue;
+void MemoryStore::validate() const {
+  uint64_t in_memory = 0, spilled = 0;
+  size_t resident = 0;
+  for (const auto& [key, e] : entries_) {
+    if (e.spilled) {
+      RSDAT_CHECK_MSG(e.on_disk && !e.chunk.buffer, "a spilled chunk without its file, or still in memory");
+      spilled += e.nbytes;
+    } else {
+      RSDAT_CHECK(*e.lru == key);
+      in_memory += e.nbytes;
+      ++resident;
     }
-    ::close(fd);
-    fs::remove_all(entry.path(), ec);
-    if (!ec) ++removed;
+    RSDAT_CHECK_MSG(!e.on_disk || !dir_.empty(), "a spill file without a spill directory");
   }
-  return removed;
+  RSDAT_CHECK_MSG(in_memory == memory_bytes_ && spilled == spilled_bytes_, "store bytes miscounted");
+  RSDAT_CHECK_MSG(resident == lru_.size(), "recently-used list out of step with the chunks in memory");
 }
 
 }  // namespace rsdat::worker

@@ -1,17 +1,25 @@
-// MemoryStore: the chunks a worker holds, in memory or spilled to its local directory.
+// MemoryStore: the chunks a worker holds, in memory or spilled to its spill directory.
 //
 // Everything the worker keeps goes through here. spill_to() writes least-recently-used
 // chunks that nothing else is using (no running task, no send in flight) to files and
-// frees their memory; get() reads a spilled chunk back and keeps it in memory again.
-// Spill files go away when their chunk is erased and when the store is destroyed; the
-// directory is locked while the store lives, so a later worker can tell a crashed
-// worker's leftovers (clean_stale_spill_dirs) from a running worker's.
+// frees their memory; get() and load() read a spilled chunk back and keep it in memory
+// again. Spill files go away when their chunk is erased and when the store is
+// destroyed. When to spill is the caller's decision (WorkerState's memory policy); the
+// store keeps no clock and logs nothing: errors come back to the caller. Every file
+// and directory it uses goes through its SpillDisk, which keeps the directory locked
+// while the store lives (see clean_stale_spill_dirs).
 //
-// Thread-compatible: the worker's event loop owns it (get() is const for callers but
-// moves chunks between disk and memory).
+//   MemoryStore store;
+//   RSDAT_RETURN_IF_ERROR(store.enable_spill("/tmp"));
+//   store.put(key, chunk);
+//   Status error;
+//   store.spill_to(/*target=*/0, &error);  // everything idle goes to disk
+//   Result<Chunk> back = store.load(key);  // read back (or why it cannot be)
+//
+// Thread-compatible: the worker's event loop owns it (get() and load() are const for
+// callers but move chunks between disk and memory).
 #pragma once
 
-#include <chrono>
 #include <list>
 #include <memory>
 #include <optional>
@@ -32,19 +40,20 @@ class MemoryStore {
   MemoryStore(const MemoryStore&) = delete;
   MemoryStore& operator=(const MemoryStore&) = delete;
 
-  // Spills into a new directory under `local_directory`; `compress` writes spill files
-  // lz4-compressed. Spill files go through `disk` (default: plain files).
+  // Spills into a new directory under `local_directory`, made by `disk` (default: plain
+  // files, posix_spill_disk()); `compress` writes spill files lz4-compressed. Errors:
+  // kIO (the directory cannot be made).
   Status enable_spill(const std::string& local_directory, bool compress = false,
                       std::shared_ptr<SpillDisk> disk = nullptr);
   const std::string& spill_directory() const { return dir_; }
 
   // Replaces any chunk under `key`.
   void put(const TaskKey& key, Chunk chunk);
-  // The chunk, read back from disk when it was spilled (nullopt if that fails; the
-  // failure is logged). Marks it recently used.
+  // The chunk, read back from disk when it was spilled; nullopt when it is not held or
+  // cannot be read back (load() says why). Marks it recently used.
   std::optional<Chunk> get(const TaskKey& key) const;
-  // The same, with the reason when it cannot be had (not held, or its spill file
-  // could not be read back: the error names the file).
+  // The same, with the reason when it cannot be had: kNotFound (not held), kIO (its
+  // spill file could not be read back whole; the error names the file).
   Result<Chunk> load(const TaskKey& key) const;
   bool contains(const TaskKey& key) const { return entries_.count(key) != 0; }
   // The chunk's size in bytes (0 when absent), without reading it back.
@@ -62,8 +71,12 @@ class MemoryStore {
   uint64_t spilled_total() const { return spilled_total_; }  // bytes ever written out
   // Spills least-recently-used idle chunks until memory_bytes() <= target (or none is
   // left to spill). A chunk read back keeps its file, so spilling it again only drops
-  // it from memory. Returns the bytes that left memory.
-  uint64_t spill_to(uint64_t target);
+  // it from memory. Returns the bytes that left memory. A write that fails (a full
+  // disk) ends the round with that chunk still in memory; its error, naming the chunk,
+  // goes to `*error` when given (otherwise it is dropped: the next round tries again).
+  uint64_t spill_to(uint64_t target, Status* error = nullptr);
+  // Checks the byte counts and the recently-used list against the entries.
+  void validate() const;
 
  private:
   struct Entry {
@@ -83,15 +96,9 @@ class MemoryStore {
   mutable uint64_t memory_bytes_ = 0;
   mutable uint64_t spilled_bytes_ = 0;
   uint64_t spilled_total_ = 0;
-  std::string dir_;
-  int lock_fd_ = -1;
-  std::chrono::steady_clock::time_point last_spill_error_{};
+  std::string dir_;  // empty: never spills
   bool compress_ = false;
   std::shared_ptr<SpillDisk> disk_;
 };
-
-// Removes spill directories under `local_directory` left by workers that died (their
-// lock is free). Returns how many it removed.
-size_t clean_stale_spill_dirs(const std::string& local_directory);
 
 }  // namespace rsdat::worker

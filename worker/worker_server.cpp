@@ -22,6 +22,9 @@ constexpr int kMaxMessagesPerTurn = 1024;
 
 std::string identity_string(const zmq::message_t& m) { return std::string(static_cast<const char*>(m.data()), m.size()); }
 
+// Seconds on the monotonic clock: the time WorkerState is given.
+double seconds_now() { return std::chrono::duration<double>(Clock::now().time_since_epoch()).count(); }
+
 void send_hello(zmq::socket_t& s, wire::Role role, const std::string& name, const std::string& address,
                 uint32_t nthreads, uint64_t memory_limit) {
   capnp::MallocMessageBuilder b;
@@ -59,12 +62,16 @@ Status WorkerServer::start() {
   if (wake_fd_ < 0) return io_error("eventfd failed");
   if (options_.memory_limit > 0) {
     state_.set_fetch_budget(std::max<uint64_t>(32ull << 20, options_.memory_limit / 8));
+    state_.set_memory_limits({.limit = options_.memory_limit,
+                              .target = options_.memory_target,
+                              .spill = options_.memory_spill,
+                              .pause = options_.memory_pause});
   }
   if (options_.memory_limit > 0 && !options_.local_directory.empty()) {
     if (size_t n = clean_stale_spill_dirs(options_.local_directory)) {
       spdlog::info("removed {} spill directories left in {} by workers that died", n, options_.local_directory);
     }
-    RSDAT_RETURN_IF_ERROR(state_.mutable_store().enable_spill(options_.local_directory, options_.spill_compression));
+    RSDAT_RETURN_IF_ERROR(state_.enable_spill(options_.local_directory, options_.spill_compression));
   }
   auto endpoint = bind_endpoint();
   if (!endpoint.ok()) return endpoint.status();
@@ -397,7 +404,7 @@ void WorkerServer::handle_router(ReceivedMessage& msg) {
     for (size_t i = 0; i < keys.size(); ++i) {
       TaskKey k = to_key(keys[i]);
       set_key(headers[i].initKey(), k);
-      auto c = state_.store().get(k);
+      auto c = held_chunk(k);
       headers[i].setFound(c.has_value());
       if (c) {
         headers[i].setDtype(to_wire(c->dtype));
@@ -575,7 +582,31 @@ void WorkerServer::apply(WorkerCommands& cmds) {
     for (const auto& batch : now.execute) execute(batch);
     for (auto& r : now.reports) pending_reports_.push_back(std::move(r));
     for (auto& k : now.acquired) pending_acquired_.push_back(k);
+    for (const Notice& n : now.notices) log_notice(n);
   }
+}
+
+void WorkerServer::log_notice(const Notice& n) {
+  switch (n.kind) {
+    case Notice::Kind::kPaused:
+      spdlog::warn("worker {} paused: process memory {} is above {:.0f}% of its limit {}; "
+                   "no new task starts until it falls", options_.name, format_bytes(n.rss_bytes),
+                   options_.memory_pause * 100, format_bytes(options_.memory_limit));
+      break;
+    case Notice::Kind::kResumed:
+      spdlog::info("worker {} resumes: process memory {}", options_.name, format_bytes(n.rss_bytes));
+      break;
+    case Notice::Kind::kSpillFailed:
+      spdlog::error("{} (chunks stay in memory)", n.error.message());
+      break;
+  }
+}
+
+std::optional<Chunk> WorkerServer::held_chunk(const TaskKey& key) {
+  Result<Chunk> c = state_.store().load(key);
+  if (c.ok()) return std::move(c).value();
+  if (c.status().code() != StatusCode::kNotFound) spdlog::error("spilled chunk {}: {}", key.to_string(), c.status().message());
+  return std::nullopt;
 }
 
 void WorkerServer::execute(const std::vector<TaskKey>& batch) {
@@ -662,7 +693,7 @@ void WorkerServer::send_reports() {
     // A small result a client waits for goes with the report, saving the client a
     // request to this worker (it stays here as well, like any other result).
     if (inline_results_.erase(r.key) && r.ok) {
-      if (auto chunk = state_.store().get(r.key); chunk && chunk->nbytes() <= kMaxInlineResultBytes) {
+      if (auto chunk = held_chunk(r.key); chunk && chunk->nbytes() <= kMaxInlineResultBytes) {
         results[i].setInline(true);
         payload.push_back(chunk_frame(*chunk));
       }
@@ -683,47 +714,14 @@ void WorkerServer::send_reports() {
 }
 
 void WorkerServer::manage_memory() {
-  if (options_.memory_limit == 0) return;
-  auto now = Clock::now();
-  if (now - last_memory_check_ < std::chrono::milliseconds(5)) return;
-  last_memory_check_ = now;
-  const double limit = static_cast<double>(options_.memory_limit);
-  MemoryStore& store = state_.mutable_store();
-  const auto target = static_cast<uint64_t>(options_.memory_target * limit);
-  uint64_t spilled = 0;
-  if (store.memory_bytes() > target) spilled += store.spill_to(target);
-  uint64_t rss = current_rss_bytes();
-  const auto spill_at = static_cast<uint64_t>(options_.memory_spill * limit);
-  if (rss > spill_at) {
-    // Freed chunk buffers wait in the pool for reuse: give them back first (at most
-    // every 100 ms: trimming walks the heap).
-    if (now - last_trim_ > std::chrono::milliseconds(100)) {
-      last_trim_ = now;
-      trim_buffer_pool();
-      rss = current_rss_bytes();
-    }
-    if (rss > spill_at) {
-      const uint64_t excess = rss - spill_at;
-      spilled += store.spill_to(store.memory_bytes() > excess ? store.memory_bytes() - excess : 0);
-      if (spilled > 0) {
-        last_trim_ = now;
-        trim_buffer_pool();
-        rss = current_rss_bytes();
-      }
-    }
+  // The state decides; this reads the RSS and trims the buffer pool when it asks.
+  const double now = seconds_now();
+  MemoryStep step = state_.check_memory(now, commands_);
+  while (step != MemoryStep::kDone) {
+    if (step == MemoryStep::kTrimThenRead) trim_buffer_pool();
+    step = state_.memory_reading({current_rss_bytes(), now}, commands_);
   }
-  const bool pause = rss > static_cast<uint64_t>(options_.memory_pause * limit);
-  if (pause != state_.paused()) {
-    if (pause) {
-      spdlog::warn("worker {} paused: process memory {} is above {:.0f}% of its limit {}; "
-                   "no new task starts until it falls", options_.name, format_bytes(rss),
-                   options_.memory_pause * 100, format_bytes(options_.memory_limit));
-    } else {
-      spdlog::info("worker {} resumes: process memory {}", options_.name, format_bytes(rss));
-    }
-    state_.set_paused(pause, commands_);
-    apply(commands_);
-  }
+  apply(commands_);
 }
 
 void WorkerServer::heartbeat() {

@@ -18,6 +18,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -100,8 +101,13 @@ class WorkerServer {
   void check_fetch_timeouts();
   // Starts retiring when asked to or when the lifetime is up; leaves when that takes too long.
   void check_retirement();
-  // Spills and pauses by the memory thresholds; at most every few milliseconds.
+  // Runs a round of the state's memory policy: reads the RSS and trims the buffer pool
+  // when it asks (spilling and pausing are its decisions).
   void manage_memory();
+  void log_notice(const Notice& n);
+  // A chunk held here to send, read back from disk if need be; an unreadable spill
+  // file is logged.
+  std::optional<Chunk> held_chunk(const TaskKey& key);
   PeerConnection& peer(const std::string& address);
   void drop_peer(const std::string& address, const std::string& why);
   Result<std::string> bind_endpoint() const;
@@ -136,8 +142,6 @@ class WorkerServer {
   std::chrono::steady_clock::time_point last_heartbeat_;
   std::chrono::steady_clock::time_point last_from_scheduler_;
   uint32_t heartbeat_ms_ = 1000;
-  std::chrono::steady_clock::time_point last_memory_check_;
-  std::chrono::steady_clock::time_point last_trim_;
 
   tbb::task_arena arena_;  // runs kernels; nothing else
   std::mutex mu_;

@@ -5,13 +5,51 @@
 namespace rsdat::worker {
 
 namespace {
+
 std::vector<TaskKey> unique_deps(const TaskSpec& spec) {
   std::vector<TaskKey> deps = spec.deps;
   std::sort(deps.begin(), deps.end());
   deps.erase(std::unique(deps.begin(), deps.end()), deps.end());
   return deps;
 }
+
+// kLegal[from][to]: the table of legal transitions. A task starts fetching (and goes
+// ready at once when it has all its inputs); it leaves through forgotten, but never
+// while it runs: a running task is cancelled instead, and forgotten once done.
+constexpr bool kLegal[6][6] = {
+    //            fetching ready  executing cancelled done   forgotten
+    /* fetch  */ {false,   true,  false,    false,    false, true},
+    /* ready  */ {false,   false, true,     false,    false, true},
+    /* exec   */ {false,   false, false,    true,     true,  false},
+    /* cancel */ {false,   false, false,    false,    true,  false},
+    /* done   */ {false,   false, false,    false,    false, true},
+    /* forgot */ {false,   false, false,    false,    false, false},
+};
+
 }  // namespace
+
+const char* task_state_name(TaskState s) {
+  switch (s) {
+    case TaskState::kFetching: return "fetching";
+    case TaskState::kReady: return "ready";
+    case TaskState::kExecuting: return "executing";
+    case TaskState::kCancelled: return "cancelled";
+    case TaskState::kDone: return "done";
+    case TaskState::kForgotten: return "forgotten";
+  }
+  return "?";
+}
+
+void WorkerState::transition(Task& t, TaskState to) {
+  RSDAT_CHECK_MSG(kLegal[static_cast<int>(t.state)][static_cast<int>(to)],
+                  std::string("illegal transition ") + task_state_name(t.state) + " -> " + task_state_name(to) +
+                      " of " + t.spec.key.to_string());
+  if (t.state == TaskState::kReady) ready_.erase(ready_key(t));
+  if (to == TaskState::kReady) ready_.emplace(ready_key(t), t.spec.key);
+  if (to == TaskState::kExecuting) ++executing_;
+  if (to == TaskState::kDone) --executing_;
+  t.state = to;
+}
 
 void WorkerState::add_tasks(std::vector<Assignment> tasks, WorkerCommands& out) {
   std::vector<TaskKey> to_fetch;
@@ -43,7 +81,7 @@ void WorkerState::add_tasks(std::vector<Assignment> tasks, WorkerCommands& out) 
     }
     t.spec = std::move(a.spec);
     Task& placed = tasks_.emplace(key, std::move(t)).first->second;
-    if (placed.missing == 0) make_ready(placed);
+    if (placed.missing == 0) transition(placed, TaskState::kReady);
   }
   start_fetches(to_fetch, out);
   try_execute(out);
@@ -88,7 +126,7 @@ void WorkerState::pump_fetches(WorkerCommands& out) {
     fetches_.erase(k);
     for (const TaskKey& waiting : f.waiting) {
       auto it = tasks_.find(waiting);
-      if (it == tasks_.end() || it->second.state != State::kFetching) continue;
+      if (it == tasks_.end() || it->second.state != TaskState::kFetching) continue;
       TaskReport r;
       r.key = waiting;
       r.ok = false;
@@ -98,11 +136,6 @@ void WorkerState::pump_fetches(WorkerCommands& out) {
       drop_task(waiting);
     }
   }
-}
-
-void WorkerState::make_ready(Task& t) {
-  t.state = State::kReady;
-  ready_.emplace(ready_key(t), t.spec.key);
 }
 
 void WorkerState::try_execute(WorkerCommands& out) {
@@ -120,9 +153,7 @@ void WorkerState::try_execute(WorkerCommands& out) {
       const bool small = t.spec.output_nbytes() < kSmallTaskBytes && input_bytes < kSmallTaskInputBytes;
       if (!batch.empty() && (!small || batch_input_bytes + input_bytes > kSmallTaskInputBytes)) break;
       batch_input_bytes += input_bytes;
-      ready_.erase(ready_.begin());
-      t.state = State::kExecuting;
-      ++executing_;
+      transition(t, TaskState::kExecuting);
       batch_of_[key] = id;
       batch.push_back(key);
       if (!small) break;
@@ -135,7 +166,8 @@ void WorkerState::try_execute(WorkerCommands& out) {
 
 bool WorkerState::steal(const TaskKey& key, WorkerCommands& out) {
   auto it = tasks_.find(key);
-  if (it == tasks_.end() || it->second.state == State::kExecuting) return false;
+  if (it == tasks_.end()) return false;
+  if (it->second.state == TaskState::kExecuting || it->second.state == TaskState::kCancelled) return false;
   drop_task(key);
   try_execute(out);
   return true;
@@ -165,6 +197,76 @@ void WorkerState::set_paused(bool paused, WorkerCommands& out) {
   if (!paused_) try_execute(out);
 }
 
+// ---- memory policy ----------------------------------------------------------
+
+MemoryStep WorkerState::check_memory(double now, WorkerCommands& out) {
+  RSDAT_CHECK_MSG(memory_phase_ == MemoryPhase::kIdle, "a memory round began before the last one ended");
+  if (limits_.limit == 0) return MemoryStep::kDone;
+  if (now - last_memory_check_ < kMemoryCheckInterval) return MemoryStep::kDone;
+  last_memory_check_ = now;
+  round_spilled_ = 0;
+  const uint64_t target = threshold(limits_.target);
+  if (store_.memory_bytes() > target) round_spilled_ += spill(target, now, out);
+  memory_phase_ = MemoryPhase::kFirstReading;
+  return MemoryStep::kReadRss;
+}
+
+MemoryStep WorkerState::memory_reading(const MemoryReading& reading, WorkerCommands& out) {
+  const uint64_t spill_at = threshold(limits_.spill);
+  const uint64_t rss = reading.rss_bytes;
+  switch (memory_phase_) {
+    case MemoryPhase::kIdle:
+      RSDAT_CHECK_MSG(false, "a memory reading outside a round");
+      break;
+    case MemoryPhase::kFirstReading:
+      if (rss <= spill_at) return decide_pause(rss, out);
+      // Freed chunk buffers wait in the pool for reuse: give them back first.
+      if (reading.now - last_trim_ > kTrimInterval) {
+        last_trim_ = reading.now;
+        memory_phase_ = MemoryPhase::kTrimmed;
+        return MemoryStep::kTrimThenRead;
+      }
+      [[fallthrough]];  // trimmed lately: this reading stands
+    case MemoryPhase::kTrimmed:
+      if (rss > spill_at) {
+        const uint64_t excess = rss - spill_at;
+        const uint64_t held = store_.memory_bytes();
+        round_spilled_ += spill(held > excess ? held - excess : 0, reading.now, out);
+        // What was spilled (in this round, to the target too) sits in the pool now.
+        if (round_spilled_ > 0) {
+          last_trim_ = reading.now;
+          memory_phase_ = MemoryPhase::kSpilled;
+          return MemoryStep::kTrimThenRead;
+        }
+      }
+      return decide_pause(rss, out);
+    case MemoryPhase::kSpilled:
+      return decide_pause(rss, out);
+  }
+  return MemoryStep::kDone;
+}
+
+MemoryStep WorkerState::decide_pause(uint64_t rss_bytes, WorkerCommands& out) {
+  memory_phase_ = MemoryPhase::kIdle;
+  const bool pause = rss_bytes > threshold(limits_.pause);
+  if (pause != paused_) {
+    out.notices.push_back({pause ? Notice::Kind::kPaused : Notice::Kind::kResumed, rss_bytes, Status::ok()});
+    set_paused(pause, out);
+  }
+  return MemoryStep::kDone;
+}
+
+uint64_t WorkerState::spill(uint64_t target, double now, WorkerCommands& out) {
+  Status error;
+  const uint64_t spilled = store_.spill_to(target, &error);
+  // The disk is full or gone: chunks stay in memory; say so now and then.
+  if (!error.is_ok() && now - last_spill_error_ > kSpillErrorInterval) {
+    out.notices.push_back({Notice::Kind::kSpillFailed, 0, std::move(error)});
+    last_spill_error_ = now;
+  }
+  return spilled;
+}
+
 void WorkerState::fetch_arrived(const TaskKey& key, Chunk chunk, WorkerCommands& out) {
   auto it = fetches_.find(key);
   if (it == fetches_.end()) return;  // not asked for (or no longer): drop it
@@ -178,10 +280,10 @@ void WorkerState::fetch_arrived(const TaskKey& key, Chunk chunk, WorkerCommands&
   bool counted = false;  // one transfer, counted once
   for (const TaskKey& waiting : f.waiting) {
     auto t = tasks_.find(waiting);
-    if (t == tasks_.end() || t->second.state != State::kFetching) continue;
+    if (t == tasks_.end() || t->second.state != TaskState::kFetching) continue;
     if (!counted) t->second.bytes_fetched += nbytes;
     counted = true;
-    if (--t->second.missing == 0) make_ready(t->second);
+    if (--t->second.missing == 0) transition(t->second, TaskState::kReady);
   }
   pump_fetches(out);
   try_execute(out);
@@ -201,16 +303,17 @@ void WorkerState::fetch_failed(const TaskKey& key, WorkerCommands& out) {
 
 void WorkerState::execute_finished(const TaskKey& key, Result<Chunk> result, double seconds, WorkerCommands& out) {
   auto it = tasks_.find(key);
-  RSDAT_CHECK_MSG(it != tasks_.end() && it->second.state == State::kExecuting, "finished a task not executing");
+  RSDAT_CHECK_MSG(it != tasks_.end(), "finished a task not executing here: " + key.to_string());
   Task& t = it->second;
-  --executing_;
+  const bool cancelled = t.state == TaskState::kCancelled;
+  transition(t, TaskState::kDone);
   auto b = batch_of_.find(key);
   if (--batch_left_.at(b->second) == 0) {
     batch_left_.erase(b->second);
     --busy_slots_;
   }
   batch_of_.erase(b);
-  if (!t.cancelled) {
+  if (!cancelled) {
     TaskReport r;
     r.key = key;
     r.seconds = seconds;
@@ -232,10 +335,14 @@ void WorkerState::release(const std::vector<TaskKey>& keys, WorkerCommands& out)
   for (const TaskKey& key : keys) {
     auto it = tasks_.find(key);
     if (it != tasks_.end()) {
-      if (it->second.state == State::kExecuting) {
-        it->second.cancelled = true;
-      } else {
-        drop_task(key);
+      switch (it->second.state) {
+        case TaskState::kExecuting:
+          transition(it->second, TaskState::kCancelled);  // runs on; its result is dropped
+          break;
+        case TaskState::kCancelled:
+          break;  // released twice
+        default:
+          drop_task(key);
       }
     }
     if (store_.contains(key)) {
@@ -253,7 +360,7 @@ void WorkerState::drop_task(const TaskKey& key) {
   auto it = tasks_.find(key);
   if (it == tasks_.end()) return;
   Task& t = it->second;
-  if (t.state == State::kReady) ready_.erase(ready_key(t));
+  transition(t, TaskState::kForgotten);
   for (const TaskKey& dep : unique_deps(t.spec)) {
     if (auto f = fetches_.find(dep); f != fetches_.end()) {
       auto& w = f->second.waiting;
@@ -270,6 +377,12 @@ void WorkerState::unref_input(const TaskKey& key) {
   if (--it->second > 0) return;
   input_refs_.erase(it);
   if (released_.erase(key)) store_.erase(key);
+}
+
+std::optional<TaskState> WorkerState::task_state(const TaskKey& key) const {
+  auto it = tasks_.find(key);
+  if (it == tasks_.end()) return std::nullopt;
+  return it->second.state;
 }
 
 const TaskSpec* WorkerState::spec(const TaskKey& key) const {
@@ -290,38 +403,66 @@ Result<std::vector<Chunk>> WorkerState::inputs(const TaskKey& key) const {
 }
 
 void WorkerState::validate() const {
+  store_.validate();
   size_t executing = 0, ready = 0;
   std::unordered_map<TaskKey, int> refs;
   for (const auto& [key, t] : tasks_) {
-    if (t.state == State::kExecuting) ++executing;
-    if (t.state == State::kReady) {
+    RSDAT_CHECK(t.spec.key == key);
+    RSDAT_CHECK_MSG(t.state != TaskState::kDone && t.state != TaskState::kForgotten,
+                    std::string("a ") + task_state_name(t.state) + " task left in the table");
+    if (t.state == TaskState::kExecuting || t.state == TaskState::kCancelled) {
+      ++executing;
+      RSDAT_CHECK_MSG(batch_of_.count(key), "a running task in no batch");
+    }
+    if (t.state == TaskState::kReady) {
       ++ready;
-      RSDAT_CHECK(ready_.count(ready_key(t)));
+      auto r = ready_.find(ready_key(t));
+      RSDAT_CHECK(r != ready_.end() && r->second == key);
     }
     size_t missing = 0;
     for (const TaskKey& dep : unique_deps(t.spec)) {
       ++refs[dep];
       if (!store_.contains(dep)) {
         ++missing;
-        if (t.state == State::kFetching) {
+        if (t.state == TaskState::kFetching) {
           auto f = fetches_.find(dep);
           RSDAT_CHECK_MSG(f != fetches_.end(), "input neither held nor being fetched");
           RSDAT_CHECK(std::count(f->second.waiting.begin(), f->second.waiting.end(), key) == 1);
         }
       }
     }
-    if (t.state == State::kFetching) RSDAT_CHECK(missing == t.missing && missing > 0);
-    if (t.state != State::kFetching) RSDAT_CHECK_MSG(missing == 0, "task past fetching without its inputs");
+    if (t.state == TaskState::kFetching) RSDAT_CHECK(missing == t.missing && missing > 0);
+    if (t.state != TaskState::kFetching) RSDAT_CHECK_MSG(missing == 0, "task past fetching without its inputs");
   }
   RSDAT_CHECK(executing == executing_);
   RSDAT_CHECK(batch_of_.size() == executing_ && batch_left_.size() == busy_slots_);
+  size_t in_batches = 0;
+  for (const auto& [id, left] : batch_left_) {
+    RSDAT_CHECK_MSG(left > 0, "a finished batch still holds a thread");
+    in_batches += left;
+  }
+  RSDAT_CHECK(in_batches == executing_);
+  for (const auto& [key, id] : batch_of_) RSDAT_CHECK(batch_left_.count(id) && tasks_.count(key));
   RSDAT_CHECK(busy_slots_ <= static_cast<size_t>(nthreads_));
   RSDAT_CHECK(ready == ready_.size());
+  RSDAT_CHECK_MSG(paused_ || ready_.empty() || busy_slots_ == static_cast<size_t>(nthreads_),
+                  "a ready task waits while a thread is free");
   RSDAT_CHECK(refs == input_refs_);
   for (const TaskKey& k : released_) RSDAT_CHECK(input_refs_.count(k) && store_.contains(k));
   uint64_t in_flight = 0;
-  for (const auto& [k, f] : fetches_) in_flight += f.in_flight ? fetch_cost(f) : 0;
+  const std::unordered_set<TaskKey> queued(fetch_queue_.begin(), fetch_queue_.end());
+  for (const auto& [k, f] : fetches_) {
+    in_flight += f.in_flight ? fetch_cost(f) : 0;
+    RSDAT_CHECK_MSG(f.in_flight || queued.count(k), "a fetch neither asked for nor queued");
+    RSDAT_CHECK(f.next <= f.holders.size() && (!f.in_flight || f.next > 0));
+    for (const TaskKey& w : f.waiting) {
+      auto t = tasks_.find(w);
+      RSDAT_CHECK_MSG(t != tasks_.end() && t->second.state == TaskState::kFetching,
+                      "a fetch waited on by a task not fetching");
+    }
+  }
   RSDAT_CHECK_MSG(in_flight == fetch_bytes_in_flight_, "fetch bytes in flight miscounted");
+  RSDAT_CHECK_MSG(memory_phase_ == MemoryPhase::kIdle || limits_.limit > 0, "a memory round without limits");
 }
 
 }  // namespace rsdat::worker

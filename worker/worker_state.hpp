@@ -1,18 +1,34 @@
-// WorkerState: what a worker decides, with no sockets, threads or clocks.
+// WorkerState: what a worker decides, with no sockets, threads, clocks or logging.
 //
 // Events: tasks assigned by the scheduler, keys released, a fetched chunk arrived
-// or could not be had, a kernel finished. Decisions: fetch these keys from that
-// peer (batched per peer), execute this task, report these results and replicas.
-// WorkerServer does the I/O. Ready tasks run in priority order: tasks that consume
-// results before new root tasks, so memory is freed before more is produced; the
-// latest assigned consumer first.
+// or could not be had, a kernel finished, a memory reading. Decisions: fetch these
+// keys from that peer (batched per peer), execute this task, report these results
+// and replicas, spill these chunks, pause or resume, and what is worth a line in the
+// log. WorkerServer does the I/O. Ready tasks run in priority order: tasks that
+// consume results before new root tasks, so memory is freed before more is produced;
+// the latest assigned consumer first. Time comes in as seconds on a monotonic clock
+// (`now`); the only disk access is the store's spill files, through its SpillDisk.
+//
+// Task states (docs/architecture.md): fetching -> ready -> executing -> done, and
+// forgotten once the task leaves (stolen, released, inputs missing, or done);
+// executing -> cancelled when it is released while running (its result is dropped).
+// Every change of state goes through transition(), against one table of legal
+// transitions; validate() checks every invariant.
+//
+//   WorkerState state(nthreads);
+//   WorkerCommands out;
+//   state.add_tasks(std::move(assignments), out);  // out.fetch, out.execute, ...
+//   state.execute_finished(key, std::move(result), seconds, out);
 //
 // Thread-compatible: WorkerServer uses it from its event-loop thread only.
 #pragma once
 
 #include <algorithm>
 #include <deque>
+#include <limits>
 #include <map>
+#include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -28,6 +44,40 @@ struct Assignment {
   TaskSpec spec;
   std::vector<std::pair<TaskKey, std::vector<std::string>>> dep_locations;  // peer addresses
   std::unordered_map<TaskKey, uint64_t> dep_nbytes;  // sizes of inputs, when the scheduler says
+};
+
+// A task's state on this worker (see the class comment).
+enum class TaskState : uint8_t { kFetching, kReady, kExecuting, kCancelled, kDone, kForgotten };
+const char* task_state_name(TaskState s);
+
+// The limits the memory policy keeps to: fractions of `limit`, as WorkerOptions has them.
+struct MemoryLimits {
+  uint64_t limit = 0;   // bytes; 0: no limit, and the policy does nothing
+  double target = 0.6;  // chunks in memory above target x limit spill, least recently used first
+  double spill = 0.7;   // process RSS above spill x limit: trim the buffer pool, then spill the excess
+  double pause = 0.8;   // process RSS above pause x limit: no new task starts until it falls
+};
+// What a round of the memory policy asks of the server next.
+enum class MemoryStep {
+  kDone,          // the round is over
+  kReadRss,       // read the process RSS and pass it to memory_reading()
+  kTrimThenRead,  // return freed buffers to the system (trim_buffer_pool()), then the same
+};
+struct MemoryReading {
+  uint64_t rss_bytes = 0;  // resident set size of the worker process
+  double now = 0;          // seconds on a monotonic clock
+};
+
+// What the server should write to its log: the state decides, the server words it.
+struct Notice {
+  enum class Kind {
+    kPaused,       // process memory went above the pause threshold: no new task starts
+    kResumed,      // it fell below again
+    kSpillFailed,  // a spill file could not be written: chunks stay in memory
+  };
+  Kind kind = Kind::kPaused;
+  uint64_t rss_bytes = 0;  // kPaused, kResumed: the reading that decided it
+  Status error;            // kSpillFailed: why, naming the chunk
 };
 
 struct FetchCommand {
@@ -50,12 +100,16 @@ struct WorkerCommands {
   std::vector<std::vector<TaskKey>> execute;
   std::vector<TaskReport> reports;
   std::vector<TaskKey> acquired;
-  bool empty() const { return fetch.empty() && execute.empty() && reports.empty() && acquired.empty(); }
+  std::vector<Notice> notices;  // for the log, in order
+  bool empty() const {
+    return fetch.empty() && execute.empty() && reports.empty() && acquired.empty() && notices.empty();
+  }
   void clear() {
     fetch.clear();
     execute.clear();
     reports.clear();
     acquired.clear();
+    notices.clear();
   }
 };
 
@@ -73,11 +127,35 @@ class WorkerState {
   const TaskSpec* spec(const TaskKey& key) const;
   // Its inputs, or why one cannot be had (a spill file that cannot be read back).
   Result<std::vector<Chunk>> inputs(const TaskKey& key) const;
+  // The chunks held here. Reading one (get, load) may bring it back from disk; only
+  // the memory policy below sends chunks to disk.
   const MemoryStore& store() const { return store_; }
-  MemoryStore& mutable_store() { return store_; }
-  // While paused (memory above the pause threshold) no new task starts; tasks running
-  // finish. Unpausing starts what is ready.
-  void set_paused(bool paused, WorkerCommands& out);
+  // Lets the store spill, into a new directory under `local_directory` made by `disk`
+  // (default: plain files). Errors: kIO.
+  Status enable_spill(const std::string& local_directory, bool compress = false,
+                      std::shared_ptr<SpillDisk> disk = nullptr) {
+    return store_.enable_spill(local_directory, compress, std::move(disk));
+  }
+
+  // The memory policy. A round, at most every 5 ms (a call sooner returns kDone at
+  // once): chunks in memory above the target spill down to it, least recently used
+  // first; then, given the process RSS, above the spill threshold freed buffers are
+  // trimmed first (at most every 100 ms) and the excess spills (and buffers are
+  // trimmed again); then above the pause threshold no new task starts, and below it
+  // they start again. Tasks running finish either way. The server runs a round as:
+  //
+  //   MemoryStep step = state.check_memory(now, out);
+  //   while (step != MemoryStep::kDone) {
+  //     if (step == MemoryStep::kTrimThenRead) trim_buffer_pool();
+  //     step = state.memory_reading({current_rss_bytes(), now}, out);
+  //   }
+  //
+  // Pausing, resuming and a failed spill (at most once every 30 s) come out as notices.
+  void set_memory_limits(const MemoryLimits& limits) { limits_ = limits; }
+  MemoryStep check_memory(double now, WorkerCommands& out);
+  // Gives the round the RSS its last step asked for. Outside a round (no check_memory()
+  // before, or the round said kDone) it is a check failure.
+  MemoryStep memory_reading(const MemoryReading& reading, WorkerCommands& out);
   // Gives up `key` if it has not started (work stealing): true when it was dropped.
   bool steal(const TaskKey& key, WorkerCommands& out);
   // Fetches chunks to hold for the cluster (a retiring worker hands them over); each
@@ -92,21 +170,23 @@ class WorkerState {
   bool paused() const { return paused_; }
 
   size_t num_tasks() const { return tasks_.size(); }
+  std::optional<TaskState> task_state(const TaskKey& key) const;
   size_t executing() const { return executing_; }
   size_t ready() const { return ready_.size(); }
   size_t fetches_in_flight() const { return fetches_.size(); }
   void validate() const;
 
  private:
-  enum class State { kFetching, kReady, kExecuting };
   struct Task {
     TaskSpec spec;
-    State state = State::kFetching;
+    TaskState state = TaskState::kFetching;  // changed by transition() only
     size_t missing = 0;
     uint64_t order = 0;
     uint64_t bytes_fetched = 0;
-    bool cancelled = false;
   };
+  // The one place a task's state changes: checks `to` against the table of legal
+  // transitions and keeps ready_ and executing_ in step.
+  void transition(Task& t, TaskState to);
   struct Fetch {
     std::vector<std::string> holders;
     size_t next = 0;  // holders[next - 1] is being asked
@@ -120,8 +200,13 @@ class WorkerState {
   void pump_fetches(WorkerCommands& out);  // starts queued fetches within the budget
 
   void start_fetches(const std::vector<TaskKey>& keys, WorkerCommands& out);
-  void make_ready(Task& t);
   void try_execute(WorkerCommands& out);
+  // While paused no new task starts; tasks running finish. Unpausing starts what is ready.
+  void set_paused(bool paused, WorkerCommands& out);
+  // Spills down to `target` bytes in memory; a failed write becomes a notice now and then.
+  uint64_t spill(uint64_t target, double now, WorkerCommands& out);
+  // The last step of a memory round: pause or resume by the RSS.
+  MemoryStep decide_pause(uint64_t rss_bytes, WorkerCommands& out);
   void drop_task(const TaskKey& key);  // forgets a task that will not run here
   void unref_input(const TaskKey& key);
 
@@ -152,6 +237,27 @@ class WorkerState {
   std::map<std::pair<int, uint64_t>, TaskKey> ready_;
   std::unordered_map<TaskKey, int> input_refs_;          // inputs of pending tasks
   std::unordered_set<TaskKey> released_;                 // released but still an input here
+
+  // The memory policy's state between and within rounds.
+  enum class MemoryPhase {
+    kIdle,          // no round open
+    kFirstReading,  // chunks spilled to the target; waiting for the RSS
+    kTrimmed,       // the buffer pool was trimmed before spilling the excess
+    kSpilled,       // the excess spilled and the pool trimmed again
+  };
+  static constexpr double kMemoryCheckInterval = 0.005;
+  static constexpr double kTrimInterval = 0.1;         // trimming walks the heap
+  static constexpr double kSpillErrorInterval = 30.0;  // between notices of a failing disk
+  static constexpr double kLongAgo = -std::numeric_limits<double>::infinity();
+  uint64_t threshold(double fraction) const {
+    return static_cast<uint64_t>(fraction * static_cast<double>(limits_.limit));
+  }
+  MemoryLimits limits_;
+  MemoryPhase memory_phase_ = MemoryPhase::kIdle;
+  uint64_t round_spilled_ = 0;  // bytes spilled in the open round
+  double last_memory_check_ = kLongAgo;
+  double last_trim_ = kLongAgo;
+  double last_spill_error_ = kLongAgo;
 };
 
 }  // namespace rsdat::worker

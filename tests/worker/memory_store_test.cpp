@@ -178,7 +178,10 @@ TEST_F(MemoryStoreTest, ASpillFileOfTheWrongSizeIsAnErrorNotData) {
 // leaves all chunks in memory.
 TEST_F(MemoryStoreTest, AllSpillFilesGoThroughItsDisk) {
   struct RefusingDisk : SpillDisk {
+    std::shared_ptr<SpillDisk> dirs = posix_spill_disk();  // its directory is a real one
     int writes = 0;
+    Result<std::string> make_directory(const std::string& parent) override { return dirs->make_directory(parent); }
+    void remove_directory(const std::string& dir) override { dirs->remove_directory(dir); }
     Status write_file(const std::string& path, const uint8_t*, size_t) override {
       ++writes;
       return io_error("cannot write " + path + ": No space left on device");

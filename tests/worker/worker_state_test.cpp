@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <set>
 
+#include "checked_worker_state.hpp"
+
 namespace rsdat::worker {
 namespace {
 
@@ -29,7 +31,7 @@ Chunk chunk_of(double v) {
 
 class WorkerStateTest : public ::testing::Test {
  protected:
-  WorkerState state{2};
+  CheckedWorkerState state{2};  // validated after every event
   WorkerCommands out;
   void check() { state.validate(); }
 };
@@ -182,7 +184,7 @@ TEST_F(WorkerStateTest, ReleasingAnExecutingTaskDropsItsResult) {
 }
 
 TEST_F(WorkerStateTest, ConsumersRunBeforeNewRoots) {
-  WorkerState one(1);
+  CheckedWorkerState one(1);
   one.add_tasks({{spec(1, 0), {}}, {spec(1, 1), {}}, {spec(1, 2), {}}}, out);
   ASSERT_EQ(out.execute.size(), 1u);
   out.clear();
@@ -199,7 +201,7 @@ TEST_F(WorkerStateTest, ConsumersRunBeforeNewRoots) {
 // Among ready consumers the latest assigned runs first (it reads what was just made,
 // and running it frees that); roots keep their order.
 TEST_F(WorkerStateTest, TheLatestConsumerRunsFirstRootsInOrder) {
-  WorkerState one(1);
+  CheckedWorkerState one(1);
   one.add_tasks({{spec(1, 0), {}}}, out);
   ASSERT_EQ(out.execute.size(), 1u);
   out.clear();
@@ -231,8 +233,9 @@ TEST_F(WorkerStateTest, AnInputThatCannotBeReadBackIsAnErrorForItsTask) {
   const fs::path dir = fs::temp_directory_path() / ("rsdat-state-test-" + std::to_string(::getpid()));
   fs::create_directories(dir);
   {
-    WorkerState one(1);
-    ASSERT_TRUE(one.mutable_store().enable_spill(dir.string()).is_ok());
+    CheckedWorkerState one(1);
+    ASSERT_TRUE(one.enable_spill(dir.string()).is_ok());
+    one.set_memory_limits({.limit = 1 << 30, .target = 0});  // every idle chunk spills
     one.add_tasks({{spec(1, 0), {}}}, out);
     ASSERT_EQ(out.execute.size(), 1u);
     out.clear();
@@ -240,7 +243,9 @@ TEST_F(WorkerStateTest, AnInputThatCannotBeReadBackIsAnErrorForItsTask) {
     std::fill_n(big.mutable_data<double>(), 8192, 1.0);
     one.execute_finished({1, 0}, big, 0, out);
     big = Chunk{};
-    ASSERT_EQ(one.mutable_store().spill_to(0), 8192u * 8);
+    ASSERT_EQ(one.check_memory(0.0, out), MemoryStep::kReadRss);
+    ASSERT_EQ(one.memory_reading({0, 0.0}, out), MemoryStep::kDone);
+    ASSERT_EQ(one.store().spilled_bytes(), 8192u * 8);
     for (const auto& e : fs::directory_iterator(one.store().spill_directory()))
       if (e.path().filename() != "lock") fs::resize_file(e.path(), 100);
     out.clear();
@@ -259,7 +264,7 @@ TEST_F(WorkerStateTest, AnInputThatCannotBeReadBackIsAnErrorForItsTask) {
 }
 
 TEST_F(WorkerStateTest, SmallTasksRunInBatches) {
-  WorkerState one(1);
+  CheckedWorkerState one(1);
   std::vector<Assignment> tasks;
   for (uint64_t i = 0; i < 40; ++i) {
     TaskSpec s = spec(1, i);
@@ -294,6 +299,36 @@ TEST_F(WorkerStateTest, KernelErrorIsReported) {
   EXPECT_FALSE(out.reports[0].ok);
   EXPECT_EQ(out.reports[0].message, "boom");
   EXPECT_FALSE(state.store().contains({1, 0}));
+}
+
+// Finishing a task that never started is a bug in the caller: the transition
+// ready -> done is not in the table, and fails a check.
+TEST(WorkerStateDeathTest, AnIllegalTransitionIsACheckFailure) {
+  WorkerState one(1);
+  WorkerCommands out;
+  one.add_tasks({{spec(1, 0), {}}, {spec(1, 1), {}}}, out);
+  ASSERT_EQ(out.execute.size(), 1u);
+  const TaskKey ready = out.execute[0][0] == TaskKey{1, 0} ? TaskKey{1, 1} : TaskKey{1, 0};
+  ASSERT_EQ(one.task_state(ready), TaskState::kReady);
+  EXPECT_DEATH(one.execute_finished(ready, chunk_of(1), 0, out), "illegal transition ready -> done");
+  one.validate();  // the check fired in a child process: this state is as it was
+}
+
+// A task released while it runs is cancelled: it cannot be stolen, a second release
+// changes nothing, and its result is dropped when it finishes.
+TEST_F(WorkerStateTest, AReleasedRunningTaskIsCancelled) {
+  state.add_tasks({{spec(1, 0), {}}}, out);
+  out.clear();
+  state.release({{1, 0}}, out);
+  EXPECT_EQ(state.task_state({1, 0}), TaskState::kCancelled);
+  EXPECT_EQ(state.executing(), 1u);
+  EXPECT_FALSE(state.steal({1, 0}, out));
+  state.release({{1, 0}}, out);
+  EXPECT_EQ(state.task_state({1, 0}), TaskState::kCancelled);
+  state.execute_finished({1, 0}, chunk_of(1), 0, out);
+  EXPECT_TRUE(out.reports.empty());
+  EXPECT_EQ(state.task_state({1, 0}), std::nullopt);
+  EXPECT_EQ(state.executing(), 0u);
 }
 
 TEST_F(WorkerStateTest, UnaskedChunksAreDropped) {
