@@ -35,7 +35,7 @@ void send_hello(zmq::socket_t& s, wire::Role role, const std::string& name, cons
   h.setAddress(address);
   h.setNthreads(nthreads);
   h.setMemoryLimit(memory_limit);
-  (void)send_message(s, nullptr, b);
+  send_best_effort(s, nullptr, b);
 }
 
 }  // namespace
@@ -241,7 +241,7 @@ void WorkerServer::run() {
   }
   capnp::MallocMessageBuilder b;
   b.initRoot<wire::Envelope>().initGoodbye().setReason("worker stopping");
-  (void)send_message(scheduler_, nullptr, b);
+  send_best_effort(scheduler_, nullptr, b);
   scheduler_.set(zmq::sockopt::linger, 2000);  // let the goodbye leave before the socket closes
   spdlog::info("worker {} stopped", options_.name);
 }
@@ -315,7 +315,7 @@ void WorkerServer::handle_scheduler(ReceivedMessage& msg) {
           set_key(results[i].initKey(), k);
           results[i].setStolen(state_.steal(k, commands_));
         }
-        (void)send_message(scheduler_, nullptr, b);
+        send_best_effort(scheduler_, nullptr, b);
         break;
       }
       case wire::Envelope::PEER_LOST: {
@@ -537,7 +537,7 @@ void WorkerServer::check_retirement() {
     spdlog::info("retiring ({}): handing chunks over to other workers", reason);
     capnp::MallocMessageBuilder b;
     b.initRoot<wire::Envelope>().initRetiring().setReason(reason);
-    (void)send_message(scheduler_, nullptr, b);
+    send_best_effort(scheduler_, nullptr, b);
     return;
   }
   if (now > retire_deadline_) {
@@ -708,7 +708,7 @@ void WorkerServer::send_reports() {
   }
   auto acquired = tr.initAcquired(pending_acquired_.size());
   for (size_t i = 0; i < pending_acquired_.size(); ++i) set_key(acquired[i], pending_acquired_[i]);
-  (void)send_message(scheduler_, nullptr, b, std::move(payload));
+  send_best_effort(scheduler_, nullptr, b, std::move(payload));
   pending_reports_.clear();
   pending_acquired_.clear();
 }
@@ -735,7 +735,7 @@ void WorkerServer::heartbeat() {
   h.setPeakRssBytes(peak_rss_bytes());
   h.setExecuting(static_cast<uint32_t>(state_.executing()));
   h.setReady(static_cast<uint32_t>(state_.ready()));
-  (void)send_message(scheduler_, nullptr, b);
+  send_best_effort(scheduler_, nullptr, b);
 }
 
 }  // namespace rsdat::worker
