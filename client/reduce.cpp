@@ -196,7 +196,7 @@ DType float_result(DType t) { return t == DType::kFloat32 ? DType::kFloat32 : DT
 }  // namespace
 
 // Every pairwise reduction of rsdat/reductions.def.
-#define RSDAT_MONOID(name, Tag, code, partial, identity, combine)                              \
+#define RSDAT_MONOID(name, Tag, code, partial, identity, step, combine)                              \
   Array Array::name(std::vector<int64_t> axes, int split_every) const {                        \
     return reduce(*this, std::move(axes), ops::ReduceKind::k##Tag, {ops::Finalize::kConvert},   \
                   ops::result_dtype(ops::ReduceKind::k##Tag, dtype()), split_every, #name);      \
@@ -207,6 +207,14 @@ Array Array::mean(std::vector<int64_t> axes, int split_every) const {
   return reduce(*this, std::move(axes), ops::ReduceKind::kSum, {ops::Finalize::kMean}, float_result(dtype()),
                 split_every, "mean");
 }
+Array Array::count_nonzero(std::vector<int64_t> axes, int split_every) const {
+  return not_equal(*this, 0).sum(std::move(axes), split_every);
+}
+
+Array Array::ptp(std::vector<int64_t> axes, int split_every) const {
+  return max(axes, split_every) - min(axes, split_every);
+}
+
 Array Array::nanmean(std::vector<int64_t> axes, int split_every) const {
   if (!dtype_is_float(dtype())) return mean(std::move(axes), split_every);
   Array missing = isnan(*this);

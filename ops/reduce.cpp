@@ -12,15 +12,25 @@ namespace rsdat::ops {
 
 namespace {
 
-// Calls f(rule, identity, combine) for a pairwise kind: the kind's partial rule as a
-// compile-time constant, its identity, and its step as a generic function of two
-// values of the partial's type.
+template <typename T>
+bool is_nan(T v) {
+  if constexpr (std::is_floating_point_v<T>) {
+    return std::isnan(v);
+  } else {
+    return false;
+  }
+}
+
+// Calls f(rule, identity, step, combine) for a pairwise kind: the kind's partial rule as
+// a compile-time constant, its identity, and its step (a partial taking a value) and
+// combination (of two partials) as generic functions of two values of the partial's type.
 template <typename F>
 void visit_monoid(ReduceKind kind, F&& f) {
   switch (kind) {
-#define RSDAT_MONOID(name, Tag, code, partial, identity, combine)                                   \
+#define RSDAT_MONOID(name, Tag, code, partial, identity, step, combine)                            \
   case ReduceKind::k##Tag:                                                                          \
     f(std::integral_constant<PartialRule, PartialRule::partial>{}, Identity::identity,             \
+      [](auto a, decltype(a) b) { return static_cast<decltype(a)>(step); },                         \
       [](auto a, decltype(a) b) { return static_cast<decltype(a)>(combine); });                     \
     return;
 #include "rsdat/reductions.def"
@@ -30,8 +40,9 @@ void visit_monoid(ReduceKind kind, F&& f) {
 
 // The C++ type of a partial of values V under `rule`.
 template <PartialRule rule, typename V>
-using PartialOf = std::conditional_t<rule == PartialRule::kInput, V,
-                                     std::conditional_t<std::is_floating_point_v<V>, double, int64_t>>;
+using PartialOf = std::conditional_t<
+    rule == PartialRule::kBool, bool,
+    std::conditional_t<rule == PartialRule::kInput, V, std::conditional_t<std::is_floating_point_v<V>, double, int64_t>>>;
 
 template <typename P>
 P identity_value(Identity id) {
@@ -41,13 +52,15 @@ P identity_value(Identity id) {
     case Identity::kOne: return P(1);
     case Identity::kHighest: return L::has_infinity ? L::infinity() : L::max();
     case Identity::kLowest: return L::has_infinity ? -L::infinity() : L::lowest();
+    case Identity::kNaNOrHighest: return L::has_quiet_NaN ? L::quiet_NaN() : L::max();
+    case Identity::kNaNOrLowest: return L::has_quiet_NaN ? L::quiet_NaN() : L::lowest();
   }
   return P(0);
 }
 
 bool is_pairwise(ReduceKind kind) {
   switch (kind) {
-#define RSDAT_MONOID(name, Tag, code, partial, identity, combine) case ReduceKind::k##Tag: return true;
+#define RSDAT_MONOID(name, Tag, code, partial, identity, step, combine) case ReduceKind::k##Tag: return true;
 #include "rsdat/reductions.def"
     default: return false;
   }
@@ -55,7 +68,7 @@ bool is_pairwise(ReduceKind kind) {
 
 PartialRule partial_rule(ReduceKind kind) {
   PartialRule out = PartialRule::kInput;
-  visit_monoid(kind, [&](auto rule, Identity, auto) { out = decltype(rule)::value; });
+  visit_monoid(kind, [&](auto rule, Identity, auto, auto) { out = decltype(rule)::value; });
   return out;
 }
 
@@ -63,7 +76,7 @@ PartialRule partial_rule(ReduceKind kind) {
 
 const char* reduce_kind_name(ReduceKind kind) {
   switch (kind) {
-#define RSDAT_MONOID(name, Tag, code, partial, identity, combine) case ReduceKind::k##Tag: return #name;
+#define RSDAT_MONOID(name, Tag, code, partial, identity, step, combine) case ReduceKind::k##Tag: return #name;
 #include "rsdat/reductions.def"
     case ReduceKind::kMoments: return "moments";
   }
@@ -72,12 +85,17 @@ const char* reduce_kind_name(ReduceKind kind) {
 
 DType partial_dtype(ReduceKind kind, DType in) {
   if (kind == ReduceKind::kMoments) return DType::kFloat64;
-  if (partial_rule(kind) == PartialRule::kInput) return in;
+  switch (partial_rule(kind)) {
+    case PartialRule::kInput: return in;
+    case PartialRule::kBool: return DType::kBool;
+    case PartialRule::kAccumulate: break;
+  }
   return dtype_is_float(in) ? DType::kFloat64 : DType::kInt64;
 }
 
 DType result_dtype(ReduceKind kind, DType in) {
   RSDAT_CHECK_MSG(is_pairwise(kind), "result_dtype: not a pairwise reduction");
+  if (partial_rule(kind) == PartialRule::kBool) return DType::kBool;
   if (partial_rule(kind) == PartialRule::kInput || dtype_is_float(in)) return in;
   return in >= DType::kUInt8 && in <= DType::kUInt64 ? DType::kUInt64 : DType::kInt64;
 }
@@ -85,7 +103,7 @@ DType result_dtype(ReduceKind kind, DType in) {
 bool has_identity(ReduceKind kind) {
   if (kind == ReduceKind::kMoments) return true;
   bool out = false;
-  visit_monoid(kind, [&](auto, Identity id, auto) { out = id == Identity::kZero || id == Identity::kOne; });
+  visit_monoid(kind, [&](auto, Identity id, auto, auto) { out = id == Identity::kZero || id == Identity::kOne; });
   return out;
 }
 
@@ -242,7 +260,7 @@ Chunk compute_partial(ReduceKind kind, const Chunk& in, const std::vector<bool>&
       moments_partial(in, src, reduced, keep, k, count, p);
       return;
     }
-    visit_monoid(kind, [&](auto rule, Identity id, auto op) {
+    visit_monoid(kind, [&](auto rule, Identity id, auto op, auto) {
       using P = PartialOf<decltype(rule)::value, In>;
       P* a = p.mutable_data<P>();
       std::fill_n(a, k, identity_value<P>(id));
@@ -316,7 +334,7 @@ Chunk fused_partial(const Program& prog, std::span<const Chunk> inputs, const Sh
   };
   visit_dtype(vdt, [&](auto vtag) {
     using V = decltype(vtag);
-    visit_monoid(r.kind, [&](auto rule, Identity id, auto op) {
+    visit_monoid(r.kind, [&](auto rule, Identity id, auto op, auto) {
       using A = PartialOf<decltype(rule)::value, V>;
       A* a = p.mutable_data<A>();
       std::fill_n(a, k, identity_value<A>(id));
@@ -385,7 +403,9 @@ Chunk reduce_combine_kernel(KernelContext& ctx) {
   }
   const bool moments = kind == ReduceKind::kMoments;
   const bool accumulates = !moments && partial_rule(kind) == PartialRule::kAccumulate;
+  const bool bools = !moments && partial_rule(kind) == PartialRule::kBool;
   if ((accumulates && first.dtype != DType::kFloat64 && first.dtype != DType::kInt64) ||
+      (bools && first.dtype != DType::kBool) ||
       (moments && (first.dtype != DType::kFloat64 || first.shape.empty() || first.shape[0] != 3))) {
     fail("reduce_combine: partials of the wrong type for this kind");
   }
@@ -416,7 +436,7 @@ Chunk reduce_combine_kernel(KernelContext& ctx) {
       using T = decltype(tag);
       T* a = acc.mutable_data<T>();
       const T* b = c.data<T>();
-      visit_monoid(kind, [&](auto, Identity, auto op) {
+      visit_monoid(kind, [&](auto, Identity, auto, auto op) {
         for (int64_t j = 0; j < k; ++j) a[j] = op(a[j], b[j]);
       });
     });

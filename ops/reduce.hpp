@@ -22,14 +22,14 @@
 namespace rsdat::ops {
 
 enum class ReduceKind : uint8_t {
-#define RSDAT_MONOID(name, Tag, code, partial, identity, combine) k##Tag = code,
+#define RSDAT_MONOID(name, Tag, code, partial, identity, step, combine) k##Tag = code,
 #include "rsdat/reductions.def"
   kMoments = 3,
 };
 // The partial's and the result's dtype (see reductions.def).
-enum class PartialRule : uint8_t { kAccumulate, kInput };
+enum class PartialRule : uint8_t { kAccumulate, kInput, kBool };
 // Where a pairwise kind's partial starts.
-enum class Identity : uint8_t { kZero, kOne, kHighest, kLowest };
+enum class Identity : uint8_t { kZero, kOne, kHighest, kLowest, kNaNOrHighest, kNaNOrLowest };
 
 // The kind's name ("sum", "moments"), or nullptr for a byte that is no kind.
 const char* reduce_kind_name(ReduceKind kind);

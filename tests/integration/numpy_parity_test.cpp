@@ -69,6 +69,20 @@ TEST_F(NumpyParityTest, Reductions) {
   p.add("prod_i32_axis1", (in.i / 4.0).astype(DType::kInt32).prod({1}), "np.prod((i / 4.0).astype(np.int32), axis=1)");
   p.add("prod_u8_all_wraps", in.u.prod(), "np.prod(u)");
   p.add("prod_nan_and_inf", in.w.prod({2}), "np.prod(w, axis=2)");
+  p.add("any_f64", (in.a > 0.9).any({0}), "np.any(a > 0.9, axis=0)");
+  p.add("all_ints", in.i.all({1, 2}), "np.all(i, axis=(1, 2))");
+  p.add("any_nan_is_true", in.w.any(), "np.any(w)");
+  p.add("all_u8", in.u.all({0}), "np.all(u, axis=0)");
+  p.add("nansum", in.w.nansum({0}), "np.nansum(w, axis=0)");
+  p.add("nansum_ints", in.i.nansum({1}), "np.nansum(i, axis=1)");
+  p.add("nanprod", (in.w * 0.5 + 0.8).nanprod({2}), "np.nanprod(w * 0.5 + 0.8, axis=2)");
+  p.add("nanmin", in.w.nanmin({0}), "np.nanmin(w, axis=0)");
+  p.add("nanmax_f32", in.w.astype(DType::kFloat32).nanmax({1}), "np.nanmax(w.astype(np.float32), axis=1)");
+  p.add("nanmin_ints", in.i.nanmin(), "np.nanmin(i)");
+  p.add("count_nonzero", (in.i / 5.0).astype(DType::kInt32).count_nonzero({0}),
+        "np.count_nonzero((i / 5.0).astype(np.int32), axis=0)");
+  p.add("ptp_ints", in.i.ptp({1}), "np.ptp(i, axis=1)");
+  p.add("ptp_f32", in.f.ptp(), "np.ptp(f)");
   EXPECT_TRUE(p.check()) << p.report();
 }
 

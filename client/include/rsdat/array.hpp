@@ -59,15 +59,20 @@ class Array {
   Array transpose(std::vector<int64_t> axes = {}) const;
   Array T() const { return transpose(); }
   // Reductions over `axes` (empty: all axes; negative counts from the end) as trees
-  // of at most `split_every` inputs per step. The pairwise ones (sum, min, max, ...;
-  // listed with their result dtypes in rsdat/reductions.def) follow NumPy's names and
-  // types; min and max of a zero-size axis throw std::invalid_argument.
-#define RSDAT_MONOID(name, Tag, code, partial, identity, combine) \
+  // of at most `split_every` inputs per step. The pairwise ones (sum, prod, min, max,
+  // any, all, nansum, nanprod, nanmin, nanmax; listed with their result dtypes in
+  // rsdat/reductions.def) follow NumPy's names and types; min and max of a zero-size
+  // axis throw std::invalid_argument.
+#define RSDAT_MONOID(name, Tag, code, partial, identity, step, combine) \
   Array name(std::vector<int64_t> axes = {}, int split_every = 8) const;
 #include "rsdat/reductions.def"
   Array mean(std::vector<int64_t> axes = {}, int split_every = 8) const;
   Array var(std::vector<int64_t> axes = {}, double ddof = 0, int split_every = 8) const;
   Array std(std::vector<int64_t> axes = {}, double ddof = 0, int split_every = 8) const;
+  // Elements that are not zero, as int64 (numpy.count_nonzero).
+  Array count_nonzero(std::vector<int64_t> axes = {}, int split_every = 8) const;
+  // max - min (numpy.ptp), in the input's dtype.
+  Array ptp(std::vector<int64_t> axes = {}, int split_every = 8) const;
   // The mean of the values that are not NaN; NaN where there are none (numpy.nanmean).
   Array nanmean(std::vector<int64_t> axes = {}, int split_every = 8) const;
   // New regular chunk shape (-1 on an axis: one chunk along it).
