@@ -1123,8 +1123,6 @@ void SchedulerState::fail_task(Task& t, const std::string& message, const std::s
   for (const TaskKey& k : touched) maybe_release(k, out);
 }
 
-void SchedulerState::remove_holder(Task& t, WorkerId w) { erase_value(t.who_has, w); }
-
 void SchedulerState::maybe_release(const TaskKey& key, Commands& out) {
   std::vector<TaskKey> stack{key};
   while (!stack.empty()) {

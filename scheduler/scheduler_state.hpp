@@ -287,7 +287,6 @@ class SchedulerState {
   void fail_task(Task& t, const std::string& message, const std::string& worker, const TaskKey& origin,
                  Commands& out);
   void notify_ready(Task& t, Commands& out);
-  void remove_holder(Task& t, WorkerId w);
   // Estimated seconds of `tasks` tasks of one array, `bytes` of outputs in all.
   double duration_estimate(uint64_t token, const std::string& op, uint32_t tasks, uint64_t bytes) const;
   // Estimated seconds of the work processing on `w` (running and queued).
