@@ -11,6 +11,12 @@
 // dependent needs the key. Every change of state goes through transition(),
 // against one table of legal transitions.
 //
+// One class, defined by concern across scheduler_state.cpp (transitions, views,
+// validate), scheduler_workers.cpp, scheduler_intake.cpp (clients, graphs, release),
+// scheduler_outcomes.cpp (workers' reports) and scheduler_placement.cpp (placement,
+// stealing, duration estimates); the policies themselves are pure functions in
+// placement.hpp.
+//
 // Thread-compatible: SchedulerServer uses it from its event-loop thread only.
 #pragma once
 
