@@ -4,6 +4,39 @@
 
 namespace rsdat::sched {
 
+bool worth_moving_inputs_to(bool roots_waiting, bool free_thread, bool holder_at_hand) {
+  return !roots_waiting && (free_thread || !holder_at_hand);
+}
+
+std::vector<Candidate> build_candidates(std::span<const PlacementInput> inputs, std::span<const WorkerLoad> holders,
+                                        std::span<const WorkerLoad> others, uint64_t output_bytes,
+                                        double memory_pause) {
+  std::vector<Candidate> candidates;
+  auto add = [&](const WorkerLoad& w) {
+    for (const Candidate& c : candidates)
+      if (c.id == w.id) return;
+    Candidate c{w.id, 0, w.occupancy, w.nthreads};
+    for (const PlacementInput& in : inputs) {
+      const bool held = std::find(in.holders.begin(), in.holders.end(), w.id) != in.holders.end();
+      if (!held && std::find(in.fetching.begin(), in.fetching.end(), w.id) == in.fetching.end()) {
+        c.missing_bytes += in.nbytes;
+      }
+    }
+    if (w.memory_limit > 0) {
+      const double pause = memory_pause * static_cast<double>(w.memory_limit);
+      c.over_memory = static_cast<double>(w.rss_bytes + c.missing_bytes + output_bytes) > pause;
+    }
+    candidates.push_back(c);
+  };
+  for (const WorkerLoad& w : holders) add(w);
+  const WorkerLoad* idle = nullptr;
+  for (const WorkerLoad& w : others) {
+    if (!idle || w.occupancy < idle->occupancy) idle = &w;
+  }
+  if (idle) add(*idle);
+  return candidates;
+}
+
 std::optional<WorkerId> choose_worker(std::span<const Candidate> candidates, double bandwidth) {
   std::optional<WorkerId> best;
   double best_cost = 0;

@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <span>
 #include <unordered_map>
+#include <vector>
 
 #include "scheduler/scheduler_state_internal.hpp"
 
@@ -65,71 +67,58 @@ void SchedulerState::on_ready(Task& t, Commands& out) {
     return;
   }
   if (!t.root && !workers_.empty()) {
-    // Inputs' holders, plus the least occupied worker of a bounded sample.
-    std::vector<Candidate> candidates;
-    auto add = [&](const Worker& w) {
-      for (const auto& c : candidates)
-        if (c.id == w.id) return;
-      Candidate c{w.id, 0, occupancy_of(w), w.info.nthreads};
-      for (const TaskKey& d : t.spec.deps) {
-        const Task& dt = tasks_.at(d);
-        if (!contains(dt.who_has, w.id) && !fetch_underway(dt, w.id)) c.missing_bytes += dt.nbytes;
-      }
-      if (w.info.memory_limit > 0) {
-        const double pause = config_.memory_pause * static_cast<double>(w.info.memory_limit);
-        c.over_memory = static_cast<double>(w.metrics.rss_bytes + c.missing_bytes + t.nbytes) > pause;
-      }
-      candidates.push_back(c);
-    };
-    for (const TaskKey& d : t.spec.deps)
-      for (WorkerId h : tasks_.at(d).who_has) {
-        if (auto hw = workers_.find(h); hw != workers_.end()) add(hw->second);  // not a retiring one
-      }
-    // A worker with root tasks of its own waiting is busy even when its queue is short:
-    // moving inputs there only trades its work for a transfer. So is one with every
-    // thread taken: when the holders are busy too, which queue is a little shorter
-    // is not worth moving inputs for (work stealing evens the queues out later).
-    const Worker* idle = nullptr;
-    double idle_occupancy = 0;
-    auto consider = [&](const Worker& w) {
-      const double occ = occupancy_of(w);
-      if (!idle || occ < idle_occupancy) {
-        idle = &w;
-        idle_occupancy = occ;
-      }
-    };
-    size_t pos = 0;
-    for (const auto& [id, w] : workers_) {
-      const bool roots_waiting = pos < root_queues_.size() && !root_queues_[pos].empty();
-      const bool free_thread = w.processing.size() < w.info.nthreads;
-      if (!roots_waiting && (free_thread || candidates.empty())) consider(w);
-      if (++pos >= 64) break;
-    }
-    if (idle) add(*idle);
-    if (candidates.empty()) {
-      // Its inputs are on retiring workers only, and every worker has roots waiting.
-      for (const auto& [id, w] : workers_) consider(w);
-      add(*idle);
-    }
-    auto choice = choose_worker(candidates, config_.bandwidth);
-    assign(t, workers_.at(*choice), out);
+    assign(t, workers_.at(choose_worker_for(t)), out);
     return;
   }
   transition(t, TaskStatus::kQueued);
   if (!workers_.empty() && !worker_order_.empty()) fill_worker(t.queue_pos, out);
 }
 
-bool SchedulerState::fetch_underway(const Task& dep, WorkerId w) const {
-  // Siblings reading the same pieces (the outputs of a rechunk, say) then gather on
-  // the worker that fetches them anyway, and each piece crosses the network once. A
-  // bounded look: an input read by thousands of tasks is not searched through.
+WorkerId SchedulerState::choose_worker_for(const Task& t) const {
+  // Its inputs, where they are and where they are on their way: siblings reading the
+  // same pieces (the outputs of a rechunk, say) then gather on the worker that fetches
+  // them anyway, and each piece crosses the network once. A bounded look: an input
+  // read by thousands of tasks is not searched through.
   constexpr size_t kLook = 16;
-  const size_t n = std::min(dep.dependents.size(), kLook);
-  for (size_t i = 0; i < n; ++i) {
-    auto it = tasks_.find(dep.dependents[i]);
-    if (it != tasks_.end() && it->second.processing_on == w) return true;
+  std::vector<WorkerId> fetching;
+  fetching.reserve(t.spec.deps.size() * kLook);  // in full: the inputs' spans point into it
+  std::vector<PlacementInput> inputs;
+  inputs.reserve(t.spec.deps.size());
+  std::vector<WorkerLoad> holders;
+  for (const TaskKey& d : t.spec.deps) {
+    const Task& dt = tasks_.at(d);
+    const size_t begin = fetching.size();
+    for (size_t i = 0; i < std::min(dt.dependents.size(), kLook); ++i) {
+      auto it = tasks_.find(dt.dependents[i]);
+      if (it != tasks_.end() && it->second.processing_on) fetching.push_back(*it->second.processing_on);
+    }
+    inputs.push_back({dt.nbytes, dt.who_has, std::span<const WorkerId>(fetching).subspan(begin)});
+    for (WorkerId h : dt.who_has) {
+      auto hw = workers_.find(h);
+      if (hw == workers_.end()) continue;  // a retiring one
+      const bool seen = std::any_of(holders.begin(), holders.end(), [&](const WorkerLoad& l) { return l.id == h; });
+      if (!seen) holders.push_back(load_of(hw->second));
+    }
   }
-  return false;
+  // Besides the holders, the least occupied worker of a bounded sample.
+  std::vector<WorkerLoad> others;
+  size_t pos = 0;
+  for (const auto& [id, w] : workers_) {
+    const bool roots_waiting = pos < root_queues_.size() && !root_queues_[pos].empty();
+    const bool free_thread = w.processing.size() < w.info.nthreads;
+    if (worth_moving_inputs_to(roots_waiting, free_thread, !holders.empty())) others.push_back(load_of(w));
+    if (++pos >= 64) break;
+  }
+  if (holders.empty() && others.empty()) {
+    // Its inputs are on retiring workers only, and every worker has roots waiting.
+    for (const auto& [id, w] : workers_) others.push_back(load_of(w));
+  }
+  const std::vector<Candidate> candidates = build_candidates(inputs, holders, others, t.nbytes, config_.memory_pause);
+  return *choose_worker(candidates, config_.bandwidth);
+}
+
+WorkerLoad SchedulerState::load_of(const Worker& w) const {
+  return {w.id, w.info.nthreads, occupancy_of(w), w.metrics.rss_bytes, w.info.memory_limit};
 }
 
 bool SchedulerState::has_root_slot(const Worker& w) const {

@@ -278,6 +278,10 @@ class SchedulerState {
   // Makes sure `key` will be computed (or reported) because something needs it.
   void ensure_computed(const TaskKey& key, Commands& out);
   void on_ready(Task& t, Commands& out);
+  // Where a ready task that is not a root runs (there is a worker): the policy of
+  // placement.hpp over its inputs and the workers' loads.
+  WorkerId choose_worker_for(const Task& t) const;
+  WorkerLoad load_of(const Worker& w) const;
   // Places the tasks on_ready deferred, interleaving the workers that hold their inputs
   // so that no worker's queue fills up (and sends work away) before the others get theirs.
   void place_deferred(Commands& out);
@@ -298,8 +302,6 @@ class SchedulerState {
   // Estimated seconds of the work processing on `w` (running and queued).
   double occupancy_of(const Worker& w) const;
   void record_duration(const Task& t, double seconds);
-  // Another task reading `dep` is processing on `w`: its fetch brings `dep` there.
-  bool fetch_underway(const Task& dep, WorkerId w) const;
   // Takes `t` off the worker processing it (before it is done there).
   void unassign(Task& t);
   // The steal request for `t` no longer matters (it finished, failed or its worker left).
