@@ -18,9 +18,6 @@ namespace {
 constexpr double kDefaultTaskSeconds = 0.001;
 // Arrays whose task durations are remembered; beyond it the record starts afresh.
 constexpr size_t kMaxTrackedTokens = 4096;
-// A worker whose processing tasks are estimated at less than this (per thread) may
-// steal though no thread is free.
-constexpr double kShortWork = 0.005;
 
 }  // namespace
 
@@ -118,7 +115,8 @@ WorkerId SchedulerState::choose_worker_for(const Task& t) const {
 }
 
 WorkerLoad SchedulerState::load_of(const Worker& w) const {
-  return {w.id, w.info.nthreads, occupancy_of(w), w.metrics.rss_bytes, w.info.memory_limit};
+  return {w.id, w.info.nthreads, occupancy_of(w), w.metrics.rss_bytes, w.info.memory_limit, w.processing.size(),
+          w.incoming_steals};
 }
 
 bool SchedulerState::has_root_slot(const Worker& w) const {
@@ -241,62 +239,36 @@ void SchedulerState::forget_steal(Task& t) {
 
 void SchedulerState::balance(Commands& out) {
   if (workers_.size() < 2) return;
+  std::vector<WorkerLoad> loads;
+  std::vector<Worker*> at;  // the worker of each load
+  loads.reserve(workers_.size());
+  at.reserve(workers_.size());
   size_t pos = 0;  // workers_ is in worker_order_ order
-  for (auto& [tid, thief] : workers_) {
-    // A worker whose own root tasks wait for it is not idle: they come as slots free.
-    const size_t my_pos = pos++;
-    if (my_pos < root_queues_.size() && !root_queues_[my_pos].empty()) continue;
-    // A thief has a thread free, or only short work left (small tasks keep arriving
-    // at a worker that has run out of long ones: it is idle in all but name).
-    const size_t load = thief.processing.size() + thief.incoming_steals;
-    const double threads = std::max<uint32_t>(1, thief.info.nthreads);
-    const double thief_wait = thief.incoming_steals > 0 ? 0 : occupancy_of(thief) / threads;
-    if (load >= thief.info.nthreads && (thief.incoming_steals > 0 || thief_wait > kShortWork)) continue;
-    size_t want = load < thief.info.nthreads ? thief.info.nthreads - load : 1;
-    Worker* victim = nullptr;
-    double worst = 0;
-    for (auto& [vid, v] : workers_) {
-      if (vid == tid || v.processing.size() <= v.info.nthreads) continue;  // nothing waits there
-      const double wait = occupancy_of(v) / std::max<uint32_t>(1, v.info.nthreads);
-      if (!victim || wait > worst) {
-        victim = &v;
-        worst = wait;
-      }
+  for (auto& [id, w] : workers_) {
+    WorkerLoad& load = loads.emplace_back(load_of(w));
+    load.roots_waiting = pos < root_queues_.size() && !root_queues_[pos].empty();
+    at.push_back(&w);
+    ++pos;
+  }
+  for (const StealPlan& plan : plan_steals(loads)) {
+    Worker& thief = *at[plan.thief];
+    const Worker& victim = *at[plan.victim];
+    std::vector<StealCandidate> candidates;
+    for (const TaskKey& k : victim.processing) {
+      const Task& t = tasks_.at(k);
+      if (!t.steal_to) candidates.push_back({k, t.root, t.order});  // not asked for by an earlier thief
     }
-    if (!victim) continue;
-    std::vector<Task*> candidates;
-    for (const TaskKey& k : victim->processing) {
-      Task& t = tasks_.at(k);
-      if (!t.steal_to) candidates.push_back(&t);
-    }
-    // The least likely to have started first. A worker runs consumers before roots,
-    // the latest assigned consumer first, and roots in order: so roots, the latest
-    // first, then consumers, the earliest first. Only the first few are considered: a
-    // victim may hold many thousands, and this runs every 10 ms.
-    constexpr size_t kConsidered = 64;
-    const size_t considered = std::min(candidates.size(), kConsidered);
-    std::partial_sort(candidates.begin(), candidates.begin() + static_cast<long>(considered), candidates.end(),
-                      [](const Task* a, const Task* b) {
-                        if (a->root != b->root) return a->root;
-                        return a->root ? a->order > b->order : a->order < b->order;
-                      });
-    candidates.resize(considered);
-    size_t spare = victim->processing.size() - victim->info.nthreads;
-    for (Task* t : candidates) {
-      if (want == 0 || spare == 0) break;
-      uint64_t missing = 0;
-      for (const TaskKey& d : t->spec.deps) {
+    candidates.resize(rank_steal_candidates(candidates));
+    for (StealCandidate& c : candidates) {
+      for (const TaskKey& d : tasks_.at(c.key).spec.deps) {
         const Task& dt = tasks_.at(d);
-        if (!contains(dt.who_has, tid)) missing += dt.nbytes;
+        if (!contains(dt.who_has, thief.id)) c.missing_bytes += dt.nbytes;
       }
-      // Steal only when moving the inputs costs well under the wait (half), so that
-      // estimates off by a little do not send chunks back and forth.
-      if (2.0 * static_cast<double>(missing) / config_.bandwidth + thief_wait >= worst) continue;
-      t->steal_to = tid;
+    }
+    for (const TaskKey& k : choose_steals(candidates, plan, config_.bandwidth)) {
+      tasks_.at(k).steal_to = thief.id;
       ++thief.incoming_steals;
-      --want;
-      --spare;
-      out.steal.push_back({victim->id, t->spec.key});
+      out.steal.push_back({victim.id, k});
     }
   }
 }

@@ -189,7 +189,8 @@ class SchedulerState {
   // Work stealing. balance() finds workers with free threads while others have tasks
   // waiting, and asks the busiest to give up queued tasks whose inputs cost less to
   // move than their wait; steal_response() moves a task the victim gave up (it had
-  // not started it) to the thief.
+  // not started it) to the thief. The policy: plan_steals() and choose_steals() in
+  // placement.hpp.
   void balance(Commands& out);
   void steal_response(WorkerId victim, const TaskKey& key, bool stolen, Commands& out);
 
@@ -281,6 +282,7 @@ class SchedulerState {
   // Where a ready task that is not a root runs (there is a worker): the policy of
   // placement.hpp over its inputs and the workers' loads.
   WorkerId choose_worker_for(const Task& t) const;
+  // Its load, but for roots_waiting (known by position only).
   WorkerLoad load_of(const Worker& w) const;
   // Places the tasks on_ready deferred, interleaving the workers that hold their inputs
   // so that no worker's queue fills up (and sends work away) before the others get theirs.
