@@ -4,10 +4,6 @@
 
 namespace rsdat::sched {
 
-bool worth_moving_inputs_to(bool roots_waiting, bool free_thread, bool holder_at_hand) {
-  return !roots_waiting && (free_thread || !holder_at_hand);
-}
-
 std::vector<Candidate> build_candidates(std::span<const PlacementInput> inputs, std::span<const WorkerLoad> holders,
                                         std::span<const WorkerLoad> others, uint64_t output_bytes,
                                         double memory_pause) {

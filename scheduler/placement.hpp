@@ -52,7 +52,9 @@ struct PlacementInput {
 // every thread taken, unless no worker holding an input can take the task: when the
 // holders are busy too, which queue is a little shorter is not worth moving inputs
 // for (work stealing evens the queues out later).
-bool worth_moving_inputs_to(bool roots_waiting, bool free_thread, bool holder_at_hand);
+inline bool worth_moving_inputs_to(bool roots_waiting, bool free_thread, bool holder_at_hand) {
+  return !roots_waiting && (free_thread || !holder_at_hand);
+}
 
 // The workers a task that is not a root may go to: each of `holders` (the workers
 // holding its inputs) once, in their order, then the least occupied of `others` (ties

@@ -381,6 +381,15 @@ void SchedulerState::release_keys(ClientId client, const std::vector<TaskKey>& k
   }
 }
 
+bool SchedulerState::needs_data(const Task& t) const {
+  if (!t.wanted_by.empty() || t.pending_users > 0) return true;
+  for (const TaskKey& d : t.dependents) {
+    TaskStatus s = tasks_.at(d).status;
+    if (s == TaskStatus::kWaiting || s == TaskStatus::kQueued || s == TaskStatus::kProcessing) return true;
+  }
+  return false;
+}
+
 void SchedulerState::ensure_computed(const TaskKey& key, Commands& out) {
   std::vector<TaskKey> stack{key};
   while (!stack.empty()) {

@@ -77,8 +77,7 @@ WorkerId SchedulerState::choose_worker_for(const Task& t) const {
   // them anyway, and each piece crosses the network once. A bounded look: an input
   // read by thousands of tasks is not searched through.
   constexpr size_t kLook = 16;
-  std::vector<WorkerId> fetching;
-  fetching.reserve(t.spec.deps.size() * kLook);  // in full: the inputs' spans point into it
+  std::vector<WorkerId> fetching;  // the inputs' spans point into it
   std::vector<PlacementInput> inputs;
   inputs.reserve(t.spec.deps.size());
   std::vector<WorkerLoad> holders;
@@ -87,7 +86,10 @@ WorkerId SchedulerState::choose_worker_for(const Task& t) const {
     const size_t begin = fetching.size();
     for (size_t i = 0; i < std::min(dt.dependents.size(), kLook); ++i) {
       auto it = tasks_.find(dt.dependents[i]);
-      if (it != tasks_.end() && it->second.processing_on) fetching.push_back(*it->second.processing_on);
+      if (it == tasks_.end() || !it->second.processing_on) continue;
+      // Reserved in full at the first (most tasks have none), so the spans stay valid.
+      if (fetching.empty()) fetching.reserve(t.spec.deps.size() * kLook);
+      fetching.push_back(*it->second.processing_on);
     }
     inputs.push_back({dt.nbytes, dt.who_has, std::span<const WorkerId>(fetching).subspan(begin)});
     for (WorkerId h : dt.who_has) {
@@ -103,7 +105,10 @@ WorkerId SchedulerState::choose_worker_for(const Task& t) const {
   for (const auto& [id, w] : workers_) {
     const bool roots_waiting = pos < root_queues_.size() && !root_queues_[pos].empty();
     const bool free_thread = w.processing.size() < w.info.nthreads;
-    if (worth_moving_inputs_to(roots_waiting, free_thread, !holders.empty())) others.push_back(load_of(w));
+    if (worth_moving_inputs_to(roots_waiting, free_thread, !holders.empty())) {
+      if (others.empty()) others.reserve(std::min<size_t>(workers_.size(), 64));
+      others.push_back(load_of(w));
+    }
     if (++pos >= 64) break;
   }
   if (holders.empty() && others.empty()) {

@@ -62,15 +62,6 @@ void SchedulerState::transition(Task& t, TaskStatus to) {
   ++transitions_;
 }
 
-bool SchedulerState::needs_data(const Task& t) const {
-  if (!t.wanted_by.empty() || t.pending_users > 0) return true;
-  for (const TaskKey& d : t.dependents) {
-    TaskStatus s = tasks_.at(d).status;
-    if (s == TaskStatus::kWaiting || s == TaskStatus::kQueued || s == TaskStatus::kProcessing) return true;
-  }
-  return false;
-}
-
 SchedulerState::Worker* SchedulerState::find_worker(WorkerId id) {
   if (auto it = workers_.find(id); it != workers_.end()) return &it->second;
   if (auto it = retiring_.find(id); it != retiring_.end()) return &it->second.worker;
