@@ -11,6 +11,12 @@
 // dependent needs the key. Every change of state goes through transition(),
 // against one table of legal transitions.
 //
+// One class, defined by concern across scheduler_state.cpp (transitions, views,
+// validate), scheduler_workers.cpp, scheduler_intake.cpp (clients, graphs, release),
+// scheduler_outcomes.cpp (workers' reports) and scheduler_placement.cpp (placement,
+// stealing, duration estimates); the policies themselves are pure functions in
+// placement.hpp.
+//
 // Thread-compatible: SchedulerServer uses it from its event-loop thread only.
 #pragma once
 
@@ -183,7 +189,8 @@ class SchedulerState {
   // Work stealing. balance() finds workers with free threads while others have tasks
   // waiting, and asks the busiest to give up queued tasks whose inputs cost less to
   // move than their wait; steal_response() moves a task the victim gave up (it had
-  // not started it) to the thief.
+  // not started it) to the thief. The policy: plan_steals() and choose_steals() in
+  // placement.hpp.
   void balance(Commands& out);
   void steal_response(WorkerId victim, const TaskKey& key, bool stolen, Commands& out);
 
@@ -272,6 +279,11 @@ class SchedulerState {
   // Makes sure `key` will be computed (or reported) because something needs it.
   void ensure_computed(const TaskKey& key, Commands& out);
   void on_ready(Task& t, Commands& out);
+  // Where a ready task that is not a root runs (there is a worker): the policy of
+  // placement.hpp over its inputs and the workers' loads.
+  WorkerId choose_worker_for(const Task& t) const;
+  // Its load, but for roots_waiting (known by position only).
+  WorkerLoad load_of(const Worker& w) const;
   // Places the tasks on_ready deferred, interleaving the workers that hold their inputs
   // so that no worker's queue fills up (and sends work away) before the others get theirs.
   void place_deferred(Commands& out);
@@ -287,14 +299,11 @@ class SchedulerState {
   void fail_task(Task& t, const std::string& message, const std::string& worker, const TaskKey& origin,
                  Commands& out);
   void notify_ready(Task& t, Commands& out);
-  void remove_holder(Task& t, WorkerId w);
   // Estimated seconds of `tasks` tasks of one array, `bytes` of outputs in all.
   double duration_estimate(uint64_t token, const std::string& op, uint32_t tasks, uint64_t bytes) const;
   // Estimated seconds of the work processing on `w` (running and queued).
   double occupancy_of(const Worker& w) const;
   void record_duration(const Task& t, double seconds);
-  // Another task reading `dep` is processing on `w`: its fetch brings `dep` there.
-  bool fetch_underway(const Task& dep, WorkerId w) const;
   // Takes `t` off the worker processing it (before it is done there).
   void unassign(Task& t);
   // The steal request for `t` no longer matters (it finished, failed or its worker left).

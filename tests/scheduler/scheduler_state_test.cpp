@@ -1,4 +1,6 @@
 // SchedulerState fed with events, no sockets and no clocks; validate() after every event.
+// Graphs and their outcomes, lost and retiring workers, clients; where tasks run is
+// in scheduler_placement_test.cpp.
 #include "scheduler/scheduler_state.hpp"
 
 #include <gtest/gtest.h>
@@ -8,107 +10,10 @@
 #include <random>
 #include <set>
 
+#include "tests/scheduler/scheduler_state_fixture.hpp"
+
 namespace rsdat::sched {
 namespace {
-
-TaskSpec task(uint64_t token, uint64_t chunk, std::vector<TaskKey> deps = {}, size_t nbytes = 800) {
-  TaskSpec t;
-  t.key = {token, chunk};
-  t.op = deps.empty() ? "fill" : "combine";
-  t.deps = std::move(deps);
-  t.dtype = DType::kFloat64;
-  t.shape = {static_cast<int64_t>(nbytes / 8)};
-  return t;
-}
-
-class SchedulerStateTest : public ::testing::Test {
- protected:
-  explicit SchedulerStateTest(SchedulerConfig config = {}) : state(config) {}
-
-  // Every event goes through these, so the invariants are checked after each one.
-  void add_worker(uint64_t id, uint32_t threads = 1) {
-    out.clear();
-    state.add_worker(WorkerId{id}, {"w" + std::to_string(id), "tcp://w" + std::to_string(id), threads, 1 << 30}, 0,
-                     out);
-    state.validate();
-  }
-  void remove_worker(uint64_t id) {
-    out.clear();
-    state.remove_worker(WorkerId{id}, "test", out);
-    state.validate();
-  }
-  Status submit(uint64_t client, std::vector<TaskSpec> tasks, std::vector<TaskKey> wanted) {
-    out.clear();
-    Status st = state.submit_graph(ClientId{client}, std::move(tasks), wanted, out);
-    state.validate();
-    return st;
-  }
-  void finish(const AssignCommand& a) { finish(a.worker, a.key, state.spec_of(a.key)->output_nbytes()); }
-  void finish(WorkerId w, TaskKey k, uint64_t nbytes = 800) {
-    out.clear();
-    state.task_finished(w, k, nbytes, 0.001, out);
-    state.validate();
-  }
-  void err(WorkerId w, TaskKey k, const std::string& msg) {
-    out.clear();
-    state.task_erred(w, k, msg, out);
-    state.validate();
-  }
-  void release(uint64_t client, std::vector<TaskKey> keys) {
-    out.clear();
-    state.release_keys(ClientId{client}, keys, out);
-    state.validate();
-  }
-  // Runs every assignment to completion, in order, until nothing is assigned.
-  std::vector<ReadyCommand> run_all(size_t limit = 100000) {
-    std::vector<ReadyCommand> ready = out.ready;
-    std::vector<AssignCommand> pending = out.assign;
-    size_t steps = 0;
-    while (!pending.empty() && steps++ < limit) {
-      AssignCommand a = pending.front();
-      pending.erase(pending.begin());
-      finish(a);
-      pending.insert(pending.end(), out.assign.begin(), out.assign.end());
-      ready.insert(ready.end(), out.ready.begin(), out.ready.end());
-    }
-    return ready;
-  }
-
-  // Client `client` submits `n` root tasks of array `token`, wants them all, and they
-  // run to completion. Returns their keys.
-  std::vector<TaskKey> compute_roots(uint64_t client, uint64_t token, uint64_t n) {
-    std::vector<TaskSpec> tasks;
-    std::vector<TaskKey> keys;
-    for (uint64_t i = 0; i < n; ++i) {
-      tasks.push_back(task(token, i));
-      keys.push_back({token, i});
-    }
-    EXPECT_TRUE(submit(client, tasks, keys).is_ok());
-    run_all();
-    return keys;
-  }
-
-  // Worker 1, alone, computes a small chunk (1,0); then ten tasks (2,i) of `op` reading
-  // it are all assigned there.
-  void queue_ten_tasks_on_worker_1(const char* op = "combine") {
-    add_worker(1);
-    state.add_client(ClientId{1});
-    ASSERT_TRUE(submit(1, {task(1, 0, {}, 800)}, {{1, 0}}).is_ok());
-    finish(out.assign[0]);
-    std::vector<TaskSpec> ts;
-    std::vector<TaskKey> wanted;
-    for (uint64_t i = 0; i < 10; ++i) {
-      ts.push_back(task(2, i, {{1, 0}}));
-      ts.back().op = op;
-      wanted.push_back({2, i});
-    }
-    ASSERT_TRUE(submit(1, ts, wanted).is_ok());
-    ASSERT_EQ(out.assign.size(), 10u);
-  }
-
-  SchedulerState state;
-  Commands out;
-};
 
 TEST_F(SchedulerStateTest, LinearGraphRunsAndReleaseLeavesNothing) {
   add_worker(1);
@@ -291,60 +196,6 @@ TEST_F(SchedulerStateTest, MissingInputsAreRecomputedAndTheTaskRunsAgain) {
   ASSERT_EQ(ready.size(), 1u);
 }
 
-class RootThrottling : public SchedulerStateTest {
- protected:
-  RootThrottling() : SchedulerStateTest(SchedulerConfig{.root_saturation = 2.0, .root_bytes_budget = 1}) {}
-};
-
-TEST_F(RootThrottling, RootsAreReleasedAsWorkersDrainThem) {
-  add_worker(1);
-  add_worker(2);
-  state.add_client(ClientId{1});
-  std::vector<TaskSpec> g;
-  std::vector<TaskKey> wanted;
-  for (uint64_t i = 0; i < 40; ++i) {
-    g.push_back(task(1, i));
-    wanted.push_back({1, i});
-  }
-  ASSERT_TRUE(submit(1, g, wanted).is_ok());
-  EXPECT_EQ(out.assign.size(), 4u);  // 2 per worker
-  EXPECT_EQ(state.processing_on(WorkerId{1}), 2u);
-  auto ready = run_all();
-  EXPECT_EQ(ready.size(), 40u);
-}
-
-TEST_F(RootThrottling, CoAssignmentBalancesAndKeepsNeighboursTogether) {
-  for (uint64_t w = 1; w <= 4; ++w) add_worker(w);
-  state.add_client(ClientId{1});
-  std::vector<TaskSpec> g;
-  std::vector<TaskKey> wanted;
-  for (uint64_t i = 0; i < 100; ++i) {
-    g.push_back(task(1, i));
-    wanted.push_back({1, i});
-  }
-  ASSERT_TRUE(submit(1, g, wanted).is_ok());
-  // Equal speed: everyone finishes what it was given, in order.
-  std::map<uint64_t, std::vector<uint64_t>> placed;
-  std::vector<AssignCommand> pending = out.assign;
-  while (!pending.empty()) {
-    AssignCommand a = pending.front();
-    pending.erase(pending.begin());
-    placed[a.worker.value].push_back(a.key.chunk);
-    finish(a);
-    pending.insert(pending.end(), out.assign.begin(), out.assign.end());
-  }
-  ASSERT_EQ(placed.size(), 4u);
-  size_t pos = 0;
-  for (auto& [w, chunks] : placed) {
-    // Balanced (an idle worker may take a few from the end of a longer queue)...
-    EXPECT_NEAR(static_cast<double>(chunks.size()), 25.0, 2.0) << "worker " << w;
-    // ...and nearly all of its share from its own contiguous range.
-    size_t own = std::count_if(chunks.begin(), chunks.end(), [&](uint64_t c) { return c / 25 == pos; });
-    EXPECT_GE(own, 23u) << "worker " << w;
-    ++pos;
-  }
-}
-
 TEST_F(SchedulerStateTest, RemoveClientReleasesWhatItWanted) {
   add_worker(1);
   state.add_client(ClientId{1});
@@ -420,146 +271,6 @@ TEST_F(SchedulerStateTest, BytesMovedAreCounted) {
   EXPECT_EQ(state.total_bytes_transferred(), 8000u);
 }
 
-TEST_F(SchedulerStateTest, ChunksOfOneArrayReadTogetherAreMadeOnOneWorker) {
-  add_worker(1);
-  add_worker(2);
-  state.add_client(ClientId{1});
-  // x + x.T on a 4 x 4 grid of blocks: block (i, j) is read with block (j, i).
-  std::vector<TaskSpec> g;
-  std::vector<TaskKey> wanted;
-  for (uint64_t k = 0; k < 16; ++k) g.push_back(task(1, k, {}, 8000));
-  for (uint64_t i = 0; i < 4; ++i) {
-    for (uint64_t j = 0; j < 4; ++j) {
-      g.push_back(task(2, i * 4 + j, {{1, i * 4 + j}, {1, j * 4 + i}}));
-      wanted.push_back({2, i * 4 + j});
-    }
-  }
-  ASSERT_TRUE(submit(1, g, wanted).is_ok());
-  std::map<uint64_t, WorkerId> where;
-  std::vector<AssignCommand> todo = out.assign;
-  for (size_t n = 0; n < todo.size() && n < 200; ++n) {
-    if (todo[n].key.token == 1) where[todo[n].key.chunk] = todo[n].worker;
-    finish(todo[n]);
-    todo.insert(todo.end(), out.assign.begin(), out.assign.end());
-  }
-  ASSERT_EQ(where.size(), 16u);
-  int per_worker[3] = {0, 0, 0};
-  for (uint64_t i = 0; i < 4; ++i) {
-    for (uint64_t j = 0; j < 4; ++j) {
-      EXPECT_EQ(where[i * 4 + j], where[j * 4 + i]) << "block " << i << "," << j;
-      ++per_worker[where[i * 4 + j].value];
-    }
-  }
-  EXPECT_GE(per_worker[1], 6);  // still spread over both workers
-  EXPECT_GE(per_worker[2], 6);
-}
-
-// The outputs of a rechunk: each reads pieces from both workers, and all become ready
-// at once. Pieces crossing the network once means the siblings reading the same
-// pieces gather on one worker, not alternate between two.
-TEST_F(SchedulerStateTest, SiblingsReadingTheSamePiecesGatherWhereTheyAreFetched) {
-  add_worker(1);
-  add_worker(2);
-  state.add_client(ClientId{1});
-  std::vector<TaskSpec> g;
-  std::vector<TaskKey> pieces, wanted;
-  for (uint64_t i = 0; i < 8; ++i) {
-    g.push_back(task(1, i, {}, 4 << 20));
-    pieces.push_back({1, i});
-  }
-  ASSERT_TRUE(submit(1, g, pieces).is_ok());
-  run_all();
-  std::set<uint64_t> holders;
-  for (const TaskKey& k : pieces) holders.insert(state.who_has(k).at(0).value);
-  ASSERT_EQ(holders.size(), 2u);  // co-assignment spread them
-  g.clear();
-  for (uint64_t j = 0; j < 4; ++j) {
-    g.push_back(task(2, j, pieces, 4 << 20));
-    wanted.push_back({2, j});
-  }
-  ASSERT_TRUE(submit(1, g, wanted).is_ok());
-  ASSERT_EQ(out.assign.size(), 4u);
-  for (const auto& a : out.assign) EXPECT_EQ(a.worker, out.assign[0].worker) << a.key.to_string();
-}
-
-// Placement weighs queues only against a worker with a thread free: when every worker
-// is busy, a slightly shorter queue elsewhere does not pay for moving the input.
-TEST_F(SchedulerStateTest, TasksStayWithTheirInputsWhenEveryWorkerIsBusy) {
-  add_worker(1);
-  add_worker(2);
-  state.add_client(ClientId{1});
-  ASSERT_TRUE(submit(1, {task(1, 0, {}, 4 << 20), task(1, 1, {}, 4 << 20)}, {{1, 0}, {1, 1}}).is_ok());
-  run_all();
-  const WorkerId a = state.who_has({1, 0}).at(0), b = state.who_has({1, 1}).at(0);
-  ASSERT_NE(a, b);
-  // Twelve tasks queued on a's chunk, six on b's: both workers busy.
-  std::vector<TaskSpec> g;
-  std::vector<TaskKey> wanted;
-  for (uint64_t i = 0; i < 18; ++i) {
-    g.push_back(task(2, i, {{1, i < 12 ? 0u : 1u}}, 8));
-    wanted.push_back({2, i});
-  }
-  ASSERT_TRUE(submit(1, g, wanted).is_ok());
-  ASSERT_EQ(state.processing_on(a), 12u);
-  ASSERT_EQ(state.processing_on(b), 6u);
-  // One more on a's chunk: b's queue is 6 ms shorter, the move would cost 4 ms, but b
-  // has no thread free, so it stays.
-  ASSERT_TRUE(submit(1, {task(3, 0, {{1, 0}}, 8)}, {{3, 0}}).is_ok());
-  ASSERT_EQ(out.assign.size(), 1u);
-  EXPECT_EQ(out.assign[0].worker, a);
-}
-
-// Queued work is estimated per array: tasks of one op (a rechunk's small slices and
-// its large merges are all "assemble") can differ a thousandfold.
-TEST_F(SchedulerStateTest, QueuedWorkIsEstimatedFromTheSameArraysTasks) {
-  add_worker(1);
-  state.add_client(ClientId{1});
-  ASSERT_TRUE(submit(1, {task(1, 0, {}, 800)}, {{1, 0}}).is_ok());
-  run_all();
-  // Array 2 (small outputs) runs in 1 ms a task, array 3 (10x the bytes) in 50 ms.
-  std::vector<TaskSpec> g;
-  std::vector<TaskKey> wanted;
-  for (uint64_t i = 0; i < 4; ++i) {
-    g.push_back(task(2, i, {{1, 0}}, 8000));
-    g.push_back(task(3, i, {{1, 0}}, 80000));
-    wanted.push_back({2, i});
-    wanted.push_back({3, i});
-  }
-  ASSERT_TRUE(submit(1, g, wanted).is_ok());
-  for (uint64_t i = 0; i < 4; ++i) {
-    out.clear();
-    state.task_finished(WorkerId{1}, {2, i}, 8000, 0.001, out);
-    state.task_finished(WorkerId{1}, {3, i}, 80000, 0.05, out);
-    state.validate();
-  }
-  EXPECT_NEAR(state.occupancy(WorkerId{1}), 0.0, 1e-9);  // what was added was taken off
-  ASSERT_TRUE(submit(1, {task(3, 9, {{1, 0}}, 80000)}, {{3, 9}}).is_ok());
-  EXPECT_NEAR(state.occupancy(WorkerId{1}), 0.05, 1e-9);
-  // An array not seen yet: the op's time per output byte, times its output bytes. A
-  // per-task average would say about 25 ms whatever the size; per byte it is a few
-  // milliseconds for 8,000 bytes.
-  ASSERT_TRUE(submit(1, {task(4, 0, {{1, 0}}, 8000)}, {{4, 0}}).is_ok());
-  const double small = state.occupancy(WorkerId{1}) - 0.05;
-  EXPECT_GT(small, 0.0);
-  EXPECT_LT(small, 0.01);
-  // Work queued before any of its kind had run is priced anew when the first ends:
-  // ten tasks of a new op, then one of them takes 0.5 s.
-  g.clear();
-  wanted.clear();
-  for (uint64_t i = 0; i < 10; ++i) {
-    g.push_back(task(5, i, {{1, 0}}, 8000));
-    g.back().op = "slow";
-    wanted.push_back({5, i});
-  }
-  ASSERT_TRUE(submit(1, g, wanted).is_ok());
-  const double before = state.occupancy(WorkerId{1});
-  EXPECT_LT(before, 0.1);
-  out.clear();
-  state.task_finished(WorkerId{1}, {5, 0}, 8000, 0.5, out);
-  state.validate();
-  EXPECT_NEAR(state.occupancy(WorkerId{1}), before - 10 * 0.001 + 9 * 0.5, 1e-9);  // a default 1 ms each before
-}
-
 // Results a client waits for travel inline when it asked for results of their size;
 // intermediates never do.
 TEST_F(SchedulerStateTest, SmallWantedResultsAreAssignedToBeSentInline) {
@@ -598,124 +309,6 @@ TEST_F(SchedulerStateTest, AComputationThatCanNeverFitIsRefusedBeforeItStarts) {
   EXPECT_TRUE(out.assign.empty());
   EXPECT_EQ(state.num_tasks(), 0u);
   EXPECT_TRUE(submit(1, {task(1, 0, {}, 600u << 20)}, {{1, 0}}).is_ok());
-}
-
-TEST_F(SchedulerStateTest, TasksOnHeldChunksStayWhereTheChunksAre) {
-  add_worker(1);
-  add_worker(2);
-  state.add_client(ClientId{1});
-  // 200 chunks of 8 MB, half on each worker (as persist leaves them)...
-  std::vector<TaskSpec> roots;
-  std::vector<TaskKey> keys;
-  for (uint64_t i = 0; i < 200; ++i) {
-    roots.push_back(task(1, i, {}, 8 << 20));
-    keys.push_back({1, i});
-  }
-  ASSERT_TRUE(submit(1, roots, keys).is_ok());
-  std::vector<AssignCommand> todo = out.assign;
-  for (size_t i = 0; i < todo.size() && i < 1000; ++i) {
-    finish(todo[i]);
-    todo.insert(todo.end(), out.assign.begin(), out.assign.end());
-  }
-  std::map<uint64_t, int> per_worker;
-  for (const TaskKey& k : keys) {
-    ASSERT_EQ(state.who_has(k).size(), 1u);
-    ++per_worker[state.who_has(k)[0].value];
-  }
-  ASSERT_EQ(per_worker.size(), 2u);
-  // ...then one small task per chunk, all ready at once: none may move a chunk (each
-  // worker's queue grows to 100 ms, far more than moving 8 MB costs).
-  std::vector<TaskSpec> sums;
-  std::vector<TaskKey> wanted;
-  for (uint64_t i = 0; i < 200; ++i) {
-    sums.push_back(task(2, i, {{1, i}}, 8));
-    wanted.push_back({2, i});
-  }
-  ASSERT_TRUE(submit(1, sums, wanted).is_ok());
-  ASSERT_EQ(out.assign.size(), 200u);
-  for (const auto& a : out.assign) {
-    EXPECT_EQ(a.worker, state.who_has({1, a.key.chunk})[0]) << a.key.to_string() << " moved";
-  }
-}
-
-TEST_F(SchedulerStateTest, IdleWorkersStealQueuedTasksWhoseInputsAreCheapToMove) {
-  ASSERT_NO_FATAL_FAILURE(queue_ten_tasks_on_worker_1());
-  add_worker(2);
-  // Worker 2 is idle, worker 1 has nine waiting behind the one it runs.
-  out.clear();
-  state.balance(out);
-  state.validate();
-  ASSERT_EQ(out.steal.size(), 1u);  // one thread free on worker 2
-  EXPECT_EQ(out.steal[0].victim, WorkerId{1});
-  const TaskKey first = out.steal[0].key;
-  out.clear();
-  state.balance(out);  // already asked: nothing more until it answers
-  state.validate();
-  EXPECT_TRUE(out.steal.empty());
-  // Worker 1 had already started it: it stays there.
-  out.clear();
-  state.steal_response(WorkerId{1}, first, false, out);
-  state.validate();
-  EXPECT_EQ(state.processing_worker(first), WorkerId{1});
-  out.clear();
-  state.balance(out);
-  state.validate();
-  ASSERT_EQ(out.steal.size(), 1u);
-  const TaskKey second = out.steal[0].key;
-  out.clear();
-  state.steal_response(WorkerId{1}, second, true, out);
-  state.validate();
-  EXPECT_EQ(state.processing_worker(second), WorkerId{2});
-  ASSERT_EQ(out.assign.size(), 1u);
-  EXPECT_EQ(out.assign[0].worker, WorkerId{2});
-  // A late or unknown answer changes nothing.
-  out.clear();
-  state.steal_response(WorkerId{1}, second, true, out);
-  state.validate();
-  EXPECT_EQ(state.processing_worker(second), WorkerId{2});
-  // The thief finishing and the victim finishing the rest complete the graph.
-  finish(WorkerId{2}, second, 8);
-  for (uint64_t i = 0; i < 10; ++i) {
-    if (TaskKey{2, i} == second) continue;
-    finish(WorkerId{1}, {2, i}, 8);
-  }
-  EXPECT_EQ(state.processing_on(WorkerId{1}), 0u);
-}
-
-// A worker that has run out of long work but keeps getting small tasks is never
-// without a task; it steals all the same when another's queue is long.
-TEST_F(SchedulerStateTest, AWorkerWithOnlyShortWorkStealsFromALongQueue) {
-  ASSERT_NO_FATAL_FAILURE(queue_ten_tasks_on_worker_1("long"));
-  out.clear();
-  state.task_finished(WorkerId{1}, {2, 0}, 800, 0.5, out);  // now they are known to be long
-  state.validate();
-  add_worker(2);
-  // Two short roots: co-assignment gives the second to worker 2.
-  ASSERT_TRUE(submit(1, {task(3, 0, {}, 800), task(3, 1, {}, 800)}, {{3, 0}, {3, 1}}).is_ok());
-  ASSERT_EQ(state.processing_worker({3, 1}), WorkerId{2});
-  ASSERT_EQ(state.processing_on(WorkerId{2}), 1u);  // no thread free there
-  out.clear();
-  state.balance(out);
-  state.validate();
-  ASSERT_EQ(out.steal.size(), 1u);
-  EXPECT_EQ(out.steal[0].victim, WorkerId{1});  // the queued root first: it starts last there
-  out.clear();
-  state.balance(out);  // one at a time while it has work
-  state.validate();
-  EXPECT_TRUE(out.steal.empty());
-}
-
-TEST_F(SchedulerStateTest, LargeInputsAreNotStolenForAShortWait) {
-  add_worker(1);
-  state.add_client(ClientId{1});
-  ASSERT_TRUE(submit(1, {task(1, 0, {}, 512u << 20)}, {{1, 0}}).is_ok());
-  finish(out.assign[0]);
-  ASSERT_TRUE(submit(1, {task(2, 0, {{1, 0}}), task(2, 1, {{1, 0}})}, {{2, 0}, {2, 1}}).is_ok());
-  add_worker(2);
-  out.clear();
-  state.balance(out);
-  state.validate();
-  EXPECT_TRUE(out.steal.empty());  // 512 MiB to move against a millisecond of waiting
 }
 
 // Random DAGs, random worker joins and losses, random completion order, bounded.
@@ -819,12 +412,6 @@ TEST(SchedulerStateRandom, InvariantsHoldAndEveryWantedKeyArrives) {
   }
 }
 
-}  // namespace
-}  // namespace rsdat::sched
-
-namespace rsdat::sched {
-namespace {
-
 // A retiring worker gets no new work, its unfinished tasks run elsewhere, the chunks
 // only it holds are copied to another worker, and then it may go: nothing recomputed.
 TEST_F(SchedulerStateTest, ARetiringWorkerHandsOverWhatOnlyItHolds) {
@@ -893,12 +480,6 @@ TEST_F(SchedulerStateTest, ARetiringWorkerLostHalfwayIsALoss) {
   for (const TaskKey& k : wanted) EXPECT_EQ(state.status(k), TaskStatus::kMemory);
 }
 
-}  // namespace
-}  // namespace rsdat::sched
-
-namespace rsdat::sched {
-namespace {
-
 // A wanted chunk held by two workers, one of them lost: nothing to recompute, but the
 // client must hear where the chunk is now (it may know only the lost holder).
 TEST_F(SchedulerStateTest, ALostHolderOfAReplicatedChunkIsReportedToItsClient) {
@@ -918,7 +499,6 @@ TEST_F(SchedulerStateTest, ALostHolderOfAReplicatedChunkIsReportedToItsClient) {
   EXPECT_EQ(out.ready[0].key, (TaskKey{1, 0}));
   EXPECT_EQ(out.ready[0].holders, std::vector<WorkerId>{other});
 }
-
 
 // A graph added a step at a time: its first tasks run, and their chunks stay for the
 // users still to come; the result is the one of the graph added at once.
@@ -1003,7 +583,6 @@ TEST_F(SchedulerStateTest, APendingGraphIsCompletedBeforeWhatDependsOnIt) {
   EXPECT_FALSE(state.status({4, 1}).has_value());
   EXPECT_FALSE(state.status({3, 0}).has_value());
 }
-
 
 // A worker's report that it fetched a copy of a chunk can arrive after the chunk was
 // lost and its task given to that same worker: the task must stay there, not be

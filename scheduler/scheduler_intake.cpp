@@ -1,0 +1,461 @@
+// SchedulerState: clients, the graphs they submit (checked and planned at once, added in
+// steps), and the keys they release: what is needed gets computed, what is not is let go.
+#include "scheduler/scheduler_state.hpp"
+
+#include <algorithm>
+#include <span>
+#include <unordered_map>
+
+#include "core/sysinfo.hpp"
+#include "scheduler/scheduler_state_internal.hpp"
+
+namespace rsdat::sched {
+
+namespace {
+
+// Where each key of a submitted graph is. A graph comes array by array, each array's
+// tasks a run of chunks 0, 1, 2, ...: those keys are found by arithmetic, and only
+// the others are hashed.
+class GraphIndex {
+ public:
+  // The key that appears twice, if one does.
+  std::optional<TaskKey> build(const std::vector<TaskSpec>& graph) {
+    struct Segment {
+      size_t first, count;
+      bool dense;  // chunks 0, 1, 2, ...
+    };
+    std::unordered_map<uint64_t, std::vector<Segment>> segments;
+    for (size_t i = 0; i < graph.size();) {
+      const uint64_t token = graph[i].key.token;
+      Segment seg{i, 0, true};
+      for (; i < graph.size() && graph[i].key.token == token; ++i, ++seg.count) {
+        seg.dense = seg.dense && graph[i].key.chunk == seg.count;
+      }
+      segments[token].push_back(seg);
+    }
+    for (const auto& [token, list] : segments) {
+      if (list.size() == 1 && list[0].dense) {
+        runs_.emplace(token, std::pair<size_t, size_t>(list[0].first, list[0].count));
+        continue;
+      }
+      for (const Segment& seg : list) {
+        for (size_t i = seg.first; i < seg.first + seg.count; ++i) {
+          if (!others_.emplace(graph[i].key, static_cast<uint32_t>(i)).second) return graph[i].key;
+        }
+      }
+    }
+    return std::nullopt;
+  }
+  std::optional<uint32_t> find(const TaskKey& k) const {
+    if (auto it = runs_.find(k.token); it != runs_.end()) {
+      if (k.chunk >= it->second.second) return std::nullopt;
+      return static_cast<uint32_t>(it->second.first + k.chunk);
+    }
+    auto it = others_.find(k);
+    if (it == others_.end()) return std::nullopt;
+    return it->second;
+  }
+
+ private:
+  std::unordered_map<uint64_t, std::pair<size_t, size_t>> runs_;  // token -> (first index, count)
+  KeyMap<uint32_t> others_;
+};
+
+}  // namespace
+
+void SchedulerState::add_client(ClientId id) { clients_.try_emplace(id); }
+
+void SchedulerState::set_inline_bytes(ClientId id, uint64_t bytes) {
+  if (auto it = clients_.find(id); it != clients_.end()) it->second.inline_bytes = bytes;
+}
+
+void SchedulerState::remove_client(ClientId id, Commands& out) {
+  auto it = clients_.find(id);
+  if (it == clients_.end()) return;
+  if (pending_ && pending_->client == id) finish_pending(out);  // then all it wants is known
+  std::vector<TaskKey> keys(it->second.wanted.begin(), it->second.wanted.end());
+  release_keys(id, keys, out);
+  clients_.erase(id);
+}
+
+Status SchedulerState::submit_graph(ClientId client, std::vector<TaskSpec> graph, const std::vector<TaskKey>& wanted,
+                                    Commands& out, size_t step) {
+  auto cit = clients_.find(client);
+  if (cit == clients_.end()) return invalid_argument("unknown client");
+  finish_pending(out);  // one graph is added at a time
+  const size_t n = graph.size();
+  // Check before changing anything. Every key and every dependency is looked up once:
+  // a task is new or known (its record wins), a dependency is a new task (its index
+  // here) or a known record (kKnown).
+  constexpr uint32_t kKnown = UINT32_MAX;
+  GraphIndex index;
+  if (auto twice = index.build(graph)) return invalid_argument("graph names key " + twice->to_string() + " twice");
+  std::vector<char> known(n, 0);
+  if (!tasks_.empty()) {
+    for (size_t i = 0; i < n; ++i) known[i] = tasks_.count(graph[i].key) ? 1 : 0;
+  }
+  std::vector<size_t> dep_begin(n + 1, 0);  // deps of new task i: dep_ref[dep_begin[i] .. dep_begin[i + 1])
+  std::vector<uint32_t> dep_ref;
+  for (size_t i = 0; i < n; ++i) {
+    dep_begin[i] = dep_ref.size();
+    if (known[i]) continue;
+    for (const TaskKey& d : graph[i].deps) {
+      auto at = index.find(d);
+      if (at && !known[*at]) {
+        dep_ref.push_back(*at);
+      } else if (at || tasks_.count(d)) {
+        dep_ref.push_back(kKnown);
+      } else {
+        return invalid_argument("task " + graph[i].key.to_string() + " (" + graph[i].op + ") depends on unknown key " +
+                                d.to_string());
+      }
+    }
+  }
+  dep_begin[n] = dep_ref.size();
+  auto deps_of = [&](size_t i) { return std::span<const uint32_t>(dep_ref.data() + dep_begin[i], dep_ref.data() + dep_begin[i + 1]); };
+  // Kahn's algorithm over the new tasks: cycles are refused.
+  std::vector<uint32_t> indegree(n, 0);
+  std::vector<size_t> user_begin(n + 1, 0);
+  for (uint32_t j : dep_ref)
+    if (j != kKnown) ++user_begin[j + 1];
+  for (size_t i = 0; i < n; ++i) user_begin[i + 1] += user_begin[i];
+  std::vector<uint32_t> users(user_begin[n]);
+  {
+    std::vector<size_t> fill(user_begin.begin(), user_begin.end() - 1);
+    for (size_t i = 0; i < n; ++i) {
+      for (uint32_t j : deps_of(i)) {
+        if (j == kKnown) continue;
+        ++indegree[i];
+        users[fill[j]++] = static_cast<uint32_t>(i);
+      }
+    }
+  }
+  // First in, first out: inputs before their users, otherwise in the graph's order.
+  std::vector<uint32_t> topo;
+  topo.reserve(n);
+  for (size_t i = 0; i < n; ++i)
+    if (indegree[i] == 0) topo.push_back(static_cast<uint32_t>(i));
+  for (size_t next = 0; next < topo.size(); ++next) {
+    const uint32_t i = topo[next];
+    for (size_t u = user_begin[i]; u < user_begin[i + 1]; ++u)
+      if (--indegree[users[u]] == 0) topo.push_back(users[u]);
+  }
+  if (topo.size() != n) return invalid_argument("graph has a cycle");
+  for (const TaskKey& k : wanted) {
+    if (!index.find(k) && !tasks_.count(k)) return invalid_argument("wanted key " + k.to_string() + " is unknown");
+  }
+
+  // A task whose inputs and output together exceed every worker's memory limit can
+  // never run: refuse the graph before anything starts.
+  uint64_t largest_limit = 0;
+  for (const auto& [id, w] : workers_) largest_limit = std::max(largest_limit, w.info.memory_limit);
+  if (largest_limit > 0) {
+    for (size_t i = 0; i < n; ++i) {
+      if (known[i]) continue;
+      const TaskSpec& spec = graph[i];
+      uint64_t need = spec.output_nbytes();
+      auto refs = deps_of(i);
+      for (size_t k = 0; k < refs.size(); ++k) {
+        need += refs[k] != kKnown ? graph[refs[k]].output_nbytes() : tasks_.at(spec.deps[k]).nbytes;
+      }
+      if (need > largest_limit) {
+        return invalid_argument("task " + spec.key.to_string() + " (" + spec.op + ") needs " + format_bytes(need) +
+                                " for its inputs and output at once, more than the largest worker memory limit (" +
+                                format_bytes(largest_limit) + "): use smaller chunks");
+      }
+    }
+  }
+
+  // Co-assignment groups: roots of one array, by chunk index, except that chunks of one
+  // array a task reads together (x[i, j] and x[j, i] for x + x.T) form one group, up to
+  // kMaxGroup chunks. Groups are ranked by their first chunk; a group's rank decides
+  // its worker and its place in the order.
+  constexpr size_t kMaxGroup = 4;
+  std::vector<size_t> parent(n), group_size(n, 1);
+  for (size_t i = 0; i < n; ++i) parent[i] = i;
+  auto find = [&](size_t i) {
+    while (parent[i] != i) i = parent[i] = parent[parent[i]];
+    return i;
+  };
+  auto is_new_root = [&](size_t i) { return graph[i].deps.empty() && !known[i]; };
+  for (size_t i = 0; i < n; ++i) {
+    if (graph[i].deps.size() < 2 || known[i]) continue;
+    std::optional<size_t> first;
+    for (uint32_t j : deps_of(i)) {
+      if (j == kKnown || !is_new_root(j)) continue;
+      if (!first) {
+        first = j;
+        continue;
+      }
+      if (graph[*first].key.token != graph[j].key.token) continue;
+      size_t a = find(*first), b = find(j);
+      if (a == b || group_size[a] + group_size[b] > kMaxGroup) continue;
+      parent[b] = a;
+      group_size[a] += group_size[b];
+    }
+  }
+  std::unordered_map<uint64_t, std::vector<size_t>> roots_of_token;
+  for (size_t i = 0; i < n; ++i) {
+    if (is_new_root(i)) roots_of_token[graph[i].key.token].push_back(i);
+  }
+  std::vector<uint32_t> group_rank(n, 0), group_rank_of(n, UINT32_MAX);
+  std::unordered_map<uint64_t, uint64_t> roots_per_token;  // groups per token
+  for (auto& [token, idx] : roots_of_token) {
+    std::sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return graph[a].key.chunk < graph[b].key.chunk; });
+    uint32_t groups = 0;  // ranked by first chunk, as idx is sorted
+    for (size_t i : idx) {
+      const size_t g = find(i);
+      if (group_rank_of[g] == UINT32_MAX) group_rank_of[g] = groups++;
+      group_rank[i] = group_rank_of[g];
+    }
+    roots_per_token[token] = groups;
+  }
+  // Roots of different arrays are ordered by their relative position, interleaved (the
+  // k-th chunk of every input array together), so that whatever combines them can run
+  // as soon as they are made instead of after a whole array is in memory.
+  std::vector<std::pair<double, size_t>> by_position;
+  for (size_t i = 0; i < n; ++i) {
+    if (!is_new_root(i)) continue;
+    by_position.emplace_back((static_cast<double>(group_rank[i]) + 0.5) /
+                                 static_cast<double>(std::max<uint64_t>(1, roots_per_token[graph[i].key.token])),
+                             i);
+  }
+  std::stable_sort(by_position.begin(), by_position.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<uint64_t> order_of(n, 0);
+  for (const auto& [position, i] : by_position) order_of[i] = next_order_++;
+  for (size_t i = 0; i < n; ++i) {
+    if (!graph[i].deps.empty()) order_of[i] = next_order_++;
+  }
+  // What the wanted keys need: known records at once, new tasks as they are added.
+  Client& c = cit->second;
+  std::vector<char> needed(n, 0);
+  std::vector<uint32_t> stack;
+  defer_ready_ = true;
+  for (const TaskKey& k : wanted) {
+    if (auto at = index.find(k); at && !known[*at]) {
+      if (!needed[*at]) stack.push_back(*at);
+      needed[*at] = 1;
+      continue;
+    }
+    c.wanted.insert(k);
+    Task& t = tasks_.at(k);
+    if (!contains(t.wanted_by, client)) t.wanted_by.push_back(client);
+    switch (t.status) {
+      case TaskStatus::kMemory: {
+        ReadyCommand r{client, k, t.spec.dtype, t.spec.shape, t.who_has};
+        out.ready.push_back(std::move(r));
+        break;
+      }
+      case TaskStatus::kErred:
+        out.failed.push_back({client, k, t.error_origin, tasks_.count(t.error_origin) ? tasks_.at(t.error_origin).spec.op : t.spec.op,
+                              t.error_worker, t.error});
+        break;
+      default:
+        ensure_computed(k, out);
+    }
+  }
+  place_deferred(out);
+  while (!stack.empty()) {
+    const uint32_t i = stack.back();
+    stack.pop_back();
+    for (uint32_t j : deps_of(i)) {
+      if (j != kKnown && !needed[j]) {
+        needed[j] = 1;
+        stack.push_back(j);
+      }
+    }
+  }
+  // New tasks nobody wants (a graph with extra keys) are never added. Until all are,
+  // every input keeps a count of the users still to come, so that its chunk is kept.
+  PendingGraph p;
+  p.client = client;
+  p.wanted.assign(n, 0);
+  for (const TaskKey& k : wanted)
+    if (auto at = index.find(k); at && !known[*at]) p.wanted[*at] = 1;
+  p.users_left.assign(n, 0);
+  p.root_count.assign(n, 1);
+  for (uint32_t i : topo) {
+    if (!needed[i]) continue;
+    p.topo.push_back(i);
+    if (graph[i].deps.empty()) p.root_count[i] = static_cast<uint32_t>(roots_per_token[graph[i].key.token]);
+    auto refs = deps_of(i);
+    for (size_t k = 0; k < refs.size(); ++k) {
+      if (refs[k] != kKnown) {
+        ++p.users_left[refs[k]];
+      } else {
+        ++tasks_.at(graph[i].deps[k]).pending_users;
+      }
+    }
+  }
+  p.tasks = std::move(graph);
+  p.dep_begin = std::move(dep_begin);
+  p.dep_ref = std::move(dep_ref);
+  p.order_of = std::move(order_of);
+  p.root_group = std::move(group_rank);
+  p.added.assign(n, nullptr);
+  tasks_.reserve(tasks_.size() + p.topo.size());
+  pending_ = std::move(p);
+  add_pending(step, out);
+  return Status::ok();
+}
+
+bool SchedulerState::add_pending(size_t budget, Commands& out) {
+  if (!pending_) return false;
+  PendingGraph& p = *pending_;
+  constexpr uint32_t kKnown = UINT32_MAX;
+  defer_ready_ = true;
+  for (; budget > 0 && p.next < p.topo.size(); --budget) {
+    const uint32_t i = p.topo[p.next++];
+    TaskSpec& spec = p.tasks[i];
+    Task t;
+    t.root = spec.deps.empty();
+    if (t.root) {
+      t.root_group = p.root_group[i];
+      t.root_count = p.root_count[i];
+    }
+    t.nbytes = spec.output_nbytes();
+    t.order = p.order_of[i];
+    t.owner = p.client;
+    t.pending_users = p.users_left[i];
+    t.spec = std::move(spec);
+    const TaskKey key = t.spec.key;
+    Task& task = tasks_.emplace(key, std::move(t)).first->second;
+    p.added[i] = &task;
+    if (p.wanted[i]) {
+      task.wanted_by.push_back(p.client);
+      clients_.at(p.client).wanted.insert(key);
+    }
+    // Its inputs (added before it, or known): it depends on them now.
+    const Task* erred_dep = nullptr;
+    bool all_ready = true, any_released = false;
+    const size_t first = p.dep_begin[i];
+    for (size_t k = 0; k < task.spec.deps.size(); ++k) {
+      const uint32_t j = p.dep_ref[first + k];
+      Task& dt = j != kKnown ? *p.added[j] : tasks_.at(task.spec.deps[k]);
+      --dt.pending_users;
+      if (std::find(task.spec.deps.begin(), task.spec.deps.begin() + static_cast<long>(k), task.spec.deps[k]) ==
+          task.spec.deps.begin() + static_cast<long>(k)) {
+        dt.dependents.push_back(key);
+      }
+      if (dt.status == TaskStatus::kErred) erred_dep = &dt;
+      if (dt.status != TaskStatus::kMemory) all_ready = false;
+      if (dt.status == TaskStatus::kReleased) any_released = true;
+    }
+    // Then what ensure_computed() would do.
+    if (erred_dep) {
+      fail_task(task, erred_dep->error, erred_dep->error_worker, erred_dep->error_origin, out);
+    } else if (all_ready) {
+      on_ready(task, out);
+    } else {
+      transition(task, TaskStatus::kWaiting);
+      if (any_released) {
+        for (const TaskKey& d : task.spec.deps) {
+          if (tasks_.at(d).status == TaskStatus::kReleased) ensure_computed(d, out);
+        }
+      }
+    }
+  }
+  place_deferred(out);
+  const bool more = p.next < p.topo.size();
+  if (!more) pending_.reset();
+  fill_queue(out);
+  return more;
+}
+
+void SchedulerState::finish_pending(Commands& out) {
+  while (add_pending(SIZE_MAX, out)) {
+  }
+}
+
+void SchedulerState::release_keys(ClientId client, const std::vector<TaskKey>& keys, Commands& out) {
+  auto cit = clients_.find(client);
+  if (cit == clients_.end()) return;
+  if (pending_ && pending_->client == client) finish_pending(out);  // its keys may be among them
+  for (const TaskKey& k : keys) {
+    if (!cit->second.wanted.erase(k)) continue;
+    auto it = tasks_.find(k);
+    if (it == tasks_.end()) continue;
+    erase_value(it->second.wanted_by, client);
+    maybe_release(k, out);
+  }
+}
+
+bool SchedulerState::needs_data(const Task& t) const {
+  if (!t.wanted_by.empty() || t.pending_users > 0) return true;
+  for (const TaskKey& d : t.dependents) {
+    TaskStatus s = tasks_.at(d).status;
+    if (s == TaskStatus::kWaiting || s == TaskStatus::kQueued || s == TaskStatus::kProcessing) return true;
+  }
+  return false;
+}
+
+void SchedulerState::ensure_computed(const TaskKey& key, Commands& out) {
+  std::vector<TaskKey> stack{key};
+  while (!stack.empty()) {
+    TaskKey k = stack.back();
+    stack.pop_back();
+    Task& t = tasks_.at(k);
+    if (t.status != TaskStatus::kReleased) continue;
+    const Task* erred_dep = nullptr;
+    bool all_ready = true;
+    for (const TaskKey& d : t.spec.deps) {
+      const Task& dt = tasks_.at(d);
+      if (dt.status == TaskStatus::kErred) erred_dep = &dt;
+      if (dt.status != TaskStatus::kMemory) all_ready = false;
+    }
+    if (erred_dep) {
+      fail_task(t, erred_dep->error, erred_dep->error_worker, erred_dep->error_origin, out);
+      continue;
+    }
+    if (all_ready) {
+      on_ready(t, out);
+      continue;
+    }
+    transition(t, TaskStatus::kWaiting);
+    for (const TaskKey& d : t.spec.deps) {
+      if (tasks_.at(d).status == TaskStatus::kReleased) stack.push_back(d);
+    }
+  }
+}
+
+void SchedulerState::maybe_release(const TaskKey& key, Commands& out) {
+  std::vector<TaskKey> stack{key};
+  while (!stack.empty()) {
+    TaskKey k = stack.back();
+    stack.pop_back();
+    auto it = tasks_.find(k);
+    if (it == tasks_.end()) continue;
+    Task& t = it->second;
+    if (needs_data(t)) continue;
+    switch (t.status) {
+      case TaskStatus::kMemory:
+        for (WorkerId w : t.who_has) {
+          out.release.push_back({w, k});
+          find_worker(w)->has.erase(k);
+        }
+        t.who_has.clear();
+        transition(t, TaskStatus::kReleased);
+        break;
+      case TaskStatus::kWaiting:
+      case TaskStatus::kQueued:
+        transition(t, TaskStatus::kReleased);
+        for (const TaskKey& d : t.spec.deps) stack.push_back(d);
+        break;
+      default:
+        break;  // processing: released when it finishes
+    }
+    if ((t.status == TaskStatus::kReleased || t.status == TaskStatus::kErred) && t.wanted_by.empty() &&
+        t.dependents.empty()) {
+      for (const TaskKey& d : t.spec.deps) {
+        auto dit = tasks_.find(d);
+        if (dit == tasks_.end()) continue;
+        erase_value(dit->second.dependents, k);
+        stack.push_back(d);
+      }
+      tasks_.erase(it);
+    }
+  }
+}
+
+}  // namespace rsdat::sched

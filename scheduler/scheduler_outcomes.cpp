@@ -1,0 +1,151 @@
+// SchedulerState: what workers report about tasks: finished, failed, missing inputs,
+// and copies of chunks acquired.
+#include "scheduler/scheduler_state.hpp"
+
+#include <algorithm>
+
+#include "scheduler/scheduler_state_internal.hpp"
+
+namespace rsdat::sched {
+
+void SchedulerState::task_finished(WorkerId worker, const TaskKey& key, uint64_t nbytes, double seconds,
+                                   Commands& out, uint64_t bytes_fetched) {
+  auto wit = workers_.find(worker);
+  auto it = tasks_.find(key);
+  if (wit == workers_.end()) {
+    ++ignored_reports_;
+    return;
+  }
+  Worker& w = wit->second;
+  if (it == tasks_.end() || it->second.status != TaskStatus::kProcessing || it->second.processing_on != worker) {
+    ++ignored_reports_;
+    // The worker holds a result nobody tracks: let it go, unless it is a known replica.
+    bool tracked = it != tasks_.end() && contains(it->second.who_has, worker);
+    if (!tracked) out.release.push_back({worker, key});
+    return;
+  }
+  Task& t = it->second;
+  forget_steal(t);
+  unassign(t);
+  record_duration(t, seconds);
+
+  t.nbytes = nbytes;
+  t.who_has.push_back(worker);
+  w.has.insert(key);
+  transition(t, TaskStatus::kMemory);
+  total_bytes_transferred_ += bytes_fetched;
+  ++tasks_finished_;
+  if (auto cit = clients_.find(t.owner); cit != clients_.end()) {
+    ++cit->second.stats.tasks_finished;
+    cit->second.stats.bytes_transferred += bytes_fetched;
+  }
+  notify_ready(t, out);
+  std::vector<TaskKey> dependents = t.dependents;
+  for (const TaskKey& d : dependents) {
+    Task& dt = tasks_.at(d);
+    if (dt.status != TaskStatus::kWaiting) continue;
+    bool ready = std::all_of(dt.spec.deps.begin(), dt.spec.deps.end(),
+                             [&](const TaskKey& k) { return tasks_.at(k).status == TaskStatus::kMemory; });
+    if (ready) on_ready(dt, out);
+  }
+  std::vector<TaskKey> deps = t.spec.deps;
+  for (const TaskKey& d : deps) maybe_release(d, out);
+  maybe_release(key, out);
+  fill_queue_for(worker, out);
+}
+
+void SchedulerState::task_erred(WorkerId worker, const TaskKey& key, const std::string& message, Commands& out) {
+  auto wit = workers_.find(worker);
+  auto it = tasks_.find(key);
+  if (wit == workers_.end() || it == tasks_.end() || it->second.status != TaskStatus::kProcessing ||
+      it->second.processing_on != worker) {
+    ++ignored_reports_;
+    return;
+  }
+  Worker& w = wit->second;
+  Task& t = it->second;
+  forget_steal(t);
+  unassign(t);
+  fail_task(t, message, w.info.name, key, out);
+  fill_queue_for(worker, out);
+}
+
+void SchedulerState::task_missing_deps(WorkerId worker, const TaskKey& key, const std::vector<TaskKey>& missing,
+                                       Commands& out) {
+  auto wit = workers_.find(worker);
+  auto it = tasks_.find(key);
+  if (wit == workers_.end() || it == tasks_.end() || it->second.status != TaskStatus::kProcessing ||
+      it->second.processing_on != worker) {
+    ++ignored_reports_;
+    return;
+  }
+  Task& t = it->second;
+  forget_steal(t);
+  unassign(t);
+  // Every holder listed at assignment was tried: none of them counts as holding the
+  // input any more (a holder that still has it is told to drop it).
+  for (const TaskKey& m : missing) {
+    auto mit = tasks_.find(m);
+    if (mit == tasks_.end() || !contains(t.spec.deps, m)) continue;
+    Task& mt = mit->second;
+    if (mt.status != TaskStatus::kMemory) continue;
+    for (WorkerId h : mt.who_has) {
+      out.release.push_back({h, m});
+      find_worker(h)->has.erase(m);
+    }
+    mt.who_has.clear();
+    transition(mt, TaskStatus::kReleased);
+  }
+  transition(t, TaskStatus::kReleased);
+  ensure_computed(key, out);
+  fill_queue(out);
+}
+
+void SchedulerState::replica_acquired(WorkerId worker, const TaskKey& key, Commands& out) {
+  auto wit = workers_.find(worker);
+  if (wit == workers_.end()) return;
+  auto it = tasks_.find(key);
+  if (it == tasks_.end() || it->second.status != TaskStatus::kMemory) {
+    // A copy that arrived after the chunk was lost and its task given to this very
+    // worker: the assignment stands (releasing the key would drop the task there).
+    if (it != tasks_.end() && it->second.processing_on == worker) return;
+    out.release.push_back({worker, key});
+    return;
+  }
+  if (!contains(it->second.who_has, worker)) {
+    it->second.who_has.push_back(worker);
+    wit->second.has.insert(key);
+  }
+}
+
+void SchedulerState::notify_ready(Task& t, Commands& out) {
+  for (ClientId c : t.wanted_by) out.ready.push_back({c, t.spec.key, t.spec.dtype, t.spec.shape, t.who_has});
+}
+
+void SchedulerState::fail_task(Task& t, const std::string& message, const std::string& worker, const TaskKey& origin,
+                               Commands& out) {
+  std::vector<Task*> stack{&t};
+  t.error = message;
+  t.error_worker = worker;
+  t.error_origin = origin;
+  std::vector<TaskKey> touched;
+  std::string origin_op = tasks_.count(origin) ? tasks_.at(origin).spec.op : t.spec.op;
+  while (!stack.empty()) {
+    Task* cur = stack.back();
+    stack.pop_back();
+    transition(*cur, TaskStatus::kErred);
+    cur->error = message;
+    cur->error_worker = worker;
+    cur->error_origin = origin;
+    for (ClientId c : cur->wanted_by) out.failed.push_back({c, cur->spec.key, origin, origin_op, worker, message});
+    for (const TaskKey& d : cur->spec.deps) touched.push_back(d);
+    for (const TaskKey& d : cur->dependents) {
+      Task& dt = tasks_.at(d);
+      if (dt.status == TaskStatus::kWaiting || dt.status == TaskStatus::kQueued) stack.push_back(&dt);
+    }
+    touched.push_back(cur->spec.key);
+  }
+  for (const TaskKey& k : touched) maybe_release(k, out);
+}
+
+}  // namespace rsdat::sched
