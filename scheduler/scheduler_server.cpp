@@ -177,7 +177,7 @@ void SchedulerServer::run() {
     capnp::MallocMessageBuilder b;
     b.initRoot<wire::Envelope>().initGoodbye().setReason("scheduler stopping");
     zmq::message_t id = identity_frame(identity);
-    (void)send_message(router_, &id, b);
+    send_best_effort(router_, &id, b);
   }
   spdlog::info("scheduler stopped");
 }
@@ -325,7 +325,7 @@ void SchedulerServer::handle(ReceivedMessage& msg) {
         // The answer tells workers and waiting clients that the scheduler is alive.
         capnp::MallocMessageBuilder b;
         b.initRoot<wire::Envelope>().initHeartbeat();
-        (void)send_message(router_, &identity, b);
+        send_best_effort(router_, &identity, b);
         return;
       }
       case wire::Envelope::GOODBYE:
@@ -393,7 +393,7 @@ void SchedulerServer::on_hello(const zmq::message_t& identity, wire::Hello::Read
   w.setVersion(wire::PROTOCOL_VERSION);
   w.setId(id);
   w.setHeartbeatMs(options_.heartbeat_ms);
-  (void)send_message(router_, &identity, b);
+  send_best_effort(router_, &identity, b);
 }
 
 void SchedulerServer::send_info(const zmq::message_t& identity, uint64_t request_id) {
@@ -421,7 +421,7 @@ void SchedulerServer::send_info(const zmq::message_t& identity, uint64_t request
     list[i].setPeakRssBytes(m->peak_rss_bytes);
     list[i].setSpilledTotal(m->spilled_total);
   }
-  (void)send_message(router_, &identity, b);
+  send_best_effort(router_, &identity, b);
 }
 
 void SchedulerServer::publish_status() {
@@ -483,7 +483,7 @@ void SchedulerServer::drop_peer(const std::string& identity, const std::string& 
       b.initRoot<wire::Envelope>().initPeerLost().setAddress(address);
       for (const auto& [other_identity, other] : peers_) {
         zmq::message_t id = identity_frame(other_identity);
-        (void)send_message(router_, &id, b);
+        send_best_effort(router_, &id, b);
       }
     }
   } else {
@@ -648,7 +648,7 @@ void SchedulerServer::flush() {
     lost.initRoot<wire::Envelope>().initPeerLost().setAddress(address);
     for (const auto& [other_identity, other] : peers_) {
       zmq::message_t id = identity_frame(other_identity);
-      (void)send_message(router_, &id, lost);
+      send_best_effort(router_, &id, lost);
     }
   }
   commands_.clear();
