@@ -4,6 +4,7 @@
 #include <iterator>
 #include <map>
 #include <numeric>
+#include <optional>
 #include <stdexcept>
 
 #include "client/array_internal.hpp"
@@ -27,8 +28,8 @@ using detail::need;
 
 // ---- creation ---------------------------------------------------------------
 
-Array filled(const Shape& shape, const Shape& chunk_shape, double value, DType dtype, const char* name) {
-  auto n = make_node(name, shape, detail::regular_chunks(shape, chunk_shape), dtype);
+Array filled(const Shape& shape, const Chunks& chunks, double value, DType dtype, const char* name) {
+  auto n = make_node(name, shape, chunks, dtype);
   std::string params = ops::fill_params(value);
   n->group = [params](const Node&, TaskGroup& g) {
     g.op = ops::kFill;
@@ -355,10 +356,40 @@ double Array::item(Client* c) const {
 
 // ---- free functions ---------------------------------------------------------
 
-Array zeros(const Shape& shape, const Shape& chunks, DType dtype) { return filled(shape, chunks, 0.0, dtype, "zeros"); }
-Array ones(const Shape& shape, const Shape& chunks, DType dtype) { return filled(shape, chunks, 1.0, dtype, "ones"); }
+Array zeros(const Shape& shape, const Shape& chunks, DType dtype) {
+  return filled(shape, detail::regular_chunks(shape, chunks), 0.0, dtype, "zeros");
+}
+Array ones(const Shape& shape, const Shape& chunks, DType dtype) {
+  return filled(shape, detail::regular_chunks(shape, chunks), 1.0, dtype, "ones");
+}
 Array full(const Shape& shape, const Shape& chunks, double value, DType dtype) {
-  return filled(shape, chunks, value, dtype, "full");
+  return filled(shape, detail::regular_chunks(shape, chunks), value, dtype, "full");
+}
+Array full_like(const Array& a, double value, std::optional<DType> dtype) {
+  const Node& n = need(a.node());
+  return filled(n.shape, n.chunks, value, dtype.value_or(n.dtype), "full_like");
+}
+Array zeros_like(const Array& a, std::optional<DType> dtype) { return full_like(a, 0.0, dtype); }
+Array ones_like(const Array& a, std::optional<DType> dtype) { return full_like(a, 1.0, dtype); }
+
+Array arange(double start, double stop, double step, int64_t chunk, std::optional<DType> dtype) {
+  if (step == 0) throw std::invalid_argument("arange: step is 0");
+  if (chunk < 1) throw std::invalid_argument("arange: chunk must be at least 1");
+  const auto n = static_cast<int64_t>(std::max(0.0, std::ceil((stop - start) / step)));
+  const bool ints = std::floor(start) == start && std::floor(step) == step && std::floor(stop) == stop;
+  const DType t = dtype.value_or(ints ? DType::kInt64 : DType::kFloat64);
+  return (coordinate({n}, {chunk}, 0, DType::kFloat64) * step + start).astype(t);
+}
+
+Array linspace(double start, double stop, int64_t num, int64_t chunk, bool endpoint, DType dtype) {
+  if (num < 0) throw std::invalid_argument("linspace: num must be non-negative");
+  if (chunk < 1) throw std::invalid_argument("linspace: chunk must be at least 1");
+  const int64_t div = endpoint ? num - 1 : num;
+  const double step = div > 0 ? (stop - start) / static_cast<double>(div) : 0.0;
+  Array y = coordinate({num}, {chunk}, 0, DType::kFloat64) * step + start;
+  // The last value is `stop` itself, as NumPy makes it.
+  if (endpoint && num > 1) y = where(coordinate({num}, {chunk}, 0, DType::kFloat64) == static_cast<double>(num - 1), stop, y);
+  return y.astype(dtype);
 }
 
 Array coordinate(const Shape& shape, const Shape& chunk_shape, int64_t axis, DType dtype) {

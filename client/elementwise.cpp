@@ -282,6 +282,31 @@ Array round(const Array& a, int decimals) {
   return rint(a * scale) / scale;
 }
 
+Array broadcast_to(const Array& a, const Shape& shape) {
+  const Node& n = need(a.node());
+  if (broadcast_shapes({n.shape, shape}, "broadcast_to") != shape) {
+    throw std::invalid_argument("broadcast_to: cannot broadcast an array of shape " + shape_to_string(n.shape) +
+                                " to " + shape_to_string(shape));
+  }
+  if (n.shape == shape) return a;
+  const size_t shift = shape.size() - n.shape.size();
+  Chunks chunks(shape.size());
+  for (size_t d = 0; d < shape.size(); ++d) {
+    const bool has = d >= shift && n.shape[d - shift] == shape[d];
+    chunks[d] = has ? n.chunks[d - shift] : std::vector<int64_t>{shape[d]};
+  }
+  return from_expr("broadcast_to", shape, chunks, broadcast_expr(a.node(), shape), n.dtype);
+}
+
+std::vector<Array> broadcast_arrays(const std::vector<Array>& arrays) {
+  std::vector<Shape> shapes;
+  for (const Array& a : arrays) shapes.push_back(need(a.node()).shape);
+  const Shape out = broadcast_shapes(shapes, "broadcast_arrays");
+  std::vector<Array> result;
+  for (const Array& a : arrays) result.push_back(broadcast_to(a, out));
+  return result;
+}
+
 Array where(const Array& cond, const Array& a, const Array& b) { return where_impl(cond, &a, 0, &b, 0); }
 Array where(const Array& cond, double a, const Array& b) { return where_impl(cond, nullptr, a, &b, 0); }
 Array where(const Array& cond, const Array& a, double b) { return where_impl(cond, &a, 0, nullptr, b); }

@@ -174,6 +174,26 @@ TEST_F(NumpyParityTest, Broadcasting) {
   p.add("hours_mean_f32", (hours * in.f).mean({0, 2}), "np.mean(hours * f, axis=(0, 2))", 1e-6);
   p.add("transpose_broadcast", in.a.transpose({0, 2, 1}) + row.T() * 1.0, "a.transpose(0, 2, 1) + row.T * 1.0");
   p.add("two_d_transpose_row", (in.a.sum({0}).T() + row.T()) * 2.0, "(a.sum(axis=0).T + row.T) * 2.0");
+  p.add("broadcast_to", broadcast_to(row, {3, 8, 5}), "np.broadcast_to(row, (3, 8, 5))");
+  p.add("broadcast_to_then_sum", broadcast_to(col, {7, 5}).sum({0}), "np.broadcast_to(col, (7, 5)).sum(axis=0)");
+  auto both = broadcast_arrays({row, col});
+  p.add("broadcast_arrays_0", both[0], "np.broadcast_arrays(row, col)[0]");
+  p.add("broadcast_arrays_1", both[1] * 1.0, "np.broadcast_arrays(row, col)[1] * 1.0");
+  EXPECT_TRUE(p.check()) << p.report();
+}
+
+TEST_F(NumpyParityTest, Creation) {
+  NumpyParity p("creation");
+  Inputs in(p);
+  p.add("zeros_like", zeros_like(in.i), "np.zeros_like(i)");
+  p.add("ones_like_f32", ones_like(in.a, DType::kFloat32), "np.ones_like(a, dtype=np.float32)");
+  p.add("full_like", full_like(in.u, 7), "np.full_like(u, 7)");
+  p.add("arange_ints", arange(0, 100, 3, 7), "np.arange(0, 100, 3)");
+  p.add("arange_floats", arange(0.5, 10.0, 0.25, 6), "np.arange(0.5, 10.0, 0.25)");
+  p.add("arange_down", arange(10, 0, -1, 4), "np.arange(10, 0, -1)");
+  p.add("arange_empty", arange(5, 5, 1, 4), "np.arange(5, 5, 1)");
+  p.add("linspace", linspace(0.0, 1.0, 11, 4), "np.linspace(0.0, 1.0, 11)");
+  p.add("linspace_no_endpoint", linspace(-2.0, 3.0, 20, 6, false), "np.linspace(-2.0, 3.0, 20, endpoint=False)");
   EXPECT_TRUE(p.check()) << p.report();
 }
 

@@ -21,6 +21,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 #include <xtensor/xarray.hpp>
@@ -103,6 +104,18 @@ class Array {
 Array zeros(const Shape& shape, const Shape& chunks, DType dtype = DType::kFloat64);
 Array ones(const Shape& shape, const Shape& chunks, DType dtype = DType::kFloat64);
 Array full(const Shape& shape, const Shape& chunks, double value, DType dtype = DType::kFloat64);
+// Of a's shape and chunks, and its dtype unless one is given.
+Array full_like(const Array& a, double value, std::optional<DType> dtype = std::nullopt);
+Array zeros_like(const Array& a, std::optional<DType> dtype = std::nullopt);
+Array ones_like(const Array& a, std::optional<DType> dtype = std::nullopt);
+// start, start + step, ... below stop (numpy.arange), in chunks of `chunk`: int64 when
+// start, stop and step are whole numbers, else float64, unless a dtype is given.
+Array arange(double start, double stop, double step = 1, int64_t chunk = 1 << 20,
+             std::optional<DType> dtype = std::nullopt);
+// `num` values evenly spaced from start to stop (numpy.linspace; without `endpoint`, stop
+// is left out), in chunks of `chunk`.
+Array linspace(double start, double stop, int64_t num = 50, int64_t chunk = 1 << 20, bool endpoint = true,
+               DType dtype = DType::kFloat64);
 // Every element holds its index along `axis` (like one array of numpy.indices).
 Array coordinate(const Shape& shape, const Shape& chunks, int64_t axis, DType dtype = DType::kFloat64);
 namespace random {
@@ -188,6 +201,12 @@ Array round(const Array& a, int decimals = 0);
 Array where(const Array& cond, const Array& a, const Array& b);
 Array where(const Array& cond, double a, const Array& b);
 Array where(const Array& cond, const Array& a, double b);
+// `a` broadcast to `shape` by NumPy's rules, without copying: a size-1 axis is read as
+// its one block. Axes `a` lacks or has with size 1 become one chunk. Throws
+// std::invalid_argument when a does not broadcast to shape.
+Array broadcast_to(const Array& a, const Shape& shape);
+// The arrays broadcast to their common shape (numpy.broadcast_arrays).
+std::vector<Array> broadcast_arrays(const std::vector<Array>& arrays);
 
 // Matrix product of two 2-D arrays; b is rechunked to match a's column chunks.
 Array matmul(const Array& a, const Array& b);
