@@ -30,6 +30,7 @@ void SchedulerState::remove_worker(WorkerId id, const std::string& reason, Comma
   rebuild_root_queues();
 
   std::vector<TaskKey> to_recompute;
+  std::vector<TaskKey> inputs;  // of the tasks it was running, see below
   for (const TaskKey& key : lost.has) {
     Task& t = tasks_.at(key);
     erase_value(t.who_has, id);
@@ -58,6 +59,7 @@ void SchedulerState::remove_worker(WorkerId id, const std::string& reason, Comma
     } else {
       transition(t, TaskStatus::kReleased);
       to_recompute.push_back(key);
+      inputs.insert(inputs.end(), t.spec.deps.begin(), t.spec.deps.end());
     }
   }
   for (const TaskKey& key : to_recompute) {
@@ -69,6 +71,11 @@ void SchedulerState::remove_worker(WorkerId id, const std::string& reason, Comma
       maybe_release(key, out);
     }
   }
+  // An input kept only for a task it was running is not needed once that task is
+  // released, but maybe_release reaches it only if it forgets the task's record, which
+  // stays while a chunk made from the task is in memory. Checked once every task has
+  // been placed again or released, so that inputs still needed stay.
+  for (const TaskKey& d : inputs) maybe_release(d, out);
   fill_queue(out);
 }
 
@@ -103,6 +110,7 @@ void SchedulerState::worker_retiring(WorkerId id, Commands& out) {
   rebuild_root_queues();
   // Tasks it has not finished run elsewhere (its reports for them are ignored from now on).
   std::vector<TaskKey> unfinished(r.worker.processing.begin(), r.worker.processing.end());
+  std::vector<TaskKey> inputs;  // of the unfinished tasks nobody needs now
   for (const TaskKey& key : unfinished) {
     Task& t = tasks_.at(key);
     forget_steal(t);
@@ -112,9 +120,13 @@ void SchedulerState::worker_retiring(WorkerId id, Commands& out) {
     if (needs_data(t)) {
       ensure_computed(key, out);
     } else {
+      inputs.insert(inputs.end(), t.spec.deps.begin(), t.spec.deps.end());
       maybe_release(key, out);
     }
   }
+  // They may have been kept only for such a task, and maybe_release reaches them only
+  // if it forgets the task's record, which stays while a chunk made from it is in memory.
+  for (const TaskKey& d : inputs) maybe_release(d, out);
   r.worker.processing_roots = 0;
   r.worker.processing_root_bytes = 0;
   r.worker.load.clear();

@@ -480,6 +480,59 @@ TEST_F(SchedulerStateTest, ARetiringWorkerLostHalfwayIsALoss) {
   for (const TaskKey& k : wanted) EXPECT_EQ(state.status(k), TaskStatus::kMemory);
 }
 
+// A task running on worker 1 that nobody needs any more, yet whose record stays because
+// a chunk in memory was made from it: (1,0) -> (2,0) -> (3,0), with (3,0) wanted, is
+// computed; then (4,0), reading (2,0), is wanted, so (1,0) and (2,0) run again on
+// worker 1, and is released while (2,0) runs. Worker 2 joins last.
+class AbandonedTask : public SchedulerStateTest {
+ protected:
+  void SetUp() override {
+    add_worker(1);
+    state.add_client(ClientId{1});
+    ASSERT_TRUE(submit(1, {task(1, 0), task(2, 0, {{1, 0}}), task(3, 0, {{2, 0}})}, {{3, 0}}).is_ok());
+    run_all();
+    ASSERT_EQ(state.status({3, 0}), TaskStatus::kMemory);
+    ASSERT_EQ(state.status({1, 0}), TaskStatus::kReleased);
+    ASSERT_TRUE(submit(1, {task(4, 0, {{2, 0}})}, {{4, 0}}).is_ok());
+    ASSERT_EQ(out.assign.size(), 1u);
+    finish(out.assign[0]);  // (1,0) again
+    ASSERT_EQ(state.processing_worker({2, 0}), WorkerId{1});
+    release(1, {{4, 0}});
+    ASSERT_EQ(state.status({2, 0}), TaskStatus::kProcessing);
+    ASSERT_EQ(state.status({1, 0}), TaskStatus::kMemory);
+    add_worker(2);
+  }
+};
+
+// Its input was kept only for it: once the task is dropped, so is the input.
+TEST_F(AbandonedTask, ARetiringWorkersReleasedTaskReleasesItsInputs) {
+  out.clear();
+  state.worker_retiring(WorkerId{1}, out);
+  state.validate();
+  EXPECT_TRUE(out.assign.empty()) << "nothing to run elsewhere";
+  EXPECT_EQ(state.status({2, 0}), TaskStatus::kReleased);
+  EXPECT_EQ(state.status({1, 0}), TaskStatus::kReleased);
+  ASSERT_EQ(out.release.size(), 1u);
+  EXPECT_EQ(out.release[0].worker, WorkerId{1});
+  EXPECT_EQ(out.release[0].key, (TaskKey{1, 0}));
+}
+
+TEST_F(AbandonedTask, ALostWorkersReleasedTaskReleasesItsInputs) {
+  // Copies on worker 2: nothing is recomputed when worker 1 is lost.
+  for (const TaskKey& k : {TaskKey{1, 0}, TaskKey{3, 0}}) {
+    out.clear();
+    state.replica_acquired(WorkerId{2}, k, out);
+    state.validate();
+  }
+  remove_worker(1);
+  EXPECT_TRUE(out.assign.empty()) << "nothing to recompute";
+  EXPECT_EQ(state.status({2, 0}), TaskStatus::kReleased);
+  EXPECT_EQ(state.status({1, 0}), TaskStatus::kReleased);
+  ASSERT_EQ(out.release.size(), 1u);
+  EXPECT_EQ(out.release[0].worker, WorkerId{2});
+  EXPECT_EQ(out.release[0].key, (TaskKey{1, 0}));
+}
+
 // A wanted chunk held by two workers, one of them lost: nothing to recompute, but the
 // client must hear where the chunk is now (it may know only the lost holder).
 TEST_F(SchedulerStateTest, ALostHolderOfAReplicatedChunkIsReportedToItsClient) {
