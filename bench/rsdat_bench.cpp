@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <limits>
 #include <memory>
 #include <unistd.h>
 #include <iostream>
@@ -87,6 +88,22 @@ std::vector<Workload> workloads(uint64_t memory_limit_per_worker, int workers) {
                  int64_t t = std::max<int64_t>(1, static_cast<int64_t>(64 * s));
                  auto x = random::uniform({t, 2048, 2048}, {1, 2048, 2048}, 5).astype(DType::kFloat32);
                  return Outcome{x.rechunk({t, 128, 128}).std({0}).sum().item(&c)};
+               }, ""});
+  // A time series of grids minus its time mean, broadcast back (x - x.mean(axis=0,
+  // keepdims=True) in dask), then its standard deviation over time.
+  w.push_back({"broadcast_anomaly", [](Client& c, double s) {
+                 const int64_t y = std::max<int64_t>(1024, static_cast<int64_t>(4096 * std::sqrt(s)) / 1024 * 1024);
+                 auto x = random::uniform({64, y, y}, {8, 1024, 1024}, 6, DType::kFloat32);
+                 return Outcome{(x - x.mean({0})).std({0}).sum().item(&c)};
+               }, ""});
+  // A cloud mask of the kind Sentinel-2 composites use: keep b where a > 0.2 and b is
+  // finite, then the NaN-skipping mean over time.
+  w.push_back({"masked_mean", [](Client& c, double s) {
+                 const int64_t y = std::max<int64_t>(1024, static_cast<int64_t>(4096 * std::sqrt(s)) / 1024 * 1024);
+                 auto a = random::uniform({64, y, y}, {8, 1024, 1024}, 7, DType::kFloat32);
+                 auto b = random::uniform({64, y, y}, {8, 1024, 1024}, 8, DType::kFloat32);
+                 auto masked = where((a > 0.2) & isfinite(b), b, std::numeric_limits<double>::quiet_NaN());
+                 return Outcome{masked.nanmean({0}).sum().item(&c)};
                }, ""});
   return w;
 }
