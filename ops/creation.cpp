@@ -61,7 +61,10 @@ void uniform_values_as(uint64_t seed, uint64_t first, int64_t n, T* out, Isa isa
 
 Chunk random_uniform_kernel(KernelContext& ctx) {
   check_inputs(ctx, 0, "random_uniform");
-  auto [seed, array_shape, offset] = read_params<RandomUniformParams>(ctx, "random_uniform");
+  const auto p = read_params<RandomUniformParams>(ctx, "random_uniform");
+  const uint64_t seed = p.seed;
+  const std::vector<int64_t>& array_shape = p.array_shape;
+  const std::vector<int64_t>& offset = p.chunk_offset;
   const size_t nd = ctx.out_shape.size();
   if (array_shape.size() != nd || offset.size() != nd) fail("random_uniform: parameters do not match the chunk's dims");
   for (size_t i = 0; i < nd; ++i) {
@@ -96,7 +99,8 @@ Chunk random_uniform_kernel(KernelContext& ctx) {
 
 Chunk coordinate_kernel(KernelContext& ctx) {
   check_inputs(ctx, 0, "coordinate");
-  const auto [axis, offset] = read_params<CoordinateParams>(ctx, "coordinate");
+  const auto p = read_params<CoordinateParams>(ctx, "coordinate");
+  const int64_t axis = p.axis, offset = p.offset;
   const size_t nd = ctx.out_shape.size();
   if (axis < 0 || axis >= static_cast<int64_t>(nd)) fail("coordinate: axis out of range");
   Chunk out = Chunk::allocate(ctx.out_dtype, ctx.out_shape);

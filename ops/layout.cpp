@@ -83,7 +83,9 @@ Chunk transpose_kernel(KernelContext& ctx) {
 
 
 Chunk assemble_kernel(KernelContext& ctx) {
-  auto [out_off, in_offs] = read_params<AssembleParams>(ctx, "assemble");
+  const auto p = read_params<AssembleParams>(ctx, "assemble");
+  const std::vector<int64_t>& out_off = p.out_offset;
+  const std::vector<std::vector<int64_t>>& in_offs = p.in_offsets;
   const uint64_t n = in_offs.size();
   if (n != ctx.inputs.size()) fail("assemble: parameters name " + std::to_string(n) + " inputs, got " +
                                    std::to_string(ctx.inputs.size()));

@@ -392,7 +392,9 @@ Chunk reduce_expr_partial_kernel(KernelContext& ctx) {
 }
 
 Chunk reduce_combine_kernel(KernelContext& ctx) {
-  const auto [kind, fin] = read_params<ReduceCombineParams>(ctx, "reduce_combine");
+  const auto params = read_params<ReduceCombineParams>(ctx, "reduce_combine");
+  const ReduceKind kind = params.kind;
+  const FinalizeSpec& fin = params.fin;
   check_kind(kind);
   check_finalize_fits(kind, fin);
   if (ctx.inputs.empty()) fail("reduce_combine: no inputs");

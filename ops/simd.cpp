@@ -8,7 +8,9 @@ namespace {
 // GCC 12's AVX-512 headers start shuffles from an "undefined" vector it then warns
 // about; the values are fully defined.
 #pragma GCC diagnostic push
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 // Transposes of 8-byte elements, 8 x 8 at a time in AVX-512 registers: a column of
 // the source is read as 8 rows' worth of one vector each, not element by element.
 // dst[a * ldd + b] = src[b * lds + a] for a < drows, b < dcols (multiples of 8).
