@@ -1,6 +1,7 @@
 // Elementwise functions: each builds a fusable program over its operands' leaves.
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 
 #include "client/array_internal.hpp"
@@ -178,7 +179,13 @@ Array nary(const char* name, std::vector<Operand> operands, Instr instr, DType d
     for (size_t d = 0; d < want.size(); ++d)
       if (o.node->shape[d] == out[shift + d]) want[d] = chunks[shift + d];
     if (want != o.node->chunks) o.node = Array(o.node).rechunk(want).node();
-    append_expr(e, broadcast_expr(o.node, out));
+    ExprInfo oe = broadcast_expr(o.node, out);
+    // A float32 intermediate read by a wider result is rounded to float32 first, as
+    // NumPy stores it: the fused program may compute it in float64.
+    if (o.node->expr && o.node->dtype == DType::kFloat32 && dtype != DType::kFloat32) {
+      oe.program.push_back({Instr::kCast, static_cast<double>(static_cast<int>(DType::kFloat32))});
+    }
+    append_expr(e, oe);
   }
   e.program.push_back({instr, 0});
   return from_expr(name, out, chunks, std::move(e), dtype);
@@ -191,6 +198,8 @@ Array binary(const Array& a, const Array& b, Instr op) {
 
 Array with_scalar(const Array& a, double s, ScalarKind kind, Instr op, bool scalar_first) {
   const DType t = ops::scalar_result_dtype(op, need(a.node()).dtype, s, kind);
+  // With a float32 array NumPy casts the scalar to float32 first (0.2 is 0.2f).
+  if (a.dtype() == DType::kFloat32) s = static_cast<float>(s);
   std::vector<Operand> operands{{a.node()}, {nullptr, s}};
   if (scalar_first) std::swap(operands[0], operands[1]);
   return nary(ops::instr_name(op), std::move(operands), op, t);
@@ -216,6 +225,10 @@ Array where_impl(const Array& cond, const Array* a, double sa, const Array* b, d
   // A scalar branch does not widen an array branch's type beyond what it needs.
   if (a && !b) t = ops::scalar_result_dtype(Instr::kAdd, a->dtype(), sb, ScalarKind::kInt);
   if (b && !a) t = ops::scalar_result_dtype(Instr::kAdd, b->dtype(), sa, ScalarKind::kInt);
+  if (t == DType::kFloat32) {  // scalar branches as float32 values, as NumPy casts them
+    sa = static_cast<float>(sa);
+    sb = static_cast<float>(sb);
+  }
   return nary("where", {{cond.node()}, {a ? a->node() : nullptr, sa}, {b ? b->node() : nullptr, sb}}, Instr::kWhere, t);
 }
 
@@ -270,10 +283,23 @@ Array isin(const Array& a, const std::vector<double>& values) {
   return out;
 }
 
-Array clip(const Array& a, double lo, double hi) {
-  if (lo > hi) throw std::invalid_argument("clip: lower bound " + std::to_string(lo) + " above upper bound " +
-                                           std::to_string(hi));
-  return minimum(maximum(a, lo), hi);
+Array clip(const Array& a, const Array& lo, const Array& hi) { return minimum(maximum(a, lo), hi); }
+
+Array isclose(const Array& a, const Array& b, double rtol, double atol, bool equal_nan) {
+  if (!(rtol >= 0) || !(atol >= 0)) throw std::invalid_argument("isclose: rtol and atol must be non-negative");
+  Array finite = isfinite(a) & isfinite(b);
+  Array close = where(finite, abs(a - b) <= abs(b) * rtol + atol, a == b);
+  return equal_nan ? close | (isnan(a) & isnan(b)) : close;
+}
+
+Array nan_to_num(const Array& a, double nan, std::optional<double> posinf, std::optional<double> neginf) {
+  const DType t = need(a.node()).dtype;
+  if (!dtype_is_float(t)) return a;
+  const double big = t == DType::kFloat32 ? std::numeric_limits<float>::max() : std::numeric_limits<double>::max();
+  const double inf = std::numeric_limits<double>::infinity();
+  Array out = where(a == inf, posinf.value_or(big), a);
+  out = where(a == -inf, neginf.value_or(-big), out);
+  return where(isnan(a), nan, out);
 }
 
 Array round(const Array& a, int decimals) {

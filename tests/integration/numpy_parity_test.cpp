@@ -140,6 +140,15 @@ TEST_F(NumpyParityTest, MathFunctions) {
   p.add("rint_halves_to_even", rint(b * 4.0 + 0.5), "np.rint(b * 4.0 + 0.5)");
   p.add("round_2", round(b * 100.0, 2), "np.round(b * 100.0, 2)");
   p.add("clip", clip(in.w, 0.25, 0.75), "np.clip(w, 0.25, 0.75)");
+  p.add("clip_ints_keep_int32", clip(in.i, -3, 4), "np.clip(i, -3, 4)");
+  p.add("clip_upper_only", clip(in.i, std::nullopt, 2), "np.clip(i, None, 2)");
+  p.add("clip_arrays", clip(in.a, b * 0.5, in.f + 0.2), "np.clip(a, b * 0.5, f + 0.2)");
+  p.add("isclose", isclose(in.a, in.a + b * 1e-6), "np.isclose(a, a + b * 1e-6)");
+  p.add("isclose_infinities", isclose(in.w, in.w * 1.0), "np.isclose(w, w * 1.0)");
+  p.add("isclose_equal_nan", isclose(in.w, in.w, 0.0, 0.0, true), "np.isclose(w, w, 0.0, 0.0, equal_nan=True)");
+  p.add("nan_to_num", nan_to_num(in.w), "np.nan_to_num(w)");
+  p.add("nan_to_num_f32_values", nan_to_num(in.w.astype(DType::kFloat32), -1.0, 9.0, -9.0),
+        "np.nan_to_num(w.astype(np.float32), nan=-1.0, posinf=9.0, neginf=-9.0)");
   p.add("cbrt_exp2_expm1", cbrt(b) + exp2(b) + expm1(b), "np.cbrt(b) + np.exp2(b) + np.expm1(b)");
   p.add("logs", log2(in.a) + log10(in.a) + log1p(in.a), "np.log2(a) + np.log10(a) + np.log1p(a)");
   p.add("trig", tan(b) + arcsin(b) + arccos(b) + arctan(b), "np.tan(b) + np.arcsin(b) + np.arccos(b) + np.arctan(b)");

@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 #include <xtensor/xarray.hpp>
@@ -193,8 +194,32 @@ Array operator~(const Array& a);
 inline Array pow(const Array& a, const Array& b) { return power(a, b); }
 // True where a equals one of `values` (numpy.isin).
 Array isin(const Array& a, const std::vector<double>& values);
-// a limited to [lo, hi] (numpy.clip); NaN stays NaN.
-Array clip(const Array& a, double lo, double hi);
+// a limited to [lo, hi] (numpy.clip), a bound being an array (broadcast), a scalar of
+// its kind, or std::nullopt for none; NaN stays NaN. Scalar bounds with lo > hi throw
+// std::invalid_argument.
+Array clip(const Array& a, const Array& lo, const Array& hi);
+template <Scalar L, Scalar H>
+Array clip(const Array& a, L lo, H hi) {
+  if (lo > hi) throw std::invalid_argument("clip: the lower bound is above the upper bound");
+  return minimum(maximum(a, lo), hi);
+}
+template <Scalar H>
+Array clip(const Array& a, std::nullopt_t, H hi) {
+  return minimum(a, hi);
+}
+template <Scalar L>
+Array clip(const Array& a, L lo, std::nullopt_t) {
+  return maximum(a, lo);
+}
+inline Array clip(const Array& a, const Array& lo, std::nullopt_t) { return maximum(a, lo); }
+inline Array clip(const Array& a, std::nullopt_t, const Array& hi) { return minimum(a, hi); }
+// True where a and b are equal within atol + rtol * |b| (numpy.isclose): infinities
+// only close to the same infinity, NaN close to NaN only with equal_nan.
+Array isclose(const Array& a, const Array& b, double rtol = 1e-05, double atol = 1e-08, bool equal_nan = false);
+// NaN replaced by `nan`, +inf by `posinf` and -inf by `neginf` (default: the dtype's
+// largest and smallest finite values), as numpy.nan_to_num; other dtypes unchanged.
+Array nan_to_num(const Array& a, double nan = 0.0, std::optional<double> posinf = std::nullopt,
+                 std::optional<double> neginf = std::nullopt);
 // Rounded to `decimals` digits, halves to even (numpy.round: rint(a * 10^d) / 10^d).
 Array round(const Array& a, int decimals = 0);
 // cond ? a : b per element (cond: any dtype, non-zero is true), like numpy.where.
