@@ -117,6 +117,13 @@ Array arange(double start, double stop, double step = 1, int64_t chunk = 1 << 20
 // is left out), in chunks of `chunk`.
 Array linspace(double start, double stop, int64_t num = 50, int64_t chunk = 1 << 20, bool endpoint = true,
                DType dtype = DType::kFloat64);
+// The n × m (default n × n) array with ones on diagonal k (0: the main one, positive:
+// above it) and zeros elsewhere (numpy.eye), in square chunks of `chunk`.
+Array eye(int64_t n, std::optional<int64_t> m = std::nullopt, int64_t k = 0, int64_t chunk = 4096,
+          DType dtype = DType::kFloat64);
+// An array whose values are not to be relied on (numpy.empty): it costs what zeros
+// does, as rsdat fills new blocks anyway.
+Array empty(const Shape& shape, const Shape& chunks, DType dtype = DType::kFloat64);
 // Every element holds its index along `axis` (like one array of numpy.indices).
 Array coordinate(const Shape& shape, const Shape& chunks, int64_t axis, DType dtype = DType::kFloat64);
 namespace random {
