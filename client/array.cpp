@@ -54,7 +54,7 @@ const std::vector<std::string>& Array::dims() const { return need(node_).dims; }
 Array Array::astype(DType t) const {
   const Node& n = need(node_);
   if (t == n.dtype) return *this;
-  detail::ExprInfo e = expr_of(node_);
+  detail::ExprInfo e = expr_of(node_, t);
   e.program.push_back({Instr::kCast, static_cast<double>(static_cast<int>(t))});
   return from_expr("astype", n.shape, n.chunks, std::move(e), t);
 }

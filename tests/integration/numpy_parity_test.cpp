@@ -563,5 +563,83 @@ TEST_F(NumpyParityTest, RandomShapesChunkingsAndExpressions) {
   EXPECT_TRUE(p.check()) << p.report();
 }
 
+// Integer arithmetic exact in each integer type, wrapping as NumPy's does, with values at
+// and near every type's limits; bitwise functions and shifts.
+template <typename T>
+xt::xarray<T> near_limits() {
+  using L = std::numeric_limits<T>;
+  std::vector<T> v{L::min(), static_cast<T>(L::min() + 1), T(0), T(1), T(2), T(3), T(5), T(7),
+                   static_cast<T>(L::max() - 1), L::max(), static_cast<T>(L::max() / 2), static_cast<T>(L::max() / 3 + 1)};
+  if constexpr (std::is_signed_v<T>) {
+    for (T x : {T(-1), T(-2), T(-3), T(-7), static_cast<T>(L::min() / 2)}) v.push_back(x);
+  }
+  while (v.size() < 18) v.push_back(static_cast<T>(v.size() * 37));
+  xt::xarray<T> out = xt::xarray<T>::from_shape({3, 6});
+  std::copy(v.begin(), v.begin() + 18, out.begin());
+  return out;
+}
+
+TEST_F(NumpyParityTest, IntegerArithmeticIsExactAndWraps) {
+  NumpyParity p("integers");
+  // Each type's values, and the same reversed: every pair of limits meets.
+  auto both = [&](const std::string& name, auto values) {
+    Array a = p.input(name, from_array(values, {2, 4}));
+    Array b = p.input(name + "r", flip(a));
+    return std::pair{a, b};
+  };
+  const auto [i8, i8r] = both("i8", near_limits<int8_t>());
+  const auto [u8, u8r] = both("u8", near_limits<uint8_t>());
+  const auto [i16, i16r] = both("i16", near_limits<int16_t>());
+  const auto [i32, i32r] = both("i32", near_limits<int32_t>());
+  const auto [u32, u32r] = both("u32", near_limits<uint32_t>());
+  const auto [i64, i64r] = both("i64", near_limits<int64_t>());
+  const auto [u64, u64r] = both("u64", near_limits<uint64_t>());
+  const std::vector<std::pair<std::string, std::pair<Array, Array>>> all{
+      {"i8", {i8, i8r}}, {"u8", {u8, u8r}}, {"i16", {i16, i16r}}, {"i32", {i32, i32r}},
+      {"u32", {u32, u32r}}, {"i64", {i64, i64r}}, {"u64", {u64, u64r}}};
+  for (const auto& [n, ab] : all) {
+    const Array& a = ab.first;
+    const Array& b = ab.second;
+    const std::string r = n + "r";
+    p.add(n + "_add", a + b, "np.add(" + n + ", " + r + ")");
+    p.add(n + "_sub", a - b, "np.subtract(" + n + ", " + r + ")");
+    p.add(n + "_mul", a * b, "np.multiply(" + n + ", " + r + ")");
+    p.add(n + "_chain", (a * b + a) * 3 - b, "(" + n + " * " + r + " + " + n + ") * 3 - " + r);
+    p.add(n + "_wrap_then_compare", (a + a) > b, "(" + n + " + " + n + ") > " + r);
+    p.add(n + "_floor_divide", floor_divide(a, b), "np.floor_divide(" + n + ", " + r + ")");
+    p.add(n + "_mod", mod(a, b), "np.mod(" + n + ", " + r + ")");
+    p.add(n + "_negative", -a, "np.negative(" + n + ")");
+    p.add(n + "_abs", abs(a), "np.abs(" + n + ")");
+    p.add(n + "_square", square(a), "np.square(" + n + ")");
+    p.add(n + "_power", power(a, 3), "np.power(" + n + ", 3)");
+    p.add(n + "_min_max", maximum(a, minimum(b, a + 1)), "np.maximum(" + n + ", np.minimum(" + r + ", " + n + " + 1))");
+    p.add(n + "_and", a & b, "np.bitwise_and(" + n + ", " + r + ")");
+    p.add(n + "_or", a | b, "np.bitwise_or(" + n + ", " + r + ")");
+    p.add(n + "_xor", a ^ b, "np.bitwise_xor(" + n + ", " + r + ")");
+    p.add(n + "_invert", ~a, "np.invert(" + n + ")");
+    p.add(n + "_and_scalar", bitwise_and(a, 6), "np.bitwise_and(" + n + ", 6)");
+    p.add(n + "_shifts", right_shift(left_shift(a, 3), 2), "np.right_shift(np.left_shift(" + n + ", 3), 2)");
+    p.add(n + "_equal", a == b, "np.equal(" + n + ", " + r + ")");
+    p.add(n + "_where", where(a > b, a, b), "np.where(" + n + " > " + r + ", " + n + ", " + r + ")");
+    p.add(n + "_plus_one", a + 1, n + " + 1");
+    p.add(n + "_as_f64", (a * b).astype(DType::kFloat64) / 2.0, "(" + n + " * " + r + ").astype(np.float64) / 2.0");
+  }
+  // Shifts by the width or more, and by negative amounts.
+  Array sh = p.input("sh", from_array(xt::xarray<int32_t>{0, 1, 7, 31, 32, 33, 63, 64, 65, -1, -5, 100}, {5}));
+  p.add("shift_i32_wide", left_shift(view(i32, 1) * 0 + 5, view(sh, range(0, 6))), "np.left_shift(i32[1] * 0 + 5, sh[0:6])");
+  Array i64s = zeros({12}, {5}, DType::kInt64);
+  p.add("shift_i64", left_shift(i64s + 3, sh), "np.left_shift(np.zeros(12, dtype=np.int64) + 3, sh)");
+  p.add("rshift_negative", right_shift(i64s - 1000, sh), "np.right_shift(np.zeros(12, dtype=np.int64) - 1000, sh)");
+  // Mixed kinds: NumPy's promotions, exact in the wider type.
+  p.add("u8_plus_i8", u8 + i8, "u8 + i8");
+  p.add("i32_plus_u32", i32 + u32, "i32 + u32");
+  p.add("u64_times_u32", u64 * u32, "u64 * u32");
+  p.add("bool_and_bool", (i8 > 0) & (u8 > 3), "(i8 > 0) & (u8 > 3)");
+  p.add("invert_bool", ~(i8 > 0), "~(i8 > 0)");
+  p.add("bool_xor_int", bitwise_xor(i32 > 0, 7), "np.bitwise_xor(i32 > 0, 7)");
+  p.add("left_shift_bool", left_shift(i8 > 0, i8 > 1), "np.left_shift(i8 > 0, i8 > 1)");
+  EXPECT_TRUE(p.check()) << p.report();
+}
+
 }  // namespace
 }  // namespace rsdat

@@ -141,8 +141,13 @@ Array uniform(const Shape& shape, const Shape& chunks, uint64_t seed = 0, DType 
 // logarithms and trigonometry (sqrt, cbrt, exp, exp2, expm1, log, log2, log10, log1p,
 // sin, cos, tan, arcsin, arccos, arctan, arctan2, sinh, cosh, tanh, arcsinh, arccosh,
 // arctanh, hypot, deg2rad, rad2deg), negative, abs, square, sign, reciprocal, and the
-// tests isnan, isfinite, isinf. Computed in float32 or float64 (integers exactly up to
-// 2^53). A binary function takes two arrays, or an array and a C++ scalar on either
+// tests isnan, isfinite, isinf; and on integer and bool arrays only, bitwise_and,
+// bitwise_or, bitwise_xor, invert, left_shift and right_shift (floats throw
+// std::invalid_argument). Integer and bool values compute exactly in 64-bit integers,
+// each result wrapped into its dtype as NumPy's integers wrap (a zero divisor gives 0,
+// a negative integer power fails the task); with floats involved, in float32 or
+// float64. A 0-d array promotes as an array (NumPy 2's rule), a C++ scalar as a Python
+// scalar. A binary function takes two arrays, or an array and a C++ scalar on either
 // side (see rsdat/scalar.hpp for the scalar's dtype).
 namespace detail {
 template <typename S>
@@ -193,6 +198,7 @@ RSDAT_OPERATOR(>, greater)
 RSDAT_OPERATOR(>=, greater_equal)
 #undef RSDAT_OPERATOR
 Array operator-(const Array& a);
+// Logical on bool arrays, bitwise on integer ones (numpy's & | ^ ~).
 Array operator&(const Array& a, const Array& b);
 Array operator|(const Array& a, const Array& b);
 Array operator^(const Array& a, const Array& b);
