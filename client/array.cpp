@@ -54,7 +54,7 @@ const std::vector<std::string>& Array::dims() const { return need(node_).dims; }
 Array Array::astype(DType t) const {
   const Node& n = need(node_);
   if (t == n.dtype) return *this;
-  detail::ExprInfo e = expr_of(node_);
+  detail::ExprInfo e = expr_of(node_, t);
   e.program.push_back({Instr::kCast, static_cast<double>(static_cast<int>(t))});
   return from_expr("astype", n.shape, n.chunks, std::move(e), t);
 }
@@ -371,6 +371,17 @@ Array full_like(const Array& a, double value, std::optional<DType> dtype) {
 }
 Array zeros_like(const Array& a, std::optional<DType> dtype) { return full_like(a, 0.0, dtype); }
 Array ones_like(const Array& a, std::optional<DType> dtype) { return full_like(a, 1.0, dtype); }
+Array empty(const Shape& shape, const Shape& chunks, DType dtype) {
+  return filled(shape, detail::regular_chunks(shape, chunks), 0.0, dtype, "empty");
+}
+
+Array eye(int64_t n, std::optional<int64_t> m, int64_t k, int64_t chunk, DType dtype) {
+  const int64_t cols = m.value_or(n);
+  if (n < 0 || cols < 0) throw std::invalid_argument("eye: negative dimensions are not allowed");
+  if (chunk < 1) throw std::invalid_argument("eye: chunk must be at least 1");
+  const Shape shape{n, cols}, chunks{chunk, chunk};
+  return (coordinate(shape, chunks, 1, DType::kInt64) - coordinate(shape, chunks, 0, DType::kInt64) == k).astype(dtype);
+}
 
 Array arange(double start, double stop, double step, int64_t chunk, std::optional<DType> dtype) {
   if (step == 0) throw std::invalid_argument("arange: step is 0");

@@ -59,8 +59,10 @@ struct Node {
 const Node& need(const std::shared_ptr<const Node>& n);
 
 // Elementwise expressions (client/elementwise.cpp).
-// The fusable form of an array: its own program, or a load of itself.
-ExprInfo expr_of(const NodePtr& n);
+// The fusable form of an array: its own program, or a load of itself; read by a result
+// of dtype `consumer`, an integer program of 32 or 64 bits is a load when the result is
+// a float (it computes apart, exactly).
+ExprInfo expr_of(const NodePtr& n, std::optional<DType> consumer = std::nullopt);
 // Appends b's program to a's, sharing leaves.
 void append_expr(ExprInfo& a, const ExprInfo& b);
 // The elementwise kernel's params for `expr` producing `dtype`.

@@ -1,5 +1,6 @@
 // Elementwise functions: each builds a fusable program over its operands' leaves.
 #include <algorithm>
+#include <optional>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
@@ -28,9 +29,13 @@ static std::vector<int32_t> identity_axes(size_t nd) {
   return axes;
 }
 
-// The fusable form of an array: its own program, or a load of itself.
-ExprInfo expr_of(const NodePtr& n) {
-  if (n->expr) return *n->expr;
+// The fusable form of an array: its own program, or a load of itself. An integer
+// program of 32 or 64 bits read by a float result is computed apart, exactly in
+// integers: in floats its products could round.
+ExprInfo expr_of(const NodePtr& n, std::optional<DType> consumer) {
+  const bool exact_apart = consumer && dtype_is_float(*consumer) && n->expr && dtype_is_integer(n->dtype) &&
+                           dtype_size(n->dtype) >= 4;
+  if (n->expr && !exact_apart) return *n->expr;
   if (n->transpose_of) return {{n->transpose_of}, {true}, {{1, 0}}, {{Instr::kLoadT, 0}}};
   return {{n}, {false}, {identity_axes(n->shape.size())}, {{Instr::kLoad, 0}}};
 }
@@ -77,9 +82,51 @@ void add_leaf_deps(const std::vector<std::vector<int32_t>>& leaf_axes, const std
   }
 }
 
+namespace {
+
+bool integer_type(DType t) { return !dtype_is_float(t); }  // bool included
+bool dtype_is_signed_int(DType t) {
+  return t == DType::kInt8 || t == DType::kInt16 || t == DType::kInt32 || t == DType::kInt64;
+}
+
+// The integer type an elementwise program computes in exactly, when it is one of integers
+// and bools alone (leaves, results, casts and constants): int64, or uint64 when there are
+// uint64 values and no signed ones; else nothing (it computes in floats).
+std::optional<DType> integer_compute(const ExprInfo& expr, DType dtype) {
+  if (!integer_type(dtype)) return std::nullopt;
+  bool unsigned64 = dtype == DType::kUInt64, is_signed = dtype_is_signed_int(dtype);
+  for (const NodePtr& l : expr.leaves) {
+    if (!integer_type(l->dtype)) return std::nullopt;
+    unsigned64 = unsigned64 || l->dtype == DType::kUInt64;
+    is_signed = is_signed || dtype_is_signed_int(l->dtype);
+  }
+  for (const Instruction& ins : expr.program) {
+    switch (ins.op) {
+      case Instr::kLoad: case Instr::kLoadT: case Instr::kWhere: break;
+      case Instr::kConst:
+        if (!(std::abs(ins.arg) < 9.2e18) || std::floor(ins.arg) != ins.arg) return std::nullopt;
+        break;
+      case Instr::kCast: case Instr::kWrap: {
+        const auto t = static_cast<DType>(static_cast<int>(ins.arg));
+        if (!integer_type(t)) return std::nullopt;
+        unsigned64 = unsigned64 || t == DType::kUInt64;
+        is_signed = is_signed || dtype_is_signed_int(t);
+        break;
+      }
+      default:
+        if (ops::result_dtype(ins.op, DType::kInt64) == DType::kFloat64) return std::nullopt;  // a float function
+    }
+  }
+  if (unsigned64 && is_signed) return std::nullopt;
+  return unsigned64 ? DType::kUInt64 : DType::kInt64;
+}
+
+}  // namespace
+
 Array from_expr(std::string name, const Shape& shape, const Chunks& chunks, ExprInfo expr, DType dtype) {
   auto n = make_node(std::move(name), shape, chunks, dtype);
-  std::string params = expr_params(expr, dtype);
+  const std::optional<DType> integer = integer_compute(expr, dtype);
+  std::string params = integer ? ops::elementwise_params(*integer, expr.program) : expr_params(expr, dtype);
   n->inputs = expr.leaves;
   n->group = [params, axes = expr.axes](const Node& self, TaskGroup& g) {
     g.op = ops::kElementwise;
@@ -129,8 +176,8 @@ struct Operand {
 // axes move right by the axes `to` adds in front, and axes where n has size 1 but `to`
 // does not are broadcast (-1: every output block reads the leaf's one block there).
 // An expression with transposed loads is not broadcast; n is read as it is stored.
-ExprInfo broadcast_expr(const NodePtr& n, const Shape& to) {
-  ExprInfo e = expr_of(n);
+ExprInfo broadcast_expr(const NodePtr& n, const Shape& to, std::optional<DType> consumer = std::nullopt) {
+  ExprInfo e = expr_of(n, consumer);
   if (n->shape == to) return e;
   if (std::any_of(e.transposed.begin(), e.transposed.end(), [](bool t) { return t; })) {
     e = ExprInfo{{n}, {false}, {{}}, {{Instr::kLoad, 0}}};
@@ -144,6 +191,18 @@ ExprInfo broadcast_expr(const NodePtr& n, const Shape& to) {
     }
   }
   return e;
+}
+
+// After an integer function whose values may leave its result type's range: the values
+// wrapped into it, as NumPy stores them (the program computes in 64 bits or floats).
+void wrap_integer(ExprInfo& e, Instr instr, DType dtype) {
+  if (dtype_is_float(dtype) || dtype == DType::kBool || dtype_size(dtype) == 8) return;
+  if (instr == Instr::kMinimum || instr == Instr::kMaximum || instr == Instr::kFmin || instr == Instr::kFmax ||
+      instr == Instr::kWhere) {
+    return;  // a value of an operand, in range already
+  }
+  if (ops::result_dtype(instr, DType::kInt8) == DType::kBool) return;  // a predicate
+  e.program.push_back({Instr::kWrap, static_cast<double>(static_cast<int>(dtype))});
 }
 
 // The fused expression `instr` of the operands (in order, pushed on the stack),
@@ -179,7 +238,7 @@ Array nary(const char* name, std::vector<Operand> operands, Instr instr, DType d
     for (size_t d = 0; d < want.size(); ++d)
       if (o.node->shape[d] == out[shift + d]) want[d] = chunks[shift + d];
     if (want != o.node->chunks) o.node = Array(o.node).rechunk(want).node();
-    ExprInfo oe = broadcast_expr(o.node, out);
+    ExprInfo oe = broadcast_expr(o.node, out, dtype);
     // A float32 intermediate read by a wider result is rounded to float32 first, as
     // NumPy stores it: the fused program may compute it in float64.
     if (o.node->expr && o.node->dtype == DType::kFloat32 && dtype != DType::kFloat32) {
@@ -188,6 +247,7 @@ Array nary(const char* name, std::vector<Operand> operands, Instr instr, DType d
     append_expr(e, oe);
   }
   e.program.push_back({instr, 0});
+  wrap_integer(e, instr, dtype);
   return from_expr(name, out, chunks, std::move(e), dtype);
 }
 
@@ -207,9 +267,12 @@ Array with_scalar(const Array& a, double s, ScalarKind kind, Instr op, bool scal
 
 Array unary(const Array& a, Instr op) {
   const Node& na = need(a.node());
-  detail::ExprInfo e = expr_of(a.node());
+  if (op == Instr::kInvert && na.dtype == DType::kBool) op = Instr::kLogicalNot;  // ~ of bools, as NumPy
+  const DType t = ops::result_dtype(op, na.dtype);
+  detail::ExprInfo e = expr_of(a.node(), t);
   e.program.push_back({op, 0});
-  return from_expr(ops::instr_name(op), na.shape, na.chunks, std::move(e), ops::result_dtype(op, na.dtype));
+  wrap_integer(e, op, t);
+  return from_expr(ops::instr_name(op), na.shape, na.chunks, std::move(e), t);
 }
 
 // where() with each branch an array or a scalar.
@@ -262,19 +325,11 @@ Array operator>(const Array& a, const Array& b) { return greater(a, b); }
 Array operator>=(const Array& a, const Array& b) { return greater_equal(a, b); }
 Array operator-(const Array& a) { return negative(a); }
 
-namespace {
-void need_bools(const char* op, const Array& a, const Array* b = nullptr) {
-  if (need(a.node()).dtype == DType::kBool && (!b || need(b->node()).dtype == DType::kBool)) return;
-  throw std::invalid_argument(std::string(op) + ": bitwise operations on " + dtype_name(a.dtype()) +
-                              (b ? std::string(" and ") + dtype_name(b->dtype()) : std::string()) +
-                              " arrays are not built yet; & | ^ ~ take bool arrays");
-}
-}  // namespace
-
-Array operator&(const Array& a, const Array& b) { return need_bools("&", a, &b), logical_and(a, b); }
-Array operator|(const Array& a, const Array& b) { return need_bools("|", a, &b), logical_or(a, b); }
-Array operator^(const Array& a, const Array& b) { return need_bools("^", a, &b), logical_xor(a, b); }
-Array operator~(const Array& a) { return need_bools("~", a), logical_not(a); }
+// & | ^ ~: logical on bools, bitwise on integers (numpy.bitwise_and ...); floats refused.
+Array operator&(const Array& a, const Array& b) { return bitwise_and(a, b); }
+Array operator|(const Array& a, const Array& b) { return bitwise_or(a, b); }
+Array operator^(const Array& a, const Array& b) { return bitwise_xor(a, b); }
+Array operator~(const Array& a) { return invert(a); }
 
 Array isin(const Array& a, const std::vector<double>& values) {
   if (values.empty()) return isnan(a) & ~isnan(a);  // all false, of a's shape

@@ -1,6 +1,7 @@
 #include "ops/creation.hpp"
 
 #include <algorithm>
+#include <cstring>
 
 #include "ops/kernel_util.hpp"
 
@@ -16,6 +17,20 @@ Chunk fill_kernel(KernelContext& ctx) {
     using T = decltype(t);
     std::fill_n(out.mutable_data<T>(), out.num_elements(), convert<T>(value));
   });
+  return out;
+}
+
+Chunk literal_kernel(KernelContext& ctx) {
+  check_inputs(ctx, 0, "literal");
+  const auto p = read_params<LiteralParams>(ctx, "literal");
+  Chunk out = Chunk::allocate(ctx.out_dtype, ctx.out_shape);
+  size_t at = 0;
+  for (const std::string& piece : p.pieces) {
+    if (piece.size() > out.nbytes() - at) fail("literal: more bytes than the output block holds");
+    std::memcpy(out.mutable_bytes() + at, piece.data(), piece.size());
+    at += piece.size();
+  }
+  if (at != out.nbytes()) fail("literal: " + std::to_string(at) + " bytes for an output block of " + std::to_string(out.nbytes()));
   return out;
 }
 
@@ -133,8 +148,16 @@ double uniform_at(uint64_t seed, uint64_t i) {
 }
 
 
+std::string literal_params(const uint8_t* bytes, size_t n) {
+  LiteralParams p;
+  for (size_t at = 0; at < n; at += kLiteralPieceBytes)
+    p.pieces.emplace_back(reinterpret_cast<const char*>(bytes) + at, std::min(kLiteralPieceBytes, n - at));
+  return encode_params(p);
+}
+
 void register_creation_ops(OpRegistry& r) {
   r.add(kFill, fill_kernel, CostClass::kDataBound);
+  r.add(kLiteral, literal_kernel, CostClass::kDataBound);
   r.add(kRandomUniform, random_uniform_kernel, CostClass::kDataBound);
   r.add(kCoordinate, coordinate_kernel, CostClass::kDataBound);
 }

@@ -54,6 +54,17 @@ inline std::string coordinate_params(int64_t axis, int64_t offset) {
   return encode_params(CoordinateParams{axis, offset});
 }
 
+// "literal": no inputs; the output block's bytes (C order, the output dtype) carried in
+// the parameters, in pieces of at most kLiteralPieceBytes (from_array).
+inline constexpr const char* kLiteral = "literal";
+inline constexpr size_t kLiteralPieceBytes = 8u << 20;
+struct LiteralParams {
+  static constexpr uint8_t kVersion = 1;
+  std::vector<std::string> pieces;
+  template <typename A> void fields(A& a) { a(pieces); }
+};
+std::string literal_params(const uint8_t* bytes, size_t n);
+
 void register_creation_ops(OpRegistry& registry);
 
 }  // namespace rsdat::ops

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
+#include <type_traits>
 
 #include "ops/elementwise_eval.hpp"
 #include "ops/kernel_util.hpp"
@@ -10,19 +12,152 @@
 namespace rsdat::ops {
 
 namespace {
+
+// The per-element functions of elementwise_ops.def that differ between float and
+// integer compute types. Integers follow NumPy: wrapping arithmetic, a zero divisor
+// gives 0, shifts by the width or more give 0 (or -1 for a negative value shifted right).
+template <typename C>
+constexpr bool kIntegral = std::is_integral_v<C>;
+
 // x mod y with the divisor's sign, as Python's % and numpy.mod.
 template <typename C>
 C python_mod(C x, C y) {
-  C m = std::fmod(x, y);
-  if (m != 0 && ((y < 0) != (m < 0))) m += y;
-  return m == 0 ? std::copysign(C(0), y) : m;
+  if constexpr (kIntegral<C>) {
+    if (y == 0) return 0;
+    if constexpr (std::is_signed_v<C>) {
+      if (y == -1) return 0;  // also for the lowest value, where x % y would trap
+      const C m = x % y;
+      return (m != 0 && ((m < 0) != (y < 0))) ? m + y : m;
+    }
+    return x % y;
+  } else {
+    C m = std::fmod(x, y);
+    if (m != 0 && ((y < 0) != (m < 0))) m += y;
+    return m == 0 ? std::copysign(C(0), y) : m;
+  }
 }
+
+template <typename C>
+C floor_div(C x, C y) {
+  if constexpr (kIntegral<C>) {
+    if (y == 0) return 0;
+    if constexpr (std::is_signed_v<C>) {
+      if (y == -1) return static_cast<C>(0 - static_cast<std::make_unsigned_t<C>>(x));  // wraps for the lowest
+      const C q = x / y;
+      return (x % y != 0 && ((x < 0) != (y < 0))) ? q - 1 : q;
+    }
+    return x / y;
+  } else {
+    return std::floor(x / y);
+  }
+}
+
+template <typename C>
+C divide_of(C x, C y) {
+  if constexpr (kIntegral<C>) {
+    return floor_div(x, y);  // not reached: true division computes in floats
+  } else {
+    return x / y;
+  }
+}
+
+template <typename C>
+C power_of(C x, C y) {
+  if constexpr (kIntegral<C>) {
+    if constexpr (std::is_signed_v<C>) {
+      if (y < 0) fail("power: integers to negative integer powers are not allowed");
+    }
+    using U = std::make_unsigned_t<C>;
+    U base = static_cast<U>(x), result = 1;
+    for (U e = static_cast<U>(y); e != 0; e >>= 1) {
+      if (e & 1) result *= base;
+      base *= base;
+    }
+    return static_cast<C>(result);
+  } else {
+    return std::pow(x, y);
+  }
+}
+
+template <typename C>
+C absolute(C x) {
+  if constexpr (std::is_unsigned_v<C>) {
+    return x;
+  } else if constexpr (kIntegral<C>) {
+    return x < 0 ? static_cast<C>(0 - static_cast<std::make_unsigned_t<C>>(x)) : x;
+  } else {
+    return std::abs(x);
+  }
+}
+
+template <typename C>
+C fmin_of(C x, C y) {
+  if constexpr (kIntegral<C>) {
+    return y < x ? y : x;
+  } else {
+    return std::fmin(x, y);
+  }
+}
+template <typename C>
+C fmax_of(C x, C y) {
+  if constexpr (kIntegral<C>) {
+    return y > x ? y : x;
+  } else {
+    return std::fmax(x, y);
+  }
+}
+
+// Bitwise functions: in a float program (an integer operand of a float result) on the
+// values' integer forms.
+template <typename C>
+int64_t as_bits(C x) {
+  return static_cast<int64_t>(x);
+}
+template <typename C>
+C bit_and(C x, C y) {
+  if constexpr (kIntegral<C>) return x & y; else return static_cast<C>(as_bits(x) & as_bits(y));
+}
+template <typename C>
+C bit_or(C x, C y) {
+  if constexpr (kIntegral<C>) return x | y; else return static_cast<C>(as_bits(x) | as_bits(y));
+}
+template <typename C>
+C bit_xor(C x, C y) {
+  if constexpr (kIntegral<C>) return x ^ y; else return static_cast<C>(as_bits(x) ^ as_bits(y));
+}
+template <typename C>
+C bit_not(C x) {
+  if constexpr (kIntegral<C>) return ~x; else return static_cast<C>(~as_bits(x));
+}
+template <typename C>
+C shift_left(C x, C y) {
+  if constexpr (kIntegral<C>) {
+    using U = std::make_unsigned_t<C>;
+    return static_cast<U>(y) < 64 ? static_cast<C>(static_cast<U>(x) << static_cast<U>(y)) : C(0);
+  } else {
+    return static_cast<C>(shift_left(as_bits(x), as_bits(y)));
+  }
+}
+template <typename C>
+C shift_right(C x, C y) {
+  if constexpr (kIntegral<C>) {
+    using U = std::make_unsigned_t<C>;
+    if (static_cast<U>(y) < 64) return x >> static_cast<U>(y);
+    if constexpr (std::is_signed_v<C>) {
+      if (x < 0) return C(-1);
+    }
+    return C(0);
+  } else {
+    return static_cast<C>(shift_right(as_bits(x), as_bits(y)));
+  }
+}
+
 }  // namespace
 
 int instr_arity(Instr op) {
   switch (op) {
     case Instr::kLoad: case Instr::kLoadT: case Instr::kConst: return 0;
-    case Instr::kCast: return 1;
+    case Instr::kCast: case Instr::kWrap: return 1;
     case Instr::kWhere: return 3;
 #define RSDAT_UNARY(name, Tag, code, rule, expr) case Instr::k##Tag: return 1;
 #define RSDAT_BINARY(name, Tag, code, rule, expr) case Instr::k##Tag: return 2;
@@ -63,6 +198,14 @@ DType result_dtype(Instr op, DType a, DType b) {
     case DTypeRule::kArithmetic: return t == DType::kBool ? DType::kInt64 : t;
     case DTypeRule::kDivide: return dtype_is_float(t) ? t : DType::kFloat64;
     case DTypeRule::kPromote: return t;
+    case DTypeRule::kBitwise:
+    case DTypeRule::kShift:
+      if (dtype_is_float(t)) {
+        throw std::invalid_argument(std::string(instr_name(op)) + ": not supported for " + dtype_name(a) +
+                                    (a == b ? std::string() : std::string(" and ") + dtype_name(b)) +
+                                    " (integer and bool arrays only)");
+      }
+      return rule_of(op) == DTypeRule::kShift && t == DType::kBool ? DType::kInt8 : t;
   }
   return t;
 }
@@ -74,6 +217,13 @@ DType scalar_result_dtype(Instr op, DType a, double s, ScalarKind kind) {
     case DTypeRule::kPredicate: return DType::kBool;
     case DTypeRule::kFloat:
     case DTypeRule::kDivide: return dtype_is_float(a) ? a : DType::kFloat64;
+    case DTypeRule::kBitwise:
+    case DTypeRule::kShift:
+      if (kind == ScalarKind::kFloat || std::floor(s) != s) {
+        throw std::invalid_argument(std::string(instr_name(op)) + ": not supported for a float scalar");
+      }
+      if (kind == ScalarKind::kBool) return result_dtype(op, a, DType::kBool);
+      return a == DType::kBool ? result_dtype(op, DType::kInt64, DType::kInt64) : result_dtype(op, a, a);
     default: break;
   }
   if (dtype_is_float(a)) return a;
@@ -90,7 +240,11 @@ Program read_program(ParamReader& p, size_t num_inputs) {
   ElementwiseParams params = decode_params<ElementwiseParams>(p, "elementwise");
   Program prog;
   prog.compute = checked_dtype(static_cast<uint64_t>(params.compute), "elementwise");
-  if (prog.compute != DType::kFloat32 && prog.compute != DType::kFloat64) fail("elementwise: compute type must be float");
+  if (prog.compute != DType::kFloat32 && prog.compute != DType::kFloat64 && prog.compute != DType::kInt64 &&
+      prog.compute != DType::kUInt64) {
+    fail("elementwise: compute type must be float32, float64, int64 or uint64");
+  }
+  const bool integral = !dtype_is_float(prog.compute);
   if (params.program.empty() || params.program.size() > 100000) fail("elementwise: bad program length");
   size_t depth = 0;
   for (const Instruction& ins : params.program) {
@@ -101,8 +255,16 @@ Program read_program(ParamReader& p, size_t num_inputs) {
         fail("elementwise: load of a missing input");
       }
     }
-    if (ins.op == Instr::kCast && (!(ins.arg >= 0) || ins.arg >= kNumDTypes || ins.arg != std::floor(ins.arg))) {
+    if ((ins.op == Instr::kCast || ins.op == Instr::kWrap) &&
+        (!(ins.arg >= 0) || ins.arg >= kNumDTypes || ins.arg != std::floor(ins.arg))) {
       fail("elementwise: bad cast type");
+    }
+    if (integral && arity > 0 && ins.op != Instr::kCast && ins.op != Instr::kWrap && ins.op != Instr::kWhere &&
+        (rule_of(ins.op) == DTypeRule::kFloat || rule_of(ins.op) == DTypeRule::kDivide)) {
+      fail(std::string("elementwise: ") + instr_name(ins.op) + " in an integer program");
+    }
+    if (integral && ins.op == Instr::kConst && !(std::abs(ins.arg) < 9.2e18 && ins.arg == std::floor(ins.arg))) {
+      fail("elementwise: a constant that is no integer in an integer program");
     }
     if (depth < static_cast<size_t>(arity)) fail("elementwise: stack underflow");
     depth = depth - static_cast<size_t>(arity) + 1;
@@ -132,7 +294,13 @@ void eval_block(const Program& prog, std::span<const Chunk> inputs, std::vector<
         case Instr::kAdd: for (int64_t i = 0; i < len; ++i) a[i] += c; break;
         case Instr::kSub: for (int64_t i = 0; i < len; ++i) a[i] -= c; break;
         case Instr::kMul: for (int64_t i = 0; i < len; ++i) a[i] *= c; break;
-        case Instr::kDiv: for (int64_t i = 0; i < len; ++i) a[i] /= c; break;
+        case Instr::kDiv:
+          if constexpr (std::is_integral_v<C>) {
+            fused = false;
+          } else {
+            for (int64_t i = 0; i < len; ++i) a[i] /= c;
+          }
+          break;
         default: fused = false;
       }
       if (fused) {
@@ -153,6 +321,20 @@ void eval_block(const Program& prog, std::span<const Chunk> inputs, std::vector<
         visit_dtype(static_cast<DType>(static_cast<int>(ins.arg)), [&](auto t) {
           using T = decltype(t);
           for (int64_t i = 0; i < len; ++i) r[i] = static_cast<C>(convert<T>(r[i]));
+        });
+        break;
+      }
+      case Instr::kWrap: {
+        C* r = regs[sp - 1].data();
+        visit_dtype(static_cast<DType>(static_cast<int>(ins.arg)), [&](auto t) {
+          using T = decltype(t);
+          if constexpr (std::is_same_v<T, bool> || !std::is_integral_v<T>) {
+            for (int64_t i = 0; i < len; ++i) r[i] = static_cast<C>(convert<T>(r[i]));
+          } else if constexpr (std::is_integral_v<C>) {
+            for (int64_t i = 0; i < len; ++i) r[i] = static_cast<C>(static_cast<T>(r[i]));
+          } else {  // an integer value held as a float: through int64, which wraps
+            for (int64_t i = 0; i < len; ++i) r[i] = static_cast<C>(static_cast<T>(static_cast<int64_t>(r[i])));
+          }
         });
         break;
       }
@@ -329,6 +511,8 @@ void run_program(const Program& prog, std::span<const Chunk> inputs, const Shape
 
 template void run_program<float>(const Program&, std::span<const Chunk>, const Shape&, const ValueSink<float>&);
 template void run_program<double>(const Program&, std::span<const Chunk>, const Shape&, const ValueSink<double>&);
+template void run_program<int64_t>(const Program&, std::span<const Chunk>, const Shape&, const ValueSink<int64_t>&);
+template void run_program<uint64_t>(const Program&, std::span<const Chunk>, const Shape&, const ValueSink<uint64_t>&);
 
 namespace {
 // NumPy's rule: `in`, aligned on the right, has each of out's dims or 1 there.
@@ -370,9 +554,18 @@ Chunk elementwise_kernel(KernelContext& ctx) {
   visit_dtype(out.dtype, [&](auto t) {
     using T = decltype(t);
     T* d = out.mutable_data<T>();
-    run_program_as_computed(prog, ctx.inputs, ctx.out_shape, [&](int64_t off, int64_t len, const auto* v) {
-      for (int64_t i = 0; i < len; ++i) d[off + i] = convert<T>(v[i]);
-    });
+    auto store = [&](int64_t off, int64_t width, int64_t rows, int64_t stride, const auto* v) {
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t i = 0; i < width; ++i) d[off + r * stride + i] = convert<T>(v[r * width + i]);
+    };
+    switch (prog.compute) {
+      case DType::kInt64: run_program<int64_t>(prog, ctx.inputs, ctx.out_shape, ValueSink<int64_t>(store)); break;
+      case DType::kUInt64: run_program<uint64_t>(prog, ctx.inputs, ctx.out_shape, ValueSink<uint64_t>(store)); break;
+      default:
+        run_program_as_computed(prog, ctx.inputs, ctx.out_shape, [&](int64_t off, int64_t len, const auto* v) {
+          for (int64_t i = 0; i < len; ++i) d[off + i] = convert<T>(v[i]);
+        });
+    }
   });
   return out;
 }

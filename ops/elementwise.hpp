@@ -2,8 +2,9 @@
 // kernel that evaluates a postfix program per block of elements.
 //
 // "elementwise": k inputs of the output's shape; a postfix program evaluated per
-// element in the compute type (float32 or float64), the result converted to the
-// output dtype. The client and the kernel take the result dtypes from here.
+// element in the compute type (float32 or float64; int64 or uint64 for a program of
+// integers and bools alone, exact and wrapping as NumPy's integers do), the result
+// converted to the output dtype. The client and the kernel take the result dtypes from here.
 #pragma once
 
 #include <cstdint>
@@ -23,6 +24,8 @@ enum class Instr : uint8_t {
   kCast = 14,   // arg: DType; converts the top of stack through that type (astype)
   kLoadT = 17,  // arg: input index; that input is 2-D and holds the transpose of the output's block
   kWhere = 19,  // pops b, a, cond; pushes cond != 0 ? a : b
+  kWrap = 39,   // arg: an integer DType; wraps the top of stack into that type's range (an
+                // integer intermediate, as NumPy stores it)
 #define RSDAT_UNARY(name, Tag, code, rule, expr) k##Tag = code,
 #define RSDAT_BINARY(name, Tag, code, rule, expr) k##Tag = code,
 #include "rsdat/elementwise_ops.def"
@@ -46,7 +49,7 @@ inline std::string elementwise_params(DType compute, const std::vector<Instructi
 }
 
 // How a function's result dtype follows from its operands' (see elementwise_ops.def).
-enum class DTypeRule : uint8_t { kFloat, kNumeric, kPredicate, kArithmetic, kDivide, kPromote };
+enum class DTypeRule : uint8_t { kFloat, kNumeric, kPredicate, kArithmetic, kDivide, kPromote, kBitwise, kShift };
 
 // Values an instruction pops (loads and constants pop none and push one; kWhere pops
 // three); -1 for a byte that is no instruction.

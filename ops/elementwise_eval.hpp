@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <stdexcept>
 #include <span>
 #include <vector>
 
@@ -33,6 +34,10 @@ void run_program(const Program& prog, std::span<const Chunk> inputs, const Shape
 extern template void run_program<float>(const Program&, std::span<const Chunk>, const Shape&, const ValueSink<float>&);
 extern template void run_program<double>(const Program&, std::span<const Chunk>, const Shape&,
                                          const ValueSink<double>&);
+extern template void run_program<int64_t>(const Program&, std::span<const Chunk>, const Shape&,
+                                          const ValueSink<int64_t>&);
+extern template void run_program<uint64_t>(const Program&, std::span<const Chunk>, const Shape&,
+                                           const ValueSink<uint64_t>&);
 
 // Runs the program in its compute type, handing each run of consecutive output values
 // to `segment(offset, len, values)` (a generic lambda: values are float or double).
@@ -42,6 +47,7 @@ void run_program_as_computed(const Program& prog, std::span<const Chunk> inputs,
   auto by_rows = [&](int64_t offset, int64_t width, int64_t rows, int64_t stride, const auto* values) {
     for (int64_t r = 0; r < rows; ++r) segment(offset + r * stride, width, values + r * width);
   };
+  if (!dtype_is_float(prog.compute)) throw std::invalid_argument("integer programs are for the elementwise kernel");
   if (prog.compute == DType::kFloat32) {
     run_program<float>(prog, inputs, shape, ValueSink<float>(by_rows));
   } else {

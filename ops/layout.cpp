@@ -1,6 +1,8 @@
 #include "ops/layout.hpp"
 
 #include <algorithm>
+#include <cstring>
+#include <span>
 
 #include "ops/kernel_util.hpp"
 #include "ops/simd.hpp"
@@ -138,11 +140,168 @@ Chunk assemble_kernel(KernelContext& ctx) {
 }
 
 
+Chunk reshape_kernel(KernelContext& ctx) {
+  check_inputs(ctx, 1, "reshape");
+  check_no_trailing(ctx.params, "reshape");
+  const Chunk& in = ctx.inputs[0];
+  if (in.dtype != ctx.out_dtype) fail("reshape: dtype changes");
+  if (in.num_elements() != shape_size(ctx.out_shape)) {
+    fail("reshape: input of shape " + shape_to_string(in.shape) + " for output " + shape_to_string(ctx.out_shape));
+  }
+  return Chunk{in.dtype, ctx.out_shape, in.buffer};
+}
+
+Shape without_ones(const Shape& s) {
+  Shape out;
+  for (int64_t d : s)
+    if (d != 1) out.push_back(d);
+  return out;
+}
+
+// Where the output's positions along one axis are read: the input block (an index into
+// the blocks read along the axis, -1 for the fill value) and the index within it.
+struct AxisSources {
+  std::vector<int32_t> block;
+  std::vector<int64_t> local;
+};
+
+AxisSources axis_sources(const std::vector<GatherRun>& runs, const std::vector<int64_t>& offsets,
+                         const std::vector<int64_t>& sizes) {
+  AxisSources s;
+  for (const GatherRun& r : runs) {
+    for (int64_t k = 0; k < r.count; ++k) {
+      if (r.first == -1) {
+        s.block.push_back(-1);
+        s.local.push_back(0);
+        continue;
+      }
+      const int64_t idx = r.first + k * r.step;
+      const auto j = std::upper_bound(offsets.begin(), offsets.end(), idx) - offsets.begin() - 1;
+      if (j < 0 || idx >= offsets[j] + sizes[j]) fail("gather: index " + std::to_string(idx) + " is in no block read");
+      s.block.push_back(static_cast<int32_t>(j));
+      s.local.push_back(idx - offsets[j]);
+    }
+  }
+  return s;
+}
+
+template <typename E>
+void gather_elements(std::span<const Chunk> inputs, const std::vector<AxisSources>& src,
+                     const std::vector<std::vector<int64_t>>& sizes, const std::vector<int64_t>& input_strides, E fill,
+                     E* out) {
+  const size_t nd = src.size();
+  if (nd == 0) {
+    out[0] = inputs[0].data<E>()[0];
+    return;
+  }
+  const AxisSources& last = src[nd - 1];
+  const auto row = static_cast<int64_t>(last.block.size());
+  int64_t rows = 1;
+  for (size_t d = 0; d + 1 < nd; ++d) rows *= static_cast<int64_t>(src[d].block.size());
+  std::vector<int64_t> idx(nd - 1, 0);
+  for (int64_t r = 0; r < rows; ++r, out += row) {
+    bool filled = false;
+    int64_t base = 0, row_offset = 0;
+    for (size_t d = 0; d + 1 < nd; ++d) {
+      const int32_t j = src[d].block[idx[d]];
+      if (j < 0) {
+        filled = true;
+        break;
+      }
+      base += j * input_strides[d];
+      row_offset = row_offset * sizes[d][j] + src[d].local[idx[d]];
+    }
+    if (filled) {
+      std::fill_n(out, row, fill);
+    } else {
+      for (int64_t o = 0; o < row;) {
+        const int32_t j = last.block[o];
+        if (j < 0) {
+          out[o++] = fill;
+          continue;
+        }
+        const E* s = inputs[base + j].data<E>() + row_offset * sizes[nd - 1][j];
+        // A run of consecutive indices in one block is one copy.
+        int64_t end = o + 1;
+        while (end < row && last.block[end] == j && last.local[end] == last.local[end - 1] + 1) ++end;
+        if (end - o > 1) {
+          std::memcpy(out + o, s + last.local[o], static_cast<size_t>(end - o) * sizeof(E));
+          o = end;
+        } else {
+          out[o] = s[last.local[o]];
+          ++o;
+        }
+      }
+    }
+    for (size_t d = idx.size(); d-- > 0;) {
+      if (++idx[d] < static_cast<int64_t>(src[d].block.size())) break;
+      idx[d] = 0;
+    }
+  }
+}
+
+Chunk gather_kernel(KernelContext& ctx) {
+  const auto p = read_params<GatherParams>(ctx, "gather");
+  const size_t nd = p.runs.size();
+  if (p.block_offsets.size() != nd) fail("gather: block offsets and runs name different dims");
+  // The inputs are every combination of the blocks read along each axis, in C order.
+  std::vector<int64_t> input_strides(nd, 1);
+  uint64_t n_inputs = 1;
+  for (size_t d = nd; d-- > 0;) {
+    input_strides[d] = static_cast<int64_t>(n_inputs);
+    if (p.block_offsets[d].empty() || p.block_offsets[d].size() > ctx.inputs.size()) fail("gather: bad block offsets");
+    n_inputs *= p.block_offsets[d].size();
+    if (n_inputs > ctx.inputs.size()) fail("gather: parameters name more inputs than the task has");
+  }
+  check_inputs(ctx, n_inputs, "gather");
+  std::vector<std::vector<int64_t>> sizes(nd);
+  for (size_t d = 0; d < nd; ++d) {
+    if (!std::is_sorted(p.block_offsets[d].begin(), p.block_offsets[d].end())) fail("gather: block offsets not ascending");
+    for (size_t j = 0; j < p.block_offsets[d].size(); ++j) {
+      const Chunk& in = ctx.inputs[j * static_cast<size_t>(input_strides[d])];
+      if (in.shape.size() != nd) fail("gather: input dims do not match the parameters");
+      sizes[d].push_back(in.shape[d]);
+    }
+  }
+  for (size_t i = 0; i < ctx.inputs.size(); ++i) {
+    const Chunk& in = ctx.inputs[i];
+    if (in.dtype != ctx.out_dtype) fail("gather: dtype changes");
+    for (size_t d = 0; d < nd; ++d) {
+      const size_t j = (i / static_cast<size_t>(input_strides[d])) % p.block_offsets[d].size();
+      if (in.shape.size() != nd || in.shape[d] != sizes[d][j]) fail("gather: input blocks do not form a grid");
+    }
+  }
+  // The runs must make the output's shape (up to size-1 axes) before any is expanded.
+  Shape counts(nd, 0);
+  for (size_t d = 0; d < nd; ++d) {
+    for (const GatherRun& r : p.runs[d]) {
+      if (r.count < 0 || r.count > std::max<int64_t>(1, shape_size(ctx.out_shape))) fail("gather: bad run length");
+      counts[d] += r.count;
+    }
+  }
+  if (without_ones(counts) != without_ones(ctx.out_shape) &&
+      !(shape_size(counts) == 0 && shape_size(ctx.out_shape) == 0)) {
+    fail("gather: runs of shape " + shape_to_string(counts) + " for output " + shape_to_string(ctx.out_shape));
+  }
+  Chunk out = Chunk::allocate(ctx.out_dtype, ctx.out_shape);
+  if (out.num_elements() == 0) return out;
+  std::vector<AxisSources> src(nd);
+  for (size_t d = 0; d < nd; ++d) src[d] = axis_sources(p.runs[d], p.block_offsets[d], sizes[d]);
+  visit_dtype(ctx.out_dtype, [&](auto t) {
+    using T = decltype(t);
+    const T fill = convert<T>(p.fill);
+    gather_elements<T>(ctx.inputs, src, sizes, input_strides, fill, out.mutable_data<T>());
+  });
+  return out;
+}
+
 }  // namespace
 
 void register_layout_ops(OpRegistry& r) {
   r.add(kTranspose, transpose_kernel, CostClass::kDataBound);
   r.add(kAssemble, assemble_kernel, CostClass::kDataBound);
+  r.add(kReshape, reshape_kernel, CostClass::kDataBound);
+  r.add(kGather, gather_kernel, CostClass::kDataBound);
 }
 
 }  // namespace rsdat::ops

@@ -36,6 +36,31 @@ inline std::string assemble_params(const std::vector<int64_t>& out_offset,
   return encode_params(AssembleParams{out_offset, in_offsets});
 }
 
+// "reshape": one input; the output is its elements in the same C order under the
+// output's shape (as many elements, same dtype). The output shares the input's
+// buffer: nothing is copied (reshape, expand_dims, squeeze, concatenate).
+inline constexpr const char* kReshape = "reshape";
+
+// "gather": an output block of elements picked from input blocks along each axis
+// independently (slices with any step, take, flip, roll, pad). Per input axis: the
+// global offsets of the input blocks read, ascending (the inputs are every
+// combination of them, in C order), and the global input indices at the output's
+// positions along the axis as runs (first, step, count), a run with first -1 standing
+// for `fill`. The output has the runs' element count and the inputs' dtype; its shape
+// may drop or add size-1 axes.
+inline constexpr const char* kGather = "gather";
+struct GatherRun {
+  int64_t first = 0, step = 1, count = 0;
+  template <typename A> void fields(A& a) { a(first, step, count); }
+};
+struct GatherParams {
+  static constexpr uint8_t kVersion = 1;
+  std::vector<std::vector<int64_t>> block_offsets;
+  std::vector<std::vector<GatherRun>> runs;
+  double fill = 0;
+  template <typename A> void fields(A& a) { a(block_offsets, runs, fill); }
+};
+
 void register_layout_ops(OpRegistry& registry);
 
 }  // namespace rsdat::ops

@@ -10,6 +10,7 @@
 #include <capnp/message.h>
 #include <map>
 #include "rsdat/array.hpp"
+#include "rsdat/shape.hpp"
 
 namespace rsdat {
 namespace {
@@ -339,6 +340,92 @@ TEST(TaskGroup, RefusesPatternsThatDoNotFit) {
   EXPECT_EQ(t.deps, (std::vector<TaskKey>{{7, 1}}));
   g.expand(0, t);
   EXPECT_EQ(t.deps, (std::vector<TaskKey>{{7, 0}, {7, 1}}));
+}
+
+// The tasks of `a` made by its own node (not its inputs').
+std::vector<TaskSpec> own_tasks(const Array& a) {
+  std::vector<TaskSpec> own;
+  for (TaskSpec& t : detail::lower_graph(*a.node()))
+    if (t.key.token == a.node()->token) own.push_back(std::move(t));
+  return own;
+}
+
+TEST(Graph, ViewsReadOnlyTheBlocksTheyTouch) {
+  auto x = random::uniform({100, 60}, {10, 20}, 1);
+  // x[25:45, 20:40]: rows from blocks 2..4, columns from block 1 only.
+  auto v = view(x, range(25, 45), range(20, 40));
+  EXPECT_EQ(v.chunks(), (Chunks{{5, 10, 5}, {20}}));
+  std::set<uint64_t> read;
+  for (const TaskSpec& t : own_tasks(v))
+    for (const TaskKey& k : t.deps) read.insert(k.chunk);
+  EXPECT_EQ(read, (std::set<uint64_t>{2 * 3 + 1, 3 * 3 + 1, 4 * 3 + 1}));
+  // A whole block is that block: the output shares its buffer, nothing is copied.
+  for (const TaskSpec& t : own_tasks(v)) EXPECT_EQ(t.op, t.shape[0] == 10 ? ops::kReshape : ops::kGather);
+  // Every 7th row: pieces of blocks joined up to a block's size.
+  auto s = view(x, range(_, _, 7));
+  EXPECT_EQ(s.shape(), (Shape{15, 60}));
+  int64_t total = 0;
+  for (int64_t c : s.chunks()[0]) {
+    EXPECT_LE(c, 10);
+    total += c;
+  }
+  EXPECT_EQ(total, 15);
+  EXPECT_EQ(view(x, all()).node(), x.node());
+}
+
+TEST(Graph, ReshapeAndJoiningNeverCopyElements) {
+  auto x = random::uniform({6, 8, 5}, {3, 8, 5}, 1);
+  // Merging the last two axes: block i of the result is block i of x.
+  auto r = reshape(x, {6, 40});
+  EXPECT_EQ(r.chunks(), (Chunks{{3, 3}, {40}}));
+  for (const TaskSpec& t : own_tasks(r)) EXPECT_EQ(t.op, ops::kReshape);
+  // Axes merged must be whole but the first: x is rechunked first, as dask does.
+  auto y = random::uniform({6, 8}, {3, 4}, 2);
+  auto ry = reshape(y, {48});
+  EXPECT_EQ(ry.chunks()[0], std::vector<int64_t>(6, 8));  // blocks of 12 elements become rows of 8
+  for (const TaskSpec& t : own_tasks(ry)) EXPECT_EQ(t.op, ops::kReshape);
+  auto c = concatenate({x, x}, 0);
+  EXPECT_EQ(c.chunks()[0], (std::vector<int64_t>{3, 3, 3, 3}));
+  for (const TaskSpec& t : own_tasks(c)) EXPECT_EQ(t.op, ops::kReshape);
+  for (const TaskSpec& t : own_tasks(expand_dims(x, 1))) EXPECT_EQ(t.op, ops::kReshape);
+}
+
+TEST(Graph, BadIndexingAndShapesThrowNamingTheOperation) {
+  auto x = random::uniform({6, 8}, {2, 3}, 0);
+  auto expect_message = [](auto f, const std::string& want) {
+    try {
+      f();
+      ADD_FAILURE() << "no exception, wanted " << want;
+    } catch (const std::exception& e) {
+      EXPECT_NE(std::string(e.what()).find(want), std::string::npos) << e.what();
+    }
+  };
+  EXPECT_THROW(view(x, 6), std::out_of_range);
+  EXPECT_THROW(view(x, 0, -9), std::out_of_range);
+  EXPECT_THROW(view(x, 0, 0, 0), std::invalid_argument);
+  EXPECT_THROW(view(x, range(0, 4, 0)), std::invalid_argument);
+  EXPECT_THROW(take(x, {8}, 1), std::out_of_range);
+  EXPECT_THROW(take(x, {0}, 2), std::invalid_argument);
+  EXPECT_THROW(compress({false, false, false, false, false, false, false, true}, x, 0), std::out_of_range);
+  expect_message([&] { reshape(x, {5, 10}); }, "reshape: cannot reshape an array of size 48 into shape (5, 10)");
+  EXPECT_THROW(reshape(x, {-1, -1}), std::invalid_argument);
+  EXPECT_THROW(reshape(x, {-1, 5}), std::invalid_argument);
+  expect_message([&] { squeeze(x, 0); }, "squeeze: cannot select an axis to squeeze out");
+  EXPECT_THROW(expand_dims(x, 3), std::invalid_argument);
+  EXPECT_THROW(moveaxis(x, {0}, {0, 1}), std::invalid_argument);
+  EXPECT_THROW(swapaxes(x, 0, 2), std::invalid_argument);
+  EXPECT_THROW(flip(x, 2), std::invalid_argument);
+  EXPECT_THROW(roll(x, 1, -3), std::invalid_argument);
+  expect_message([&] { concatenate({x, random::uniform({5, 7}, {2, 3}, 1)}, 0); },
+                 "concatenate: shapes (6, 8) and (5, 7) differ other than along axis 0");
+  EXPECT_THROW(concatenate({}, 0), std::invalid_argument);
+  EXPECT_THROW(concatenate({full({}, {}, 1.0)}, 0), std::invalid_argument);
+  expect_message([&] { stack({x, x.T()}); }, "stack: all input arrays must have the same shape, got (6, 8) and (8, 6)");
+  expect_message([&] { pad(x, {{1, 1}}, "mirror"); }, "pad: mode \"mirror\"");
+  EXPECT_THROW(pad(x, {{1, 1}, {1, 1}, {1, 1}}), std::invalid_argument);
+  EXPECT_THROW(pad(x, {{-1, 1}}), std::invalid_argument);
+  EXPECT_THROW(pad(zeros({0, 3}, {1, 1}), {{1, 1}}, "edge"), std::invalid_argument);
+  EXPECT_THROW(eye(-1), std::invalid_argument);
 }
 
 }  // namespace

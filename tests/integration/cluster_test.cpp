@@ -360,6 +360,35 @@ uint64_t keys_held(Client& c) {
   return held;
 }
 
+// A local array of 1 GiB goes to the workers once, in batches, when from_array is
+// called; computations on it then send no chunk of it again, and it is released with
+// the Array.
+TEST_F(ClusterTest, FromArrayOfAGigabyteIsSentOnceAndStays) {
+  const size_t n = 1ull << 28;  // float32: 1 GiB
+  xt::xarray<float> local = xt::xarray<float>::from_shape({n / 4096, 4096});
+  for (size_t k = 0; k < n; ++k) local.flat(k) = static_cast<float>(k % 1000) * 0.25f;
+  const uint64_t before = keys_held(*client_);
+  {
+    Array a = from_array(local, {8192, 4096}, client_);  // 8 chunks of 128 MiB, in pieces
+    EXPECT_EQ(keys_held(*client_), before + 8);
+    Array col = view(a, all(), 7);
+    xt::xarray<float> got = col.compute<float>(client_);
+    EXPECT_EQ(client_->last_stats().tasks, 8u);  // the view's, none of from_array
+    ASSERT_EQ(got.size(), n / 4096);
+    for (size_t r = 0; r < got.size(); r += 997) ASSERT_EQ(got(r), local(r, 7)) << r;
+    // 1000 values repeat 268435.456 times: the exact sum, in float64.
+    double expect = 0;
+    for (size_t k = 0; k < n; ++k) expect += static_cast<double>(local.flat(k));
+    EXPECT_DOUBLE_EQ(a.astype(DType::kFloat64).sum().item(client_), expect);
+  }
+  bool released = false;
+  for (int i = 0; i < 100 && !released; ++i) {
+    released = keys_held(*client_) == before;
+    if (!released) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(released) << "from_array's chunks still held after the Array went";
+}
+
 TEST_F(ClusterTest, APersistedArrayDroppedOnAnotherThreadReleasesItsChunks) {
   Array p = random::uniform({40, 40}, {10, 10}, 43).persist(client_);
   EXPECT_EQ(keys_held(*client_), 16u);

@@ -190,6 +190,26 @@ TEST_F(ZarrTest, RoundTripThroughRsdatKeepsValuesAndDims) {
   EXPECT_EQ((x * 2.0).compute<float>(client_), from_zarr(store).compute<float>(client_));
 }
 
+// A view of a store reads the chunk files it touches and no others: every other chunk
+// file is garbage here, and the view still computes.
+TEST_F(ZarrTest, AViewReadsOnlyTheChunksItTouches) {
+  const std::string store = (dir_ / "view.zarr").string();
+  Array x = random::uniform({40, 50}, {10, 10}, 8, DType::kFloat32);
+  write_zarr(x, store, "", {}, client_);
+  // Rows 12..27 and columns 31..38: chunks (1..2, 3).
+  for (int64_t i = 0; i < 4; ++i) {
+    for (int64_t j = 0; j < 5; ++j) {
+      if ((i == 1 || i == 2) && j == 3) continue;
+      write_text(store + "/" + std::to_string(i) + "." + std::to_string(j), "not a chunk");
+    }
+  }
+  Array z = from_zarr(store);
+  auto expect = view(x, range(12, 28), range(31, 39)).compute<float>(client_);
+  EXPECT_EQ(view(z, range(12, 28), range(31, 39)).compute<float>(client_), expect);
+  EXPECT_EQ(view(z, range(27, 11, -1), 35).compute<float>(client_), view(x, range(27, 11, -1), 35).compute<float>(client_));
+  EXPECT_THROW(z.compute<float>(client_), TaskError);  // the garbage is read when touched
+}
+
 TEST_F(ZarrTest, BadStoresGiveClearErrorsNamingTheFile) {
   auto expect_throw = [](auto&& f, const std::string& needle) {
     try {

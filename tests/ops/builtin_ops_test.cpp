@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include <cmath>
 #include <numeric>
 #include <random>
@@ -203,6 +205,33 @@ TEST(BuiltinOps, MalformedProgramsFailTheTask) {
   std::vector<Instruction> p{{Instr::kLoad, 0}};
   EXPECT_TRUE(fails(spec(kElementwise, elementwise_params(DType::kFloat64, p), DType::kFloat64, {4}), {wrong}));
   EXPECT_TRUE(fails(spec("nope", "", DType::kFloat64, {4}), {}));
+}
+
+// Integer programs: exact, and no divisor or instruction traps the worker.
+TEST(BuiltinOps, IntegerProgramsAreExactAndNeverTrap) {
+  Chunk a = make(DType::kInt64, {4}, [](int64_t i) { return i == 0 ? 0 : (i == 1 ? -1 : (i == 2 ? 9 : 7)); });
+  Chunk low = make(DType::kInt64, {4}, [](int64_t) { return 0; });
+  low.mutable_data<int64_t>()[0] = std::numeric_limits<int64_t>::min();
+  low.mutable_data<int64_t>()[1] = std::numeric_limits<int64_t>::max();
+  auto run = [&](Instr op) {
+    std::vector<Instruction> p{{Instr::kLoad, 0}, {Instr::kLoad, 1}, {op}};
+    return run_ok(spec(kElementwise, elementwise_params(DType::kInt64, p), DType::kInt64, {4}), {low, a});
+  };
+  // lowest // -1 and lowest % -1 wrap (NumPy's results), x // 0 and x % 0 give 0.
+  Chunk q = run(Instr::kFloorDivide), m = run(Instr::kMod);
+  EXPECT_EQ(q.data<int64_t>()[0], 0);
+  EXPECT_EQ(q.data<int64_t>()[1], -std::numeric_limits<int64_t>::max());
+  EXPECT_EQ(m.data<int64_t>()[1], 0);
+  Chunk big = run(Instr::kAdd);
+  EXPECT_EQ(big.data<int64_t>()[1], std::numeric_limits<int64_t>::max() - 1);  // exact beyond 2^53
+  // A float function or a fractional constant in an integer program is refused.
+  auto refused = [&](std::vector<Instruction> p) {
+    return fails(spec(kElementwise, elementwise_params(DType::kInt64, p), DType::kInt64, {4}), {a});
+  };
+  EXPECT_TRUE(refused({{Instr::kLoad, 0}, {Instr::kLoad, 0}, {Instr::kDiv}}));
+  EXPECT_TRUE(refused({{Instr::kLoad, 0}, {Instr::kSin}}));
+  EXPECT_TRUE(refused({{Instr::kLoad, 0}, {Instr::kConst, 0.5}, {Instr::kAdd}}));
+  EXPECT_TRUE(refused({{Instr::kLoad, 0}, {Instr::kConst, -1}, {Instr::kPow}}));  // negative power of integers
 }
 
 TEST(BuiltinOps, TransposeAnyPermutation) {

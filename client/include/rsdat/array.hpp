@@ -117,6 +117,13 @@ Array arange(double start, double stop, double step = 1, int64_t chunk = 1 << 20
 // is left out), in chunks of `chunk`.
 Array linspace(double start, double stop, int64_t num = 50, int64_t chunk = 1 << 20, bool endpoint = true,
                DType dtype = DType::kFloat64);
+// The n × m (default n × n) array with ones on diagonal k (0: the main one, positive:
+// above it) and zeros elsewhere (numpy.eye), in square chunks of `chunk`.
+Array eye(int64_t n, std::optional<int64_t> m = std::nullopt, int64_t k = 0, int64_t chunk = 4096,
+          DType dtype = DType::kFloat64);
+// An array whose values are not to be relied on (numpy.empty): it costs what zeros
+// does, as rsdat fills new blocks anyway.
+Array empty(const Shape& shape, const Shape& chunks, DType dtype = DType::kFloat64);
 // Every element holds its index along `axis` (like one array of numpy.indices).
 Array coordinate(const Shape& shape, const Shape& chunks, int64_t axis, DType dtype = DType::kFloat64);
 namespace random {
@@ -134,8 +141,13 @@ Array uniform(const Shape& shape, const Shape& chunks, uint64_t seed = 0, DType 
 // logarithms and trigonometry (sqrt, cbrt, exp, exp2, expm1, log, log2, log10, log1p,
 // sin, cos, tan, arcsin, arccos, arctan, arctan2, sinh, cosh, tanh, arcsinh, arccosh,
 // arctanh, hypot, deg2rad, rad2deg), negative, abs, square, sign, reciprocal, and the
-// tests isnan, isfinite, isinf. Computed in float32 or float64 (integers exactly up to
-// 2^53). A binary function takes two arrays, or an array and a C++ scalar on either
+// tests isnan, isfinite, isinf; and on integer and bool arrays only, bitwise_and,
+// bitwise_or, bitwise_xor, invert, left_shift and right_shift (floats throw
+// std::invalid_argument). Integer and bool values compute exactly in 64-bit integers,
+// each result wrapped into its dtype as NumPy's integers wrap (a zero divisor gives 0,
+// a negative integer power fails the task); with floats involved, in float32 or
+// float64. A 0-d array promotes as an array (NumPy 2's rule), a C++ scalar as a Python
+// scalar. A binary function takes two arrays, or an array and a C++ scalar on either
 // side (see rsdat/scalar.hpp for the scalar's dtype).
 namespace detail {
 template <typename S>
@@ -186,6 +198,7 @@ RSDAT_OPERATOR(>, greater)
 RSDAT_OPERATOR(>=, greater_equal)
 #undef RSDAT_OPERATOR
 Array operator-(const Array& a);
+// Logical on bool arrays, bitwise on integer ones (numpy's & | ^ ~).
 Array operator&(const Array& a, const Array& b);
 Array operator|(const Array& a, const Array& b);
 Array operator^(const Array& a, const Array& b);
