@@ -63,10 +63,12 @@ Array reduce(const Array& a, std::vector<int64_t> axes_in, ops::ReduceKind kind,
       throw std::invalid_argument(std::string(name) + ": zero-size axis has no identity");
     }
   }
-  const DType pdt = ops::partial_dtype(kind, in.dtype);
   double count = 1;
   for (int64_t ax : axes) count *= static_cast<double>(in.shape[ax]);
   fin.count = count;
+  int64_t reduced_size = 1;
+  for (int64_t ax : axes) reduced_size *= in.shape[ax];
+  const DType pdt = arg ? ops::arg_partial_dtype(in.dtype, reduced_size) : ops::partial_dtype(kind, in.dtype);
   // The arg kinds number the elements in C order over the reduced axes.
   std::vector<int64_t> index_strides(axes.size(), 1);
   for (size_t i = axes.size(); i-- > 1;) index_strides[i - 1] = index_strides[i] * in.shape[axes[i]];

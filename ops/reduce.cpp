@@ -97,11 +97,15 @@ bool is_arg(ReduceKind kind) {
          kind == ReduceKind::kNanArgMax;
 }
 
+DType arg_partial_dtype(DType in, int64_t count) {
+  return dtype_size(in) <= 4 && count <= std::numeric_limits<int32_t>::max() ? DType::kInt32 : DType::kInt64;
+}
+
 int64_t partial_lead(ReduceKind kind) { return is_moments(kind) ? 3 : is_arg(kind) ? 2 : 0; }
 
 DType partial_dtype(ReduceKind kind, DType in) {
   if (is_moments(kind)) return DType::kFloat64;
-  if (is_arg(kind)) return DType::kInt64;
+  if (is_arg(kind)) return DType::kInt64;  // arg_partial_dtype() may narrow it
   switch (partial_rule(kind)) {
     case PartialRule::kInput: return in;
     case PartialRule::kBool: return DType::kBool;
@@ -156,26 +160,41 @@ void visit_arg(ReduceKind kind, F&& f) {
   }
 }
 
-// The key NaN takes: above every value where it wins a max or loses a min, else below.
-constexpr int64_t arg_nan_key(bool is_max, bool nan_wins) {
-  return is_max == nan_wins ? std::numeric_limits<int64_t>::max() : std::numeric_limits<int64_t>::min();
+// Calls f(K{}) with K the integer type of an arg partial (int32 or int64).
+template <typename F>
+void visit_arg_partial(DType dtype, F&& f) {
+  if (dtype == DType::kInt32) {
+    f(int32_t{});
+  } else if (dtype == DType::kInt64) {
+    f(int64_t{});
+  } else {
+    fail("reduce: arg partials of dtype " + std::string(dtype_name(dtype)));
+  }
 }
 
-// An int64 that orders as the values of T do, -0.0 as 0.0 and NaN as nan_key: the
-// partials of every dtype compare as integers.
-template <typename T>
-int64_t arg_key(T v, int64_t nan_key) {
+// The key NaN takes: above every value where it wins a max or loses a min, else below.
+template <typename K>
+constexpr K arg_nan_key(bool is_max, bool nan_wins) {
+  return is_max == nan_wins ? std::numeric_limits<K>::max() : std::numeric_limits<K>::min();
+}
+
+// An integer K (at least as wide as T) that orders as the values of T do, -0.0 as 0.0
+// and NaN as nan_key: the partials of every dtype compare as integers.
+template <typename K, typename T>
+K arg_key(T v, K nan_key) {
+  static_assert(sizeof(T) <= sizeof(K));
   if constexpr (std::is_floating_point_v<T>) {
     if (std::isnan(v)) return nan_key;
-    const double d = v == 0 ? 0.0 : static_cast<double>(v);
-    int64_t bits;
-    std::memcpy(&bits, &d, sizeof bits);
-    // Negative doubles order backwards as integers: flip all bits but the sign.
-    return bits < 0 ? bits ^ std::numeric_limits<int64_t>::max() : bits;
-  } else if constexpr (std::is_unsigned_v<T> && sizeof(T) == 8) {
-    return static_cast<int64_t>(v ^ (uint64_t{1} << 63));
+    using F = std::conditional_t<sizeof(K) == 8, double, float>;
+    const F f = v == 0 ? F(0) : static_cast<F>(v);  // exact: T is no wider than F
+    K bits;
+    std::memcpy(&bits, &f, sizeof bits);
+    // Negative floats order backwards as integers: flip all bits but the sign.
+    return bits < 0 ? bits ^ std::numeric_limits<K>::max() : bits;
+  } else if constexpr (std::is_unsigned_v<T> && sizeof(T) == sizeof(K)) {
+    return static_cast<K>(v ^ (T{1} << (8 * sizeof(T) - 1)));
   } else {
-    return static_cast<int64_t>(v);
+    return static_cast<K>(v);
   }
 }
 
@@ -194,21 +213,24 @@ template <bool kMax, bool kNanWins, typename T>
 // Writes the final values of a combined partial (K elements per slot) into out.
 void finalize_into(ReduceKind kind, const FinalizeSpec& f, const Chunk& partial, int64_t k, Chunk& out) {
   if (is_arg(kind)) {
-    const int64_t* key = partial.data<int64_t>();
-    const int64_t* index = key + k;
-    visit_arg(kind, [&](auto is_max, auto nan_wins) {
-      if constexpr (!decltype(nan_wins)::value) {
-        constexpr int64_t nan_key = arg_nan_key(decltype(is_max)::value, false);
-        for (int64_t i = 0; i < k; ++i) {
-          // Only a slice of NaN keeps the NaN key: every number beats it.
-          if (key[i] == nan_key) fail(std::string(reduce_kind_name(kind)) + ": All-NaN slice encountered");
+    visit_arg_partial(partial.dtype, [&](auto ktag) {
+      using K = decltype(ktag);
+      const K* key = partial.data<K>();
+      const K* index = key + k;
+      visit_arg(kind, [&](auto is_max, auto nan_wins) {
+        if constexpr (!decltype(nan_wins)::value) {
+          constexpr K nan_key = arg_nan_key<K>(decltype(is_max)::value, false);
+          for (int64_t i = 0; i < k; ++i) {
+            // Only a slice of NaN keeps the NaN key: every number beats it.
+            if (key[i] == nan_key) fail(std::string(reduce_kind_name(kind)) + ": All-NaN slice encountered");
+          }
         }
-      }
-    });
-    visit_dtype(out.dtype, [&](auto t) {
-      using T = decltype(t);
-      T* d = out.mutable_data<T>();
-      for (int64_t i = 0; i < k; ++i) d[i] = convert<T>(index[i]);
+      });
+      visit_dtype(out.dtype, [&](auto t) {
+        using T = decltype(t);
+        T* d = out.mutable_data<T>();
+        for (int64_t i = 0; i < k; ++i) d[i] = convert<T>(index[i]);
+      });
     });
     return;
   }
@@ -353,11 +375,11 @@ struct ReduceRequest {
 // An arg partial where the reduced axes come first: the input is R rows of the K
 // output elements, walked in tiles of K so that a tile's winners stay in L1 while
 // every row passes over it once, the inner loop branch-free over contiguous values.
-template <bool kMax, bool kNanWins, typename T>
+template <bool kMax, bool kNanWins, typename T, typename K>
 [[gnu::always_inline]] inline void arg_rows_leading(const T* src, int64_t rows, int64_t k, const int64_t* row_index,
-                                                    int64_t* key, int64_t* index) {
+                                                    K* key, K* index) {
   constexpr int64_t kTile = 512;
-  constexpr int64_t nan_key = arg_nan_key(kMax, kNanWins);
+  constexpr K nan_key = arg_nan_key<K>(kMax, kNanWins);
   T best[kTile];
   int32_t row[kTile];
   for (int64_t t0 = 0; t0 < k; t0 += kTile) {
@@ -383,18 +405,17 @@ template <bool kMax, bool kNanWins, typename T>
     }
     for (int64_t j = 0; j < m; ++j) {
       key[t0 + j] = arg_key(best[j], nan_key);
-      index[t0 + j] = row_index[row[j]];
+      index[t0 + j] = static_cast<K>(row_index[row[j]]);  // fits: checked by the caller
     }
   }
 }
-template <bool kMax, bool kNanWins, typename T>
-void arg_rows_leading_generic(const T* src, int64_t rows, int64_t k, const int64_t* row_index, int64_t* key,
-                              int64_t* index) {
+template <bool kMax, bool kNanWins, typename T, typename K>
+void arg_rows_leading_generic(const T* src, int64_t rows, int64_t k, const int64_t* row_index, K* key, K* index) {
   arg_rows_leading<kMax, kNanWins>(src, rows, k, row_index, key, index);
 }
-template <bool kMax, bool kNanWins, typename T>
+template <bool kMax, bool kNanWins, typename T, typename K>
 [[gnu::target("avx2")]] void arg_rows_leading_avx2(const T* src, int64_t rows, int64_t k, const int64_t* row_index,
-                                                   int64_t* key, int64_t* index) {
+                                                   K* key, K* index) {
   arg_rows_leading<kMax, kNanWins>(src, rows, k, row_index, key, index);
 }
 bool cpu_has_avx2() {
@@ -402,13 +423,18 @@ bool cpu_has_avx2() {
   return has;
 }
 
-// The arg partial of one chunk: per output element the winner's key and index.
-template <bool kMax, bool kNanWins, typename T>
-void arg_partial(const T* src, const Shape& shape, const ReduceRequest& r, int64_t k, int64_t* key, int64_t* index) {
-  constexpr int64_t nan_key = arg_nan_key(kMax, kNanWins);
+// The arg partial of one chunk: per output element the winner's key and index, in K.
+template <bool kMax, bool kNanWins, typename T, typename K>
+void arg_partial(const T* src, const Shape& shape, const ReduceRequest& r, int64_t k, K* key, K* index) {
+  constexpr K nan_key = arg_nan_key<K>(kMax, kNanWins);
   const size_t nd = shape.size();
   const int64_t n = shape_size(shape);
   if (n == 0) return;
+  int64_t last_index = r.index_base;
+  for (size_t d = 0; d < nd; ++d) last_index += (shape[d] - 1) * r.index_strides[d];
+  if (r.index_base < 0 || last_index > std::numeric_limits<K>::max()) {
+    fail("reduce_partial: index out of the partial's range");
+  }
   size_t lead = 0;  // reduced axes before the first kept one
   while (lead < nd && r.reduced[lead]) ++lead;
   bool leading = true;
@@ -455,12 +481,12 @@ void arg_partial(const T* src, const Shape& shape, const ReduceRequest& r, int64
         }
       }
       best[o] = b;
-      index[o] = i;
+      index[o] = static_cast<K>(i);
     } else {
       for (int64_t j = 0; j < row; ++j) {
         if (index[o + j] < 0 || arg_better<kMax, kNanWins>(v[j], best[o + j])) {
           best[o + j] = v[j];
-          index[o + j] = ri;
+          index[o + j] = static_cast<K>(ri);
         }
       }
     }
@@ -476,15 +502,20 @@ void arg_partial(const T* src, const Shape& shape, const ReduceRequest& r, int64
   for (int64_t i = 0; i < k; ++i) key[i] = arg_key(best[i], nan_key);
 }
 
-// The partial of one input chunk (keepdims shape; a leading axis of partial_lead()).
-Chunk compute_partial(const ReduceRequest& r, const Chunk& in) {
+// The partial of one input chunk (keepdims shape; a leading axis of partial_lead()), of
+// dtype `pdt` (that of partial_dtype(), or for the arg kinds one of arg_partial_dtype()).
+Chunk compute_partial(const ReduceRequest& r, const Chunk& in, DType pdt) {
   const ReduceKind kind = r.kind;
   const std::vector<bool>& reduced = r.reduced;
   const Shape& keep = r.keep;
   const int64_t k = shape_size(keep);
   Shape pshape = keep;
   if (partial_lead(kind) > 0) pshape.insert(pshape.begin(), partial_lead(kind));
-  Chunk p = Chunk::allocate(partial_dtype(kind, in.dtype), pshape);
+  if (is_arg(kind) && pdt == DType::kInt32 && dtype_size(in.dtype) > 4) {
+    fail("reduce_partial: int32 keys of 8-byte values");
+  }
+  if (!is_arg(kind) && pdt != partial_dtype(kind, in.dtype)) fail("reduce_partial: partial of the wrong dtype");
+  Chunk p = Chunk::allocate(pdt, pshape);
   const int64_t count = k == 0 ? 0 : in.num_elements() / std::max<int64_t>(k, 1);
   if (count == 0 && !has_identity(kind)) fail(std::string(reduce_kind_name(kind)) + ": zero-size reduction");
   if ((kind == ReduceKind::kNanArgMin || kind == ReduceKind::kNanArgMax) && !dtype_is_float(in.dtype)) {
@@ -503,8 +534,14 @@ Chunk compute_partial(const ReduceRequest& r, const Chunk& in) {
     }
     if (is_arg(kind)) {
       visit_arg(kind, [&](auto is_max, auto nan_wins) {
-        int64_t* key = p.mutable_data<int64_t>();
-        arg_partial<decltype(is_max)::value, decltype(nan_wins)::value>(src, in.shape, r, k, key, key + k);
+        constexpr bool kMax = decltype(is_max)::value, kNanWins = decltype(nan_wins)::value;
+        visit_arg_partial(pdt, [&](auto ktag) {
+          using K = decltype(ktag);
+          if constexpr (sizeof(In) <= sizeof(K)) {
+            K* key = p.mutable_data<K>();
+            arg_partial<kMax, kNanWins>(src, in.shape, r, k, key, key + k);
+          }
+        });
       });
       return;
     }
@@ -544,6 +581,12 @@ ReduceRequest read_reduce(const ReducePartialParams& p, const Shape& in_shape) {
 }
 
 // The task's output from its partial: the partial itself, or finalised.
+// The dtype of a task's partial: the output's where the task outputs it, else (final
+// outputs) partial_dtype()'s.
+DType partial_dtype_of(const ReduceRequest& r, DType in, const KernelContext& ctx) {
+  return is_arg(r.kind) && r.fin.what == Finalize::kNone ? ctx.out_dtype : partial_dtype(r.kind, in);
+}
+
 Chunk finish_partial(const ReduceRequest& r, Chunk partial, KernelContext& ctx) {
   if (r.fin.what == Finalize::kNone) {
     if (partial.shape != ctx.out_shape || partial.dtype != ctx.out_dtype) {
@@ -610,7 +653,7 @@ Chunk reduce_partial_kernel(KernelContext& ctx) {
   check_inputs(ctx, 1, "reduce_partial");
   const Chunk& in = ctx.inputs[0];
   ReduceRequest r = read_reduce(read_params<ReducePartialParams>(ctx, "reduce_partial"), in.shape);
-  return finish_partial(r, compute_partial(r, in), ctx);
+  return finish_partial(r, compute_partial(r, in, partial_dtype_of(r, in.dtype, ctx)), ctx);
 }
 
 Chunk reduce_expr_partial_kernel(KernelContext& ctx) {
@@ -633,7 +676,7 @@ Chunk reduce_expr_partial_kernel(KernelContext& ctx) {
         for (int64_t i = 0; i < len; ++i) d[off + i] = convert<T>(v[i]);
       });
     });
-    return finish_partial(r, compute_partial(r, values), ctx);
+    return finish_partial(r, compute_partial(r, values, partial_dtype_of(r, values.dtype, ctx)), ctx);
   }
   return finish_partial(r, fused_partial(prog, ctx.inputs, p.block, expr_dtype, r), ctx);
 }
@@ -656,7 +699,8 @@ Chunk reduce_combine_kernel(KernelContext& ctx) {
   const bool bools = is_pairwise(kind) && partial_rule(kind) == PartialRule::kBool;
   const int64_t lead = partial_lead(kind);
   if ((accumulates && first.dtype != DType::kFloat64 && first.dtype != DType::kInt64) ||
-      (bools && first.dtype != DType::kBool) || (arg && first.dtype != DType::kInt64) ||
+      (bools && first.dtype != DType::kBool) ||
+      (arg && first.dtype != DType::kInt64 && first.dtype != DType::kInt32) ||
       (moments && first.dtype != DType::kFloat64) || (lead > 0 && (first.shape.empty() || first.shape[0] != lead))) {
     fail("reduce_combine: partials of the wrong type for this kind");
   }
@@ -667,18 +711,21 @@ Chunk reduce_combine_kernel(KernelContext& ctx) {
   for (size_t i = 1; i < ctx.inputs.size(); ++i) {
     const Chunk& c = ctx.inputs[i];
     if (arg) {
-      int64_t* ka = acc.mutable_data<int64_t>();
-      int64_t* ia = ka + k;
-      const int64_t* kb = c.data<int64_t>();
-      const int64_t* ib = kb + k;
-      visit_arg(kind, [&](auto is_max, auto) {
-        for (int64_t j = 0; j < k; ++j) {
-          const bool beats = decltype(is_max)::value ? kb[j] > ka[j] : kb[j] < ka[j];
-          if (beats || (kb[j] == ka[j] && ib[j] < ia[j])) {  // ties: NumPy's first occurrence
-            ka[j] = kb[j];
-            ia[j] = ib[j];
+      visit_arg_partial(first.dtype, [&](auto ktag) {
+        using K = decltype(ktag);
+        K* ka = acc.mutable_data<K>();
+        K* ia = ka + k;
+        const K* kb = c.data<K>();
+        const K* ib = kb + k;
+        visit_arg(kind, [&](auto is_max, auto) {
+          for (int64_t j = 0; j < k; ++j) {
+            const bool beats = decltype(is_max)::value ? kb[j] > ka[j] : kb[j] < ka[j];
+            if (beats || (kb[j] == ka[j] && ib[j] < ia[j])) {  // ties: NumPy's first occurrence
+              ka[j] = kb[j];
+              ia[j] = ib[j];
+            }
           }
-        }
+        });
       });
       continue;
     }

@@ -7,8 +7,9 @@
 // - kMoments and kNanMoments: partials of dtype float64, shape [3] + keepdims shape:
 //   count, mean, M2 (Chan et al.'s parallel update), finalised as var or std;
 //   kNanMoments leaves NaN values out (numpy.nanvar).
-// - kArgMin, kArgMax, kNanArgMin, kNanArgMax: partials of dtype int64, shape [2] +
-//   keepdims shape: the winner's value as an int64 key that orders as the values do, and its index,
+// - kArgMin, kArgMax, kNanArgMin, kNanArgMax: partials of dtype int32 or int64
+//   (arg_partial_dtype), shape [2] + keepdims shape: the winner's value as an integer
+//   key that orders as the values do, and its index,
 //   the flat C-order index over the reduced axes of the whole array. A combine keeps
 //   the better key, the lower index on ties: NumPy's first occurrence. NaN wins in
 //   argmin/argmax and loses in the nan forms; a slice of NaN only fails the task
@@ -47,8 +48,13 @@ enum class Identity : uint8_t { kZero, kOne, kHighest, kLowest, kNaNOrHighest, k
 
 // The kind's name ("sum", "moments"), or nullptr for a byte that is no kind.
 const char* reduce_kind_name(ReduceKind kind);
-// The dtype of the partials of `kind` over an input of dtype `in`.
+// The dtype of the partials of `kind` over an input of dtype `in` (for the arg kinds,
+// the widest: int64).
 DType partial_dtype(ReduceKind kind, DType in);
+// The dtype of arg partials that reduce `count` elements of dtype `in` into each output
+// element: int32 where both keys (values of 4 bytes or less) and indices fit, halving
+// what the tree stores and moves, else int64.
+DType arg_partial_dtype(DType in, int64_t count);
 // The result dtype of a pairwise kind over an input of dtype `in`.
 DType result_dtype(ReduceKind kind, DType in);
 // Whether a zero-size reduction of `kind` has a value (sum: 0) or is an error (min).

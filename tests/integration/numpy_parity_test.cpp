@@ -269,6 +269,11 @@ TEST_F(NumpyParityTest, ArgAndNanReductions) {
   }
   p.add("sum_bool_is_int64", (in.a > 0.5).sum({0}), "np.sum(a > 0.5, axis=0)");
   p.add("mean_bool", (in.a > 0.5).mean(), "np.mean(a > 0.5)");
+  // uint32 above int32's range, whose keys in the narrow partials are shifted.
+  p.add("argmax_uint32_large", (in.u.astype(DType::kUInt32) * 20000000).argmax(0),
+        "np.argmax(u.astype(np.uint32) * 20000000, axis=0)");
+  p.add("argmin_uint32_large_flat", (in.u.astype(DType::kUInt32) * 20000000).argmin(),
+        "np.argmin(u.astype(np.uint32) * 20000000)");
   p.add("argmax_int64_large", (in.i.astype(DType::kInt64) * int64_t{1000000007}).argmax(2),
         "np.argmax(i.astype(np.int64) * 1000000007, axis=2)");
   // nanvar and nanstd: NaN skipped, infinities make NaN, NaN where count - ddof <= 0.
