@@ -45,6 +45,7 @@ using Chunks = std::vector<std::vector<int64_t>>;  // per axis, the sizes of its
 // free: only the result's shape and grid differ, never an extra pass). The same as
 // the trailing (split_every, keepdims) arguments, by name:
 //   a.sum({0}, {.keepdims = true});  // a.sum({0}, 8, true)
+// (a.sum({0}, true) would pass true as split_every: 1, which throws.)
 struct ReduceOptions {
   int split_every = 8;
   bool keepdims = false;
