@@ -517,7 +517,8 @@ Chunk compute_partial(const ReduceRequest& r, const Chunk& in, DType pdt) {
   if (!is_arg(kind) && pdt != partial_dtype(kind, in.dtype)) fail("reduce_partial: partial of the wrong dtype");
   Chunk p = Chunk::allocate(pdt, pshape);
   const int64_t count = k == 0 ? 0 : in.num_elements() / std::max<int64_t>(k, 1);
-  if (count == 0 && !has_identity(kind)) fail(std::string(reduce_kind_name(kind)) + ": zero-size reduction");
+  // No output elements (a kept axis of size 0) need no values: NumPy gives an empty array.
+  if (count == 0 && k > 0 && !has_identity(kind)) fail(std::string(reduce_kind_name(kind)) + ": zero-size reduction");
   if ((kind == ReduceKind::kNanArgMin || kind == ReduceKind::kNanArgMax) && !dtype_is_float(in.dtype)) {
     fail(std::string(reduce_kind_name(kind)) + ": of a non-float dtype; argmin or argmax is the same");
   }
@@ -608,7 +609,9 @@ Chunk fused_partial(const Program& prog, std::span<const Chunk> inputs, const Sh
   const int64_t k = shape_size(r.keep);
   Chunk p = Chunk::allocate(partial_dtype(r.kind, vdt), r.keep);
   const int64_t count = k == 0 ? 0 : shape_size(shape) / k;  // values per output element
-  if (count == 0 && !has_identity(r.kind)) fail(std::string(reduce_kind_name(r.kind)) + ": zero-size reduction");
+  if (count == 0 && k > 0 && !has_identity(r.kind)) {
+    fail(std::string(reduce_kind_name(r.kind)) + ": zero-size reduction");
+  }
   const size_t nd = shape.size();
   const Shape st = c_strides(shape);
   Shape ks = c_strides(r.keep);

@@ -335,6 +335,10 @@ TEST(BadInput, NanArgOfAllNaNSliceFailsItsTask) {
     EXPECT_NE(std::string(e.what()).find("nanargmax: All-NaN slice encountered"), std::string::npos) << e.what();
   }
   EXPECT_EQ(holed.nanargmax(1).compute<int64_t>(&client).size(), 6u);  // every row has numbers
+  // No output elements, no error: along the full axis of a 4 x 0 array NumPy gives [].
+  auto empty = random::uniform({4, 0}, {2, 1}, 5);
+  EXPECT_EQ(empty.argmax(0).compute<int64_t>(&client).size(), 0u);
+  EXPECT_EQ(empty.min({0}).compute<double>(&client).size(), 0u);
 }
 
 }  // namespace
