@@ -105,6 +105,13 @@ std::vector<Workload> workloads(uint64_t memory_limit_per_worker, int workers) {
                  auto masked = where((a > 0.2) & isfinite(b), b, std::numeric_limits<double>::quiet_NaN());
                  return Outcome{masked.nanmean({0}).sum().item(&c)};
                }, ""});
+  // The time step of each pixel's maximum (argmax over time): a partial of (value,
+  // index) per pixel per chunk, combined down the time axis.
+  w.push_back({"argmax_time", [](Client& c, double s) {
+                 const int64_t y = std::max<int64_t>(1024, static_cast<int64_t>(4096 * std::sqrt(s)) / 1024 * 1024);
+                 auto x = random::uniform({64, y, y}, {8, 1024, 1024}, 9, DType::kFloat32);
+                 return Outcome{x.argmax(0).sum().item(&c)};
+               }, ""});
   return w;
 }
 

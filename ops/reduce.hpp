@@ -3,9 +3,18 @@
 // reduced axes with size 1.
 //
 // The pairwise kinds (sum, prod, min, max, ...) are defined in rsdat/reductions.def:
-// their partial type, identity and combining step. kMoments is the one other kind:
-// partials of dtype float64, shape [3] + keepdims shape: count, mean, M2 (Chan et al.'s
-// parallel update), finalised as var or std.
+// their partial type, identity and combining step. The others:
+// - kMoments and kNanMoments: partials of dtype float64, shape [3] + keepdims shape:
+//   count, mean, M2 (Chan et al.'s parallel update), finalised as var or std;
+//   kNanMoments leaves NaN values out (numpy.nanvar).
+// - kArgMin, kArgMax, kNanArgMin, kNanArgMax: partials of dtype int32 or int64
+//   (arg_partial_dtype), shape [2] + keepdims shape: the winner's value as an integer
+//   key that orders as the values do, and its index,
+//   the flat C-order index over the reduced axes of the whole array. A combine keeps
+//   the better key, the lower index on ties: NumPy's first occurrence. NaN wins in
+//   argmin/argmax and loses in the nan forms; a slice of NaN only fails the task
+//   ("All-NaN slice encountered"), as numpy.nanargmax raises. The nan forms take
+//   floating-point inputs only (on integers they are argmin/argmax).
 //
 // The client builds the tree with partial_dtype() and result_dtype() from here, and the
 // kernels compute with the same functions, so the two cannot disagree.
@@ -25,6 +34,12 @@ enum class ReduceKind : uint8_t {
 #define RSDAT_MONOID(name, Tag, code, partial, identity, step, combine) k##Tag = code,
 #include "rsdat/reductions.def"
   kMoments = 3,
+  // Codes above the pairwise ones: reductions.def must not use them.
+  kNanMoments = 11,
+  kArgMin = 12,
+  kArgMax = 13,
+  kNanArgMin = 14,
+  kNanArgMax = 15,
 };
 // The partial's and the result's dtype (see reductions.def).
 enum class PartialRule : uint8_t { kAccumulate, kInput, kBool };
@@ -33,17 +48,27 @@ enum class Identity : uint8_t { kZero, kOne, kHighest, kLowest, kNaNOrHighest, k
 
 // The kind's name ("sum", "moments"), or nullptr for a byte that is no kind.
 const char* reduce_kind_name(ReduceKind kind);
-// The dtype of the partials of `kind` over an input of dtype `in`.
+// The dtype of the partials of `kind` over an input of dtype `in` (for the arg kinds,
+// the widest: int64).
 DType partial_dtype(ReduceKind kind, DType in);
+// The dtype of arg partials that reduce `count` elements of dtype `in` into each output
+// element: int32 where both keys (values of 4 bytes or less) and indices fit, halving
+// what the tree stores and moves, else int64.
+DType arg_partial_dtype(DType in, int64_t count);
 // The result dtype of a pairwise kind over an input of dtype `in`.
 DType result_dtype(ReduceKind kind, DType in);
 // Whether a zero-size reduction of `kind` has a value (sum: 0) or is an error (min).
 bool has_identity(ReduceKind kind);
+// The leading axis of a partial: 3 for the moments kinds, 2 for the arg kinds, else 0
+// (no leading axis).
+int64_t partial_lead(ReduceKind kind);
+bool is_moments(ReduceKind kind);
+bool is_arg(ReduceKind kind);
 
 // What the final step produces from the combined partial: the partial as it is (not
 // final), the partial converted to the output dtype, or the mean, variance or
-// standard deviation.
-enum class Finalize : uint8_t { kNone = 0, kConvert = 1, kMean = 2, kVar = 5, kStd = 6 };
+// standard deviation, or the winner's index (arg kinds).
+enum class Finalize : uint8_t { kNone = 0, kConvert = 1, kMean = 2, kVar = 5, kStd = 6, kIndex = 7 };
 struct FinalizeSpec {
   Finalize what = Finalize::kNone;
   double count = 0;  // kMean: elements reduced into each output element
@@ -52,17 +77,23 @@ struct FinalizeSpec {
 };
 
 // "reduce_partial": one input; axes sorted. With a finalize spec other than kNone the
-// output is final (reduced axes dropped, output dtype).
+// output is final: reduced axes dropped, or kept with size 1 (keepdims: the same
+// values in the same order), in the output dtype. The arg kinds number the input's
+// elements: index_base + sum over the reduced axes of (position in the block) *
+// index_strides[i], one stride per reduced axis (others ignore both).
 inline constexpr const char* kReducePartial = "reduce_partial";
 struct ReducePartialParams {
-  static constexpr uint8_t kVersion = 1;
+  static constexpr uint8_t kVersion = 2;
   ReduceKind kind = ReduceKind::kSum;
   std::vector<int64_t> axes;
   FinalizeSpec fin;
-  template <typename A> void fields(A& a) { a(kind, axes, fin); }
+  int64_t index_base = 0;
+  std::vector<int64_t> index_strides;
+  template <typename A> void fields(A& a) { a(kind, axes, fin, index_base, index_strides); }
 };
-inline std::string reduce_partial_params(ReduceKind kind, const std::vector<int64_t>& axes, const FinalizeSpec& fin) {
-  return encode_params(ReducePartialParams{kind, axes, fin});
+inline std::string reduce_partial_params(ReduceKind kind, const std::vector<int64_t>& axes, const FinalizeSpec& fin,
+                                         int64_t index_base = 0, const std::vector<int64_t>& index_strides = {}) {
+  return encode_params(ReducePartialParams{kind, axes, fin, index_base, index_strides});
 }
 
 // "reduce_expr_partial": reduce_partial of an elementwise program's result over the
@@ -82,7 +113,8 @@ inline std::string reduce_expr_partial_params(const std::string& elementwise, DT
   return encode_params(ReduceExprPartialParams{elementwise, dtype, block, reduce_partial});
 }
 
-// "reduce_combine": n >= 1 partials of identical shape; elementwise combination.
+// "reduce_combine": n >= 1 partials of identical shape, in the order of the blocks they
+// come from; elementwise combination.
 inline constexpr const char* kReduceCombine = "reduce_combine";
 struct ReduceCombineParams {
   static constexpr uint8_t kVersion = 1;

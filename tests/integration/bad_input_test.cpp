@@ -12,6 +12,8 @@
 #include <capnp/serialize.h>
 
 #include <chrono>
+#include <cmath>
+#include <functional>
 #include <random>
 #include <zmq.hpp>
 
@@ -287,6 +289,56 @@ TEST(BadInput, OutOfOrderMessagesChangeNothingAndCostNoMemory) {
     EXPECT_LT(rss_of(cluster.worker_pids()[i]), worker_rss[i] + (64u << 20));
   }
   EXPECT_EQ(client.cluster_status().workers.size(), 2u);
+}
+
+// A message that names the operation, checked where the reduction is built.
+void expect_invalid(const std::function<Array()>& build, const std::string& message) {
+  try {
+    (void)build();
+    ADD_FAILURE() << "no exception, expected: " << message;
+  } catch (const std::invalid_argument& e) {
+    EXPECT_EQ(std::string(e.what()), message);
+  }
+}
+
+// Reductions refuse what NumPy refuses, when the graph is built: bad and repeated axes,
+// argmax and argmin of an empty axis, split_every < 2.
+TEST(BadInput, ReductionsRefuseBadAxesNamingTheOperation) {
+  auto x = random::uniform({6, 8}, {4, 3}, 1);
+  auto empty = random::uniform({4, 0}, {2, 1}, 2);
+  expect_invalid([&] { return x.argmax(2); }, "argmax: axis 2 is out of range for an array of 2 dims");
+  expect_invalid([&] { return x.nanargmin(-3); }, "nanargmin: axis -3 is out of range for an array of 2 dims");
+  expect_invalid([&] { return x.sum({0, -2}); }, "sum: repeated axis");
+  expect_invalid([&] { return x.nanvar({5}); }, "nanvar: axis 5 is out of range for an array of 2 dims");
+  expect_invalid([&] { return rsdat::std(x, {0}, 0, 1); }, "std: split_every must be at least 2");
+  expect_invalid([&] { return empty.argmax(1); }, "argmax: attempt to get argmax of an empty sequence");
+  expect_invalid([&] { return empty.argmin(); }, "argmin: attempt to get argmin of an empty sequence");
+  expect_invalid([&] { return empty.nanargmax(1, {.keepdims = true}); },
+                 "nanargmax: attempt to get argmax of an empty sequence");
+  expect_invalid([&] { return rsdat::argmin(random::uniform({3}, {1}, 3), 1); },
+                 "argmin: axis 1 is out of range for an array of 1 dims");
+  // Along the non-empty axis there is an answer per (zero) element, as in NumPy.
+  EXPECT_EQ(empty.argmax(0).shape(), Shape{0});
+}
+
+// nanargmax of a slice of NaN only: NumPy raises ValueError; lazily, compute() throws
+// TaskError with the kernel's message, and the cluster goes on serving.
+TEST(BadInput, NanArgOfAllNaNSliceFailsItsTask) {
+  LocalCluster cluster(LocalClusterOptions{.workers = 1, .threads_per_worker = 1, .memory_limit = "1GB"});
+  Client client(cluster, ClientOptions{.progress = false});
+  auto x = random::uniform({6, 8}, {4, 3}, 4);
+  auto holed = where(coordinate({6, 8}, {4, 3}, 1) > 6.0, std::nan(""), x);  // column 7: NaN
+  try {
+    (void)holed.nanargmax(0).compute<int64_t>(&client);
+    ADD_FAILURE() << "no exception";
+  } catch (const TaskError& e) {
+    EXPECT_NE(std::string(e.what()).find("nanargmax: All-NaN slice encountered"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(holed.nanargmax(1).compute<int64_t>(&client).size(), 6u);  // every row has numbers
+  // No output elements, no error: along the full axis of a 4 x 0 array NumPy gives [].
+  auto empty = random::uniform({4, 0}, {2, 1}, 5);
+  EXPECT_EQ(empty.argmax(0).compute<int64_t>(&client).size(), 0u);
+  EXPECT_EQ(empty.min({0}).compute<double>(&client).size(), 0u);
 }
 
 }  // namespace

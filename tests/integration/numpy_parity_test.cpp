@@ -641,5 +641,123 @@ TEST_F(NumpyParityTest, IntegerArithmeticIsExactAndWraps) {
   EXPECT_TRUE(p.check()) << p.report();
 }
 
+TEST_F(NumpyParityTest, ArgAndNanReductions) {
+  NumpyParity p("arg-and-nan-reductions");
+  Inputs in(p);
+  // A size-1 axis, and zeros of both signs (equal: ties, whichever chunk they are in).
+  Array s1 = p.input("s1", random::uniform({6, 1, 5}, {4, 1, 2}, 12));
+  Array z = p.input("z", where(in.a > 0.5, zeros_like(in.a), -0.0));
+  p.add("argmax_axis0", in.a.argmax(0), "np.argmax(a, axis=0)");
+  p.add("argmin_axis1", in.a.argmin(1), "np.argmin(a, axis=1)");
+  p.add("argmax_negative_axis", in.f.argmax(-1), "np.argmax(f, axis=-1)");
+  p.add("argmin_flat_is_0d", in.a.argmin(), "np.argmin(a)");
+  p.add("argmax_flat_deep_tree", in.a.argmax(std::nullopt, 2), "np.argmax(a)");
+  p.add("argmax_ties_first_i32", in.i.argmax(0), "np.argmax(i, axis=0)");
+  p.add("argmin_ties_first_u8", in.u.argmin(2), "np.argmin(u, axis=2)");
+  p.add("argmax_flat_ties", in.i.argmax(), "np.argmax(i)");
+  p.add("argmax_signed_zeros_tie", z.argmax(0), "np.argmax(z, axis=0)");
+  p.add("argmin_signed_zeros_flat", z.argmin(), "np.argmin(z)");
+  p.add("argmax_first_nan_wins", in.w.argmax(0), "np.argmax(w, axis=0)");
+  p.add("argmin_first_nan_wins", in.w.argmin(2), "np.argmin(w, axis=2)");
+  p.add("argmax_flat_first_nan", in.w.argmax(), "np.argmax(w)");
+  p.add("argmax_infinities", where(isnan(in.w), 0.5, in.w).argmax(1), "np.argmax(np.where(np.isnan(w), 0.5, w), axis=1)");
+  p.add("argmin_neg_infinity", where(isnan(in.w), 0.5, in.w).argmin(), "np.argmin(np.where(np.isnan(w), 0.5, w))");
+  p.add("nanargmax_axis0", in.w.nanargmax(0), "np.nanargmax(w, axis=0)");
+  p.add("nanargmin_axis1", in.w.nanargmin(1), "np.nanargmin(w, axis=1)");
+  p.add("nanargmax_flat", in.w.nanargmax(), "np.nanargmax(w)");
+  p.add("nanargmin_f32_flat", in.w.astype(DType::kFloat32).nanargmin(), "np.nanargmin(w.astype(np.float32))");
+  p.add("nanargmax_ints", in.i.nanargmax(1), "np.nanargmax(i, axis=1)");
+  p.add("argmax_fused_chain", (in.a * 2.0 - in.f).argmax(0), "np.argmax(a * 2.0 - f, axis=0)");
+  p.add("argmin_fused_flat", sin(in.a * 7.0).argmin(), "np.argmin(np.sin(a * 7.0))");
+  p.add("nanargmax_fused", (in.w * -1.0).nanargmax(2, 2), "np.nanargmax(w * -1.0, axis=2)");
+  p.add("argmax_size1_axis", s1.argmax(1), "np.argmax(s1, axis=1)");
+  p.add("argmin_size1_keepdims", s1.argmin(0, {.keepdims = true}), "np.argmin(s1, axis=0, keepdims=True)");
+  p.add("argmax_flat_keepdims", in.a.argmax(std::nullopt, 8, true), "np.argmax(a, keepdims=True)");
+  p.add("argmax_bool", (in.a > 0.9).argmax(0), "np.argmax(a > 0.9, axis=0)");
+  // Chunks wide enough (600 output elements: a tile of 512 and a rest) for the kernel's
+  // walk in tiles across rows, with ties (values rounded to 20 levels) and NaN.
+  Array r = random::uniform({10, 40, 30}, {4, 20, 30}, 13);
+  Array big = p.input("big", where(r > 0.93, std::nan(""), round(random::uniform({10, 40, 30}, {4, 20, 30}, 14) * 20.0)));
+  p.add("argmax_wide_nan_wins", big.argmax(0), "np.argmax(big, axis=0)");
+  p.add("argmin_wide_f32", big.astype(DType::kFloat32).argmin(0), "np.argmin(big.astype(np.float32), axis=0)");
+  p.add("nanargmax_wide", big.nanargmax(0), "np.nanargmax(big, axis=0)");
+  p.add("nanargmin_wide_keepdims", big.nanargmin(0, 2, true), "np.nanargmin(big, axis=0, keepdims=True)");
+  p.add("argmax_wide_ints", nan_to_num(big, -1.0).astype(DType::kInt16).argmax(0),
+        "np.argmax(np.nan_to_num(big, nan=-1.0).astype(np.int16), axis=0)");
+  p.add("argmin_wide_fused", (nan_to_num(big, 5.0) * -1.0).argmin(0), "np.argmin(np.nan_to_num(big, nan=5.0) * -1.0, axis=0)");
+  // Every dtype: argmax and argmin, and the sums' and means' result dtypes.
+  const std::vector<std::pair<DType, const char*>> ints = {
+      {DType::kInt8, "int8"},     {DType::kInt16, "int16"},   {DType::kInt32, "int32"},
+      {DType::kInt64, "int64"},   {DType::kUInt8, "uint8"},   {DType::kUInt16, "uint16"},
+      {DType::kUInt32, "uint32"}, {DType::kUInt64, "uint64"}, {DType::kFloat32, "float32"},
+      {DType::kFloat64, "float64"}};
+  for (const auto& dt : ints) {
+    const std::string t = dt.second;
+    const bool is_unsigned = t[0] == 'u';
+    Array x = (is_unsigned ? in.u : in.i).astype(dt.first);
+    const std::string xs = std::string(is_unsigned ? "u" : "i") + ".astype(np." + t + ")";
+    p.add("argmax_" + t, x.argmax(1), "np.argmax(" + xs + ", axis=1)");
+    p.add("argmin_flat_" + t, x.argmin(), "np.argmin(" + xs + ")");
+    p.add("sum_" + t, x.sum({0}), "np.sum(" + xs + ", axis=0)");
+    p.add("mean_" + t, x.mean({2}), "np.mean(" + xs + ", axis=2)", 1e-6);
+    p.add("nanvar_" + t, x.nanvar({0}), "np.nanvar(" + xs + ", axis=0)", 1e-5);
+  }
+  p.add("sum_bool_is_int64", (in.a > 0.5).sum({0}), "np.sum(a > 0.5, axis=0)");
+  p.add("mean_bool", (in.a > 0.5).mean(), "np.mean(a > 0.5)");
+  // uint32 above int32's range, whose keys in the narrow partials are shifted.
+  p.add("argmax_uint32_large", (in.u.astype(DType::kUInt32) * 20000000).argmax(0),
+        "np.argmax(u.astype(np.uint32) * 20000000, axis=0)");
+  p.add("argmin_uint32_large_flat", (in.u.astype(DType::kUInt32) * 20000000).argmin(),
+        "np.argmin(u.astype(np.uint32) * 20000000)");
+  p.add("argmax_int64_large", (in.i.astype(DType::kInt64) * int64_t{1000000007}).argmax(2),
+        "np.argmax(i.astype(np.int64) * 1000000007, axis=2)");
+  // nanvar and nanstd: NaN skipped, infinities make NaN, NaN where count - ddof <= 0.
+  p.add("nanvar_axis0", in.w.nanvar({0}), "np.nanvar(w, axis=0)");
+  p.add("nanvar_finite_ddof1", where(isinf(in.w), 0.25, in.w).nanvar({0, 2}, 1),
+        "np.nanvar(np.where(np.isinf(w), 0.25, w), axis=(0, 2), ddof=1)");
+  p.add("nanstd_finite", where(isinf(in.w), 0.25, in.w).nanstd({1}), "np.nanstd(np.where(np.isinf(w), 0.25, w), axis=1)");
+  p.add("nanstd_all", where(isinf(in.w), 0.25, in.w).nanstd(), "np.nanstd(np.where(np.isinf(w), 0.25, w))");
+  p.add("nanvar_f32", where(isinf(in.w), 0.25, in.w).astype(DType::kFloat32).nanvar({0}),
+        "np.nanvar(np.where(np.isinf(w), 0.25, w).astype(np.float32), axis=0)", 1e-5);
+  p.add("nanvar_ddof_too_large", where(isinf(in.w), 0.25, in.w).nanvar({2}, 4),
+        "np.nanvar(np.where(np.isinf(w), 0.25, w), axis=2, ddof=4)");
+  p.add("nanvar_all_nan_is_nan", (in.a * std::nan("")).nanvar({1}), "np.nanvar(a * np.nan, axis=1)");
+  p.add("nanstd_ints", in.i.nanstd({0}, 1), "np.nanstd(i, axis=0, ddof=1)");
+  // The free functions, as NumPy's.
+  p.add("free_sum", rsdat::sum(in.i, {-1}), "np.sum(i, axis=-1)");
+  p.add("free_min_max", rsdat::max(in.a, {0}) - rsdat::min(in.a, {0}), "np.max(a, axis=0) - np.min(a, axis=0)");
+  p.add("free_std", rsdat::std(in.a, {1}, 1), "np.std(a, axis=1, ddof=1)");
+  p.add("free_argmax", rsdat::argmax(in.f, 2), "np.argmax(f, axis=2)");
+  p.add("free_nanargmin", rsdat::nanargmin(in.w, 0), "np.nanargmin(w, axis=0)");
+  p.add("free_any_all", rsdat::any(in.i > 8, {0}) | rsdat::all(in.u, {0}, {.split_every = 2}),
+        "np.any(i > 8, axis=0) | np.all(u, axis=0)");
+  p.add("free_nanmean_ptp", rsdat::nanmean(in.w, {0}) + rsdat::ptp(in.a, {0}), "np.nanmean(w, axis=0) + np.ptp(a, axis=0)");
+  EXPECT_TRUE(p.check()) << p.report();
+}
+
+TEST_F(NumpyParityTest, Keepdims) {
+  NumpyParity p("keepdims");
+  Inputs in(p);
+  p.add("sum_keepdims", in.a.sum({0}, 8, true), "np.sum(a, axis=0, keepdims=True)");
+  p.add("sum_keepdims_options", in.i.sum({0, 2}, {.keepdims = true}), "np.sum(i, axis=(0, 2), keepdims=True)");
+  p.add("prod_keepdims_single_block", (in.a + 0.5).prod({-1}, {.split_every = 4, .keepdims = true}),
+        "np.prod(a + 0.5, axis=-1, keepdims=True)");
+  p.add("max_all_keepdims", in.w.max({}, 2, true), "np.max(w, keepdims=True)");
+  p.add("nanmin_keepdims", in.w.nanmin({1}, 8, true), "np.nanmin(w, axis=1, keepdims=True)");
+  p.add("mean_keepdims_broadcasts", in.a - in.a.mean({0}, 8, true), "a - np.mean(a, axis=0, keepdims=True)");
+  p.add("var_keepdims", in.f.var({1}, 1, 8, true), "np.var(f, axis=1, ddof=1, keepdims=True)", 1e-5);
+  p.add("std_keepdims_options", in.a.std({0, 1}, 0, {.keepdims = true}), "np.std(a, axis=(0, 1), keepdims=True)");
+  p.add("nanvar_keepdims", in.w.nanvar({0}, 0, {.keepdims = true}), "np.nanvar(w, axis=0, keepdims=True)");
+  p.add("nanmean_keepdims", in.w.nanmean({2}, 8, true), "np.nanmean(w, axis=2, keepdims=True)");
+  p.add("count_nonzero_keepdims", in.i.count_nonzero({1}, 8, true), "np.count_nonzero(i, axis=1, keepdims=True)");
+  p.add("ptp_keepdims", in.u.ptp({0}, 8, true), "np.ptp(u, axis=0, keepdims=True)");
+  p.add("any_keepdims", (in.a > 0.95).any({0, 1}, 8, true), "np.any(a > 0.95, axis=(0, 1), keepdims=True)");
+  p.add("argmax_keepdims", in.a.argmax(1, 8, true), "np.argmax(a, axis=1, keepdims=True)");
+  p.add("nanargmin_keepdims", in.w.nanargmin(0, {.keepdims = true}), "np.nanargmin(w, axis=0, keepdims=True)");
+  p.add("free_mean_keepdims", rsdat::mean(in.f, {0}, 8, true), "np.mean(f, axis=0, keepdims=True)", 1e-6);
+  p.add("fused_sum_keepdims", (in.a * 3.0).sum({1}, 8, true), "np.sum(a * 3.0, axis=1, keepdims=True)");
+  EXPECT_TRUE(p.check()) << p.report();
+}
+
 }  // namespace
 }  // namespace rsdat

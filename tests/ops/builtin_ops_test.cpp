@@ -284,6 +284,50 @@ TEST(BuiltinOps, PartialsCombinedEqualADirectReduction) {
   }
 }
 
+// argmax over the rows of a 7 x 300 float32 block with ties and NaN (the first NaN
+// wins): in one task through the tiled walk (reduced axis first), through the row walk
+// (the transposed block, reduced axis last), and as two partials of either key width,
+// combined.
+TEST(BuiltinOps, ArgPartialsOfEveryLayoutAndWidthAgree) {
+  const int64_t rows = 7, cols = 300;
+  auto value = [](int64_t r, int64_t c) { return (r * c + r * 7) % 53 == 0 ? NAN : static_cast<double>((r * 37 + c) % 5); };
+  std::vector<int64_t> want(cols);
+  for (int64_t c = 0; c < cols; ++c) {
+    int64_t w = 0;
+    for (int64_t r = 1; r < rows; ++r) {
+      const double v = value(r, c), b = value(w, c);
+      if (!std::isnan(b) && (std::isnan(v) || v > b)) w = r;
+    }
+    want[c] = w;
+  }
+  Chunk a = make(DType::kFloat32, {rows, cols}, [&](int64_t i) { return value(i / cols, i % cols); });
+  Chunk t = make(DType::kFloat32, {cols, rows}, [&](int64_t i) { return value(i % rows, i / rows); });
+  auto final_params = [](int64_t axis) {
+    return reduce_partial_params(ReduceKind::kArgMax, {axis}, {Finalize::kIndex}, 0, {1});
+  };
+  Chunk tiled = run_ok(spec(kReducePartial, final_params(0), DType::kInt64, {cols}), {a});
+  Chunk by_row = run_ok(spec(kReducePartial, final_params(1), DType::kInt64, {cols}), {t});
+  Chunk top = make(DType::kFloat32, {4, cols}, [&](int64_t i) { return value(i / cols, i % cols); });
+  Chunk bottom = make(DType::kFloat32, {3, cols}, [&](int64_t i) { return value(4 + i / cols, i % cols); });
+  for (DType pdt : {DType::kInt32, DType::kInt64}) {
+    auto partial = [&](const Chunk& c, int64_t base) {
+      return run_ok(spec(kReducePartial, reduce_partial_params(ReduceKind::kArgMax, {0}, {}, base, {1}), pdt, {2, 1, cols}),
+                    {c});
+    };
+    Chunk combined = run_ok(spec(kReduceCombine, reduce_combine_params(ReduceKind::kArgMax, {Finalize::kIndex}),
+                                 DType::kInt64, {cols}), {partial(bottom, 4), partial(top, 0)});
+    for (int64_t c = 0; c < cols; ++c) ASSERT_EQ(at(combined, c), want[c]) << "column " << c;
+  }
+  for (int64_t c = 0; c < cols; ++c) {
+    ASSERT_EQ(at(tiled, c), want[c]) << "column " << c;
+    ASSERT_EQ(at(by_row, c), want[c]) << "column " << c;
+  }
+  // Keys of 8-byte values do not fit int32 partials.
+  Chunk d = make(DType::kFloat64, {rows, cols}, [&](int64_t i) { return i; });
+  EXPECT_TRUE(fails(spec(kReducePartial, reduce_partial_params(ReduceKind::kArgMax, {0}, {}, 0, {1}), DType::kInt32,
+                         {2, 1, cols}), {d}));
+}
+
 TEST(BuiltinOps, ReduceOverLastAndSeveralAxes) {
   Chunk a = make(DType::kInt32, {4, 5, 6}, [](int64_t i) { return i; });
   Chunk s = run_ok(spec(kReducePartial, reduce_partial_params(ReduceKind::kSum, {2}, {Finalize::kConvert}), DType::kInt64,

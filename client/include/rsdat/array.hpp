@@ -40,6 +40,17 @@ struct Node;
 using Shape = std::vector<int64_t>;
 using Chunks = std::vector<std::vector<int64_t>>;  // per axis, the sizes of its chunks
 
+// How a reduction is built: trees of at most `split_every` inputs per step (at least
+// 2), and with `keepdims` the reduced axes kept with size 1 (NumPy's keepdims=True;
+// free: only the result's shape and grid differ, never an extra pass). The same as
+// the trailing (split_every, keepdims) arguments, by name:
+//   a.sum({0}, {.keepdims = true});  // a.sum({0}, 8, true)
+// (a.sum({0}, true) would pass true as split_every: 1, which throws.)
+struct ReduceOptions {
+  int split_every = 8;
+  bool keepdims = false;
+};
+
 class Array {
  public:
   Array() = default;
@@ -61,22 +72,73 @@ class Array {
   Array transpose(std::vector<int64_t> axes = {}) const;
   Array T() const { return transpose(); }
   // Reductions over `axes` (empty: all axes; negative counts from the end) as trees
-  // of at most `split_every` inputs per step. The pairwise ones (sum, prod, min, max,
-  // any, all, nansum, nanprod, nanmin, nanmax; listed with their result dtypes in
-  // rsdat/reductions.def) follow NumPy's names and types; min and max of a zero-size
-  // axis throw std::invalid_argument.
-#define RSDAT_MONOID(name, Tag, code, partial, identity, step, combine) \
-  Array name(std::vector<int64_t> axes = {}, int split_every = 8) const;
+  // of at most `split_every` inputs per step; with `keepdims` the reduced axes stay
+  // with size 1 (ReduceOptions is the other spelling of the last two arguments).
+  // The pairwise ones (sum, prod, min, max, any, all, nansum, nanprod, nanmin, nanmax;
+  // listed with their result dtypes in rsdat/reductions.def) follow NumPy's names and
+  // types: sum and prod of bool and signed integers give int64, of unsigned integers
+  // uint64, of floats their own dtype. An axis out of range, a repeated axis, or
+  // split_every < 2 throw std::invalid_argument naming the operation, as do min and
+  // max (and what is made of them) over a zero-size axis. A reduction of an
+  // elementwise expression evaluates it inside its own tasks, never storing it.
+#define RSDAT_MONOID(name, Tag, code, partial, identity, step, combine)                         \
+  Array name(std::vector<int64_t> axes = {}, int split_every = 8, bool keepdims = false) const; \
+  Array name(std::vector<int64_t> axes, const ReduceOptions& o) const {                         \
+    return name(std::move(axes), o.split_every, o.keepdims);                                    \
+  }
 #include "rsdat/reductions.def"
-  Array mean(std::vector<int64_t> axes = {}, int split_every = 8) const;
-  Array var(std::vector<int64_t> axes = {}, double ddof = 0, int split_every = 8) const;
-  Array std(std::vector<int64_t> axes = {}, double ddof = 0, int split_every = 8) const;
+#define RSDAT_REDUCTION_(name)                                                                  \
+  Array name(std::vector<int64_t> axes = {}, int split_every = 8, bool keepdims = false) const; \
+  Array name(std::vector<int64_t> axes, const ReduceOptions& o) const {                         \
+    return name(std::move(axes), o.split_every, o.keepdims);                                    \
+  }
+#define RSDAT_DDOF_REDUCTION_(name)                                                                          \
+  Array name(std::vector<int64_t> axes = {}, double ddof = 0, int split_every = 8, bool keepdims = false) const; \
+  Array name(std::vector<int64_t> axes, double ddof, const ReduceOptions& o) const {                          \
+    return name(std::move(axes), ddof, o.split_every, o.keepdims);                                            \
+  }
+  // The arithmetic mean: float64 for integers, bool and float64, float32 for float32.
+  RSDAT_REDUCTION_(mean)
+  // Variance and standard deviation with `ddof` delta degrees of freedom (dividing by
+  // count - ddof; NaN where that is <= 0), float64 for integers; a NaN makes NaN.
+  RSDAT_DDOF_REDUCTION_(var)
+  RSDAT_DDOF_REDUCTION_(std)
+  // The same over the values that are not NaN (numpy.nanvar, numpy.nanstd): NaN where
+  // there are none or count - ddof <= 0 (NumPy gives NaN with a RuntimeWarning);
+  // infinities count (and make NaN). On integers they are var and std.
+  RSDAT_DDOF_REDUCTION_(nanvar)
+  RSDAT_DDOF_REDUCTION_(nanstd)
   // Elements that are not zero, as int64 (numpy.count_nonzero).
-  Array count_nonzero(std::vector<int64_t> axes = {}, int split_every = 8) const;
+  RSDAT_REDUCTION_(count_nonzero)
   // max - min (numpy.ptp), in the input's dtype.
-  Array ptp(std::vector<int64_t> axes = {}, int split_every = 8) const;
+  RSDAT_REDUCTION_(ptp)
   // The mean of the values that are not NaN; NaN where there are none (numpy.nanmean).
-  Array nanmean(std::vector<int64_t> axes = {}, int split_every = 8) const;
+  RSDAT_REDUCTION_(nanmean)
+#undef RSDAT_REDUCTION_
+#undef RSDAT_DDOF_REDUCTION_
+  // The int64 index of the smallest or largest value along `axis` (negative counts
+  // from the end), or with std::nullopt of the whole array as a flat C-order index
+  // (numpy.argmin, numpy.argmax; keepdims then keeps every axis with size 1). Ties
+  // give the first occurrence; a NaN wins: the index of the first NaN. Built as a tree
+  // whose partials carry (value, index) per output element. An empty axis throws
+  // std::invalid_argument ("argmax: attempt to get argmax of an empty sequence"), as
+  // does an axis out of range.
+  Array argmin(std::optional<int64_t> axis = std::nullopt, int split_every = 8, bool keepdims = false) const;
+  Array argmax(std::optional<int64_t> axis = std::nullopt, int split_every = 8, bool keepdims = false) const;
+  // The same with NaN ignored (numpy.nanargmin, numpy.nanargmax; on integers argmin and
+  // argmax). A slice of NaN only has no answer: NumPy raises ValueError; here, the
+  // graph being lazy, compute() throws TaskError carrying the worker's message
+  // "nanargmax: All-NaN slice encountered" (or nanargmin).
+  Array nanargmin(std::optional<int64_t> axis = std::nullopt, int split_every = 8, bool keepdims = false) const;
+  Array nanargmax(std::optional<int64_t> axis = std::nullopt, int split_every = 8, bool keepdims = false) const;
+  Array argmin(std::optional<int64_t> axis, const ReduceOptions& o) const { return argmin(axis, o.split_every, o.keepdims); }
+  Array argmax(std::optional<int64_t> axis, const ReduceOptions& o) const { return argmax(axis, o.split_every, o.keepdims); }
+  Array nanargmin(std::optional<int64_t> axis, const ReduceOptions& o) const {
+    return nanargmin(axis, o.split_every, o.keepdims);
+  }
+  Array nanargmax(std::optional<int64_t> axis, const ReduceOptions& o) const {
+    return nanargmax(axis, o.split_every, o.keepdims);
+  }
   // New regular chunk shape (-1 on an axis: one chunk along it).
   Array rechunk(std::vector<int64_t> chunk_shape) const;
   Array rechunk(const Chunks& chunks) const;
@@ -100,6 +162,50 @@ class Array {
   void compute_into(Client* client, DType as, void* out) const;
   std::shared_ptr<const detail::Node> node_;
 };
+
+// The reductions as functions, by NumPy's names: rsdat::sum(a, {0}) is a.sum({0}), with
+// the same arguments and the same ReduceOptions spelling, for every reduction above
+// (min and max reduce; minimum and maximum are the elementwise ones). rsdat::std is a
+// function: std::vector and the rest still name namespace std, also after
+// `using namespace rsdat`.
+#define RSDAT_REDUCTION_(name)                                                                                 \
+  inline Array name(const Array& a, std::vector<int64_t> axes = {}, int split_every = 8, bool keepdims = false) { \
+    return a.name(std::move(axes), split_every, keepdims);                                                   \
+  }                                                                                                          \
+  inline Array name(const Array& a, std::vector<int64_t> axes, const ReduceOptions& o) {                     \
+    return a.name(std::move(axes), o);                                                                       \
+  }
+#define RSDAT_MONOID(name, Tag, code, partial, identity, step, combine) RSDAT_REDUCTION_(name)
+#include "rsdat/reductions.def"
+RSDAT_REDUCTION_(mean)
+RSDAT_REDUCTION_(count_nonzero)
+RSDAT_REDUCTION_(ptp)
+RSDAT_REDUCTION_(nanmean)
+#undef RSDAT_REDUCTION_
+#define RSDAT_DDOF_REDUCTION_(name)                                                                       \
+  inline Array name(const Array& a, std::vector<int64_t> axes = {}, double ddof = 0, int split_every = 8, \
+                    bool keepdims = false) {                                                              \
+    return a.name(std::move(axes), ddof, split_every, keepdims);                                          \
+  }                                                                                                       \
+  inline Array name(const Array& a, std::vector<int64_t> axes, double ddof, const ReduceOptions& o) {     \
+    return a.name(std::move(axes), ddof, o);                                                              \
+  }
+RSDAT_DDOF_REDUCTION_(var)
+RSDAT_DDOF_REDUCTION_(std)
+RSDAT_DDOF_REDUCTION_(nanvar)
+RSDAT_DDOF_REDUCTION_(nanstd)
+#undef RSDAT_DDOF_REDUCTION_
+#define RSDAT_ARG_REDUCTION_(name)                                                                   \
+  inline Array name(const Array& a, std::optional<int64_t> axis = std::nullopt, int split_every = 8, \
+                    bool keepdims = false) {                                                         \
+    return a.name(axis, split_every, keepdims);                                                      \
+  }                                                                                                  \
+  inline Array name(const Array& a, std::optional<int64_t> axis, const ReduceOptions& o) { return a.name(axis, o); }
+RSDAT_ARG_REDUCTION_(argmin)
+RSDAT_ARG_REDUCTION_(argmax)
+RSDAT_ARG_REDUCTION_(nanargmin)
+RSDAT_ARG_REDUCTION_(nanargmax)
+#undef RSDAT_ARG_REDUCTION_
 
 // Creation. `chunks` is a chunk shape (-1: the whole axis).
 Array zeros(const Shape& shape, const Shape& chunks, DType dtype = DType::kFloat64);
