@@ -233,8 +233,28 @@ Array broadcast_to(const Array& a, const Shape& shape);
 // The arrays broadcast to their common shape (numpy.broadcast_arrays).
 std::vector<Array> broadcast_arrays(const std::vector<Array>& arrays);
 
-// Matrix product of two 2-D arrays; b is rechunked to match a's column chunks.
+// ---- Linear algebra ---------------------------------------------------------
+//
+// NumPy's products, with NumPy's shapes and result dtypes (promote(a, b)): integers
+// stay integers and wrap on overflow as NumPy's do (int32 @ int32 is int32), bool
+// products are bool (any a & b), float32 stays float32. Float products run through
+// OpenBLAS (sgemm, dgemm) on blocks; integer and bool ones through an exact 64-bit
+// integer loop. Each is one contraction over blocks: b is rechunked to a's chunks
+// along the axes they share. A task reads at most 16 pairs of blocks of the
+// contracted axes; longer contracted axes are cut into groups whose partial products
+// are summed as a tree (as sum() is), so no task reads an unbounded amount.
+// Shapes that do not fit throw std::invalid_argument at build time, naming the
+// function and the shapes.
+//
+//   auto a = rsdat::random::uniform({8, 1000, 300}, {2, 500, 300}, 1);
+//   auto b = rsdat::random::uniform({300, 40}, {100, 40}, 2);
+//   auto c = rsdat::matmul(a, b);                          // (8, 1000, 40)
+//
+// numpy.matmul: a (..., n, k) @ b (..., k, m) -> (..., n, m), the batch axes (all but
+// the last two) broadcast by NumPy's rules; a 1-D a is read as (1, k) and b as (k, 1),
+// and that axis is left out of the result. 0-d operands throw.
 Array matmul(const Array& a, const Array& b);
+// ---- end of linear algebra ----------------------------------------------------
 
 // Applies the kernel registered as `op` on the workers (a plugin given to rsdat-worker
 // with --plugin, registering it with RSDAT_REGISTER_OP) to each block: the kernel gets
