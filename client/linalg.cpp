@@ -1,4 +1,4 @@
-// Linear algebra, each product lowered to one
+// Linear algebra: matmul, dot, tensordot, outer and einsum, each lowered to one
 // block contraction (the "tensordot" op, ops/linalg.hpp) over labelled axes.
 //
 // A task of a contraction reads, along every contracted axis, the blocks of A and B
@@ -196,6 +196,84 @@ Array contract(const char* op, Array a, Labels al, Array b, Labels bl, const Lab
   return total.dtype() == t ? total : total.astype(t);
 }
 
+// Axes of a rank-`rank` array, negative ones counted from the end; throws naming `op`.
+int64_t normalized_axis(int64_t axis, size_t rank, const char* op, const std::string& shapes) {
+  const int64_t r = static_cast<int64_t>(rank);
+  if (axis < -r || axis >= r) {
+    throw std::invalid_argument(std::string(op) + ": axis " + std::to_string(axis) + " is out of range for shapes " +
+                                shapes);
+  }
+  return axis < 0 ? axis + r : axis;
+}
+
+Array tensordot_axes(const char* op, const Array& a, const Array& b, const std::vector<int64_t>& a_axes,
+                     const std::vector<int64_t>& b_axes) {
+  const std::string shapes = shapes_of(a, b);
+  if (a_axes.size() != b_axes.size()) {
+    throw std::invalid_argument(std::string(op) + ": " + std::to_string(a_axes.size()) + " axes of a and " +
+                                std::to_string(b_axes.size()) + " of b to sum over (shapes " + shapes + ")");
+  }
+  const size_t ra = a.ndim(), rb = b.ndim();
+  Labels al(ra), bl(rb, -1);
+  std::iota(al.begin(), al.end(), int64_t{0});
+  std::vector<bool> a_summed(ra, false);
+  for (size_t i = 0; i < a_axes.size(); ++i) {
+    const int64_t x = normalized_axis(a_axes[i], ra, op, shapes), y = normalized_axis(b_axes[i], rb, op, shapes);
+    if (a_summed[static_cast<size_t>(x)] || bl[static_cast<size_t>(y)] >= 0) {
+      throw std::invalid_argument(std::string(op) + ": an axis is summed over twice (shapes " + shapes + ")");
+    }
+    if (a.shape()[static_cast<size_t>(x)] != b.shape()[static_cast<size_t>(y)]) {
+      throw std::invalid_argument(std::string(op) + ": shapes " + shapes + " do not align: axis " + std::to_string(x) +
+                                  " of a has size " + std::to_string(a.shape()[static_cast<size_t>(x)]) +
+                                  ", axis " + std::to_string(y) + " of b " +
+                                  std::to_string(b.shape()[static_cast<size_t>(y)]));
+    }
+    a_summed[static_cast<size_t>(x)] = true;
+    bl[static_cast<size_t>(y)] = x;
+  }
+  Labels out;
+  for (size_t d = 0; d < ra; ++d)
+    if (!a_summed[d]) out.push_back(static_cast<int64_t>(d));
+  for (size_t d = 0; d < rb; ++d) {
+    if (bl[d] >= 0) continue;
+    bl[d] = static_cast<int64_t>(ra + d);
+    out.push_back(bl[d]);
+  }
+  return contract(op, a, al, b, bl, out);
+}
+
+// `a` so that its blocks, read flat, are contiguous runs of its flattened elements:
+// one chunk along every axis but the first, which is cut to keep blocks about as big
+// as a's largest.
+Array flat_blocks(const Array& a) {
+  const Node& n = need(a.node());
+  if (n.shape.size() <= 1) return a;
+  bool whole = true;
+  int64_t inner = 1, biggest = 1;
+  for (size_t d = 0; d < n.shape.size(); ++d) {
+    if (d > 0) {
+      whole = whole && n.chunks[d].size() == 1;
+      inner *= n.shape[d];
+    }
+    biggest *= *std::max_element(n.chunks[d].begin(), n.chunks[d].end());
+  }
+  if (whole) return a;
+  std::vector<int64_t> chunk(n.shape.size(), -1);
+  chunk[0] = std::max<int64_t>(1, biggest / std::max<int64_t>(inner, 1));
+  return a.rechunk(chunk);
+}
+
+// The chunks of a's flattened axis (a as flat_blocks() left it).
+std::vector<int64_t> flat_chunks(const Array& a) {
+  const Node& n = need(a.node());
+  if (n.shape.empty()) return {1};
+  int64_t inner = 1;
+  for (size_t d = 1; d < n.shape.size(); ++d) inner *= n.shape[d];
+  std::vector<int64_t> out;
+  for (int64_t c : n.chunks[0]) out.push_back(c * inner);
+  return out;
+}
+
 }  // namespace
 
 Array matmul(const Array& a, const Array& b) {
@@ -234,6 +312,177 @@ Array matmul(const Array& a, const Array& b) {
   if (ra >= 2) out.push_back(m);
   if (rb >= 2) out.push_back(n);
   return contract("matmul", a, al, b, bl, out);
+}
+
+Array dot(const Array& a, const Array& b) {
+  const size_t ra = a.ndim(), rb = b.ndim();
+  if (ra == 0 || rb == 0) return multiply(a, b);
+  const int64_t kb = rb == 1 ? b.shape()[0] : b.shape()[rb - 2];
+  if (a.shape()[ra - 1] != kb) {
+    throw std::invalid_argument("dot: shapes " + shapes_of(a, b) + " do not align: a's last axis has size " +
+                                std::to_string(a.shape()[ra - 1]) + ", b's " +
+                                (rb == 1 ? "only" : "second-to-last") + " axis " + std::to_string(kb));
+  }
+  return tensordot_axes("dot", a, b, {static_cast<int64_t>(ra) - 1}, {rb == 1 ? 0 : static_cast<int64_t>(rb) - 2});
+}
+
+Array tensordot(const Array& a, const Array& b, int64_t axes) {
+  const size_t ra = a.ndim(), rb = b.ndim();
+  if (axes < 0 || static_cast<size_t>(axes) > std::min(ra, rb)) {
+    throw std::invalid_argument("tensordot: cannot sum over " + std::to_string(axes) + " axes of shapes " +
+                                shapes_of(a, b));
+  }
+  std::vector<int64_t> a_axes, b_axes;
+  for (int64_t i = 0; i < axes; ++i) {
+    a_axes.push_back(static_cast<int64_t>(ra) - axes + i);
+    b_axes.push_back(i);
+  }
+  return tensordot_axes("tensordot", a, b, a_axes, b_axes);
+}
+
+Array tensordot(const Array& a, const Array& b, const std::vector<int64_t>& a_axes,
+                const std::vector<int64_t>& b_axes) {
+  return tensordot_axes("tensordot", a, b, a_axes, b_axes);
+}
+
+Array outer(const Array& a_in, const Array& b_in) {
+  const Array a = flat_blocks(a_in), b = flat_blocks(b_in);
+  const Node& na = need(a.node());
+  const Node& nb = need(b.node());
+  const std::vector<int64_t> ac = flat_chunks(a), bc = flat_chunks(b);
+  const Shape shape{a.size(), b.size()};
+  auto n = make_node("outer", shape, Chunks{ac, bc}, promote(na.dtype, nb.dtype));
+  n->inputs = {a.node(), b.node()};
+  // Block (i, j) reads a's block i along its first axis and b's block j.
+  auto flat_pattern = [](uint32_t input, size_t rank, int32_t axis) {
+    std::vector<int32_t> map(rank, -1);
+    if (rank > 0) map[0] = axis;
+    return DepPattern::mapped(input, std::move(map));
+  };
+  std::vector<DepPattern> deps = {flat_pattern(0, na.shape.size(), 0), flat_pattern(1, nb.shape.size(), 1)};
+  ops::TensordotParams p;
+  p.a_labels = {0};
+  p.b_labels = {1};
+  p.out_labels = {0, 1};
+  p.a_flat = p.b_flat = true;
+  const std::string params = ops::tensordot_params(p);
+  n->group = [params, deps](const Node&, TaskGroup& g) {
+    g.op = ops::kTensordot;
+    g.params = {params};
+    g.deps = deps;
+  };
+  return Array(n);
+}
+
+Array einsum(const std::string& subscripts, const std::vector<Array>& operands) {
+  std::string spec;
+  for (char c : subscripts)
+    if (c != ' ') spec += c;
+  if (spec.find('.') != std::string::npos) {
+    throw std::invalid_argument("einsum: '...' (broadcast axes) is not supported, in \"" + subscripts + "\"");
+  }
+  const size_t arrow = spec.find("->");
+  const std::string lhs = spec.substr(0, arrow);
+  std::vector<std::string> terms(1);
+  for (char c : lhs) {
+    if (c == ',') {
+      terms.emplace_back();
+    } else {
+      terms.back() += c;
+    }
+  }
+  std::string shapes;
+  for (const Array& x : operands) shapes += (shapes.empty() ? "" : " ") + shape_to_string(x.shape());
+  const std::string where = " (\"" + subscripts + "\" with shapes " + shapes + ")";
+  if (operands.empty()) throw std::invalid_argument("einsum: no operands" + where);
+  if (terms.size() != operands.size()) {
+    throw std::invalid_argument("einsum: " + std::to_string(terms.size()) + " subscripts for " +
+                                std::to_string(operands.size()) + " operands" + where);
+  }
+  auto label_of = [&](char c) -> int64_t {
+    if (c >= 'a' && c <= 'z') return c - 'a';
+    if (c >= 'A' && c <= 'Z') return 26 + (c - 'A');
+    throw std::invalid_argument(std::string("einsum: '") + c + "' is not a subscript letter" + where);
+  };
+  std::vector<Labels> labels(terms.size());
+  std::map<int64_t, int> uses;
+  for (size_t i = 0; i < terms.size(); ++i) {
+    for (char c : terms[i]) {
+      const int64_t l = label_of(c);
+      if (has(labels[i], l)) {
+        throw std::invalid_argument(std::string("einsum: subscript '") + c +
+                                    "' repeats in one operand (a diagonal), which is not supported" + where);
+      }
+      labels[i].push_back(l);
+      ++uses[l];
+    }
+    if (labels[i].size() != operands[i].ndim()) {
+      throw std::invalid_argument("einsum: subscripts \"" + terms[i] + "\" for an operand of " +
+                                  std::to_string(operands[i].ndim()) + " dims" + where);
+    }
+  }
+  Labels out;
+  if (arrow == std::string::npos) {
+    // NumPy's implicit output: the labels used once, in alphabetical order
+    // (upper case first).
+    std::vector<char> once;
+    for (const std::string& t : terms)
+      for (char c : t)
+        if (uses[label_of(c)] == 1) once.push_back(c);
+    std::sort(once.begin(), once.end());
+    for (char c : once) out.push_back(label_of(c));
+  } else {
+    for (char c : spec.substr(arrow + 2)) {
+      const int64_t l = label_of(c);
+      if (has(out, l)) throw std::invalid_argument(std::string("einsum: output subscript '") + c + "' repeats" + where);
+      if (!uses.count(l)) {
+        throw std::invalid_argument(std::string("einsum: output subscript '") + c + "' is in no operand" + where);
+      }
+      out.push_back(l);
+    }
+  }
+  // Every operand's sizes for a label agree (1 broadcasts where the label is kept).
+  std::map<int64_t, int64_t> size;
+  for (size_t i = 0; i < operands.size(); ++i) {
+    for (size_t d = 0; d < labels[i].size(); ++d) {
+      const int64_t l = labels[i][d], s = operands[i].shape()[d];
+      auto it = size.find(l);
+      if (it == size.end() || it->second == 1) {
+        size[l] = s;
+      } else if (s != it->second && s != 1) {
+        throw std::invalid_argument("einsum: subscript '" + std::string(1, terms[i][d]) + "' has sizes " +
+                                    std::to_string(it->second) + " and " + std::to_string(s) + where);
+      }
+    }
+  }
+  if (operands.size() == 1) {
+    Labels l = labels[0];
+    Array r = sum_lone_labels(operands[0], l, {}, out);
+    std::vector<int64_t> axes;
+    for (int64_t x : out) axes.push_back(static_cast<int64_t>(index_of(l, x)));
+    return r.transpose(axes);
+  }
+  // Operands contracted pairwise, left to right, each step keeping the labels the
+  // output or a later operand needs.
+  Array acc = operands[0];
+  Labels acc_labels = labels[0];
+  for (size_t i = 1; i < operands.size(); ++i) {
+    Labels keep;
+    if (i + 1 == operands.size()) {
+      keep = out;
+    } else {
+      for (const Labels* ls : {&acc_labels, &labels[i]}) {
+        for (int64_t l : *ls) {
+          bool later = has(out, l);
+          for (size_t j = i + 1; j < operands.size() && !later; ++j) later = has(labels[j], l);
+          if (later && !has(keep, l)) keep.push_back(l);
+        }
+      }
+    }
+    acc = contract("einsum", acc, acc_labels, operands[i], labels[i], keep);
+    acc_labels = keep;
+  }
+  return acc;
 }
 
 }  // namespace rsdat
