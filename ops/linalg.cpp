@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
 #include <cstring>
 #include <type_traits>
 
@@ -148,6 +149,8 @@ void contract_typed(const KernelContext& ctx, const TensordotParams& p, const La
     return s;
   };
   const int64_t m = size_of(lay.m), n = size_of(lay.n), batches = size_of(lay.batch);
+  // BLAS takes 32-bit dimensions.
+  if (m > INT32_MAX || n > INT32_MAX) fail("tensordot: a block's matrix dimension exceeds 2^31");
   const int64_t out_elems = out.num_elements();
   const bool direct = lay.canonical && out.dtype == dtype_of<T>();
   std::vector<T> acc_storage;
@@ -170,6 +173,7 @@ void contract_typed(const KernelContext& ctx, const TensordotParams& p, const La
     int64_t k = 1;
     for (int64_t l : lay.k) k *= ashape[apos[static_cast<size_t>(l)]];
     if (m == 0 || n == 0 || k == 0) continue;
+    if (k > INT32_MAX) fail("tensordot: a block's contracted size exceeds 2^31");
     const T* pa = pack<T>(a, p.a_flat, p.a_labels, lay, lay.m, lay.k, a_storage, a_batch);
     const T* pb = pack<T>(b, p.b_flat, p.b_labels, lay, lay.k, lay.n, b_storage, b_batch);
     std::fill(bidx.begin(), bidx.end(), 0);

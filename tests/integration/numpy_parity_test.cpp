@@ -274,6 +274,10 @@ TEST_F(NumpyParityTest, LinearAlgebra) {
   p.add("matmul_many_chunks", matmul(la, lb), "la @ lb");
   p.add("matmul_many_chunks_int32", matmul(li, lj), "li @ lj");
   p.add("matmul_many_chunks_float32", matmul(lf, lg), "lf @ lg", 1e-5, 1e-5);
+  p.add("matmul_empty_contracted_axis", matmul(ones({3, 0}, {2, 1}), ones({0, 2}, {1, 1})),
+        "np.ones((3, 0)) @ np.ones((0, 2))");
+  p.add("matmul_empty_batch", matmul(ones({0, 2, 3}, {1, 2, 3}), ones({3, 2}, {2, 2})),
+        "np.ones((0, 2, 3)) @ np.ones((3, 2))");
   p.add("matmul_many_chunks_1d", matmul(la.sum({0}), la.T()), "la.sum(axis=0) @ la.T");
 
   p.add("dot_1d_1d", dot(v, v), "np.dot(v, v)");
