@@ -250,6 +250,11 @@ TEST_F(NumpyParityTest, LinearAlgebra) {
   Array by = p.input("by", uniform({3, 5, 2}, {1, 3, 2}, 26));
   Array c3 = p.input("c3", uniform({5, 4}, {2, 3}, 27));
   Array gu = p.input("gu", uniform({5, 4, 3}, {2, 3, 2}, 29));
+  // Two contracted axes of 7 and 8 chunks: both cut into groups (of 4 and 3, 4 and 4).
+  Array ga = p.input("ga", uniform({3, 45, 30}, {2, 7, 4}, 30));
+  Array gb = p.input("gb", uniform({30, 45, 2}, {5, 6, 2}, 31));
+  Array gi = p.input("gi", ints({3, 45, 30}, {2, 7, 4}, 32));
+  Array gj = p.input("gj", ints({45, 30, 2}, {9, 4, 1}, 33));
   Array s = p.input("s", uniform({7}, {7}, 28).sum());
 
   p.add("matmul_2d", matmul(a, b), "a @ b");
@@ -295,6 +300,8 @@ TEST_F(NumpyParityTest, LinearAlgebra) {
   p.add("tensordot_0", tensordot(v, w, 0), "np.tensordot(v, w, axes=0)");
   p.add("tensordot_pairs", tensordot(t, tv, {0, 2}, {2, 0}), "np.tensordot(t, tv, axes=([0, 2], [2, 0]))");
   p.add("tensordot_negative_axes", tensordot(t, u, {-2}, {0}), "np.tensordot(t, u, axes=([-2], [0]))");
+  p.add("tensordot_grouped_axes", tensordot(ga, gb, {1, 2}, {1, 0}), "np.tensordot(ga, gb, axes=([1, 2], [1, 0]))");
+  p.add("tensordot_grouped_axes_int32", tensordot(gi, gj), "np.tensordot(gi, gj)");
   p.add("tensordot_int32", tensordot(ia, ib, 1), "np.tensordot(ia, ib, axes=1)");
 
   p.add("outer_1d", outer(v, w), "np.outer(v, w)");
