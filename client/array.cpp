@@ -466,33 +466,4 @@ Array map_blocks(const std::string& op, const std::vector<Array>& inputs, DType 
   return Array(n);
 }
 
-Array matmul(const Array& a, const Array& b_in) {
-  const Node& na = need(a.node());
-  const Node& nb0 = need(b_in.node());
-  if (na.shape.size() != 2 || nb0.shape.size() != 2) throw std::invalid_argument("matmul: both arrays must be 2-D");
-  if (na.shape[1] != nb0.shape[0]) {
-    throw std::invalid_argument("matmul: shapes " + shape_to_string(na.shape) + " and " + shape_to_string(nb0.shape) +
-                                " do not align");
-  }
-  Array b = nb0.chunks[0] == na.chunks[1] ? b_in : b_in.rechunk(Chunks{na.chunks[1], nb0.chunks[1]});
-  const Node& nb = *b.node();
-  DType t = promote(na.dtype, nb.dtype);
-  if (!dtype_is_float(t)) t = DType::kFloat64;
-  auto n = make_node("matmul", {na.shape[0], nb.shape[1]}, {na.chunks[0], nb.chunks[1]}, t);
-  n->inputs = {a.node(), b.node()};
-  const int64_t k = static_cast<int64_t>(na.chunks[1].size());
-  std::string params = ops::matmul_params(k);
-  n->group = [params, k](const Node&, TaskGroup& g) {
-    g.op = ops::kMatmul;
-    g.params = {params};
-    // Block (i, j) reads A's row of blocks (i, 0..k) and B's column (0..k, j).
-    DepPattern row = DepPattern::mapped(0, {0, -1});
-    row.count[1] = static_cast<uint32_t>(k);
-    DepPattern column = DepPattern::mapped(1, {-1, 1});
-    column.count[0] = static_cast<uint32_t>(k);
-    g.deps = {row, column};
-  };
-  return Array(n);
-}
-
 }  // namespace rsdat

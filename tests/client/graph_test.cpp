@@ -428,5 +428,28 @@ TEST(Graph, BadIndexingAndShapesThrowNamingTheOperation) {
   EXPECT_THROW(eye(-1), std::invalid_argument);
 }
 
+TEST(Graph, LongContractedAxesAreSummedAsATreeOfBoundedTasks) {
+  // 101 blocks along the contracted axis: groups of 13 (the last of 10) whose partial
+  // products a tree reduction sums; no product task reads more than 16 pairs.
+  auto a = random::uniform({6, 1003}, {4, 10}, 1);
+  auto b = random::uniform({1003, 5}, {10, 3}, 2);
+  auto c = matmul(a, b);
+  EXPECT_EQ(c.shape(), (Shape{6, 5}));
+  EXPECT_EQ(c.chunks()[0], (std::vector<int64_t>{4, 2}));
+  EXPECT_EQ(c.chunks()[1], (std::vector<int64_t>{3, 2}));
+  std::map<TaskKey, int> reads;  // how often each block of a is read
+  size_t products = 0;
+  for (const TaskSpec& t : detail::lower_graph(*c.node())) {
+    if (t.op != ops::kTensordot) continue;
+    ++products;
+    EXPECT_LE(t.deps.size(), 2u * 13);
+    for (const TaskKey& k : t.deps)
+      if (k.token == a.node()->token) ++reads[k];
+  }
+  EXPECT_EQ(products, 8u * 2 * 2);
+  EXPECT_EQ(reads.size(), 2u * 101);
+  for (const auto& entry : reads) EXPECT_EQ(entry.second, 2) << entry.first.to_string();  // once per column block
+}
+
 }  // namespace
 }  // namespace rsdat

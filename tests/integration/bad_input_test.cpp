@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <functional>
 #include <signal.h>
 
 #include <capnp/message.h>
@@ -339,6 +340,42 @@ TEST(BadInput, NanArgOfAllNaNSliceFailsItsTask) {
   auto empty = random::uniform({4, 0}, {2, 1}, 5);
   EXPECT_EQ(empty.argmax(0).compute<int64_t>(&client).size(), 0u);
   EXPECT_EQ(empty.min({0}).compute<double>(&client).size(), 0u);
+}
+
+// Products of shapes that do not fit throw at build time, before anything runs, and
+// the message names the function and the shapes.
+TEST(BadInput, LinearAlgebraShapesThatDoNotFitThrowNamingTheOperationAndShapes) {
+  auto expect_message = [](const std::function<void()>& build, const std::vector<std::string>& parts) {
+    try {
+      build();
+      ADD_FAILURE() << "no exception, expected one naming " << parts[0];
+    } catch (const std::invalid_argument& e) {
+      for (const std::string& part : parts) EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
+    }
+  };
+  auto a = random::uniform({2, 3}, {1, 2}, 0);
+  auto b = random::uniform({4, 5}, {2, 2}, 1);
+  auto v = random::uniform({4}, {3}, 2);
+  auto s = v.sum();
+  expect_message([&] { (void)matmul(a, b); }, {"matmul", "(2, 3)", "(4, 5)"});
+  expect_message([&] { (void)matmul(a, v); }, {"matmul", "(2, 3)", "(4,)"});
+  expect_message([&] { (void)matmul(s, a); }, {"matmul", "()", "(2, 3)"});
+  expect_message([&] { (void)matmul(random::uniform({2, 2, 3}, {1, 2, 3}, 3), random::uniform({3, 3, 4}, {1, 3, 4}, 4)); },
+                 {"matmul", "(2, 2, 3)", "(3, 3, 4)", "broadcast"});
+  expect_message([&] { (void)dot(a, b); }, {"dot", "(2, 3)", "(4, 5)"});
+  expect_message([&] { (void)dot(v, a); }, {"dot", "(4,)", "(2, 3)"});
+  expect_message([&] { (void)tensordot(a, b, 1); }, {"tensordot", "(2, 3)", "(4, 5)"});
+  expect_message([&] { (void)tensordot(a, b, 3); }, {"tensordot", "(2, 3)", "(4, 5)"});
+  expect_message([&] { (void)tensordot(a, b, {0}, {0, 1}); }, {"tensordot", "(2, 3)", "(4, 5)"});
+  expect_message([&] { (void)tensordot(a, b, {2}, {0}); }, {"tensordot", "axis 2", "(2, 3)"});
+  expect_message([&] { (void)tensordot(a, a, {0, 0}, {0, 1}); }, {"tensordot", "twice", "(2, 3)"});
+  expect_message([&] { (void)einsum("ij,jk->ik", {a, b}); }, {"einsum", "ij,jk->ik", "(2, 3) (4, 5)"});
+  expect_message([&] { (void)einsum("ij,jk->ik", {a}); }, {"einsum", "2 subscripts for 1 operands"});
+  expect_message([&] { (void)einsum("ijk->i", {a}); }, {"einsum", "ijk", "(2, 3)"});
+  expect_message([&] { (void)einsum("ii->i", {a}); }, {"einsum", "diagonal"});
+  expect_message([&] { (void)einsum("...j->j", {a}); }, {"einsum", "..."});
+  expect_message([&] { (void)einsum("ij->iz", {a}); }, {"einsum", "'z'"});
+  expect_message([&] { (void)einsum("ij->ii", {a}); }, {"einsum", "repeats"});
 }
 
 }  // namespace

@@ -759,5 +759,129 @@ TEST_F(NumpyParityTest, Keepdims) {
   EXPECT_TRUE(p.check()) << p.report();
 }
 
+// matmul, dot, tensordot, outer and einsum on chunk grids the shapes do not divide,
+// with broadcast batch axes, 1-D and size-1 operands, integer, bool and float32
+// inputs, and contracted axes of many chunks (summed as a tree of partial products).
+TEST_F(NumpyParityTest, LinearAlgebra) {
+  NumpyParity p("linalg");
+  auto uniform = [](const Shape& shape, const Shape& chunks, uint64_t seed) {
+    return random::uniform(shape, chunks, seed) * 2.0 - 1.0;
+  };
+  auto ints = [&](const Shape& shape, const Shape& chunks, uint64_t seed) {
+    return (uniform(shape, chunks, seed) * 10.0).astype(DType::kInt32);
+  };
+  Array a = p.input("a", uniform({7, 9}, {3, 4}, 1));
+  Array b = p.input("b", uniform({9, 5}, {2, 3}, 2));
+  Array v = p.input("v", uniform({9}, {4}, 3));
+  Array x = p.input("x", uniform({2, 1, 4, 3}, {1, 1, 3, 2}, 4));
+  Array y = p.input("y", uniform({5, 3, 2}, {2, 2, 1}, 5));
+  Array w = p.input("w", uniform({3}, {2}, 6));
+  Array row = p.input("row", uniform({1, 9}, {1, 4}, 7));
+  Array col = p.input("col", uniform({9, 1}, {5, 1}, 8));
+  Array one = p.input("one", uniform({1, 4, 3}, {1, 3, 3}, 9));
+  Array ia = p.input("ia", ints({7, 9}, {3, 4}, 10));
+  Array ib = p.input("ib", ints({9, 5}, {4, 2}, 11));
+  Array fa = p.input("fa", uniform({7, 9}, {3, 4}, 12).astype(DType::kFloat32));
+  Array fb = p.input("fb", uniform({9, 5}, {2, 3}, 13).astype(DType::kFloat32));
+  Array ba = p.input("ba", uniform({7, 9}, {3, 4}, 14) > 0.6);
+  Array bb = p.input("bb", uniform({9, 5}, {2, 3}, 15) > 0.6);
+  // Contracted axes of 21 and 20 chunks: more than one task reads, so partial products
+  // summed as a tree (21 chunks: groups of 11 and 10).
+  Array la = p.input("la", uniform({6, 103}, {4, 5}, 16));
+  Array lb = p.input("lb", uniform({103, 4}, {5, 3}, 17));
+  Array li = p.input("li", ints({5, 100}, {2, 5}, 18));
+  Array lj = p.input("lj", ints({100, 3}, {5, 2}, 19));
+  Array lf = p.input("lf", uniform({100}, {5}, 20).astype(DType::kFloat32));
+  Array lg = p.input("lg", uniform({100, 3}, {5, 2}, 21).astype(DType::kFloat32));
+  // int32 products that wrap around, as NumPy's do.
+  Array big = p.input("big", full({3, 40}, {2, 7}, 70000.0, DType::kInt32));
+  Array big2 = p.input("big2", full({40, 2}, {7, 1}, 70001.0, DType::kInt32));
+  Array t = p.input("t", uniform({4, 5, 6}, {3, 2, 4}, 22));
+  Array u = p.input("u", uniform({5, 6, 3}, {2, 5, 2}, 23));
+  Array tv = p.input("tv", uniform({6, 3, 4}, {4, 2, 3}, 24));
+  Array bx = p.input("bx", uniform({3, 4, 5}, {2, 3, 2}, 25));
+  Array by = p.input("by", uniform({3, 5, 2}, {1, 3, 2}, 26));
+  Array c3 = p.input("c3", uniform({5, 4}, {2, 3}, 27));
+  Array gu = p.input("gu", uniform({5, 4, 3}, {2, 3, 2}, 29));
+  // Two contracted axes of 7 and 8 chunks: both cut into groups (of 4 and 3, 4 and 4).
+  Array ga = p.input("ga", uniform({3, 45, 30}, {2, 7, 4}, 30));
+  Array gb = p.input("gb", uniform({30, 45, 2}, {5, 6, 2}, 31));
+  Array gi = p.input("gi", ints({3, 45, 30}, {2, 7, 4}, 32));
+  Array gj = p.input("gj", ints({45, 30, 2}, {9, 4, 1}, 33));
+  Array s = p.input("s", uniform({7}, {7}, 28).sum());
+
+  p.add("matmul_2d", matmul(a, b), "a @ b");
+  p.add("matmul_batch_broadcast", matmul(x, y), "x @ y");
+  p.add("matmul_batch_broadcast_transposed", matmul(y.transpose({0, 2, 1}), x.transpose({0, 1, 3, 2})),
+        "np.matmul(y.transpose(0, 2, 1), x.transpose(0, 1, 3, 2))");
+  p.add("matmul_1d_2d", matmul(v, b), "v @ b");
+  p.add("matmul_2d_1d", matmul(a, v), "a @ v");
+  p.add("matmul_1d_1d", matmul(v, v), "v @ v");
+  p.add("matmul_1d_3d", matmul(w, y), "w @ y");
+  p.add("matmul_4d_1d", matmul(x, w), "x @ w");
+  p.add("matmul_size1_row_col", matmul(row, col), "row @ col");
+  p.add("matmul_size1_col_row", matmul(col, row), "col @ row");
+  p.add("matmul_size1_batch", matmul(one, y), "one @ y");
+  p.add("matmul_int32", matmul(ia, ib), "ia @ ib");
+  p.add("matmul_int32_wraps", matmul(big, big2), "big @ big2");
+  p.add("matmul_float32", matmul(fa, fb), "fa @ fb", 1e-5, 1e-6);
+  p.add("matmul_int32_float32", matmul(ia, fb), "ia @ fb", 1e-6, 1e-6);
+  p.add("matmul_float32_float64", matmul(fa, b), "fa @ b", 1e-12, 1e-12);
+  p.add("matmul_bool", matmul(ba, bb), "ba @ bb");
+  p.add("matmul_bool_int32", matmul(ba, ib), "ba @ ib");
+  p.add("matmul_many_chunks", matmul(la, lb), "la @ lb");
+  p.add("matmul_many_chunks_int32", matmul(li, lj), "li @ lj");
+  p.add("matmul_many_chunks_float32", matmul(lf, lg), "lf @ lg", 1e-5, 1e-5);
+  p.add("matmul_empty_contracted_axis", matmul(ones({3, 0}, {2, 1}), ones({0, 2}, {1, 1})),
+        "np.ones((3, 0)) @ np.ones((0, 2))");
+  p.add("matmul_empty_batch", matmul(ones({0, 2, 3}, {1, 2, 3}), ones({3, 2}, {2, 2})),
+        "np.ones((0, 2, 3)) @ np.ones((3, 2))");
+  p.add("matmul_many_chunks_1d", matmul(la.sum({0}), la.T()), "la.sum(axis=0) @ la.T");
+
+  p.add("dot_1d_1d", dot(v, v), "np.dot(v, v)");
+  p.add("dot_2d_2d", dot(a, b), "np.dot(a, b)");
+  p.add("dot_3d_1d", dot(t, tv.sum({1, 2})), "np.dot(t, tv.sum(axis=(1, 2)))");
+  p.add("dot_3d_2d", dot(t, u.sum({0})), "np.dot(t, u.sum(axis=0))");
+  p.add("dot_2d_3d", dot(c3.T(), t), "np.dot(c3.T, t)");
+  p.add("dot_1d_3d", dot(w, y), "np.dot(w, y)");
+  p.add("dot_int32", dot(ia, ib), "np.dot(ia, ib)");
+  p.add("dot_0d", dot(s, a), "np.dot(s, a)");
+  p.add("dot_many_chunks_1d", dot(lf, lf), "np.dot(lf, lf)", 1e-5);
+
+  p.add("tensordot_2", tensordot(t, u), "np.tensordot(t, u)");
+  p.add("tensordot_1", tensordot(t, u.transpose({1, 0, 2}), 1), "np.tensordot(t, u.transpose(1, 0, 2), axes=1)");
+  p.add("tensordot_0", tensordot(v, w, 0), "np.tensordot(v, w, axes=0)");
+  p.add("tensordot_pairs", tensordot(t, tv, {0, 2}, {2, 0}), "np.tensordot(t, tv, axes=([0, 2], [2, 0]))");
+  p.add("tensordot_negative_axes", tensordot(t, u, {-2}, {0}), "np.tensordot(t, u, axes=([-2], [0]))");
+  p.add("tensordot_grouped_axes", tensordot(ga, gb, {1, 2}, {1, 0}), "np.tensordot(ga, gb, axes=([1, 2], [1, 0]))");
+  p.add("tensordot_grouped_axes_int32", tensordot(gi, gj), "np.tensordot(gi, gj)");
+  p.add("tensordot_int32", tensordot(ia, ib, 1), "np.tensordot(ia, ib, axes=1)");
+
+  p.add("outer_1d", outer(v, w), "np.outer(v, w)");
+  p.add("outer_nd", outer(t, c3), "np.outer(t, c3)");
+  p.add("outer_int32_float32", outer(ia, fb), "np.outer(ia, fb)", 1e-6);
+  p.add("outer_0d", outer(s, w), "np.outer(s, w)");
+
+  p.add("einsum_matmul", einsum("ij,jk->ik", {a, b}), "np.einsum('ij,jk->ik', a, b)");
+  p.add("einsum_column_sums", einsum("ij->j", {a}), "np.einsum('ij->j', a)");
+  p.add("einsum_batched", einsum("bij,bjk->bik", {bx, by}), "np.einsum('bij,bjk->bik', bx, by)");
+  p.add("einsum_inner", einsum("i,i->", {v, v}), "np.einsum('i,i->', v, v)");
+  p.add("einsum_transpose", einsum("ij->ji", {a}), "np.einsum('ij->ji', a)");
+  p.add("einsum_implicit", einsum("ij,jk", {a, b}), "np.einsum('ij,jk', a, b)");
+  p.add("einsum_implicit_transpose", einsum("ji", {a}), "np.einsum('ji', a)");
+  p.add("einsum_sum_all", einsum("ij->", {a}), "np.einsum('ij->', a)");
+  p.add("einsum_general", einsum("ijk,jil->kl", {t, gu}), "np.einsum('ijk,jil->kl', t, gu)");
+  p.add("einsum_output_order", einsum("bij,bjk->kbi", {bx, by}), "np.einsum('bij,bjk->kbi', bx, by)");
+  p.add("einsum_lone_axes", einsum("ij,jk->k", {a, b}), "np.einsum('ij,jk->k', a, b)");
+  p.add("einsum_outer", einsum("i,j->ij", {v, w}), "np.einsum('i,j->ij', v, w)");
+  p.add("einsum_elementwise", einsum("ij,ij->ij", {a, a}), "np.einsum('ij,ij->ij', a, a)");
+  p.add("einsum_three", einsum("ij,jk,kl->il", {a, b, c3}), "np.einsum('ij,jk,kl->il', a, b, c3)");
+  p.add("einsum_int32", einsum("ij,jk->ik", {ia, ib}), "np.einsum('ij,jk->ik', ia, ib)");
+  p.add("einsum_int32_sum", einsum("ij->i", {ia}), "np.einsum('ij->i', ia)");
+  p.add("einsum_float32", einsum("ij,jk->ik", {fa, fb}), "np.einsum('ij,jk->ik', fa, fb)", 1e-5, 1e-6);
+  p.add("einsum_many_chunks", einsum("ij,jk->ik", {la, lb}), "np.einsum('ij,jk->ik', la, lb)");
+  EXPECT_TRUE(p.check()) << p.report();
+}
+
 }  // namespace
 }  // namespace rsdat

@@ -348,12 +348,21 @@ TEST(BuiltinOps, ReduceOverLastAndSeveralAxes) {
                          {4, 5, 6}), {a}));
 }
 
-TEST(BuiltinOps, MatmulSumsBlockProducts) {
+std::string matmul_blocks(int64_t k) {
+  TensordotParams p;
+  p.a_labels = {0, 1};
+  p.b_labels = {1, 2};
+  p.out_labels = {0, 2};
+  p.counts = {k};
+  return tensordot_params(p);
+}
+
+TEST(BuiltinOps, TensordotSumsBlockProducts) {
   Chunk a0 = make(DType::kFloat64, {3, 2}, [](int64_t i) { return i + 1; });
   Chunk a1 = make(DType::kFloat64, {3, 4}, [](int64_t i) { return 2 * i - 3; });
   Chunk b0 = make(DType::kFloat64, {2, 5}, [](int64_t i) { return i % 3; });
   Chunk b1 = make(DType::kFloat32, {4, 5}, [](int64_t i) { return 1.0 / (i + 1); });
-  Chunk c = run_ok(spec(kMatmul, matmul_params(2), DType::kFloat64, {3, 5}), {a0, a1, b0, b1});
+  Chunk c = run_ok(spec(kTensordot, matmul_blocks(2), DType::kFloat64, {3, 5}), {a0, a1, b0, b1});
   for (int64_t i = 0; i < 3; ++i)
     for (int64_t j = 0; j < 5; ++j) {
       double e = 0;
@@ -361,8 +370,40 @@ TEST(BuiltinOps, MatmulSumsBlockProducts) {
       for (int64_t k = 0; k < 4; ++k) e += at(a1, i * 4 + k) * at(b1, k * 5 + j);
       EXPECT_NEAR(at(c, i * 5 + j), e, 1e-6);
     }
-  EXPECT_TRUE(fails(spec(kMatmul, matmul_params(2), DType::kFloat64, {3, 5}), {a0, a1, b1, b0}));
-  EXPECT_TRUE(fails(spec(kMatmul, matmul_params(3), DType::kFloat64, {3, 5}), {a0, a1, b0, b1}));
+  EXPECT_TRUE(fails(spec(kTensordot, matmul_blocks(2), DType::kFloat64, {3, 5}), {a0, a1, b1, b0}));
+  EXPECT_TRUE(fails(spec(kTensordot, matmul_blocks(3), DType::kFloat64, {3, 5}), {a0, a1, b0, b1}));
+}
+
+TEST(BuiltinOps, TensordotOfIntegersWrapsAsNumpys) {
+  // int32: 70000 * 70000 * 2 wraps modulo 2^32, as NumPy's int32 matmul does.
+  Chunk a = make(DType::kInt32, {1, 2}, [](int64_t) { return 70000; });
+  Chunk b = make(DType::kInt32, {2, 1}, [](int64_t) { return 70000; });
+  Chunk c = run_ok(spec(kTensordot, matmul_blocks(1), DType::kInt32, {1, 1}), {a, b});
+  EXPECT_EQ(c.data<int32_t>()[0], static_cast<int32_t>(static_cast<uint32_t>(9800000000ull)));
+}
+
+TEST(BuiltinOps, TensordotPairsBlocksByLabel) {
+  // out[i, j] = sum_{x, y} a[i, x, y] * b[y, j, x]: A lists its blocks in (x, y) order,
+  // B in (y, x) order; two blocks along x and one along y.
+  Chunk a0 = make(DType::kFloat64, {2, 1, 3}, [](int64_t i) { return i + 1; });
+  Chunk a1 = make(DType::kFloat64, {2, 2, 3}, [](int64_t i) { return i - 4; });
+  Chunk b0 = make(DType::kFloat64, {3, 2, 1}, [](int64_t i) { return i * 0.5; });
+  Chunk b1 = make(DType::kFloat64, {3, 2, 2}, [](int64_t i) { return 1 - i; });
+  TensordotParams p;
+  p.a_labels = {0, 1, 2};
+  p.b_labels = {2, 3, 1};
+  p.out_labels = {3, 0};  // the output transposed: (j, i)
+  p.counts = {2, 1};
+  Chunk c = run_ok(spec(kTensordot, tensordot_params(p), DType::kFloat64, {2, 2}), {a0, a1, b0, b1});
+  for (int64_t i = 0; i < 2; ++i)
+    for (int64_t j = 0; j < 2; ++j) {
+      double e = 0;
+      for (int64_t y = 0; y < 3; ++y) {
+        e += at(a0, i * 3 + y) * at(b0, y * 2 + j);
+        for (int64_t x = 0; x < 2; ++x) e += at(a1, (i * 2 + x) * 3 + y) * at(b1, (y * 2 + j) * 2 + x);
+      }
+      EXPECT_NEAR(at(c, j * 2 + i), e, 1e-12);
+    }
 }
 
 TEST(BuiltinOps, AssembleRechunksBlocks) {

@@ -352,8 +352,52 @@ Array broadcast_to(const Array& a, const Shape& shape);
 // The arrays broadcast to their common shape (numpy.broadcast_arrays).
 std::vector<Array> broadcast_arrays(const std::vector<Array>& arrays);
 
-// Matrix product of two 2-D arrays; b is rechunked to match a's column chunks.
+// ---- Linear algebra ---------------------------------------------------------
+//
+// NumPy's products, with NumPy's shapes and result dtypes (promote(a, b)): integers
+// stay integers and wrap on overflow as NumPy's do (int32 @ int32 is int32), bool
+// products are bool (any a & b), float32 stays float32. Float products run through
+// OpenBLAS (sgemm, dgemm) on blocks; integer and bool ones through an exact 64-bit
+// integer loop. Each is one contraction over blocks: b is rechunked to a's chunks
+// along the axes they share. A task reads at most 16 pairs of blocks of the
+// contracted axes; longer contracted axes are cut into groups whose partial products
+// are summed as a tree (as sum() is), so no task reads an unbounded amount.
+// Shapes that do not fit throw std::invalid_argument at build time, naming the
+// function and the shapes.
+//
+//   auto a = rsdat::random::uniform({8, 1000, 300}, {2, 500, 300}, 1);
+//   auto b = rsdat::random::uniform({300, 40}, {100, 40}, 2);
+//   auto c = rsdat::matmul(a, b);                          // (8, 1000, 40)
+//   auto d = rsdat::einsum("bij,jk->bk", {a, b});          // (8, 40)
+//
+// numpy.matmul: a (..., n, k) @ b (..., k, m) -> (..., n, m), the batch axes (all but
+// the last two) broadcast by NumPy's rules; a 1-D a is read as (1, k) and b as (k, 1),
+// and that axis is left out of the result. 0-d operands throw.
 Array matmul(const Array& a, const Array& b);
+// numpy.dot: for 1-D a and b their inner product (0-d); for 2-D, matmul; for N-D a and
+// 1-D b, the sum over a's last axis; for N-D a and M-D b (M >= 2), the sum over a's
+// last axis and b's second-to-last (tensordot(a, b, {-1}, {-2})); 0-d a or b:
+// multiply(a, b).
+Array dot(const Array& a, const Array& b);
+// numpy.tensordot(a, b, axes=N): the sum over a's last N axes and b's first N; the
+// result has a's other axes, then b's.
+Array tensordot(const Array& a, const Array& b, int64_t axes = 2);
+// numpy.tensordot(a, b, axes=(a_axes, b_axes)): the sum over each a_axes[i] paired
+// with b_axes[i] (negative counts from the end; same sizes required).
+Array tensordot(const Array& a, const Array& b, const std::vector<int64_t>& a_axes,
+                const std::vector<int64_t>& b_axes);
+// numpy.outer: (a.size, b.size), a and b flattened in C order (an N-D operand is first
+// rechunked to one chunk along all its axes but the first).
+Array outer(const Array& a, const Array& b);
+// numpy.einsum over subscript letters (a-z, A-Z), e.g. "ij,jk->ik", "bij,bjk->bik",
+// "i,i->", "ij->j", "ji" (transpose): labels missing from the output are summed over;
+// without "->" the output is the labels used once, in alphabetical order, as in NumPy.
+// Any number of operands, contracted pairwise from the left; the result dtype is the
+// operands' promoted dtype (einsum keeps int32 as int32). Not supported (they throw
+// std::invalid_argument): a letter repeated within one operand (a diagonal, "ii->i")
+// and '...'.
+Array einsum(const std::string& subscripts, const std::vector<Array>& operands);
+// ---- end of linear algebra ----------------------------------------------------
 
 // Applies the kernel registered as `op` on the workers (a plugin given to rsdat-worker
 // with --plugin, registering it with RSDAT_REGISTER_OP) to each block: the kernel gets
