@@ -54,34 +54,31 @@ void SchedulerState::task_finished(WorkerId worker, const TaskKey& key, uint64_t
   fill_queue_for(worker, out);
 }
 
-void SchedulerState::task_erred(WorkerId worker, const TaskKey& key, const std::string& message, Commands& out) {
-  auto wit = workers_.find(worker);
+SchedulerState::Task* SchedulerState::take_report(WorkerId worker, const TaskKey& key) {
   auto it = tasks_.find(key);
-  if (wit == workers_.end() || it == tasks_.end() || it->second.status != TaskStatus::kProcessing ||
+  if (!workers_.contains(worker) || it == tasks_.end() || it->second.status != TaskStatus::kProcessing ||
       it->second.processing_on != worker) {
     ++ignored_reports_;
-    return;
+    return nullptr;
   }
-  Worker& w = wit->second;
   Task& t = it->second;
   forget_steal(t);
   unassign(t);
-  fail_task(t, message, w.info.name, key, out);
+  return &t;
+}
+
+void SchedulerState::task_erred(WorkerId worker, const TaskKey& key, const std::string& message, Commands& out) {
+  Task* t = take_report(worker, key);
+  if (!t) return;
+  fail_task(*t, message, workers_.at(worker).info.name, key, out);
   fill_queue_for(worker, out);
 }
 
 void SchedulerState::task_missing_deps(WorkerId worker, const TaskKey& key, const std::vector<TaskKey>& missing,
                                        Commands& out) {
-  auto wit = workers_.find(worker);
-  auto it = tasks_.find(key);
-  if (wit == workers_.end() || it == tasks_.end() || it->second.status != TaskStatus::kProcessing ||
-      it->second.processing_on != worker) {
-    ++ignored_reports_;
-    return;
-  }
-  Task& t = it->second;
-  forget_steal(t);
-  unassign(t);
+  Task* report = take_report(worker, key);
+  if (!report) return;
+  Task& t = *report;
   // Every holder listed at assignment was tried: none of them counts as holding the
   // input any more (a holder that still has it is told to drop it).
   for (const TaskKey& m : missing) {

@@ -296,6 +296,9 @@ class SchedulerState {
   bool needs_data(const Task& t) const;
   // Releases data nobody needs and forgets records nobody refers to, starting at `key`.
   void maybe_release(const TaskKey& key, Commands& out);
+  // The task `worker` reports on, if it is processing there (taken off the worker and
+  // out of any steal); else nullptr, the report counted as ignored.
+  Task* take_report(WorkerId worker, const TaskKey& key);
   void fail_task(Task& t, const std::string& message, const std::string& worker, const TaskKey& origin,
                  Commands& out);
   void notify_ready(Task& t, Commands& out);
