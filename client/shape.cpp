@@ -261,7 +261,6 @@ Array alias(const Array& a, const Shape& shape, const Chunks& chunks, const char
   }
   auto n = make_node(name, shape, chunks, in.dtype);
   n->inputs = {a.node()};
-  n->dims = {};
   n->lower = [](const Node& self, const BlockIndex& b, TaskSpec& t) {
     const Node& src = *self.inputs[0];
     t.op = ops::kReshape;
@@ -833,9 +832,10 @@ Array detail::from_array(const void* data, DType dtype, const Shape& shape, cons
     for (uint64_t i = 0; i < nb; ++i) {
       for (TaskSpec& t : blocks.tasks(i)) (t.key.token == piece_token ? *pieces : *own).push_back(std::move(t));
     }
-    auto copy_task = [](const std::vector<TaskSpec>& from) {
-      return [&from](const Node& self, const BlockIndex& b, TaskSpec& t) {
-        const TaskSpec& s = from[linear_block(self.chunks, b)];
+    // Each block's task is the one made above (its key set by lowering).
+    auto copy_task = [](std::shared_ptr<const std::vector<TaskSpec>> from) {
+      return [from](const Node& self, const BlockIndex& b, TaskSpec& t) {
+        const TaskSpec& s = (*from)[linear_block(self.chunks, b)];
         t.op = s.op;
         t.params = s.params;
         t.deps = s.deps;
@@ -846,10 +846,10 @@ Array detail::from_array(const void* data, DType dtype, const Shape& shape, cons
       auto p = make_node("from_array-pieces", {static_cast<int64_t>(pieces->size())},
                          {std::vector<int64_t>(pieces->size(), 1)}, dtype);
       p->token = piece_token;
-      p->lower = [pieces, f = copy_task(*pieces)](const Node& self, const BlockIndex& b, TaskSpec& t) { f(self, b, t); };
+      p->lower = copy_task(pieces);
       n->inputs = {p};
     }
-    n->lower = [own, f = copy_task(*own)](const Node& self, const BlockIndex& b, TaskSpec& t) { f(self, b, t); };
+    n->lower = copy_task(own);
     return Array(n);
   }
   // A large array goes to the workers now, a batch of blocks per message, and stays.
