@@ -14,7 +14,7 @@ packages=(
 )
 if [[ "${1:-}" == "--with-python" ]]; then
   packages+=(python3 python3-numpy python3-zarr python3-numcodecs python3-dask
-             python3-distributed libopenblas0-pthread)
+             python3-distributed python3-xarray python3-scipy libopenblas0-pthread)
 fi
 
 missing=()
