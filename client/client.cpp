@@ -66,8 +66,8 @@ Client::Impl::Impl(const std::string& addr, ClientOptions opts)
   security_ = std::move(security).value();
   configure_socket(scheduler_);
   security_.make_client(scheduler_, address);
-  connecting_ = std::make_unique<HandshakeWatch>();
-  connecting_->start(scheduler_, "inproc://rsdat-client-handshake");
+  watch_ = std::make_unique<HandshakeWatch>();
+  watch_->start(scheduler_, "inproc://rsdat-client-handshake", /*watch_closed=*/true);
   try {
     scheduler_.connect(address);
   } catch (const zmq::error_t& e) {
@@ -83,7 +83,7 @@ Client::Impl::Impl(const std::string& addr, ClientOptions opts)
       throw ClusterError("scheduler at " + address + " refused this client: " + env.getError().getMessage().cStr());
     }
     if (env.which() != wire::Envelope::WELCOME) throw ClusterError("scheduler at " + address + " did not welcome us");
-    connecting_.reset();
+    welcomed_ = true;
   } catch (const kj::Exception& e) {
     throw ClusterError(std::string("undecodable reply from scheduler: ") + e.getDescription().cStr());
   }
@@ -106,9 +106,13 @@ ReceivedMessage Client::Impl::receive_from_scheduler(Clock::time_point deadline,
       send_best_effort(scheduler_, nullptr, b);
       last_ping = Clock::now();
     }
-    if (connecting_ && !connecting_->failure().empty()) {
-      throw ClusterError("scheduler at " + address + " refused the connection: " + connecting_->failure() +
+    if (!welcomed_ && !watch_->failure().empty()) {
+      throw ClusterError("scheduler at " + address + " refused the connection: " + watch_->failure() +
                          security_.refusal_hint(address));
+    }
+    if (welcomed_ && watch_->closed()) {
+      throw ClusterError("lost the connection to the scheduler at " + address +
+                         ": it closed (the scheduler stopped or was killed); its results and persisted arrays are gone");
     }
     zmq::pollitem_t item{static_cast<void*>(scheduler_), 0, ZMQ_POLLIN, 0};
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
@@ -119,7 +123,7 @@ ReceivedMessage Client::Impl::receive_from_scheduler(Clock::time_point deadline,
                                : " (is it running and reachable?)"));
     }
     try {
-      zmq::poll(&item, 1, std::min(left, std::chrono::milliseconds(connecting_ ? 50 : 500)));
+      zmq::poll(&item, 1, std::min(left, std::chrono::milliseconds(welcomed_ ? 200 : 50)));
     } catch (const zmq::error_t& e) {
       if (e.num() == EINTR) continue;
       throw ClusterError(std::string("poll failed: ") + e.what());
@@ -206,9 +210,18 @@ std::unordered_map<TaskKey, KeyInfo> Client::Impl::run(std::vector<GraphPart> gr
         case wire::Envelope::ERROR: {
           auto e = env.getError();
           std::string text = e.getMessage().cStr();
+          // The cluster cannot go on with it (every worker paused, for one): not a
+          // refusal of this graph, but the end of every computation waiting.
+          if (e.getCode() == wire::ErrorCode::UNAVAILABLE) {
+            send_release(wanted);
+            throw ClusterError("computation failed: " + text);
+          }
           if (e.getRequestId() == graph_id) send_release(wanted);
           throw ClusterError("scheduler refused the computation: " + text);
         }
+        case wire::Envelope::NOTICE:
+          spdlog::warn("scheduler at {}: {}", address, env.getNotice().getMessage().cStr());
+          break;
         case wire::Envelope::PEER_LOST: {
           std::string lost = env.getPeerLost().getAddress().cStr();
           for (auto& [k, info] : ready) {

@@ -59,7 +59,9 @@ struct Client::Impl {
   zmq::context_t context_;
   SocketSecurity security_;
   zmq::socket_t scheduler_;
-  std::unique_ptr<HandshakeWatch> connecting_;  // while waiting for the welcome
+  // Refused handshakes while waiting for the welcome, then a closed connection.
+  std::unique_ptr<HandshakeWatch> watch_;
+  bool welcomed_ = false;
   std::map<std::string, zmq::socket_t> workers_;
   uint64_t next_graph_ = 1;
   uint64_t next_request_ = 1;

@@ -82,7 +82,8 @@ LocalCluster::LocalCluster(LocalClusterOptions options) : options_(std::move(opt
   // sockaddr_un holds 107 characters of path.
   ipc_ = options_.transport == "ipc" && dir_.size() + 32 < 107;
   try {
-    std::vector<std::string> args{"--scheduler-file", scheduler_file_, "--log-level", options_.log_level};
+    std::vector<std::string> args{"--scheduler-file", scheduler_file_, "--log-level", options_.log_level,
+                                  "--stall-timeout", std::to_string(options_.stall_timeout)};
     if (ipc_) {
       args.insert(args.end(), {"--listen", endpoint("scheduler")});
     } else {

@@ -346,10 +346,13 @@ void ConnectionMonitor::on_event_disconnected(const zmq_event_t& event, const ch
   pending_failure_.clear();
 }
 
-void HandshakeWatch::start(zmq::socket_t& socket, const std::string& inproc_address) {
+void HandshakeWatch::start(zmq::socket_t& socket, const std::string& inproc_address, bool watch_closed) {
   init(socket, inproc_address,
-       ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL);
+       ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+           (watch_closed ? ZMQ_EVENT_DISCONNECTED : 0));
 }
+
+void HandshakeWatch::on_event_disconnected(const zmq_event_t&, const char*) { closed_ = true; }
 
 void HandshakeWatch::on_event_handshake_failed_protocol(const zmq_event_t& event, const char*) {
   failure_ = describe_handshake_error(static_cast<int>(event.value));

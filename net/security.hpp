@@ -127,9 +127,19 @@ class ConnectionMonitor : public zmq::monitor_t {
 
 // Watches a connecting socket for a refused handshake, so that a peer with the wrong
 // keys hears why at once instead of waiting out a timeout.
+//
+// With `watch_closed`, it also notices when an established connection closes (the
+// peer stopped or was killed: its kernel closed the socket), so a client waiting on a
+// scheduler that died hears it at once rather than after its timeout.
 class HandshakeWatch : public zmq::monitor_t {
  public:
-  void start(zmq::socket_t& socket, const std::string& inproc_address);
+  void start(zmq::socket_t& socket, const std::string& inproc_address, bool watch_closed = false);
+  // True once a connection closed.
+  bool closed() {
+    while (check_event(0)) {
+    }
+    return closed_;
+  }
   // Empty while nothing failed; else why the other side refused us.
   const std::string& failure() {
     while (check_event(0)) {
@@ -140,9 +150,11 @@ class HandshakeWatch : public zmq::monitor_t {
   void on_event_handshake_failed_protocol(const zmq_event_t& event, const char*) override;
   void on_event_handshake_failed_auth(const zmq_event_t& event, const char*) override;
   void on_event_handshake_failed_no_detail(const zmq_event_t& event, const char*) override;
+  void on_event_disconnected(const zmq_event_t& event, const char*) override;
 
  private:
   std::string failure_;
+  bool closed_ = false;
 };
 
 // Text for a ZMQ_PROTOCOL_ERROR_* code seen in a handshake.

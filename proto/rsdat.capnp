@@ -135,6 +135,8 @@ struct Heartbeat {
   ready @4 :UInt32;
   peakRssBytes @5 :UInt64;
   spilledTotal @6 :UInt64;  # bytes ever written to disk by spilling
+  paused @7 :Bool;          # no new task starts (memory above the pause threshold)
+  pauseReason @8 :Text;     # why, in words: memory, limit and any spill failure
 }
 
 # Anyone -> worker ROUTER, and the reply.
@@ -176,6 +178,10 @@ struct Retiring { reason @0 :Text; }
 # Scheduler -> worker: fetch these chunks and keep them (reported as acquired).
 struct Replicate { keys @0 :List(KeyLocation); }
 
+# Scheduler -> client: something the user should know while waiting (a stall that may
+# clear: every worker paused). Not an error: the computation goes on.
+struct Notice { message @0 :Text; }
+
 struct Envelope {
   union {
     hello @0 :Hello;
@@ -199,5 +205,6 @@ struct Envelope {
     stealReply @18 :StealReply;
     retiring @19 :Retiring;
     replicate @20 :Replicate;
+    notice @21 :Notice;
   }
 }

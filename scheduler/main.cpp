@@ -40,6 +40,11 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::Range(-1, 65535));
   app.add_option("--worker-timeout", options.worker_timeout, "seconds without heartbeat before a worker is lost")
       ->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--stall-timeout", options.stall_timeout,
+                 "seconds every worker may stay paused with nothing running while clients wait, before their "
+                 "computations fail (they are warned at once)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   app.add_option("--allowed-failures", options.state.allowed_failures,
                  "a task that was running on this many workers when they were lost errs instead of running again")
       ->capture_default_str()->check(CLI::Range(1, 1000));

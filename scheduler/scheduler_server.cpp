@@ -319,7 +319,7 @@ void SchedulerServer::handle(ReceivedMessage& msg) {
           auto h = env.getHeartbeat();
           state_.heartbeat(WorkerId{p->id},
                            {h.getManagedBytes(), h.getSpilledBytes(), h.getSpilledTotal(), h.getRssBytes(),
-                            h.getPeakRssBytes()},
+                            h.getPeakRssBytes(), h.getExecuting(), h.getPaused(), h.getPauseReason().cStr()},
                            now());
         }
         // The answer tells workers and waiting clients that the scheduler is alive.
@@ -512,10 +512,76 @@ void SchedulerServer::check_timeouts() {
   double t = now();
   if (t - last_timeout_check_ < 0.5) return;
   last_timeout_check_ = t;
+  check_stall();
   for (WorkerId w : state_.timed_out_workers(t)) {
     auto it = identity_of_.find(w.value);
     if (it == identity_of_.end()) continue;
     drop_peer(it->second, "no heartbeat for " + std::to_string(options_.worker_timeout) + " s");
+  }
+}
+
+namespace {
+std::string format_seconds(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, s < 10 ? "%.1f s" : "%.0f s", s);
+  return buf;
+}
+}  // namespace
+
+void SchedulerServer::check_stall() {
+  const double t = now();
+  // Stalled: there are workers, every one paused with no task running (nothing will
+  // finish and free memory), and some client waits for a result.
+  std::vector<WorkerId> ids = state_.worker_ids();
+  bool stalled = !ids.empty();
+  for (WorkerId w : ids) {
+    const WorkerMetrics* m = state_.worker_metrics(w);
+    if (!m || !m->paused || m->executing > 0) stalled = false;
+  }
+  std::vector<ClientId> waiting;
+  if (stalled) waiting = state_.waiting_clients();
+  if (waiting.empty()) {
+    if (stalled_since_ >= 0) spdlog::info("the cluster makes progress again");
+    stalled_since_ = -1;
+    return;
+  }
+  std::string why;
+  for (WorkerId w : ids) {
+    const WorkerInfo* info = state_.worker_info(w);
+    const WorkerMetrics* m = state_.worker_metrics(w);
+    if (!why.empty()) why += "; ";
+    why += "worker " + (info ? info->name : std::to_string(w.value)) + ": " +
+           (m->pause_reason.empty() ? std::string("paused") : m->pause_reason);
+  }
+  if (stalled_since_ < 0) {
+    stalled_since_ = t;
+    const std::string text = "no task can start: every worker is paused (" + why + "); the computation fails in " +
+                             format_seconds(options_.stall_timeout) + " unless memory frees or a worker joins";
+    spdlog::warn("{}", text);
+    tell_clients(waiting, [&](wire::Envelope::Builder e) { e.initNotice().setMessage(text); });
+    return;
+  }
+  if (t - stalled_since_ < options_.stall_timeout) return;
+  const std::string text = "no task could start for " + format_seconds(t - stalled_since_) +
+                           ": every worker is paused (" + why + ")";
+  spdlog::error("{}: failing the computations of {} client(s)", text, waiting.size());
+  tell_clients(waiting, [&](wire::Envelope::Builder e) {
+    auto err = e.initError();
+    err.setCode(wire::ErrorCode::UNAVAILABLE);
+    err.setMessage(text);
+  });
+  stalled_since_ = -1;
+}
+
+void SchedulerServer::tell_clients(const std::vector<ClientId>& clients,
+                                   const std::function<void(wire::Envelope::Builder)>& fill) {
+  for (ClientId c : clients) {
+    auto it = identity_of_.find(c.value);
+    if (it == identity_of_.end()) continue;
+    capnp::MallocMessageBuilder b;
+    fill(b.initRoot<wire::Envelope>());
+    zmq::message_t id = identity_frame(it->second);
+    send_best_effort(router_, &id, b);
   }
 }
 

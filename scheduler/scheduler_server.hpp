@@ -10,6 +10,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -37,6 +38,9 @@ struct SchedulerOptions {
   double worker_timeout = 5.0;   // seconds without a heartbeat (a closed connection counts at once)
   uint32_t heartbeat_ms = 1000;  // asked of workers
   uint64_t max_graph_tasks = uint64_t{1} << 28;  // tasks one submitted graph may expand to
+  // Every worker paused with nothing running while clients wait: they are told at
+  // once, and their computations fail after this many seconds if it does not clear.
+  double stall_timeout = 60.0;
   SchedulerConfig state;
 };
 
@@ -70,6 +74,11 @@ class SchedulerServer {
   void flush();
   void send_info(const zmq::message_t& identity, uint64_t request_id);
   void check_timeouts();
+  // Whether the cluster can make progress for the clients waiting on it (see
+  // SchedulerOptions::stall_timeout); warns them, then fails their computations.
+  void check_stall();
+  // Sends one message to every client in `clients`.
+  void tell_clients(const std::vector<ClientId>& clients, const std::function<void(wire::Envelope::Builder)>& fill);
   void check_disconnects();
   void drop_peer(const std::string& identity, const std::string& reason);
   // Forgets a peer's connection without telling the state (which let it go already).
@@ -101,6 +110,7 @@ class SchedulerServer {
   double last_dashboard_ = 0;
   void publish_status();
   double last_timeout_check_ = 0;
+  double stalled_since_ = -1;  // every worker paused and idle while clients wait, since; -1: not
   double last_balance_ = 0;
   struct {
     size_t tasks = 0;

@@ -52,6 +52,9 @@ struct WorkerMetrics {
   uint64_t spilled_total = 0;
   uint64_t rss_bytes = 0;
   uint64_t peak_rss_bytes = 0;
+  uint32_t executing = 0;    // tasks running there
+  bool paused = false;       // no new task starts there
+  std::string pause_reason;  // the worker's words for why
 };
 
 // What the server sends after an event.
@@ -144,6 +147,8 @@ class SchedulerState {
   void heartbeat(WorkerId id, const WorkerMetrics& metrics, double now);
   // Any message from a worker shows it is alive.
   void touch(WorkerId id, double now);
+  // Clients holding wanted keys that are neither in memory nor erred: they wait.
+  std::vector<ClientId> waiting_clients() const;
   // Workers that have been silent longer than the timeout.
   std::vector<WorkerId> timed_out_workers(double now) const;
   // A worker about to leave (walltime, scale-down): it gets no more tasks; those it has

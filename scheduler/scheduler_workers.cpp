@@ -90,6 +90,20 @@ void SchedulerState::touch(WorkerId id, double now) {
   if (Worker* w = find_worker(id)) w->last_seen = now;
 }
 
+std::vector<ClientId> SchedulerState::waiting_clients() const {
+  std::vector<ClientId> out;
+  for (const auto& [id, c] : clients_) {
+    for (const TaskKey& k : c.wanted) {
+      auto it = tasks_.find(k);
+      if (it != tasks_.end() && it->second.status != TaskStatus::kMemory && it->second.status != TaskStatus::kErred) {
+        out.push_back(id);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
 std::vector<WorkerId> SchedulerState::timed_out_workers(double now) const {
   std::vector<WorkerId> out;
   for (const auto& [id, w] : workers_) {

@@ -148,6 +148,14 @@ Status WorkerServer::wait_for_welcome(HandshakeWatch& watch) {
                      options_.security.applies_to(options_.scheduler_address) ? ", CURVE encrypted" : "");
         last_heartbeat_ = Clock::now();
         last_from_scheduler_ = last_heartbeat_;
+        const uint64_t own = current_rss_bytes();
+        if (options_.memory_limit > 0 && own > options_.memory_pause * static_cast<double>(options_.memory_limit)) {
+          own_memory_too_large_ = true;
+          spdlog::warn("worker {}: its own memory, {} before any task, is above its pause threshold ({:.0f}% of its "
+                       "limit {}): it will pause and run nothing; raise --memory-limit",
+                       options_.name, format_bytes(own), options_.memory_pause * 100,
+                       format_bytes(options_.memory_limit));
+        }
         return Status::ok();
       }
       if (env.which() == wire::Envelope::ERROR) {
@@ -588,16 +596,29 @@ void WorkerServer::apply(WorkerCommands& cmds) {
 
 void WorkerServer::log_notice(const Notice& n) {
   switch (n.kind) {
-    case Notice::Kind::kPaused:
-      spdlog::warn("worker {} paused: process memory {} is above {:.0f}% of its limit {}; "
-                   "no new task starts until it falls", options_.name, format_bytes(n.rss_bytes),
-                   options_.memory_pause * 100, format_bytes(options_.memory_limit));
+    case Notice::Kind::kPaused: {
+      pause_reason_ = fmt::format("memory {} of {} (pauses above {:.0f}%)", format_bytes(n.rss_bytes),
+                                  format_bytes(options_.memory_limit), options_.memory_pause * 100);
+      if (own_memory_too_large_) {
+        pause_reason_ += ", its own memory before any task already above that; raise --memory-limit";
+      } else if (!last_spill_error_.empty()) {
+        pause_reason_ += "; " + last_spill_error_;
+      }
+      spdlog::warn("worker {} paused: {}; no new task starts until it falls", options_.name, pause_reason_);
+      heartbeat();  // the scheduler hears of it now, not at the next beat
       break;
+    }
     case Notice::Kind::kResumed:
       spdlog::info("worker {} resumes: process memory {}", options_.name, format_bytes(n.rss_bytes));
+      pause_reason_.clear();
+      heartbeat();
       break;
     case Notice::Kind::kSpillFailed:
+      last_spill_error_ = n.error.message();
       spdlog::error("{} (chunks stay in memory)", n.error.message());
+      if (!pause_reason_.empty() && pause_reason_.find(last_spill_error_) == std::string::npos) {
+        pause_reason_ += "; " + last_spill_error_;
+      }
       break;
   }
 }
@@ -735,6 +756,8 @@ void WorkerServer::heartbeat() {
   h.setPeakRssBytes(peak_rss_bytes());
   h.setExecuting(static_cast<uint32_t>(state_.executing()));
   h.setReady(static_cast<uint32_t>(state_.ready()));
+  h.setPaused(state_.paused());
+  h.setPauseReason(state_.paused() ? pause_reason_ : std::string());
   send_best_effort(scheduler_, nullptr, b);
 }
 

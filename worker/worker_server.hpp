@@ -142,6 +142,11 @@ class WorkerServer {
   std::chrono::steady_clock::time_point last_heartbeat_;
   std::chrono::steady_clock::time_point last_from_scheduler_;
   uint32_t heartbeat_ms_ = 1000;
+  // Why no new task starts, in words for the scheduler and its clients; empty when
+  // not paused. The last spill failure, kept to explain a pause it caused.
+  std::string pause_reason_;
+  std::string last_spill_error_;
+  bool own_memory_too_large_ = false;  // above the pause threshold before any task: the limit is too low
 
   tbb::task_arena arena_;  // runs kernels; nothing else
   std::mutex mu_;

@@ -1,13 +1,16 @@
 // Kernels for the tests, loaded by rsdat-worker --plugin: one that works, one that
-// kills the worker running it (as a kernel crashing the process would), and one that
-// counts its runs in a file (to tell whether anything was computed twice).
+// kills the worker running it (as a kernel crashing the process would), one that
+// counts its runs in a file (to tell whether anything was computed twice), and one
+// that takes its time (a computation still running when something else happens).
 #include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 #include "ops/op_registry.hpp"
 
@@ -34,6 +37,16 @@ rsdat::Chunk count_runs(rsdat::KernelContext& ctx) {
   return out;
 }
 
+// Params: milliseconds to sleep, as text. Returns its input.
+rsdat::Chunk sleep_then_copy(rsdat::KernelContext& ctx) {
+  if (ctx.inputs.size() != 1) throw std::invalid_argument("test_sleep: one input");
+  std::this_thread::sleep_for(std::chrono::milliseconds(std::stol(std::string(ctx.params.str()))));
+  const rsdat::Chunk& in = ctx.inputs[0];
+  rsdat::Chunk out = rsdat::Chunk::allocate(in.dtype, in.shape);
+  std::memcpy(out.mutable_bytes(), in.bytes(), in.nbytes());
+  return out;
+}
+
 rsdat::Chunk kill_worker(rsdat::KernelContext&) {
   ::raise(SIGKILL);
   return {};
@@ -44,3 +57,4 @@ rsdat::Chunk kill_worker(rsdat::KernelContext&) {
 RSDAT_REGISTER_OP("test_add_one", add_one);
 RSDAT_REGISTER_OP("test_kill_worker", kill_worker);
 RSDAT_REGISTER_OP("test_count_runs", count_runs);
+RSDAT_REGISTER_OP("test_sleep", sleep_then_copy);

@@ -30,6 +30,9 @@ struct LocalClusterOptions {
   // ipc falls back to tcp when the directory's path is too long for a socket name.
   std::string transport = "ipc";
   bool encryption = true;  // tcp only; false prints the daemons' warning
+  // Seconds every worker may stay paused with nothing running while a client waits,
+  // before the computations fail (rsdat-scheduler --stall-timeout).
+  double stall_timeout = 60;
 };
 
 class LocalCluster {
