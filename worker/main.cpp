@@ -42,7 +42,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 4096));
   app.add_option("--memory-limit", memory_limit, "bytes (e.g. 4GB, 2GiB) or auto (the machine's, cgroup's or SLURM allocation's memory, divided among SLURM_NTASKS_PER_NODE workers)")
       ->capture_default_str();
-  app.add_option("--local-directory", options.local_directory, "scratch directory for spilled chunks")
+  app.add_option("--local-directory", options.local_directories,
+                 "scratch directory for spilled chunks; give it again for more, each tried in turn when the one in "
+                 "use is full")
       ->capture_default_str();
   app.add_option("--memory-target", options.memory_target,
                  "fraction of the limit: above it (chunks in memory) least-recently-used chunks spill to disk")

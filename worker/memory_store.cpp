@@ -7,25 +7,34 @@
 namespace rsdat::worker {
 
 MemoryStore::~MemoryStore() {
-  if (!dir_.empty()) disk_->remove_directory(dir_);
+  for (const std::string& dir : dirs_) disk_->remove_directory(dir);
 }
 
-Status MemoryStore::enable_spill(const std::string& local_directory, bool compress, std::shared_ptr<SpillDisk> disk) {
-  RSDAT_CHECK_MSG(dir_.empty(), "spilling enabled twice");
+Status MemoryStore::enable_spill(const std::vector<std::string>& local_directories, bool compress,
+                                 std::shared_ptr<SpillDisk> disk) {
+  RSDAT_CHECK_MSG(dirs_.empty(), "spilling enabled twice");
+  if (local_directories.empty()) return invalid_argument("no spill directory given");
   if (!disk) disk = posix_spill_disk();
-  Result<std::string> dir = disk->make_directory(local_directory);
-  if (!dir.ok()) return dir.status();
-  dir_ = std::move(dir).value();
+  std::vector<std::string> made;
+  for (const std::string& parent : local_directories) {
+    Result<std::string> dir = disk->make_directory(parent);
+    if (!dir.ok()) {
+      for (const std::string& d : made) disk->remove_directory(d);
+      return dir.status();
+    }
+    made.push_back(std::move(dir).value());
+  }
+  dirs_ = std::move(made);
   compress_ = compress;
   disk_ = std::move(disk);
   return Status::ok();
 }
 
-std::string MemoryStore::file_of(const TaskKey& key) const {
+std::string MemoryStore::file_of(const TaskKey& key, uint32_t dir) const {
   char name[48];
   std::snprintf(name, sizeof name, "/%016llx-%llu", static_cast<unsigned long long>(key.token),
                 static_cast<unsigned long long>(key.chunk));
-  return dir_ + name;
+  return dirs_[dir] + name;
 }
 
 void MemoryStore::put(const TaskKey& key, Chunk chunk) {
@@ -67,13 +76,13 @@ bool MemoryStore::erase(const TaskKey& key) {
     memory_bytes_ -= e.nbytes;
     lru_.erase(e.lru);
   }
-  if (e.on_disk) disk_->remove_file(file_of(key));
+  if (e.on_disk) disk_->remove_file(file_of(key, e.dir));
   entries_.erase(it);
   return true;
 }
 
 uint64_t MemoryStore::spill_to(uint64_t target, Status* error) {
-  if (dir_.empty()) return 0;
+  if (dirs_.empty()) return 0;
   uint64_t spilled = 0;
   for (auto it = lru_.begin(); it != lru_.end() && memory_bytes_ > target;) {
     const TaskKey key = *it++;
@@ -102,19 +111,33 @@ Status MemoryStore::write_out(const TaskKey& key, Entry& e) {
     spilled_bytes_ += e.nbytes;
     return Status::ok();
   }
-  const std::string path = file_of(key);
-  Status st;
+  const uint8_t* data = e.chunk.bytes();
   uint64_t file_bytes = e.nbytes;
+  std::shared_ptr<Buffer> packed;
   if (compress_ && e.nbytes <= static_cast<uint64_t>(LZ4_MAX_INPUT_SIZE)) {
-    auto out = Buffer::allocate(static_cast<size_t>(LZ4_compressBound(static_cast<int>(e.nbytes))));
-    int n = LZ4_compress_default(reinterpret_cast<const char*>(e.chunk.bytes()), reinterpret_cast<char*>(out->data()),
-                                 static_cast<int>(e.nbytes), static_cast<int>(out->size()));
+    packed = Buffer::allocate(static_cast<size_t>(LZ4_compressBound(static_cast<int>(e.nbytes))));
+    int n = LZ4_compress_default(reinterpret_cast<const char*>(e.chunk.bytes()), reinterpret_cast<char*>(packed->data()),
+                                 static_cast<int>(e.nbytes), static_cast<int>(packed->size()));
     if (n <= 0) return internal_error("lz4 failed on " + key.to_string());
     file_bytes = static_cast<uint64_t>(n);
-    st = disk_->write_file(path, out->data(), static_cast<size_t>(n));
-  } else {
-    st = disk_->write_file(path, e.chunk.bytes(), e.nbytes);
+    data = packed->data();
   }
+  // The directory the last chunk went to, then the others in turn: a full disk moves
+  // spilling to the next directory for good.
+  Status st;
+  std::string failures;
+  const auto n_dirs = static_cast<uint32_t>(dirs_.size());
+  for (uint32_t i = 0; i < n_dirs; ++i) {
+    const uint32_t dir = (current_dir_ + i) % n_dirs;
+    st = disk_->write_file(file_of(key, dir), data, static_cast<size_t>(file_bytes));
+    if (st.is_ok()) {
+      current_dir_ = dir;
+      e.dir = dir;
+      break;
+    }
+    failures += (failures.empty() ? "" : "; ") + st.message();
+  }
+  if (!st.is_ok() && n_dirs > 1) st = io_error(failures);
   if (!st.is_ok()) return st;  // the chunk stays in memory; no file is left
   e.file_bytes = file_bytes;
   e.chunk.buffer.reset();
@@ -127,7 +150,7 @@ Status MemoryStore::write_out(const TaskKey& key, Entry& e) {
 }
 
 Status MemoryStore::read_back(const TaskKey& key, Entry& e) const {
-  const std::string path = file_of(key);
+  const std::string path = file_of(key, e.dir);
   auto buf = Buffer::allocate(e.nbytes);
   Status st;
   if (e.file_bytes != e.nbytes) {
@@ -163,7 +186,7 @@ void MemoryStore::validate() const {
       in_memory += e.nbytes;
       ++resident;
     }
-    RSDAT_CHECK_MSG(!e.on_disk || !dir_.empty(), "a spill file without a spill directory");
+    RSDAT_CHECK_MSG(!e.on_disk || e.dir < dirs_.size(), "a spill file without its spill directory");
   }
   RSDAT_CHECK_MSG(in_memory == memory_bytes_ && spilled == spilled_bytes_, "store bytes miscounted");
   RSDAT_CHECK_MSG(resident == lru_.size(), "recently-used list out of step with the chunks in memory");

@@ -25,6 +25,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "core/chunk.hpp"
 #include "core/status.hpp"
@@ -40,12 +41,20 @@ class MemoryStore {
   MemoryStore(const MemoryStore&) = delete;
   MemoryStore& operator=(const MemoryStore&) = delete;
 
-  // Spills into a new directory under `local_directory`, made by `disk` (default: plain
-  // files, posix_spill_disk()); `compress` writes spill files lz4-compressed. Errors:
-  // kIO (the directory cannot be made).
-  Status enable_spill(const std::string& local_directory, bool compress = false,
+  // Spills into a new directory under each of `local_directories`, made by `disk`
+  // (default: plain files, posix_spill_disk()); `compress` writes spill files
+  // lz4-compressed. A chunk goes to the directory the last one went to; when a write
+  // there fails (a full disk), the next ones are tried in turn, and the first that
+  // takes it is used from then on. Errors: kIO (a directory cannot be made).
+  Status enable_spill(const std::vector<std::string>& local_directories, bool compress = false,
                       std::shared_ptr<SpillDisk> disk = nullptr);
-  const std::string& spill_directory() const { return dir_; }
+  Status enable_spill(const std::string& local_directory, bool compress = false,
+                      std::shared_ptr<SpillDisk> disk = nullptr) {
+    return enable_spill(std::vector<std::string>{local_directory}, compress, std::move(disk));
+  }
+  // The first spill directory ("" when the store never spills), and all of them.
+  const std::string& spill_directory() const { return dirs_.empty() ? kNoDirectory : dirs_.front(); }
+  const std::vector<std::string>& spill_directories() const { return dirs_; }
 
   // Replaces any chunk under `key`.
   void put(const TaskKey& key, Chunk chunk);
@@ -85,9 +94,10 @@ class MemoryStore {
     bool spilled = false;   // only on disk
     bool on_disk = false;   // its spill file is valid (chunks never change once stored)
     uint64_t file_bytes = 0;
+    uint32_t dir = 0;  // on disk: the index of its spill directory
     std::list<TaskKey>::iterator lru;  // in lru_ while in memory
   };
-  std::string file_of(const TaskKey& key) const;
+  std::string file_of(const TaskKey& key, uint32_t dir) const;
   Status write_out(const TaskKey& key, Entry& e);
   Status read_back(const TaskKey& key, Entry& e) const;
 
@@ -96,7 +106,9 @@ class MemoryStore {
   mutable uint64_t memory_bytes_ = 0;
   mutable uint64_t spilled_bytes_ = 0;
   uint64_t spilled_total_ = 0;
-  std::string dir_;  // empty: never spills
+  inline static const std::string kNoDirectory;
+  std::vector<std::string> dirs_;  // empty: never spills
+  uint32_t current_dir_ = 0;       // where the next chunk goes
   bool compress_ = false;
   std::shared_ptr<SpillDisk> disk_;
 };

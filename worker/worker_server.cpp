@@ -67,11 +67,13 @@ Status WorkerServer::start() {
                               .spill = options_.memory_spill,
                               .pause = options_.memory_pause});
   }
-  if (options_.memory_limit > 0 && !options_.local_directory.empty()) {
-    if (size_t n = clean_stale_spill_dirs(options_.local_directory)) {
-      spdlog::info("removed {} spill directories left in {} by workers that died", n, options_.local_directory);
+  if (options_.memory_limit > 0 && !options_.local_directories.empty()) {
+    for (const std::string& dir : options_.local_directories) {
+      if (size_t n = clean_stale_spill_dirs(dir)) {
+        spdlog::info("removed {} spill directories left in {} by workers that died", n, dir);
+      }
     }
-    RSDAT_RETURN_IF_ERROR(state_.enable_spill(options_.local_directory, options_.spill_compression));
+    RSDAT_RETURN_IF_ERROR(state_.enable_spill(options_.local_directories, options_.spill_compression));
   }
   auto endpoint = bind_endpoint();
   if (!endpoint.ok()) return endpoint.status();

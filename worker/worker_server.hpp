@@ -42,7 +42,7 @@ struct WorkerOptions {
   std::vector<std::string> allowed_keys;  // client keys admitted besides the cluster's own
   int nthreads = 1;
   uint64_t memory_limit = 0;
-  std::string local_directory = "/tmp";
+  std::vector<std::string> local_directories{"/tmp"};  // spill directories, the next used when one is full
   // Fractions of memory_limit: above target (managed bytes in memory) chunks spill to
   // disk; above spill (process RSS) too; above pause (RSS) no new task starts.
   double memory_target = 0.6;

@@ -130,8 +130,12 @@ class WorkerState {
   // The chunks held here. Reading one (get, load) may bring it back from disk; only
   // the memory policy below sends chunks to disk.
   const MemoryStore& store() const { return store_; }
-  // Lets the store spill, into a new directory under `local_directory` made by `disk`
-  // (default: plain files). Errors: kIO.
+  // Lets the store spill, into a new directory under each of `local_directories` made
+  // by `disk` (default: plain files), the next tried when one is full. Errors: kIO.
+  Status enable_spill(const std::vector<std::string>& local_directories, bool compress = false,
+                      std::shared_ptr<SpillDisk> disk = nullptr) {
+    return store_.enable_spill(local_directories, compress, std::move(disk));
+  }
   Status enable_spill(const std::string& local_directory, bool compress = false,
                       std::shared_ptr<SpillDisk> disk = nullptr) {
     return store_.enable_spill(local_directory, compress, std::move(disk));

@@ -149,6 +149,69 @@ TEST_F(MemoryStoreTest, AFullDiskKeepsChunksInMemoryAndLeavesNoPartialFile) {
   EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
+// The real disk, but writes under the directories named `full` fail as on a full
+// file system.
+class PartlyFullDisk : public SpillDisk {
+ public:
+  Result<std::string> make_directory(const std::string& parent) override { return real_->make_directory(parent); }
+  void remove_directory(const std::string& dir) override { real_->remove_directory(dir); }
+  Status write_file(const std::string& path, const uint8_t* data, size_t n) override {
+    for (const std::string& f : full) {
+      if (path.rfind(f, 0) == 0) return io_error("cannot write " + path + ": No space left on device");
+    }
+    return real_->write_file(path, data, n);
+  }
+  Status read_file(const std::string& path, uint8_t* out, size_t n) override { return real_->read_file(path, out, n); }
+  void remove_file(const std::string& path) override { real_->remove_file(path); }
+  std::vector<std::string> full;
+
+ private:
+  std::shared_ptr<SpillDisk> real_ = posix_spill_disk();
+};
+
+// Several spill directories: when the one in use is full, chunks go to the next, which
+// is used from then on; when all are full the error names every one, and chunks stay
+// in memory, whole.
+TEST_F(MemoryStoreTest, AFullSpillDirectoryMovesSpillingToTheNext) {
+  auto disk = std::make_shared<PartlyFullDisk>();
+  MemoryStore s;
+  ASSERT_TRUE(s.enable_spill({(dir_ / "a").string(), (dir_ / "b").string()}, false, disk).is_ok());
+  ASSERT_EQ(s.spill_directories().size(), 2u);
+  const fs::path a = s.spill_directories()[0], b = s.spill_directories()[1];
+  s.put(TaskKey{1, 0}, chunk_of(1));
+  ASSERT_EQ(s.spill_to(0), 1u << 20);
+  EXPECT_EQ(files_in(a), 1u);
+  disk->full = {a.string()};
+  s.put(TaskKey{1, 1}, chunk_of(2));
+  s.put(TaskKey{1, 2}, chunk_of(3));
+  Status error;
+  EXPECT_EQ(s.spill_to(0, &error), 2u << 20);
+  EXPECT_TRUE(error.is_ok()) << error.to_string();
+  EXPECT_EQ(files_in(a), 1u);
+  EXPECT_EQ(files_in(b), 2u);
+  disk->full = {};  // a has room again, but b stays in use
+  s.put(TaskKey{1, 3}, chunk_of(4));
+  EXPECT_EQ(s.spill_to(0), 1u << 20);
+  EXPECT_EQ(files_in(b), 3u);
+  for (uint64_t i = 0; i < 4; ++i) {
+    auto c = s.get(TaskKey{1, i});
+    ASSERT_TRUE(c.has_value());
+    EXPECT_EQ(c->bytes()[12345], i + 1);
+  }
+  // Both full: nothing leaves memory, and the error names both directories. (Chunks
+  // read back keep their files, and would leave memory without a write: not those.)
+  for (uint64_t i = 0; i < 4; ++i) s.erase(TaskKey{1, i});
+  disk->full = {a.string(), b.string()};
+  s.put(TaskKey{2, 0}, chunk_of(9));
+  const uint64_t before = s.memory_bytes();
+  EXPECT_EQ(s.spill_to(0, &error), 0u);
+  EXPECT_EQ(s.memory_bytes(), before);
+  EXPECT_NE(error.message().find(a.string()), std::string::npos) << error.message();
+  EXPECT_NE(error.message().find(b.string()), std::string::npos) << error.message();
+  EXPECT_EQ(s.get(TaskKey{2, 0})->bytes()[777], 9);
+  s.validate();
+}
+
 // A spill file changed behind the store's back is an error naming it, not data.
 TEST_F(MemoryStoreTest, ASpillFileOfTheWrongSizeIsAnErrorNotData) {
   MemoryStore s;
