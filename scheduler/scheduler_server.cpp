@@ -530,10 +530,10 @@ std::string format_seconds(double s) {
 
 void SchedulerServer::check_stall() {
   const double t = now();
-  // Stalled: there are workers, every one paused with no task running (nothing will
-  // finish and free memory), and some client waits for a result.
+  // Stalled: no worker at all, or every one paused with no task running (nothing will
+  // finish and free memory), while some client waits for a result.
   std::vector<WorkerId> ids = state_.worker_ids();
-  bool stalled = !ids.empty();
+  bool stalled = true;
   for (WorkerId w : ids) {
     const WorkerMetrics* m = state_.worker_metrics(w);
     if (!m || !m->paused || m->executing > 0) stalled = false;
@@ -545,25 +545,34 @@ void SchedulerServer::check_stall() {
     stalled_since_ = -1;
     return;
   }
-  std::string why;
-  for (WorkerId w : ids) {
-    const WorkerInfo* info = state_.worker_info(w);
-    const WorkerMetrics* m = state_.worker_metrics(w);
-    if (!why.empty()) why += "; ";
-    why += "worker " + (info ? info->name : std::to_string(w.value)) + ": " +
+  std::string why = "every worker is paused (";
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const WorkerInfo* info = state_.worker_info(ids[i]);
+    const WorkerMetrics* m = state_.worker_metrics(ids[i]);
+    why += std::string(i > 0 ? "; " : "") + "worker " + (info ? info->name : std::to_string(ids[i].value)) + ": " +
            (m->pause_reason.empty() ? std::string("paused") : m->pause_reason);
+  }
+  why += ")";
+  if (ids.empty()) {
+    // Workers may yet come (a SLURM job waiting in its queue): say so now and then,
+    // and wait for them.
+    if (stalled_since_ >= 0 && t - stalled_since_ < options_.stall_timeout) return;
+    stalled_since_ = t;
+    const std::string text = "no task can start: no worker is connected; the computation waits for one to join";
+    spdlog::warn("{}", text);
+    tell_clients(waiting, [&](wire::Envelope::Builder e) { e.initNotice().setMessage(text); });
+    return;
   }
   if (stalled_since_ < 0) {
     stalled_since_ = t;
-    const std::string text = "no task can start: every worker is paused (" + why + "); the computation fails in " +
+    const std::string text = "no task can start: " + why + "; the computation fails in " +
                              format_seconds(options_.stall_timeout) + " unless memory frees or a worker joins";
     spdlog::warn("{}", text);
     tell_clients(waiting, [&](wire::Envelope::Builder e) { e.initNotice().setMessage(text); });
     return;
   }
   if (t - stalled_since_ < options_.stall_timeout) return;
-  const std::string text = "no task could start for " + format_seconds(t - stalled_since_) +
-                           ": every worker is paused (" + why + ")";
+  const std::string text = "no task could start for " + format_seconds(t - stalled_since_) + ": " + why;
   spdlog::error("{}: failing the computations of {} client(s)", text, waiting.size());
   tell_clients(waiting, [&](wire::Envelope::Builder e) {
     auto err = e.initError();

@@ -126,6 +126,9 @@ int main(int argc, char** argv) {
   // Keep freed chunk buffers for reuse, within a small part of the memory limit.
   rsdat::set_buffer_pool_limit(std::min<uint64_t>(options.memory_limit / 8, uint64_t{1} << 30));
   g_server = nullptr;
+  // A file-size limit (ulimit -f) makes a spill write fail with EFBIG, which the store
+  // reports like a full disk, instead of killing the worker.
+  std::signal(SIGXFSZ, SIG_IGN);
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_term);
   bool encryption = !no_encryption;

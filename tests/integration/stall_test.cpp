@@ -3,6 +3,7 @@
 // worker is paused with nothing running.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/wait.h>
 
 #include <chrono>
 #include <string>
@@ -10,6 +11,7 @@
 
 #include "rsdat/rsdat.hpp"
 #include "core/params.hpp"
+#include "tests/integration/spawn.hpp"
 
 namespace rsdat {
 namespace {
@@ -61,6 +63,62 @@ TEST(Stall, EveryWorkerPausedFailsTheComputationNamingThem) {
   EXPECT_EQ(client.cluster_status().workers.size(), 2u);
   Client other(cluster, ClientOptions{.progress = false});
   EXPECT_EQ(other.cluster_status().workers.size(), 2u);
+}
+
+// A cluster without workers (their jobs may be waiting in a SLURM queue): the client
+// is told at once and waits; a worker that joins runs the computation.
+TEST(Stall, NoWorkerAtAllIsToldAndTheComputationWaitsForOne) {
+  LocalCluster cluster(LocalClusterOptions{.workers = 0, .stall_timeout = 1});
+  Client client(cluster, ClientOptions{.progress = false});
+  std::thread joiner([&cluster] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+    cluster.add_worker();
+  });
+  testing::internal::CaptureStdout();
+  const double sum = ones({10}, {5}).sum().item(&client);
+  const std::string said = testing::internal::GetCapturedStdout();
+  joiner.join();
+  EXPECT_EQ(sum, 10.0);
+  EXPECT_NE(said.find("no task can start: no worker is connected"), std::string::npos) << said;
+}
+
+// Spilling that fails (here a file-size limit, as a full disk would) leaves chunks in
+// memory until the worker pauses: the error names the spill failure too.
+TEST(Stall, SpillingThatFailsEndsInAnErrorNamingTheDisk) {
+  const char* bin = std::getenv("RSDAT_BIN_DIR");
+  ASSERT_NE(bin, nullptr);
+  LocalCluster cluster(LocalClusterOptions{.workers = 0, .stall_timeout = 2});
+  const std::string log = cluster.scheduler_file() + ".worker.log";
+  const std::string spill = cluster.scheduler_file() + ".spill";
+  // Files of at most 64 KiB: no chunk of 2 MiB can be spilled.
+  std::vector<std::string> argv{"/usr/bin/prlimit", "--fsize=65536", std::string(bin) + "/rsdat-worker",
+                                "--scheduler", cluster.scheduler_address(), "--memory-limit", "160MB",
+                                "--local-directory", spill, "--name", "small-disk"};
+  if (cluster.key_file().empty()) {
+    argv.push_back("--no-encryption");  // ipc: the cluster's private directory is the guard
+  } else {
+    argv.insert(argv.end(), {"--key-file", cluster.key_file()});
+  }
+  const pid_t worker = test_support::spawn_logged(argv, log);
+  Client client(cluster, ClientOptions{.progress = false});
+  for (int i = 0; i < 200 && client.cluster_status().workers.empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  ASSERT_EQ(client.cluster_status().workers.size(), 1u) << "the worker did not join; its log: " << log;
+  std::string what;
+  try {
+    // 256 MiB in chunks of 2 MiB, held: more than the worker may keep in memory.
+    random::uniform({16384, 2048}, {128, 2048}, 1).persist(&client);
+    what = "no ClusterError";
+  } catch (const ClusterError& e) {
+    what = e.what();
+  }
+  ::kill(worker, SIGKILL);
+  ::waitpid(worker, nullptr, 0);
+  EXPECT_NE(what.find("every worker is paused"), std::string::npos) << what;
+  EXPECT_NE(what.find("worker small-disk"), std::string::npos) << what;
+  EXPECT_NE(what.find("cannot spill"), std::string::npos) << what;
+  EXPECT_NE(what.find("File too large"), std::string::npos) << what;
 }
 
 }  // namespace
