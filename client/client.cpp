@@ -97,9 +97,11 @@ Client::Impl::~Impl() {
   scheduler_.set(zmq::sockopt::linger, 2000);
 }
 
-ReceivedMessage Client::Impl::receive_from_scheduler(Clock::time_point deadline, bool ping) {
+ReceivedMessage Client::Impl::receive_from_scheduler(Clock::time_point deadline, bool ping,
+                                                     std::optional<uint64_t> cancel_seen) {
   auto last_ping = Clock::now();
   while (true) {
+    if (cancel_seen && cancels.load() != *cancel_seen) throw CancelledError();
     if (ping && Clock::now() - last_ping > std::chrono::duration<double>(std::min(5.0, options.scheduler_timeout / 4))) {
       capnp::MallocMessageBuilder b;
       b.initRoot<wire::Envelope>().initHeartbeat();
@@ -138,6 +140,7 @@ ReceivedMessage Client::Impl::receive_from_scheduler(Clock::time_point deadline,
 std::unordered_map<TaskKey, KeyInfo> Client::Impl::run(std::vector<GraphPart> graph,
                                                         const std::vector<TaskKey>& wanted, uint64_t inline_bytes) {
   std::lock_guard lock(mu);
+  const uint64_t cancel_seen = cancels.load();
   const uint64_t graph_id = next_graph_++;
   stats = ComputeStats{};
   stats.tasks = num_tasks(graph);
@@ -161,9 +164,15 @@ std::unordered_map<TaskKey, KeyInfo> Client::Impl::run(std::vector<GraphPart> gr
   // waiting, the client pings every few seconds; a scheduler that answers nothing for
   // a minute is gone.
   while (!pending.empty()) {
-    ReceivedMessage msg = receive_from_scheduler(
-        Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(options.scheduler_timeout)),
-        /*ping=*/true);
+    ReceivedMessage msg;
+    try {
+      msg = receive_from_scheduler(Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                                      std::chrono::duration<double>(options.scheduler_timeout)),
+                                   /*ping=*/true, cancel_seen);
+    } catch (const CancelledError&) {
+      send_release(wanted);  // the scheduler lets go of what only this computation needed
+      throw;
+    }
     try {
       auto env = msg.envelope();
       switch (env.which()) {
@@ -552,6 +561,8 @@ ComputeStats Client::last_stats() const {
   return impl_->stats;
 }
 ClusterStatus Client::cluster_status() { return impl_->cluster_status(); }
+
+void Client::cancel() { impl_->cancels.fetch_add(1); }
 Client* Client::current() {
   std::lock_guard lock(g_clients_mu);
   return g_clients.empty() ? nullptr : g_clients.back();

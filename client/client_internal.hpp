@@ -1,10 +1,12 @@
 // Client::Impl: the sockets and protocol of the client. Not installed.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -47,6 +49,9 @@ struct Client::Impl {
   std::string address;
   ClientOptions options;
   std::mutex mu;
+  // Counts Client::cancel() calls; a computation that sees it change ends. Lock-free:
+  // cancel() never waits for `mu`, held by the computation.
+  std::atomic<uint64_t> cancels{0};
   ComputeStats stats;  // guarded by mu
 
  private:
@@ -54,7 +59,9 @@ struct Client::Impl {
   void send_release(const std::vector<TaskKey>& keys);
   zmq::socket_t& worker_socket(const std::string& address);
   // Waits for the next message; with `ping`, sends heartbeats so a live scheduler answers.
-  ReceivedMessage receive_from_scheduler(std::chrono::steady_clock::time_point deadline, bool ping = false);
+  // With `cancel_seen`, throws CancelledError once `cancels` differs from it.
+  ReceivedMessage receive_from_scheduler(std::chrono::steady_clock::time_point deadline, bool ping = false,
+                                         std::optional<uint64_t> cancel_seen = std::nullopt);
 
   zmq::context_t context_;
   SocketSecurity security_;

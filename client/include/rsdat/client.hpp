@@ -85,6 +85,13 @@ class Client {
   ComputeStats last_stats() const;
   // Asks the scheduler for the state of the cluster. Throws ClusterError.
   ClusterStatus cluster_status();
+  // Cancels the computation this Client runs now (compute() or persist() on another
+  // thread, or a signal handler's: it only sets a flag), which then throws
+  // CancelledError within a fraction of a second, after releasing on the cluster what
+  // it asked for: its tasks still waiting at the scheduler never run, those a worker
+  // has already started finish and are dropped, and no chunk of it stays. The next
+  // computation runs as usual. Nothing happens when none runs.
+  void cancel();
 
   // The client compute() uses by default: the most recent live one of the process, or
   // nullptr.

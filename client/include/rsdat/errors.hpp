@@ -27,4 +27,11 @@ class ClusterError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The computation was cancelled (Client::cancel()) before it finished; what it had
+// asked the cluster for is released. Not a ClusterError: the cluster is fine.
+class CancelledError : public std::runtime_error {
+ public:
+  CancelledError() : std::runtime_error("computation cancelled") {}
+};
+
 }  // namespace rsdat
