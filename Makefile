@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 
 FUZZ_SECONDS ?= 30
 
-.PHONY: all deps build demo test fuzz bench compare-dask clean
+.PHONY: all deps build demo test fuzz sanitize bench compare-dask clean
 
 all: build
 
@@ -25,6 +25,15 @@ test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure --timeout 300 -j 2
 	bash scripts/fuzz.sh $(FUZZ_SECONDS)
 
+# Every test against a build with AddressSanitizer and UBSan (in build-sanitize/),
+# daemons included; the install test is left out (it links a program of its own).
+SANITIZE_DIR ?= build-sanitize
+sanitize: deps
+	cmake -S . -B $(SANITIZE_DIR) -DCMAKE_BUILD_TYPE=Release -DRSDAT_SANITIZE=ON
+	cmake --build $(SANITIZE_DIR) -j $(JOBS)
+	cd $(SANITIZE_DIR) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:quarantine_size_mb=16:malloc_context_size=10 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure --timeout 600 -j 2 -E '^install$$'
+
 # The message decoders under libFuzzer (clang build in build-fuzz/), FUZZ_SECONDS per target.
 fuzz: deps
 	bash scripts/fuzz.sh $(FUZZ_SECONDS)
@@ -37,4 +46,4 @@ compare-dask: build
 	bench/compare-dask --bench $(BUILD_DIR)/bin/rsdat-bench
 
 clean:
-	rm -rf $(BUILD_DIR) build-fuzz
+	rm -rf $(BUILD_DIR) build-fuzz $(SANITIZE_DIR)

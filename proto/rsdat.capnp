@@ -40,6 +40,7 @@ struct Hello {
   address @3 :Text;        # worker: where peers and clients reach its ROUTER
   nthreads @4 :UInt32;
   memoryLimit @5 :UInt64;
+  spillSpace @6 :UInt64;   # worker: bytes free on the disks of its spill directories
 }
 
 struct Welcome { version @0 :UInt32; id @1 :UInt64; heartbeatMs @2 :UInt32; }
@@ -137,6 +138,7 @@ struct Heartbeat {
   spilledTotal @6 :UInt64;  # bytes ever written to disk by spilling
   paused @7 :Bool;          # no new task starts (memory above the pause threshold)
   pauseReason @8 :Text;     # why, in words: memory, limit and any spill failure
+  spillSpace @9 :UInt64;    # bytes free on the disks of its spill directories
 }
 
 # Anyone -> worker ROUTER, and the reply.

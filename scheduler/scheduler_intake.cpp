@@ -166,6 +166,65 @@ Status SchedulerState::submit_graph(ClientId client, std::vector<TaskSpec> graph
     }
   }
 
+  // The wanted results are all held at once when the graph is done, beside what the
+  // cluster holds already: more than its memory and spill space together can never
+  // fit, and more than its memory spills. (Intermediate results come and go as their
+  // users finish; they are not counted here.)
+  if (!workers_.empty()) {
+    uint64_t memory = 0, spill = 0, held = 0;
+    bool limited = true;
+    for (const auto& [id, w] : workers_) {
+      limited = limited && w.info.memory_limit > 0;
+      memory += w.info.memory_limit;
+      spill += w.metrics.spill_space;
+      held += w.metrics.managed_bytes;
+    }
+    struct Wanted {
+      uint64_t bytes = 0, chunks = 0;
+      std::string op;
+    };
+    std::unordered_map<uint64_t, Wanted> by_array;  // key token -> what of it is wanted
+    uint64_t wanted_bytes = 0;
+    for (const TaskKey& k : wanted) {
+      auto at = index.find(k);
+      if (!at || known[*at]) continue;  // held already (counted) or being computed for another graph
+      Wanted& a = by_array[k.token];
+      a.bytes += graph[*at].output_nbytes();
+      a.chunks += 1;
+      a.op = graph[*at].op;
+      wanted_bytes += graph[*at].output_nbytes();
+    }
+    if (limited && wanted_bytes > 0) {
+      auto largest = std::max_element(by_array.begin(), by_array.end(),
+                                      [](const auto& a, const auto& b) { return a.second.bytes < b.second.bytes; });
+      const std::string what = "the " + std::to_string(largest->second.chunks) + " wanted chunks of array " +
+                               largest->second.op + " " + TaskKey{largest->first, 0}.to_string().substr(0, 16) +
+                               " (" + format_bytes(largest->second.bytes) + ")" +
+                               (by_array.size() > 1 ? ", with the other wanted results (" +
+                                                          format_bytes(wanted_bytes - largest->second.bytes) + ")"
+                                                    : std::string()) +
+                               ", beside the " + format_bytes(held) + " the cluster holds";
+      if (held + wanted_bytes > memory + spill) {
+        return invalid_argument(what + ", need " + format_bytes(held + wanted_bytes) +
+                                " at once: more than the workers' memory (" + format_bytes(memory) +
+                                ") and spill space (" + format_bytes(spill) + ") together; compute less at once "
+                                "(a reduction, or a part), or add workers");
+      }
+      if (held + wanted_bytes > static_cast<uint64_t>(config_.memory_target * static_cast<double>(memory))) {
+        out.notices.push_back({client, "this computation will spill: " + what + " come to " +
+                                           format_bytes(held + wanted_bytes) +
+                                           ", more than the workers keep in memory (" +
+                                           format_bytes(static_cast<uint64_t>(config_.memory_target *
+                                                                              static_cast<double>(memory))) +
+                                           "): about " +
+                                           format_bytes(held + wanted_bytes -
+                                                        static_cast<uint64_t>(config_.memory_target *
+                                                                              static_cast<double>(memory))) +
+                                           " will spill to disk"});
+      }
+    }
+  }
+
   // Co-assignment groups: roots of one array, by chunk index, except that chunks of one
   // array a task reads together (x[i, j] and x[j, i] for x + x.T) form one group, up to
   // kMaxGroup chunks. Groups are ranked by their first chunk; a group's rank decides

@@ -319,7 +319,8 @@ void SchedulerServer::handle(ReceivedMessage& msg) {
           auto h = env.getHeartbeat();
           state_.heartbeat(WorkerId{p->id},
                            {h.getManagedBytes(), h.getSpilledBytes(), h.getSpilledTotal(), h.getRssBytes(),
-                            h.getPeakRssBytes(), h.getExecuting(), h.getPaused(), h.getPauseReason().cStr()},
+                            h.getPeakRssBytes(), h.getExecuting(), h.getPaused(), h.getPauseReason().cStr(),
+                            h.getSpillSpace()},
                            now());
         }
         // The answer tells workers and waiting clients that the scheduler is alive.
@@ -373,7 +374,7 @@ void SchedulerServer::on_hello(const zmq::message_t& identity, wire::Hello::Read
     }
     p.role = Peer::Role::kWorker;
     WorkerInfo info{p.name.empty() ? address : p.name, address, std::max<uint32_t>(1, hello.getNthreads()),
-                    hello.getMemoryLimit()};
+                    hello.getMemoryLimit(), hello.getSpillSpace()};
     spdlog::info("worker {} joined: {} threads at {}", info.name, info.nthreads, address);
     state_.add_worker(WorkerId{p.id}, std::move(info), now(), commands_);
   } else if (hello.getRole() == wire::Role::CLIENT) {
@@ -709,6 +710,11 @@ void SchedulerServer::flush() {
     tf.setWorker(f.worker);
     tf.setMessage(f.message);
     send_to(f.client.value, b);
+  }
+  for (const auto& [client, text] : commands_.notices) {
+    capnp::MallocMessageBuilder b;
+    b.initRoot<wire::Envelope>().initNotice().setMessage(text);
+    send_to(client.value, b);
   }
   // Retired workers: nothing depends on them any more; they may go.
   for (const auto& [w, address] : commands_.retired) {

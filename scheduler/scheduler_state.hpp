@@ -44,6 +44,7 @@ struct WorkerInfo {
   std::string address;  // where peers and clients reach the worker
   uint32_t nthreads = 1;
   uint64_t memory_limit = 0;
+  uint64_t spill_space = 0;  // bytes free for spilling when it joined
 };
 
 struct WorkerMetrics {
@@ -55,6 +56,7 @@ struct WorkerMetrics {
   uint32_t executing = 0;    // tasks running there
   bool paused = false;       // no new task starts there
   std::string pause_reason;  // the worker's words for why
+  uint64_t spill_space = 0;  // bytes free for spilling, as of its last heartbeat
 };
 
 // What the server sends after an event.
@@ -103,9 +105,10 @@ struct Commands {
   std::vector<ReadyCommand> ready;
   std::vector<FailedCommand> failed;
   std::vector<StealCommand> steal;
+  std::vector<std::pair<ClientId, std::string>> notices;  // words for a client (a graph that will spill)
   bool empty() const {
     return assign.empty() && release.empty() && ready.empty() && failed.empty() && steal.empty() &&
-           replicate.empty() && retired.empty();
+           replicate.empty() && retired.empty() && notices.empty();
   }
   void clear() {
     assign.clear();
@@ -115,6 +118,7 @@ struct Commands {
     ready.clear();
     failed.clear();
     steal.clear();
+    notices.clear();
   }
 };
 
@@ -126,6 +130,7 @@ struct SchedulerConfig {
   double worker_timeout = 30.0;      // seconds without a heartbeat before a worker is lost
   int allowed_failures = 3;          // a task that was running on this many lost workers errs
   double memory_pause = 0.8;         // workers' pause threshold, a fraction of their memory limit
+  double memory_target = 0.6;        // workers' spill target, a fraction of their memory limit
 };
 
 // Tasks of a big graph the scheduler adds per turn of its event loop (about 20 ms),

@@ -11,6 +11,7 @@ void SchedulerState::add_worker(WorkerId id, WorkerInfo info, double now, Comman
   w.id = id;
   if (info.nthreads == 0) info.nthreads = 1;
   w.info = std::move(info);
+  w.metrics.spill_space = w.info.spill_space;
   w.last_seen = now;
   workers_.emplace(id, std::move(w));
   rebuild_root_queues();

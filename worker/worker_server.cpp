@@ -3,8 +3,10 @@
 #include <kj/exception.h>
 #include <spdlog/spdlog.h>
 #include <sys/eventfd.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <set>
 #include <thread>
 
 #include "ops/builtin_ops.hpp"
@@ -25,8 +27,21 @@ std::string identity_string(const zmq::message_t& m) { return std::string(static
 // Seconds on the monotonic clock: the time WorkerState is given.
 double seconds_now() { return std::chrono::duration<double>(Clock::now().time_since_epoch()).count(); }
 
+// Bytes free for spilling: on each disk of the spill directories once (several
+// directories may share a file system).
+uint64_t free_spill_space(const std::vector<std::string>& dirs) {
+  std::set<unsigned long> seen;
+  uint64_t free = 0;
+  for (const std::string& d : dirs) {
+    struct statvfs st {};
+    if (::statvfs(d.c_str(), &st) != 0 || !seen.insert(st.f_fsid).second) continue;
+    free += static_cast<uint64_t>(st.f_bavail) * st.f_frsize;
+  }
+  return free;
+}
+
 void send_hello(zmq::socket_t& s, wire::Role role, const std::string& name, const std::string& address,
-                uint32_t nthreads, uint64_t memory_limit) {
+                uint32_t nthreads, uint64_t memory_limit, uint64_t spill_space) {
   capnp::MallocMessageBuilder b;
   auto h = b.initRoot<wire::Envelope>().initHello();
   h.setVersion(wire::PROTOCOL_VERSION);
@@ -35,6 +50,7 @@ void send_hello(zmq::socket_t& s, wire::Role role, const std::string& name, cons
   h.setAddress(address);
   h.setNthreads(nthreads);
   h.setMemoryLimit(memory_limit);
+  h.setSpillSpace(spill_space);
   send_best_effort(s, nullptr, b);
 }
 
@@ -109,7 +125,7 @@ Status WorkerServer::start() {
     return unavailable("cannot connect to scheduler at '" + options_.scheduler_address + "': " + e.what());
   }
   send_hello(scheduler_, wire::Role::WORKER, options_.name, address_, static_cast<uint32_t>(options_.nthreads),
-             options_.memory_limit);
+             options_.memory_limit, spill_space());
   return wait_for_welcome(watch);
 }
 
@@ -495,7 +511,7 @@ WorkerServer::PeerConnection& WorkerServer::peer(const std::string& address) {
   configure_socket(*pc.socket);
   options_.security.make_client(*pc.socket, address);
   pc.socket->connect(address);
-  send_hello(*pc.socket, wire::Role::PEER, options_.name, address_, 0, 0);
+  send_hello(*pc.socket, wire::Role::PEER, options_.name, address_, 0, 0, 0);
   return peers_.emplace(address, std::move(pc)).first->second;
 }
 
@@ -747,6 +763,12 @@ void WorkerServer::manage_memory() {
   apply(commands_);
 }
 
+uint64_t WorkerServer::spill_space() const {
+  // Spilling happens only under a memory limit (see start()).
+  if (options_.memory_limit == 0) return 0;
+  return free_spill_space(state_.store().spill_directories());
+}
+
 void WorkerServer::heartbeat() {
   last_heartbeat_ = Clock::now();
   capnp::MallocMessageBuilder b;
@@ -758,6 +780,7 @@ void WorkerServer::heartbeat() {
   h.setPeakRssBytes(peak_rss_bytes());
   h.setExecuting(static_cast<uint32_t>(state_.executing()));
   h.setReady(static_cast<uint32_t>(state_.ready()));
+  h.setSpillSpace(spill_space());
   h.setPaused(state_.paused());
   h.setPauseReason(state_.paused() ? pause_reason_ : std::string());
   send_best_effort(scheduler_, nullptr, b);

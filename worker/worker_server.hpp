@@ -98,6 +98,8 @@ class WorkerServer {
   void drain_completions();
   void send_reports();
   void heartbeat();
+  // Bytes free for spilling on this worker's disks (0 when it does not spill).
+  uint64_t spill_space() const;
   void check_fetch_timeouts();
   // Starts retiring when asked to or when the lifetime is up; leaves when that takes too long.
   void check_retirement();

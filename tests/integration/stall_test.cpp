@@ -3,9 +3,11 @@
 // worker is paused with nothing running.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 
 #include <chrono>
+#include <filesystem>
 #include <string>
 #include <thread>
 
@@ -119,6 +121,33 @@ TEST(Stall, SpillingThatFailsEndsInAnErrorNamingTheDisk) {
   EXPECT_NE(what.find("worker small-disk"), std::string::npos) << what;
   EXPECT_NE(what.find("cannot spill"), std::string::npos) << what;
   EXPECT_NE(what.find("File too large"), std::string::npos) << what;
+}
+
+// The memory plan: results that cannot be held at once, even spilled, are refused
+// before anything runs, naming the array and the numbers.
+TEST(Stall, AGraphWhoseResultsCannotBeHeldEvenOnDiskIsRefusedBeforeItRuns) {
+  const std::string spill = "/dev/shm/rsdat-plan-" + std::to_string(::getpid());
+  struct statvfs st {};
+  ASSERT_EQ(::statvfs("/dev/shm", &st), 0);
+  const double disk = static_cast<double>(st.f_bavail) * static_cast<double>(st.f_frsize);
+  LocalCluster cluster(
+      LocalClusterOptions{.workers = 2, .memory_limit = "1GB", .local_directory = spill, .stall_timeout = 5});
+  Client client(cluster, ClientOptions{.progress = false});
+  // Twice what memory and the disk can take, in chunks of 80 MB.
+  const int64_t rows = static_cast<int64_t>(2 * (disk + 2e9) / 8 / 10000 / 1000 + 1) * 1000;
+  std::string what;
+  try {
+    ones({rows, 10000}, {1000, 10000}).persist(&client);
+    what = "no error";
+  } catch (const ClusterError& e) {
+    what = e.what();
+  }
+  EXPECT_NE(what.find("wanted chunks of array"), std::string::npos) << what;
+  EXPECT_NE(what.find("more than the workers' memory"), std::string::npos) << what;
+  EXPECT_NE(what.find("and spill space"), std::string::npos) << what;
+  EXPECT_EQ(client.cluster_status().tasks, 0u);
+  EXPECT_EQ(client.cluster_status().tasks_finished, 0u) << "nothing ran";
+  std::filesystem::remove_all(spill);
 }
 
 }  // namespace

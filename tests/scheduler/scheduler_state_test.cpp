@@ -678,3 +678,51 @@ TEST_F(SchedulerStateTest, ALateCopyReportDoesNotUndoAnAssignment) {
 
 }  // namespace
 }  // namespace rsdat::sched
+
+namespace rsdat::sched {
+namespace {
+
+// The memory plan: the wanted results are held at once when a graph ends. More than
+// the workers' memory and spill space together is refused before anything runs,
+// naming the array and the numbers; more than what they keep in memory is accepted
+// with a notice that it will spill; less passes quietly.
+TEST_F(SchedulerStateTest, AGraphWhoseResultsCannotBeHeldIsRefusedAndOneThatWillSpillIsToldSo) {
+  state.add_client(ClientId{1});
+  add_worker(1);
+  add_worker(2);  // 1 GiB each
+  for (uint64_t w : {1, 2}) {
+    WorkerMetrics m;
+    m.spill_space = 1ull << 30;
+    state.heartbeat(WorkerId{w}, m, 0);
+  }
+  auto roots = [](uint64_t token, uint64_t n) {
+    std::vector<TaskSpec> tasks;
+    std::vector<TaskKey> keys;
+    for (uint64_t i = 0; i < n; ++i) {
+      tasks.push_back(task(token, i, {}, 512ull << 20));  // 512 MiB each
+      keys.push_back(tasks.back().key);
+    }
+    return std::make_pair(tasks, keys);
+  };
+  auto [too_many, too_many_keys] = roots(7, 10);  // 5 GiB > 2 GiB memory + 2 GiB disk
+  Status st = submit(1, too_many, too_many_keys);
+  ASSERT_FALSE(st.is_ok());
+  EXPECT_NE(st.message().find("the 10 wanted chunks of array fill"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("5.00 GiB"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("memory (2.00 GiB) and spill space (2.00 GiB)"), std::string::npos) << st.message();
+  EXPECT_EQ(state.num_tasks(), 0u) << "nothing of a refused graph is kept";
+
+  auto [spills, spills_keys] = roots(8, 4);  // 2 GiB > 60% of 2 GiB: spills
+  ASSERT_TRUE(submit(1, spills, spills_keys).is_ok());
+  ASSERT_EQ(out.notices.size(), 1u);
+  EXPECT_EQ(out.notices[0].first, ClientId{1});
+  EXPECT_NE(out.notices[0].second.find("will spill"), std::string::npos) << out.notices[0].second;
+  release(1, spills_keys);
+
+  auto [fits, fits_keys] = roots(9, 2);  // 1 GiB: stays in memory
+  ASSERT_TRUE(submit(1, fits, fits_keys).is_ok());
+  EXPECT_TRUE(out.notices.empty());
+}
+
+}  // namespace
+}  // namespace rsdat::sched
