@@ -74,6 +74,12 @@ TEST_F(ScanTest, CumsumAlongEveryAxisMatchesNumpy) {
   p.add("cumprod_long_axis", cumprod(in.v + 1.0), "np.cumprod(v + 1.0)", 1e-9);
   // An elementwise producer fused into both passes, and a reduction after the scan.
   p.add("cumsum_of_expression", cumsum(in.a * 2.0 - in.f, 1), "np.cumsum(a * 2.0 - f, axis=1)", 1e-12, 1e-12);
+  p.add("cumsum_of_broadcast_expression", cumsum(in.a - in.a.mean({0}), 0), "np.cumsum(a - a.mean(axis=0), axis=0)",
+        1e-12, 1e-14);
+  p.add("cumsum_of_int_times_float", cumsum(in.i * 0.5, 2), "np.cumsum(i * 0.5, axis=2)");
+  Array m = p.input("m", random::uniform({9, 13}, {4, 5}, 21));
+  p.add("cumsum_of_transposed_expression", cumsum(m.T() + 1.0, 0), "np.cumsum(m.T + 1.0, axis=0)");
+  p.add("cummin_of_transposed_expression", cummin(m.T() * 2.0, 1), "np.minimum.accumulate(m.T * 2.0, axis=1)");
   p.add("cumsum_then_mean", cumsum(in.a, 0).mean({0}), "np.cumsum(a, axis=0).mean(axis=0)");
   p.add("cumsum_then_max", (cumsum(in.a, 2) >= 2.0).max({2}), "(np.cumsum(a, axis=2) >= 2.0).max(axis=2)");
   EXPECT_TRUE(p.check()) << p.report();
