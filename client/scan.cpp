@@ -108,7 +108,7 @@ void combine_group(TaskGroup& g, ops::ReduceKind kind, std::vector<DepPattern> d
 }
 
 // Pass 2's carries: the inclusive prefix of the totals along `axis`, block k holding the
-// combined totals of blocks 0 .. k.
+// combined totals of blocks 0 .. k, as a chain of one combine per block.
 NodePtr prefix_sequential(const NodePtr& totals, int64_t axis, ops::ReduceKind kind, const char* name) {
   const size_t nd = totals->shape.size();
   const size_t ax = static_cast<size_t>(axis);
@@ -138,6 +138,8 @@ NodePtr prefix_sequential(const NodePtr& totals, int64_t axis, ops::ReduceKind k
   return concatenate(carries, axis).node();
 }
 
+// The same prefix as a log-depth tree (Hillis and Steele): ceil(log2 n) levels of n
+// combines, each reading at most two slabs.
 NodePtr prefix_log_depth(const NodePtr& totals, int64_t axis, ops::ReduceKind kind, const char* name) {
   const size_t nd = totals->shape.size();
   const size_t ax = static_cast<size_t>(axis);
