@@ -202,7 +202,8 @@ bool accumulates(ops::ReduceKind kind) { return kind != ops::ReduceKind::kMax &&
 Array scan(const Array& a, std::optional<int64_t> axis_in, ops::ReduceKind kind, std::optional<DType> dtype,
            ScanMethod method, const char* name) {
   need(a.node());
-  Array x = axis_in ? a : ravel(a);
+  // A 0-d array scans as one element, along axis 0 or -1 (numpy.cumsum's ravel).
+  Array x = axis_in && a.ndim() > 0 ? a : ravel(a);
   const int64_t axis = normalize_axis(axis_in.value_or(0), x.ndim(), name);
   if (dtype && *dtype != x.dtype()) x = x.astype(*dtype);
   const DType out = dtype ? *dtype : accumulates(kind) ? ops::result_dtype(ops::ReduceKind::kSum, x.dtype()) : x.dtype();

@@ -135,11 +135,12 @@ TEST_F(ScanTest, SizeZeroSizeOneAndZeroDimensional) {
   p.add("cumprod_size1_axis", cumprod(s, 0), "np.cumprod(s, axis=0)");
   p.add("cummax_size1_rows", cummax(s, 1), "np.maximum.accumulate(s, axis=1)");
   p.add("cumsum_0d", cumsum(z), "np.cumsum(z)");
+  p.add("cumprod_0d_axis0", cumprod(z, 0), "np.cumprod(z, axis=0)");
   p.add("diff_empty_axis", diff(e, 1, 1), "np.diff(e, axis=1)");
   EXPECT_TRUE(p.check()) << p.report();
   EXPECT_THROW(cumsum(s, 2), std::invalid_argument);
   EXPECT_THROW(cumsum(s, -3), std::invalid_argument);
-  EXPECT_THROW(cummax(z, 0), std::invalid_argument);
+  EXPECT_THROW(cummax(z, 1), std::invalid_argument);
 }
 
 TEST_F(ScanTest, DiffAndEdiff1dMatchNumpy) {

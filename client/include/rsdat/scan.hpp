@@ -29,8 +29,8 @@
 // and wrap as NumPy's; floats accumulate in the result's dtype within a block (float32
 // stays float32, as NumPy's sequential accumulation), the totals between blocks in
 // float64. Without an axis the array is scanned flattened in C order (a 1-d result, as
-// numpy.cumsum(a)); an axis out of range throws std::invalid_argument naming the
-// function. Thread-safe: building an array does no work.
+// numpy.cumsum(a)), and a 0-d array scans as one element; an axis out of range throws
+// std::invalid_argument naming the function. Thread-safe: building an array does no work.
 #pragma once
 
 #include <cstdint>
