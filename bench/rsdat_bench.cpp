@@ -112,6 +112,15 @@ std::vector<Workload> workloads(uint64_t memory_limit_per_worker, int workers) {
                  auto x = random::uniform({64, y, y}, {8, 1024, 1024}, 9, DType::kFloat32);
                  return Outcome{x.argmax(0).sum().item(&c)};
                }, ""});
+  // ---- scans ----
+  // The running sum over time, materialised block by block and averaged over time: the
+  // block totals, a chain of slab carries, and each block scanned from its carry.
+  w.push_back({"cumsum_time", [](Client& c, double s) {
+                 const int64_t y = std::max<int64_t>(1024, static_cast<int64_t>(4096 * std::sqrt(s)) / 1024 * 1024);
+                 auto x = random::uniform({64, y, y}, {8, 1024, 1024}, 10, DType::kFloat32);
+                 return Outcome{cumsum(x, 0).mean({0}).sum().item(&c)};
+               }, ""});
+  // ---- end of scans ----
   return w;
 }
 
