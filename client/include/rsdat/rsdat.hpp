@@ -5,6 +5,7 @@
 #include "rsdat/client.hpp"
 #include "rsdat/errors.hpp"
 #include "rsdat/local_cluster.hpp"
+#include "rsdat/order.hpp"
 #include "rsdat/shape.hpp"
 #include "rsdat/slurm_cluster.hpp"
 #include "rsdat/zarr.hpp"
