@@ -307,7 +307,13 @@ void quantile_slices(const Slices& sl, const QuantileParams& p, O* out) {
       bool has_nan = false;
       if constexpr (kIsFloat<T>) {
         if (p.skip_nan) {
-          n = std::partition(v, v + len, [](T x) { return !std::isnan(x); }) - v;
+          // Compacted without branches: whether a value is NaN is random in masked data.
+          n = 0;
+          for (int64_t i = 0; i < len; ++i) {
+            const T x = v[i];
+            v[n] = x;
+            n += std::isnan(x) ? 0 : 1;
+          }
         } else {
           has_nan = std::any_of(v, v + len, [](T x) { return std::isnan(x); });
         }
@@ -326,12 +332,13 @@ void quantile_slices(const Slices& sl, const QuantileParams& p, O* out) {
       }
       std::sort(want.begin(), want.end());
       want.erase(std::unique(want.begin(), want.end()), want.end());
+      // No NaN is left in v[0, n): plain comparisons.
       int64_t from = 0;
       for (int64_t k : want) {
         if (k > from) {
-          std::nth_element(v + from, v + k, v + n, less_nan_last<T>);
+          std::nth_element(v + from, v + k, v + n);
         } else if (k == from && from < n) {
-          std::iter_swap(v + k, std::min_element(v + k, v + n, less_nan_last<T>));
+          std::iter_swap(v + k, std::min_element(v + k, v + n));
         }
         from = k + 1;
       }
