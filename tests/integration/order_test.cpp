@@ -56,6 +56,8 @@ TEST_F(OrderTest, MediansMatchNumPy) {
   const OrderOptions tiny{.task_bytes = 256};  // cuts the kept axes into many tasks
   p.add("median_axis0", median(in.a, {0}), "np.median(a, axis=0)");
   p.add("median_all", median(in.a), "np.median(a)");
+  p.add("median_long_i32", median(in.i, {0, 1}), "np.median(i, axis=(0, 1))");
+  p.add("nanmedian_long_f32", nanmedian(in.f, {}), "np.nanmedian(f)");
   p.add("median_axes02_keepdims", median(in.a, {0, 2}, true), "np.median(a, axis=(0, 2), keepdims=True)");
   p.add("median_negative_axis", median(in.a, {-1}), "np.median(a, axis=-1)");
   p.add("median_nan", median(in.w, {0}), "np.median(w, axis=0)");
@@ -89,6 +91,11 @@ TEST_F(OrderTest, QuantilesOfEveryMethodMatchNumPy) {
           "np.percentile(i, [12.5, 37.5, 62.5, 87.5]" + arg + ")");
     p.add("nanpercentile_keepdims_" + ms, nanpercentile(in.w, {29.0, 71.0}, {0, 1}, ms, true),
           "np.nanpercentile(w, [29.0, 71.0], axis=(0, 1), keepdims=True" + arg + ")");
+    // Slices longer than 64 values select with nth_element, shorter ones sort by rank.
+    p.add("nanquantile_long_" + ms, nanquantile(in.w, qs, {}, ms),
+          "np.nanquantile(w, [0.0, 0.1, 0.25, 0.375, 0.5, 0.625, 0.9, 1.0]" + arg + ")");
+    p.add("quantile_long_i32_" + ms, quantile(in.i, qs, {0, 1}, ms),
+          "np.quantile(i, [0.0, 0.1, 0.25, 0.375, 0.5, 0.625, 0.9, 1.0], axis=(0, 1)" + arg + ")");
   }
   p.add("quantile_size1", quantile(in.one, {0.2, 0.8}, {0}), "np.quantile(one, [0.2, 0.8], axis=0)");
   p.add("quantile_cut", quantile(in.a, {0.2, 0.8}, {0}, "linear", false, OrderOptions{.task_bytes = 200}),
