@@ -18,8 +18,9 @@
 //   argsort), a 256 KiB tile of slices, and 16 bytes per element of one slice. Only
 //   when one slice alone exceeds the bound (one block of the other axes holds one
 //   slice) does a task read more: that slice. Quantiles select with std::nth_element
-//   (O(n) per slice and q, not a full sort); sort uses std::sort, argsort
-//   std::stable_sort.
+//   (O(n) per slice and q, not a full sort), and slices of at most 64 values (after
+//   NaN is left out) are sorted by counting ranks, which costs less there; sort uses
+//   std::sort, argsort std::stable_sort.
 // - topk and argtopk are trees along their axis, as dask builds them: each task keeps
 //   the |k| best of at most `split_every` blocks (or partials) along the axis; the other
 //   axes keep their chunks. A task reads split_every blocks, never the whole axis, and
