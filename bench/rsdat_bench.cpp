@@ -121,6 +121,20 @@ std::vector<Workload> workloads(uint64_t memory_limit_per_worker, int workers) {
                  return Outcome{cumsum(x, 0).mean({0}).sum().item(&c)};
                }, ""});
   // ---- end of scans ----
+  // ---- median_composite ----
+  // A cloud-free median composite: the band masked to NaN where the scene
+  // classification (SCL, uint8 0..11) says cloud shadow, cloud or cirrus (3, 8, 9, 10),
+  // then the NaN-skipping median over time. Each median task reads its 8 masked blocks
+  // of time directly (the pixels cut so that they hold at most 64 MiB).
+  w.push_back({"median_composite", [](Client& c, double s) {
+                 const int64_t y = std::max<int64_t>(1024, static_cast<int64_t>(4096 * std::sqrt(s)) / 1024 * 1024);
+                 const Shape shape{64, y, y}, chunks{8, 1024, 1024};
+                 auto b = random::uniform(shape, chunks, 10, DType::kFloat32);
+                 auto scl = (random::uniform(shape, chunks, 11) * 12.0).astype(DType::kUInt8);
+                 auto masked = where(isin(scl, {3, 8, 9, 10}), std::numeric_limits<double>::quiet_NaN(), b);
+                 return Outcome{nanmedian(masked, {0}).sum().item(&c)};
+               }, ""});
+  // ---- end of median_composite ----
   return w;
 }
 

@@ -11,6 +11,7 @@ void register_builtin_ops(OpRegistry& r) {
   register_reduce_ops(r);
   register_linalg_ops(r);
   register_scan_ops(r);
+  register_order_ops(r);
 }
 
 bool is_data_bound(std::string_view op) {

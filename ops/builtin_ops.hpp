@@ -11,6 +11,7 @@
 #include "ops/elementwise.hpp"
 #include "ops/layout.hpp"
 #include "ops/linalg.hpp"
+#include "ops/order.hpp"
 #include "ops/op_registry.hpp"
 #include "ops/reduce.hpp"
 #include "ops/scan.hpp"

@@ -6,6 +6,7 @@
 #include "rsdat/errors.hpp"
 #include "rsdat/local_cluster.hpp"
 #include "rsdat/scan.hpp"
+#include "rsdat/order.hpp"
 #include "rsdat/shape.hpp"
 #include "rsdat/slurm_cluster.hpp"
 #include "rsdat/zarr.hpp"
