@@ -13,6 +13,7 @@
 #include "ops/linalg.hpp"
 #include "ops/op_registry.hpp"
 #include "ops/reduce.hpp"
+#include "ops/window.hpp"
 
 namespace rsdat::ops {
 

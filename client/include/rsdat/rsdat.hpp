@@ -7,4 +7,5 @@
 #include "rsdat/local_cluster.hpp"
 #include "rsdat/shape.hpp"
 #include "rsdat/slurm_cluster.hpp"
+#include "rsdat/window.hpp"
 #include "rsdat/zarr.hpp"
