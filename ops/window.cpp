@@ -6,6 +6,7 @@
 #include <limits>
 #include <set>
 #include <span>
+#include <type_traits>
 
 #include "ops/kernel_util.hpp"
 
@@ -298,9 +299,10 @@ struct RunningSums {
   void clear() {
     for (auto* v : {&s, &ss, &n, &pinf, &ninf}) std::fill(v->begin(), v->end(), 0.0);
   }
-  void add(const double* r, double sign) {
-    for (size_t j = 0; j < s.size(); ++j) {
-      const double x = r[j];
+  template <typename T>
+  void add(const T* r, double sign, size_t count) {
+    for (size_t j = 0; j < count; ++j) {
+      const double x = static_cast<double>(r[j]);
       if (std::isnan(x)) continue;
       n[j] += sign;
       if (std::isinf(x)) {
@@ -411,41 +413,62 @@ Chunk rolling_kernel(KernelContext& ctx) {
   for (size_t d = 0; d < nd; ++d) {
     if (d != ax && ctx.out_shape[d] != in.shape[d]) fail("rolling: output shape does not match the input");
   }
-  const std::vector<double> v = as_doubles(in);
-  std::vector<double> out(static_cast<size_t>(l.outer * n * l.inner));
-  const bool by_sums = p.stat != RollingStat::kMin && p.stat != RollingStat::kMax && p.stat != RollingStat::kMedian;
-  if (by_sums) {
-    // Whole rows at a time; the sums are rebuilt from the window every w steps, so
-    // rounding from adding and removing never builds up (O(1) per element still).
-    RunningSums r(l.inner);
-    for (int64_t o = 0; o < l.outer; ++o) {
-      const double* src = v.data() + o * l.len * l.inner;
-      double* dst = out.data() + o * n * l.inner;
-      for (int64_t i = 0; i < n; ++i) {
-        if (i % w == 0) {
-          r.clear();
-          for (int64_t k = first + i; k < first + i + w; ++k) r.add(src + k * l.inner, 1);
-        } else {
-          r.add(src + (first + i + w - 1) * l.inner, 1);
+  if (in.dtype != DType::kFloat32 && in.dtype != DType::kFloat64) fail("rolling: the input must be float32 or float64");
+  if (ctx.out_dtype != DType::kFloat32 && ctx.out_dtype != DType::kFloat64) fail("rolling: the output must be a float");
+  Chunk out = Chunk::allocate(ctx.out_dtype, ctx.out_shape);
+  auto run = [&](const auto* v, auto* dst_all) {
+    using O = std::remove_pointer_t<decltype(dst_all)>;
+    const bool by_sums = p.stat != RollingStat::kMin && p.stat != RollingStat::kMax && p.stat != RollingStat::kMedian;
+    if (by_sums) {
+      // Whole rows of a tile of columns at a time (the sums stay in cache); the sums
+      // are rebuilt from the window every w steps, so rounding from adding and
+      // removing never builds up (O(1) per element still).
+      constexpr int64_t kTile = 2048;
+      RunningSums r(std::min(l.inner, kTile));
+      for (int64_t o = 0; o < l.outer; ++o) {
+        for (int64_t j0 = 0; j0 < l.inner; j0 += kTile) {
+          const auto cols = static_cast<size_t>(std::min(kTile, l.inner - j0));
+          const auto* src = v + o * l.len * l.inner + j0;
+          O* dst = dst_all + o * n * l.inner + j0;
+          for (int64_t i = 0; i < n; ++i) {
+            if (i % w == 0) {
+              r.clear();
+              for (int64_t k = first + i; k < first + i + w; ++k) r.add(src + k * l.inner, 1, cols);
+            } else {
+              r.add(src + (first + i + w - 1) * l.inner, 1, cols);
+            }
+            O* row = dst + i * l.inner;
+            for (size_t j = 0; j < cols; ++j) row[j] = static_cast<O>(sum_stat(p.stat, r, j, p.min_periods));
+            r.add(src + (first + i) * l.inner, -1, cols);
+          }
         }
-        for (size_t j = 0; j < static_cast<size_t>(l.inner); ++j)
-          dst[i * l.inner + static_cast<int64_t>(j)] = sum_stat(p.stat, r, j, p.min_periods);
-        r.add(src + (first + i) * l.inner, -1);
       }
+      return;
     }
-  } else {
     std::vector<double> line(static_cast<size_t>(l.len)), res(static_cast<size_t>(n));
     for (int64_t o = 0; o < l.outer; ++o) {
       for (int64_t j = 0; j < l.inner; ++j) {
-        const double* src = v.data() + o * l.len * l.inner + j;
-        for (int64_t k = 0; k < l.len; ++k) line[k] = src[k * l.inner];
+        const auto* src = v + o * l.len * l.inner + j;
+        for (int64_t k = 0; k < l.len; ++k) line[k] = static_cast<double>(src[k * l.inner]);
         order_line(p.stat, line.data(), l.len, res.data(), n, first, w, p.min_periods);
-        double* dst = out.data() + o * n * l.inner + j;
-        for (int64_t i = 0; i < n; ++i) dst[i * l.inner] = res[i];
+        O* dst = dst_all + o * n * l.inner + j;
+        for (int64_t i = 0; i < n; ++i) dst[i * l.inner] = static_cast<O>(res[i]);
       }
     }
+  };
+  auto with_output = [&](const auto* v) {
+    if (ctx.out_dtype == DType::kFloat32) {
+      run(v, out.mutable_data<float>());
+    } else {
+      run(v, out.mutable_data<double>());
+    }
+  };
+  if (in.dtype == DType::kFloat32) {
+    with_output(in.data<float>());
+  } else {
+    with_output(in.data<double>());
   }
-  return from_doubles(out, ctx.out_dtype, ctx.out_shape);
+  return out;
 }
 
 }  // namespace
