@@ -301,16 +301,22 @@ struct RunningSums {
   }
   template <typename T>
   void add(const T* r, double sign, size_t count) {
+    // Without branches, so that the loop vectorises.
+    double* __restrict ps = s.data();
+    double* __restrict pss = ss.data();
+    double* __restrict pn = n.data();
+    double* __restrict pp = pinf.data();
+    double* __restrict pm = ninf.data();
     for (size_t j = 0; j < count; ++j) {
       const double x = static_cast<double>(r[j]);
-      if (std::isnan(x)) continue;
-      n[j] += sign;
-      if (std::isinf(x)) {
-        (x > 0 ? pinf : ninf)[j] += sign;
-        continue;
-      }
-      s[j] += sign * x;
-      ss[j] += sign * x * x;
+      const bool valid = x == x;
+      const bool inf = std::abs(x) == std::numeric_limits<double>::infinity();
+      const double f = valid && !inf ? x : 0.0;
+      pn[j] += valid ? sign : 0.0;
+      pp[j] += inf && x > 0 ? sign : 0.0;
+      pm[j] += inf && x < 0 ? sign : 0.0;
+      ps[j] += sign * f;
+      pss[j] += sign * f * f;
     }
   }
 };

@@ -193,6 +193,16 @@ TEST_F(WindowTest, RollingMatchesXarrayWithNaN) {
             "xr.DataArray(x).rolling(" + args + ")." + stat + "().values", 1e-10, 1e-12);
     }
   }
+  // Infinities of both signs among the NaN: sums and means go infinite or NaN as
+  // xarray's do, var and std NaN.
+  const double inf = std::numeric_limits<double>::infinity();
+  auto u = random::uniform({30}, {30}, 16);
+  auto v = p.input("v", where((u * 1.1).astype(DType::kInt32), inf, where((u * 12.0).astype(DType::kInt32), x, -inf))
+                             .rechunk(Chunks{{4, 1, 10, 7, 8}}));
+  for (const std::string& stat : stats) {
+    p.add("inf_" + stat, apply(rolling(v, 0, 5, false, 1), stat),
+          "xr.DataArray(v).rolling(dim_0=5, min_periods=1)." + stat + "().values", 1e-10, 1e-12);
+  }
   // 2-D along each axis, 3-D along the last, integer and float32 inputs.
   auto y = p.input("y", with_nan(random::uniform({9, 12}, {9, 12}, 12), 0.1).rechunk(Chunks{{2, 3, 4}, {5, 7}}));
   for (const std::string& stat : stats) {
