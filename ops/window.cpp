@@ -290,12 +290,14 @@ Chunk window_filter_kernel(KernelContext& ctx) {
 
 // ---- rolling ------------------------------------------------------------------
 
-// Running sums of the finite values of a window, with the infinities counted apart
-// (so +inf - +inf never happens), per element of a row.
+// Running sums of a window per column of a tile: the count of valid (not NaN) values,
+// the sum and (kSquares) the sum of squares of the finite ones, and (kInf) the
+// infinities counted apart, so that +inf - +inf never happens.
+template <bool kSquares, bool kInf>
 struct RunningSums {
   std::vector<double> s, ss, n, pinf, ninf;
-  explicit RunningSums(int64_t inner)
-      : s(inner), ss(inner), n(inner), pinf(inner), ninf(inner) {}
+  explicit RunningSums(int64_t cols)
+      : s(cols), ss(kSquares ? cols : 0), n(cols), pinf(kInf ? cols : 0), ninf(kInf ? cols : 0) {}
   void clear() {
     for (auto* v : {&s, &ss, &n, &pinf, &ninf}) std::fill(v->begin(), v->end(), 0.0);
   }
@@ -310,31 +312,70 @@ struct RunningSums {
     for (size_t j = 0; j < count; ++j) {
       const double x = static_cast<double>(r[j]);
       const bool valid = x == x;
-      const bool inf = std::abs(x) == std::numeric_limits<double>::infinity();
-      const double f = valid && !inf ? x : 0.0;
+      double f = valid ? x : 0.0;
+      if constexpr (kInf) {
+        const bool inf = std::abs(x) == std::numeric_limits<double>::infinity();
+        f = inf ? 0.0 : f;
+        pp[j] += inf && x > 0 ? sign : 0.0;
+        pm[j] += inf && x < 0 ? sign : 0.0;
+      }
       pn[j] += valid ? sign : 0.0;
-      pp[j] += inf && x > 0 ? sign : 0.0;
-      pm[j] += inf && x < 0 ? sign : 0.0;
       ps[j] += sign * f;
-      pss[j] += sign * f * f;
+      if constexpr (kSquares) pss[j] += sign * f * f;
     }
   }
 };
 
-double sum_stat(RollingStat stat, const RunningSums& r, size_t j, int64_t min_periods) {
-  const double n = r.n[j];
-  if (stat == RollingStat::kCount) return n < static_cast<double>(min_periods) ? kNaN : n;
-  if (n < static_cast<double>(min_periods) || n == 0) return kNaN;
-  const bool pinf = r.pinf[j] > 0, ninf = r.ninf[j] > 0;
-  if (stat == RollingStat::kSum || stat == RollingStat::kMean) {
-    if (pinf && ninf) return kNaN;
-    if (pinf || ninf) return pinf ? INFINITY : -INFINITY;
-    return stat == RollingStat::kSum ? r.s[j] : r.s[j] / n;
+// One output row of statistic S from the running sums.
+template <RollingStat S, bool kSquares, bool kInf, typename O>
+void sums_row(const RunningSums<kSquares, kInf>& r, size_t cols, double min_periods, O* out) {
+  constexpr double inf = std::numeric_limits<double>::infinity();
+  for (size_t j = 0; j < cols; ++j) {
+    const double n = r.n[j];
+    double v;
+    if constexpr (S == RollingStat::kCount) {
+      v = n;
+    } else if constexpr (S == RollingStat::kSum || S == RollingStat::kMean) {
+      v = S == RollingStat::kSum ? r.s[j] : r.s[j] / n;
+      if constexpr (kInf) {
+        const bool p = r.pinf[j] > 0, m = r.ninf[j] > 0;
+        v = p && m ? kNaN : p ? inf : m ? -inf : v;
+      }
+    } else {
+      const double mean = r.s[j] / n;
+      const double var = n == 1 ? 0.0 : std::max(0.0, r.ss[j] / n - mean * mean);
+      v = S == RollingStat::kVar ? var : std::sqrt(var);
+      if constexpr (kInf) v = r.pinf[j] > 0 || r.ninf[j] > 0 ? kNaN : v;
+    }
+    out[j] = static_cast<O>(n < min_periods ? kNaN : v);
   }
-  if (pinf || ninf) return kNaN;
-  const double mean = r.s[j] / n;
-  const double var = n == 1 ? 0.0 : std::max(0.0, r.ss[j] / n - mean * mean);
-  return stat == RollingStat::kVar ? var : std::sqrt(var);
+}
+
+// Statistic S of every window by running sums, a tile of columns at a time (the sums
+// stay in cache). The sums are rebuilt from the window every w steps, so rounding from
+// adding and removing never builds up (O(1) per element still).
+template <RollingStat S, bool kInf, typename T, typename O>
+void rolling_sums(const T* v, const Lines& l, int64_t n, int64_t first, int64_t w, int64_t min_periods, O* dst_all) {
+  constexpr bool kSquares = S == RollingStat::kVar || S == RollingStat::kStd;
+  constexpr int64_t kTile = 2048;
+  RunningSums<kSquares, kInf> r(std::min(l.inner, kTile));
+  for (int64_t o = 0; o < l.outer; ++o) {
+    for (int64_t j0 = 0; j0 < l.inner; j0 += kTile) {
+      const auto cols = static_cast<size_t>(std::min(kTile, l.inner - j0));
+      const T* src = v + o * l.len * l.inner + j0;
+      O* dst = dst_all + o * n * l.inner + j0;
+      for (int64_t i = 0; i < n; ++i) {
+        if (i % w == 0) {
+          r.clear();
+          for (int64_t k = first + i; k < first + i + w; ++k) r.add(src + k * l.inner, 1, cols);
+        } else {
+          r.add(src + (first + i + w - 1) * l.inner, 1, cols);
+        }
+        sums_row<S>(r, cols, static_cast<double>(min_periods), dst + i * l.inner);
+        r.add(src + (first + i) * l.inner, -1, cols);
+      }
+    }
+  }
 }
 
 // The window statistic of one line (contiguous), for min, max and median.
@@ -424,32 +465,24 @@ Chunk rolling_kernel(KernelContext& ctx) {
   Chunk out = Chunk::allocate(ctx.out_dtype, ctx.out_shape);
   auto run = [&](const auto* v, auto* dst_all) {
     using O = std::remove_pointer_t<decltype(dst_all)>;
-    const bool by_sums = p.stat != RollingStat::kMin && p.stat != RollingStat::kMax && p.stat != RollingStat::kMedian;
-    if (by_sums) {
-      // Whole rows of a tile of columns at a time (the sums stay in cache); the sums
-      // are rebuilt from the window every w steps, so rounding from adding and
-      // removing never builds up (O(1) per element still).
-      constexpr int64_t kTile = 2048;
-      RunningSums r(std::min(l.inner, kTile));
-      for (int64_t o = 0; o < l.outer; ++o) {
-        for (int64_t j0 = 0; j0 < l.inner; j0 += kTile) {
-          const auto cols = static_cast<size_t>(std::min(kTile, l.inner - j0));
-          const auto* src = v + o * l.len * l.inner + j0;
-          O* dst = dst_all + o * n * l.inner + j0;
-          for (int64_t i = 0; i < n; ++i) {
-            if (i % w == 0) {
-              r.clear();
-              for (int64_t k = first + i; k < first + i + w; ++k) r.add(src + k * l.inner, 1, cols);
-            } else {
-              r.add(src + (first + i + w - 1) * l.inner, 1, cols);
-            }
-            O* row = dst + i * l.inner;
-            for (size_t j = 0; j < cols; ++j) row[j] = static_cast<O>(sum_stat(p.stat, r, j, p.min_periods));
-            r.add(src + (first + i) * l.inner, -1, cols);
-          }
-        }
+    using T = std::remove_cv_t<std::remove_pointer_t<decltype(v)>>;
+    bool has_inf = false;
+    for (int64_t k = 0; k < in.num_elements(); ++k) has_inf |= std::isinf(v[k]);
+    auto sums = [&](auto stat) {
+      if (has_inf) {
+        rolling_sums<decltype(stat)::value, true, T, O>(v, l, n, first, w, p.min_periods, dst_all);
+      } else {
+        rolling_sums<decltype(stat)::value, false, T, O>(v, l, n, first, w, p.min_periods, dst_all);
       }
-      return;
+    };
+    using St = RollingStat;
+    switch (p.stat) {
+      case St::kSum: return sums(std::integral_constant<St, St::kSum>{});
+      case St::kMean: return sums(std::integral_constant<St, St::kMean>{});
+      case St::kCount: return sums(std::integral_constant<St, St::kCount>{});
+      case St::kVar: return sums(std::integral_constant<St, St::kVar>{});
+      case St::kStd: return sums(std::integral_constant<St, St::kStd>{});
+      default: break;
     }
     std::vector<double> line(static_cast<size_t>(l.len)), res(static_cast<size_t>(n));
     for (int64_t o = 0; o < l.outer; ++o) {
