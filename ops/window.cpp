@@ -467,7 +467,8 @@ Chunk rolling_kernel(KernelContext& ctx) {
     using O = std::remove_pointer_t<decltype(dst_all)>;
     using T = std::remove_cv_t<std::remove_pointer_t<decltype(v)>>;
     bool has_inf = false;
-    for (int64_t k = 0; k < in.num_elements(); ++k) has_inf |= std::isinf(v[k]);
+    const int64_t total = in.num_elements();
+    for (int64_t k = 0; k < total; ++k) has_inf |= std::isinf(v[k]);
     auto sums = [&](auto stat) {
       if (has_inf) {
         rolling_sums<decltype(stat)::value, true, T, O>(v, l, n, first, w, p.min_periods, dst_all);
