@@ -15,8 +15,9 @@
 //
 // Memory per task: its block B, the halo H (B's extension by `depth` on both sides of
 // every axis, minus B), the extended block B + H, and the output; the filters add one
-// float64 copy of the extended block (two while a separable pass runs) and rolling one
-// float64 copy of it. No task ever holds a whole neighbour block.
+// float64 copy of the extended block (two while a separable pass runs); rolling reads
+// it in place (sums for a tile of 2048 columns, or one line for min, max and median).
+// No task holds a whole neighbour block unless the halo covers it.
 #pragma once
 
 #include <cstdint>
@@ -62,7 +63,9 @@ Array map_overlap(const std::string& op, const Array& a, const std::vector<int64
                   const std::vector<Boundary>& boundary = {Boundary{}}, bool trim = true,
                   std::optional<DType> dtype = std::nullopt, const std::string& params = "");
 // Each block of `a` with its halo (dask.array.overlap.overlap): the chunks grow by
-// 2 * depth along every axis (less at the array's edge with boundary "none").
+// 2 * depth along every axis (less at the array's edge with boundary "none"). Where
+// depth exceeds a chunk, dask first rechunks; here the chunks stay a's, grown by the
+// halo, read from as many chunks as it spans.
 Array overlap(const Array& a, const std::vector<int64_t>& depth, const std::vector<Boundary>& boundary = {Boundary{}});
 
 // ---- scipy.ndimage filters ----------------------------------------------------
