@@ -81,13 +81,22 @@ Chunk overlap_kernel(KernelContext& ctx) {
       fail("overlap: output block outside the kernel's result");
     }
   }
-  // The extended block: the own block alone when there is no halo, else a join.
+  // The extended block: the own block alone when there is no halo, else a join. The
+  // inputs, which do not overlap, must fill it exactly: checked before allocating, so
+  // parameters naming a huge block cannot make the worker allocate it.
+  int64_t covered = 0;
+  for (const Chunk& in : ctx.inputs) covered += in.num_elements();
+  int64_t ext_size = 1;
+  for (int64_t e : p.ext_shape) {
+    if (e > 0 && ext_size > covered / e) fail("overlap: inputs do not cover the extended block");
+    ext_size *= e;
+  }
+  if (covered != ext_size) fail("overlap: inputs do not cover the extended block");
   Chunk ext;
   if (ctx.inputs.size() == 1 && ctx.inputs[0].shape == p.ext_shape) {
     ext = ctx.inputs[0];
   } else {
     ext = Chunk::allocate(dtype, p.ext_shape);
-    int64_t covered = 0;
     for (size_t i = 0; i < ctx.inputs.size(); ++i) {
       const Chunk& in = ctx.inputs[i];
       const auto& off = p.in_offsets[i];
@@ -97,9 +106,7 @@ Chunk overlap_kernel(KernelContext& ctx) {
         if (off[d] < 0 || off[d] + in.shape[d] > p.ext_shape[d]) fail("overlap: input outside the extended block");
       }
       place(in, off, ext);
-      covered += in.num_elements();
     }
-    if (covered != ext.num_elements()) fail("overlap: inputs do not cover the extended block");
   }
   Chunk result = ext;
   if (!p.inner.empty()) {
