@@ -26,8 +26,8 @@ namespace {
 int64_t normalize_axis(int64_t axis, size_t ndim, const char* op) {
   const auto nd = static_cast<int64_t>(ndim);
   if (axis < -nd || axis >= nd) {
-    throw std::invalid_argument(std::string(op) + ": axis " + std::to_string(axis) + " is out of bounds for an array of " +
-                                std::to_string(nd) + " dims");
+    throw std::invalid_argument(std::string(op) + ": axis " + std::to_string(axis) +
+                                " is out of bounds for an array of " + std::to_string(nd) + " dims");
   }
   return axis < 0 ? axis + nd : axis;
 }
@@ -262,14 +262,16 @@ Array halo_array(const Array& a, const std::vector<AxisHalo>& halo, const Chunks
 }
 
 // map_overlap's boundary names as numpy.pad's.
-std::vector<AxisHalo> dask_halo(const Node& in, const std::vector<int64_t>& depth, const std::vector<Boundary>& boundary,
-                                const char* op) {
+std::vector<AxisHalo> dask_halo(const Node& in, const std::vector<int64_t>& depth,
+                                const std::vector<Boundary>& boundary, const char* op) {
   const size_t nd = in.shape.size();
   const std::vector<int64_t> dep = per_axis(depth, nd, op, "depths");
   const std::vector<Boundary> bnd = per_axis(boundary, nd, op, "boundaries");
   std::vector<AxisHalo> h(nd);
   for (size_t d = 0; d < nd; ++d) {
-    if (dep[d] < 0) throw std::invalid_argument(std::string(op) + ": depth must be non-negative, got " + std::to_string(dep[d]));
+    if (dep[d] < 0) {
+      throw std::invalid_argument(std::string(op) + ": depth must be non-negative, got " + std::to_string(dep[d]));
+    }
     const std::string& m = bnd[d].mode;
     if (m == "none") {
       h[d].mode = "none";
@@ -311,7 +313,8 @@ Chunks extended_chunks(const Node& in, const std::vector<AxisHalo>& h) {
 // ---- overlap ------------------------------------------------------------------
 
 Array map_overlap(const std::string& op, const Array& a, const std::vector<int64_t>& depth,
-                  const std::vector<Boundary>& boundary, bool trim, std::optional<DType> dtype, const std::string& params) {
+                  const std::vector<Boundary>& boundary, bool trim, std::optional<DType> dtype,
+                  const std::string& params) {
   if (op.empty()) throw std::invalid_argument("map_overlap: empty op name");
   const Node& in = need(a.node());
   const std::vector<AxisHalo> h = dask_halo(in, depth, boundary, "map_overlap");
@@ -483,14 +486,15 @@ Array Rolling::reduce(uint8_t stat_code) const {
   rp.before = before;
   rp.after = after;
   rp.min_periods = min_periods_;
-  return halo_array(x, h, in.chunks, out_dtype, "rolling", [rp](const HaloBlock& hb, const Shape& out, ops::OverlapParams& p) {
-    ops::RollingParams r = rp;
-    r.lo = hb.before[static_cast<size_t>(r.axis)];
-    p.inner = ops::kRolling;
-    p.inner_params = encode_params(r);
-    p.inner_shape = out;
-    p.trim = std::vector<int64_t>(out.size(), 0);
-  });
+  return halo_array(x, h, in.chunks, out_dtype, "rolling",
+                    [rp](const HaloBlock& hb, const Shape& out, ops::OverlapParams& p) {
+                      ops::RollingParams r = rp;
+                      r.lo = hb.before[static_cast<size_t>(r.axis)];
+                      p.inner = ops::kRolling;
+                      p.inner_params = encode_params(r);
+                      p.inner_shape = out;
+                      p.trim = std::vector<int64_t>(out.size(), 0);
+                    });
 }
 
 Array Rolling::sum() const { return reduce(static_cast<uint8_t>(ops::RollingStat::kSum)); }

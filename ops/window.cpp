@@ -30,8 +30,8 @@ void place(const Chunk& in, const std::vector<int64_t>& offset, Chunk& out) {
     int64_t dst = 0;
     for (size_t d = 0; d + 1 < nd; ++d) dst += (offset[d] + idx[d]) * ostr[d];
     if (nd > 0) dst += offset[nd - 1];
-    std::memcpy(out.mutable_bytes() + static_cast<size_t>(dst) * esize, in.bytes() + static_cast<size_t>(r * row) * esize,
-                static_cast<size_t>(row) * esize);
+    std::memcpy(out.mutable_bytes() + static_cast<size_t>(dst) * esize,
+                in.bytes() + static_cast<size_t>(r * row) * esize, static_cast<size_t>(row) * esize);
     for (size_t d = idx.size(); d-- > 0;) {
       if (++idx[d] < in.shape[d]) break;
       idx[d] = 0;
@@ -54,8 +54,8 @@ Chunk crop(const Chunk& in, const std::vector<int64_t>& offset, const Shape& sha
     int64_t src = 0;
     for (size_t d = 0; d + 1 < nd; ++d) src += (offset[d] + idx[d]) * istr[d];
     if (nd > 0) src += offset[nd - 1];
-    std::memcpy(out.mutable_bytes() + static_cast<size_t>(r * row) * esize, in.bytes() + static_cast<size_t>(src) * esize,
-                static_cast<size_t>(row) * esize);
+    std::memcpy(out.mutable_bytes() + static_cast<size_t>(r * row) * esize,
+                in.bytes() + static_cast<size_t>(src) * esize, static_cast<size_t>(row) * esize);
     for (size_t d = idx.size(); d-- > 0;) {
       if (++idx[d] < shape[d]) break;
       idx[d] = 0;
@@ -172,8 +172,8 @@ Chunk from_doubles(const std::vector<double>& v, DType t, const Shape& shape) {
 
 // One pass along `axis`: from `in` of shape `s` to the `n` output positions starting
 // at `start` (read window start[i] = start + i, `size` elements).
-std::vector<double> separable_pass(const std::vector<double>& in, const Shape& s, size_t axis, int64_t start,
-                                   int64_t n, int64_t size, FilterKind kind, const std::vector<double>& w) {
+std::vector<double> separable_pass(const std::vector<double>& in, const Shape& s, size_t axis, int64_t start, int64_t n,
+                                   int64_t size, FilterKind kind, const std::vector<double>& w) {
   const Lines l = lines_of(s, axis);
   std::vector<double> out(static_cast<size_t>(l.outer * n * l.inner));
   for (int64_t o = 0; o < l.outer; ++o) {
@@ -247,7 +247,9 @@ Chunk window_filter_kernel(KernelContext& ctx) {
     Shape s = in.shape;
     for (size_t d = 0; d < nd; ++d) {
       const std::vector<double> w = p.kind == FilterKind::kGaussian ? p.weights[d] : std::vector<double>{};
-      if (p.kind == FilterKind::kGaussian && static_cast<int64_t>(w.size()) != p.size[d]) fail("window_filter: bad weights");
+      if (p.kind == FilterKind::kGaussian && static_cast<int64_t>(w.size()) != p.size[d]) {
+        fail("window_filter: bad weights");
+      }
       // An axis of size 1 is only cut (scipy skips it, so nothing is rounded).
       const bool skip = p.size[d] == 1 && (p.kind != FilterKind::kGaussian || w[0] == 1.0);
       v = separable_pass(v, s, d, p.lo[d] - p.before[d], ctx.out_shape[d], p.size[d], p.kind, w);
@@ -463,7 +465,9 @@ Chunk rolling_kernel(KernelContext& ctx) {
   const auto ax = static_cast<size_t>(p.axis);
   const Lines l = lines_of(in.shape, ax);
   const int64_t n = ctx.out_shape[ax], w = p.before + p.after + 1, first = p.lo - p.before;
-  if (p.before < 0 || p.after < 0 || first < 0 || first + n - 1 + w > l.len) fail("rolling: the halo does not hold the window");
+  if (p.before < 0 || p.after < 0 || first < 0 || first + n - 1 + w > l.len) {
+    fail("rolling: the halo does not hold the window");
+  }
   for (size_t d = 0; d < nd; ++d) {
     if (d != ax && ctx.out_shape[d] != in.shape[d]) fail("rolling: output shape does not match the input");
   }
@@ -485,12 +489,18 @@ Chunk rolling_kernel(KernelContext& ctx) {
     };
     using St = RollingStat;
     switch (p.stat) {
-      case St::kSum: return sums(std::integral_constant<St, St::kSum>{});
-      case St::kMean: return sums(std::integral_constant<St, St::kMean>{});
-      case St::kCount: return sums(std::integral_constant<St, St::kCount>{});
-      case St::kVar: return sums(std::integral_constant<St, St::kVar>{});
-      case St::kStd: return sums(std::integral_constant<St, St::kStd>{});
-      default: break;
+      case St::kSum:
+        return sums(std::integral_constant<St, St::kSum>{});
+      case St::kMean:
+        return sums(std::integral_constant<St, St::kMean>{});
+      case St::kCount:
+        return sums(std::integral_constant<St, St::kCount>{});
+      case St::kVar:
+        return sums(std::integral_constant<St, St::kVar>{});
+      case St::kStd:
+        return sums(std::integral_constant<St, St::kStd>{});
+      default:
+        break;
     }
     std::vector<double> line(static_cast<size_t>(l.len)), res(static_cast<size_t>(n));
     for (int64_t o = 0; o < l.outer; ++o) {

@@ -2,6 +2,8 @@
 // scheduler and 2 workers: overlap and map_overlap against dask.array and
 // scipy.ndimage, the filters against scipy.ndimage, rolling against xarray; and the
 // graph of a halo, whose block tasks read their own block plus slabs of the halo's size.
+#include "ops/window.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -12,7 +14,6 @@
 
 #include "client/array_internal.hpp"
 #include "core/params.hpp"
-#include "ops/window.hpp"
 #include "rsdat/rsdat.hpp"
 #include "tests/numpy/numpy_parity.hpp"
 
@@ -91,16 +92,17 @@ TEST_F(WindowTest, MapOverlapRunsAPluginKernelWithHalosWiderThanChunks) {
   p.add("1d_deeper_halo", map_overlap("test_box_sum", x, {5}, {"periodic"}, true, std::nullopt, radius_params({2})),
         "ndimage.uniform_filter(x, 5, mode='wrap') * 5", 1e-10, 1e-12);
   auto y = p.input("y", random::uniform({11, 13}, {11, 13}, 2).rechunk(Chunks{{2, 5, 4}, {6, 1, 6}}));
-  p.add("2d_depth0_axis", map_overlap("test_box_sum", y, {2, 0}, {"periodic", "none"}, true, std::nullopt,
-                                      radius_params({2, 0})),
+  p.add("2d_depth0_axis",
+        map_overlap("test_box_sum", y, {2, 0}, {"periodic", "none"}, true, std::nullopt, radius_params({2, 0})),
         "ndimage.uniform_filter(y, (5, 1), mode='wrap') * 5", 1e-10, 1e-12);
   p.add("2d_nearest", map_overlap("test_box_sum", y, {3, 2}, {"nearest"}, true, std::nullopt, radius_params({3, 2})),
         "ndimage.uniform_filter(y, (7, 5), mode='nearest') * 35", 1e-10, 1e-12);
-  p.add("2d_mixed_modes", map_overlap("test_box_sum", y, {1, 2}, {"reflect", "periodic"}, true, std::nullopt,
-                                      radius_params({1, 2})),
+  p.add("2d_mixed_modes",
+        map_overlap("test_box_sum", y, {1, 2}, {"reflect", "periodic"}, true, std::nullopt, radius_params({1, 2})),
         "ndimage.uniform_filter(y, (3, 5), mode=['reflect', 'wrap']) * 15", 1e-10, 1e-12);
   auto z = p.input("z", random::uniform({6, 7, 5}, {4, 3, 2}, 3));
-  p.add("3d_reflect", map_overlap("test_box_sum", z, {1, 2, 1}, {"reflect"}, true, std::nullopt, radius_params({1, 1, 1})),
+  p.add("3d_reflect",
+        map_overlap("test_box_sum", z, {1, 2, 1}, {"reflect"}, true, std::nullopt, radius_params({1, 1, 1})),
         "ndimage.uniform_filter(z, 3, mode='reflect') * 27", 1e-10, 1e-12);
   // trim=False: the kernel's blocks with their halos, as dask gives them.
   auto w = p.input("w", random::uniform({23}, {5}, 4));
@@ -136,8 +138,8 @@ TEST_F(WindowTest, FiltersMatchScipyNdimage) {
         "ndimage.gaussian_filter(y, 2.0, truncate=1.5)", 1e-10);
   p.add("median_even", median_filter(y, {4, 3}, "mirror"), "ndimage.median_filter(y, (4, 3), mode='mirror')");
   xt::xarray<double> k = {{1.0, 2.0}, {0.0, -1.0}, {3.0, 1.0}};
-  p.add("convolve_reflect", rsdat::convolve(y, k), "ndimage.convolve(y, np.array([[1., 2.], [0., -1.], [3., 1.]]))", 1e-12,
-        1e-14);
+  p.add("convolve_reflect", rsdat::convolve(y, k), "ndimage.convolve(y, np.array([[1., 2.], [0., -1.], [3., 1.]]))",
+        1e-12, 1e-14);
   p.add("convolve_constant", rsdat::convolve(y, k, "constant", 0.25),
         "ndimage.convolve(y, np.array([[1., 2.], [0., -1.], [3., 1.]]), mode='constant', cval=0.25)", 1e-12, 1e-14);
   auto z = p.input("z", random::uniform({6, 7, 5}, {4, 3, 2}, 6));
@@ -183,8 +185,8 @@ TEST_F(WindowTest, RollingMatchesXarrayWithNaN) {
     bool center;
     std::optional<int64_t> min_periods;
   };
-  for (const Setting& s : {Setting{3, false, {}}, Setting{7, false, 2}, Setting{4, true, 1}, Setting{7, true, 3},
-                           Setting{40, false, 1}}) {
+  for (const Setting& s :
+       {Setting{3, false, {}}, Setting{7, false, 2}, Setting{4, true, 1}, Setting{7, true, 3}, Setting{40, false, 1}}) {
     const std::string args = "dim_0=" + std::to_string(s.window) + ", center=" + (s.center ? "True" : "False") +
                              (s.min_periods ? ", min_periods=" + std::to_string(*s.min_periods) : "");
     const Rolling r = rolling(x, 0, s.window, s.center, s.min_periods);
@@ -198,7 +200,7 @@ TEST_F(WindowTest, RollingMatchesXarrayWithNaN) {
   const double inf = std::numeric_limits<double>::infinity();
   auto u = random::uniform({30}, {30}, 16);
   auto v = p.input("v", where((u * 1.1).astype(DType::kInt32), inf, where((u * 12.0).astype(DType::kInt32), x, -inf))
-                             .rechunk(Chunks{{4, 1, 10, 7, 8}}));
+                            .rechunk(Chunks{{4, 1, 10, 7, 8}}));
   for (const std::string& stat : stats) {
     p.add("inf_" + stat, apply(rolling(v, 0, 5, false, 1), stat),
           "xr.DataArray(v).rolling(dim_0=5, min_periods=1)." + stat + "().values", 1e-10, 1e-12);
@@ -212,8 +214,8 @@ TEST_F(WindowTest, RollingMatchesXarrayWithNaN) {
           1e-10, 1e-12);
   }
   auto z = p.input("z", random::uniform({4, 5, 9}, {3, 2, 4}, 13));
-  p.add("3d_mean", rolling(z, 2, 5, false, 1).mean(),
-        "xr.DataArray(z).rolling(dim_2=5, min_periods=1).mean().values", 1e-10);
+  p.add("3d_mean", rolling(z, 2, 5, false, 1).mean(), "xr.DataArray(z).rolling(dim_2=5, min_periods=1).mean().values",
+        1e-10);
   p.add("3d_median", rolling(z, 2, 5, true).median(), "xr.DataArray(z).rolling(dim_2=5, center=True).median().values");
   auto i = p.input("i", (random::uniform({20}, {6}, 14) * 100.0).astype(DType::kInt32));
   p.add("int32_sum", rolling(i, 0, 3).sum(), "xr.DataArray(i).rolling(dim_0=3).sum().values");
@@ -223,8 +225,8 @@ TEST_F(WindowTest, RollingMatchesXarrayWithNaN) {
   auto f = p.input("f", with_nan(random::uniform({20}, {6}, 15), 0.2).astype(DType::kFloat32));
   p.add("float32_mean", rolling(f, 0, 4, false, 1).mean(),
         "xr.DataArray(f).rolling(dim_0=4, min_periods=1).mean().values", 1e-5);
-  p.add("float32_std", rolling(f, 0, 4, false, 2).std(),
-        "xr.DataArray(f).rolling(dim_0=4, min_periods=2).std().values", 1e-4, 1e-6);
+  p.add("float32_std", rolling(f, 0, 4, false, 2).std(), "xr.DataArray(f).rolling(dim_0=4, min_periods=2).std().values",
+        1e-4, 1e-6);
   p.add("float32_count", rolling(f, 0, 4).count(), "xr.DataArray(f).rolling(dim_0=4).count().values");
   EXPECT_TRUE(p.check()) << p.report();
 }
@@ -322,7 +324,9 @@ TEST(WindowArgs, BadInputThrowsNamingTheOperation) {
   EXPECT_EQ(message([&] { median_filter(a, {3, 3, 3}); }), "median_filter: 3 sizes for an array of 2 dims");
   EXPECT_EQ(message([&] { minimum_filter(a, 0); }), "minimum_filter: size must be at least 1, got 0");
   EXPECT_EQ(message([&] { gaussian_filter(a, -1.0); }), "gaussian_filter: sigma must be non-negative");
-  EXPECT_EQ(message([&] { rsdat::convolve(a, xt::xarray<double>{1.0, 2.0}); }),
+  EXPECT_EQ(message([&] {
+              rsdat::convolve(a, xt::xarray<double>{1.0, 2.0});
+            }),
             "convolve: weights of 1 dims for an array of 2 dims");
   EXPECT_EQ(message([&] { map_overlap("x", a, {-1}); }), "map_overlap: depth must be non-negative, got -1");
   EXPECT_EQ(message([&] { map_overlap("x", a, {1}, {"mirror"}); }),

@@ -1,7 +1,5 @@
 // The window kernels on their own, through run_kernel: joining a block with its halo,
 // refusing parameters that do not fit the inputs, and rolling statistics by hand.
-#include "ops/window.hpp"
-
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -9,6 +7,7 @@
 
 #include "core/task.hpp"
 #include "ops/builtin_ops.hpp"
+#include "ops/window.hpp"
 
 namespace rsdat::ops {
 namespace {
