@@ -135,6 +135,13 @@ std::vector<Workload> workloads(uint64_t memory_limit_per_worker, int workers) {
                  return Outcome{nanmedian(masked, {0}).sum().item(&c)};
                }, ""});
   // ---- end of median_composite ----
+  // A moving sum over 8 time steps, then each pixel's mean over time (NaN skipped, as
+  // xarray's mean does): only the 7 time steps before each chunk travel to it.
+  w.push_back({"rolling_time", [](Client& c, double s) {
+                 const int64_t y = std::max<int64_t>(1024, static_cast<int64_t>(4096 * std::sqrt(s)) / 1024 * 1024);
+                 auto x = random::uniform({64, y, y}, {8, 1024, 1024}, 10, DType::kFloat32);
+                 return Outcome{rolling(x, 0, 8).sum().nanmean({0}).sum().item(&c)};
+               }, ""});
   return w;
 }
 

@@ -12,6 +12,7 @@ void register_builtin_ops(OpRegistry& r) {
   register_linalg_ops(r);
   register_scan_ops(r);
   register_order_ops(r);
+  register_window_ops(r);
 }
 
 bool is_data_bound(std::string_view op) {

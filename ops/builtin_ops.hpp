@@ -15,6 +15,7 @@
 #include "ops/op_registry.hpp"
 #include "ops/reduce.hpp"
 #include "ops/scan.hpp"
+#include "ops/window.hpp"
 
 namespace rsdat::ops {
 

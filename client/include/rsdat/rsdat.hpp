@@ -9,4 +9,5 @@
 #include "rsdat/order.hpp"
 #include "rsdat/shape.hpp"
 #include "rsdat/slurm_cluster.hpp"
+#include "rsdat/window.hpp"
 #include "rsdat/zarr.hpp"
