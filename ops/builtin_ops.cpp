@@ -10,6 +10,7 @@ void register_builtin_ops(OpRegistry& r) {
   register_layout_ops(r);
   register_reduce_ops(r);
   register_linalg_ops(r);
+  register_group_ops(r);
 }
 
 bool is_data_bound(std::string_view op) {
