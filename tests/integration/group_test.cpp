@@ -206,6 +206,22 @@ TEST_F(GroupTest, GroupbyExpectedGroupsOtherAxesAndEdges) {
           "(np.max(s, axis=1) if s.shape[1] else np.full((5, 4), np.nan)).astype(np.float64)", "i");
   np_case("expected_median", g(in.a, "median"),
           "np.median(s, axis=1) if s.shape[1] else np.full((5, 4), np.nan)", "a");
+  // Unsigned sums are uint64; an empty group of a 2-byte integer max makes float32.
+  Array u8 = p.input("u8", (in.a * 0.0 + 1.0).astype(DType::kUInt8) * 200);
+  np_case("expected_u8_sum", g(u8, "sum"), "np.sum(s, axis=1)", "u8");
+  Array i16 = p.input("i16", in.i.astype(DType::kInt16));
+  np_case("expected_i16_max", g(i16, "max"),
+          "(np.max(s, axis=1) if s.shape[1] else np.full((5, 4), np.nan)).astype(np.float32)", "i16");
+  // A size-1 other axis, and a grouped axis of size 0 (every expected group empty).
+  p.add("size1_axis", groupby_reduce(view(in.a, range(0, 1)), labels, 1, "nanmean").values,
+        per_group("np.nanmean(s, axis=1)", "a[0:1]", "lab", 1, {0, 1, 2, 3}));
+  Array empty = view(in.a, all(), range(0, 0));
+  GroupbyOptions two{.expected_groups = std::vector<int64_t>{0, 1}};
+  p.add("size0_sum", groupby_reduce(empty, std::vector<int64_t>{}, 1, "sum", two).values, "np.zeros((5, 2, 4))");
+  p.add("size0_mean", groupby_reduce(empty, std::vector<int64_t>{}, 1, "mean", two).values,
+        "np.full((5, 2, 4), np.nan)");
+  p.add("size0_count", groupby_reduce(empty, std::vector<int64_t>{}, 1, "count", two).values,
+        "np.zeros((5, 2, 4), dtype=np.int64)");
   // Along the first and the last (negative) axis; one label per chunk of size 1.
   std::vector<int64_t> l0{1, 1, 0, 0, 1};
   p.input("l0", labels_array(l0));
