@@ -122,6 +122,34 @@ Array Coarsen::var(double ddof) const { return split_.nanvar(window_axes_, ddof)
 Array Coarsen::std(double ddof) const { return split_.nanstd(window_axes_, ddof); }
 Array Coarsen::count() const { return logical_not(isnan(split_)).sum(window_axes_); }
 
+Array Coarsen::median() const {
+  const Node& in = need(split_.node());
+  Shape shape;
+  Chunks chunks;
+  std::vector<bool> window(in.shape.size(), false);
+  for (int64_t ax : window_axes_) window[static_cast<size_t>(ax)] = true;
+  for (size_t d = 0; d < in.shape.size(); ++d) {
+    if (window[d]) {
+      if (in.chunks[d].size() != 1) throw std::logic_error("coarsen: a window split over blocks");
+      continue;
+    }
+    shape.push_back(in.shape[d]);
+    chunks.push_back(in.chunks[d]);
+  }
+  const DType dtype = in.dtype == DType::kFloat32 ? DType::kFloat32 : DType::kFloat64;
+  auto n = make_node("coarsen-median", shape, chunks, dtype);
+  n->inputs = {split_.node()};
+  const std::string params = encode_params(ops::BlockMedianParams{window_axes_, dtype_is_float(in.dtype)});
+  n->lower = [window, params](const Node& self, const BlockIndex& blk, TaskSpec& t) {
+    BlockIndex src;
+    for (size_t d = 0, k = 0; d < window.size(); ++d) src.push_back(window[d] ? 0 : blk[k++]);
+    t.deps.push_back(detail::key_of(*self.inputs[0], src));
+    t.op = ops::kBlockMedian;
+    t.params = params;
+  };
+  return Array(n);
+}
+
 // ---- grouped reductions ----------------------------------------------------------
 
 namespace {

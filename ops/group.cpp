@@ -267,6 +267,8 @@ void accumulate(const Chunk& in, const int64_t* slots, const Dims& out, int64_t 
   }
 }
 
+double median_in(std::vector<double>& buf, bool nan, bool skip);
+
 // The medians: every element of a group gathered, per output element.
 template <typename T>
 void median_of(const Checked& c, std::span<const Chunk> inputs, Chunk& out) {
@@ -300,14 +302,7 @@ void median_of(const Checked& c, std::span<const Chunk> inputs, Chunk& out) {
             }
             buf.push_back(static_cast<double>(v));
           }
-          double m = std::numeric_limits<double>::quiet_NaN();
-          if (!(nan && !skip) && !buf.empty()) {
-            const size_t h = buf.size() / 2;
-            std::nth_element(buf.begin(), buf.begin() + static_cast<long>(h), buf.end());
-            m = buf[h];
-            if (buf.size() % 2 == 0) m = (m + *std::max_element(buf.begin(), buf.begin() + static_cast<long>(h))) / 2;
-          }
-          o[(oi * od.len + s) * od.inner + i] = convert<R>(m);
+          o[(oi * od.len + s) * od.inner + i] = convert<R>(median_in(buf, nan, skip));
         }
       }
     }
@@ -378,6 +373,78 @@ Chunk group_combine_kernel(KernelContext& ctx) {
         case DType::kUInt64: return run(uint64_t{});
         case DType::kFloat64: return run(double{});
         default: fail("group-combine: bad partial dtype");
+      }
+    }
+  });
+  return out;
+}
+
+// The median of buf (reordered), NaN when empty; NaN when it held NaN and !skip.
+double median_in(std::vector<double>& buf, bool nan, bool skip) {
+  if ((nan && !skip) || buf.empty()) return std::numeric_limits<double>::quiet_NaN();
+  const size_t h = buf.size() / 2;
+  std::nth_element(buf.begin(), buf.begin() + static_cast<long>(h), buf.end());
+  double m = buf[h];
+  if (buf.size() % 2 == 0) m = (m + *std::max_element(buf.begin(), buf.begin() + static_cast<long>(h))) / 2;
+  return m;
+}
+
+Chunk block_median_kernel(KernelContext& ctx) {
+  const auto p = read_params<BlockMedianParams>(ctx, kBlockMedian);
+  check_inputs(ctx, 1, kBlockMedian);
+  const Chunk& in = ctx.inputs[0];
+  const size_t nd = in.shape.size();
+  std::vector<bool> reduced(nd, false);
+  for (size_t k = 0; k < p.axes.size(); ++k) {
+    if (p.axes[k] < 0 || p.axes[k] >= static_cast<int64_t>(nd) || (k > 0 && p.axes[k] <= p.axes[k - 1])) {
+      fail("block-median: bad axes");
+    }
+    reduced[static_cast<size_t>(p.axes[k])] = true;
+  }
+  Shape kept_shape, kept_strides, red_shape, red_strides;
+  const Shape strides = c_strides(in.shape);
+  for (size_t d = 0; d < nd; ++d) {
+    (reduced[d] ? red_shape : kept_shape).push_back(in.shape[d]);
+    (reduced[d] ? red_strides : kept_strides).push_back(strides[d]);
+  }
+  if (ctx.out_shape != kept_shape || !dtype_is_float(ctx.out_dtype)) fail("block-median: bad output");
+  Chunk out = Chunk::allocate(ctx.out_dtype, ctx.out_shape);
+  const int64_t nout = shape_size(kept_shape), nred = shape_size(red_shape);
+  // The offsets of one window's elements, relative to its first.
+  std::vector<int64_t> window(static_cast<size_t>(nred), 0);
+  for (int64_t r = 0; r < nred; ++r) {
+    int64_t rem = r, off = 0;
+    for (size_t k = red_shape.size(); k-- > 0;) {
+      off += rem % red_shape[k] * red_strides[k];
+      rem /= red_shape[k];
+    }
+    window[static_cast<size_t>(r)] = off;
+  }
+  std::vector<double> buf;
+  visit_dtype(in.dtype, [&](auto t) {
+    using T = decltype(t);
+    const T* x = in.data<T>();
+    for (int64_t o = 0; o < nout; ++o) {
+      int64_t rem = o, base = 0;
+      for (size_t k = kept_shape.size(); k-- > 0;) {
+        base += rem % kept_shape[k] * kept_strides[k];
+        rem /= kept_shape[k];
+      }
+      buf.clear();
+      bool nan = false;
+      for (int64_t off : window) {
+        const T v = x[base + off];
+        if (is_nan(v)) {
+          nan = true;
+        } else {
+          buf.push_back(static_cast<double>(v));
+        }
+      }
+      const double m = median_in(buf, nan, p.skipna);
+      if (ctx.out_dtype == DType::kFloat32) {
+        out.mutable_data<float>()[o] = static_cast<float>(m);
+      } else {
+        out.mutable_data<double>()[o] = m;
       }
     }
   });
@@ -581,6 +648,7 @@ void register_group_ops(OpRegistry& r) {
   r.add(kGroupCombine, group_combine_kernel, CostClass::kDataBound);
   r.add(kBincount, bincount_kernel, CostClass::kDataBound);
   r.add(kHistogram, histogram_kernel, CostClass::kDataBound);
+  r.add(kBlockMedian, block_median_kernel, CostClass::kComputeBound);
   r.add(kUniqueCount, [](KernelContext& ctx) { return unique_kernel(ctx, 0, kUniqueCount); }, CostClass::kComputeBound);
   r.add(kUniqueValues, [](KernelContext& ctx) { return unique_kernel(ctx, 1, kUniqueValues); }, CostClass::kComputeBound);
   r.add(kUniqueCounts, [](KernelContext& ctx) { return unique_kernel(ctx, 2, kUniqueCounts); }, CostClass::kComputeBound);

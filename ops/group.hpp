@@ -62,6 +62,17 @@ struct GroupParams {
   template <typename A> void fields(A& a) { a(op, axis, ngroups, slots, finalize, ddof); }
 };
 
+// "block-median": the median over `axes` (ascending) of one input block (numpy.median,
+// or numpy.nanmedian with `skipna`), those axes left out of the output: every window
+// of coarsen lies whole in a block. Output float32 or float64 (the client's choice).
+inline constexpr const char* kBlockMedian = "block-median";
+struct BlockMedianParams {
+  static constexpr uint8_t kVersion = 1;
+  std::vector<int64_t> axes;
+  bool skipna = false;
+  template <typename A> void fields(A& a) { a(axes, skipna); }
+};
+
 // "bincount": one block of a 1-d integer array (and, with `weighted`, the same block of
 // the weights), to a (1, length) block of counts (int64) or weight sums (float64).
 // A value outside [0, length) fails the task.

@@ -263,6 +263,9 @@ TEST_F(GroupTest, CoarsenMatchesXarray) {
   p.add("var", w.var(), xr_c("c", "dim_0=3, dim_1=2", "var()"), 1e-12, 1e-15);
   p.add("std_ddof1", w.std(1), xr_c("c", "dim_0=3, dim_1=2", "std(ddof=1)"), 1e-12, 1e-15);
   p.add("count", w.count(), xr_c("c", "dim_0=3, dim_1=2", "count()"));
+  p.add("median", w.median(), xr_c("c", "dim_0=3, dim_1=2", "median()"));
+  p.add("int_median", coarsen(k, {{1, 5}}).median(), xr_c("k", "dim_1=5", "median()"));
+  p.add("f32_median_pad", coarsen(g, {{0, 5}}, "pad").median(), xr_c("g", "dim_0=5, boundary='pad'", "median()"), 1e-6);
   p.add("trim", coarsen(c, {{0, 5}}, "trim").mean(), xr_c("c", "dim_0=5, boundary='trim'", "mean()"));
   p.add("trim_right", coarsen(c, {{0, 5}, {1, 3}}, "trim", "right").sum(),
         xr_c("c", "dim_0=5, dim_1=3, boundary='trim', side='right'", "sum()"));

@@ -52,6 +52,9 @@ class Coarsen {
   Array std(double ddof = 0) const;
   // The values that are not NaN, per window (int64).
   Array count() const;
+  // The median of each window (NaN skipped on floats), float64 (float32 for float32):
+  // one task per block, holding one window's values at a time.
+  Array median() const;
 
  private:
   friend Coarsen coarsen(const Array&, const std::vector<std::pair<int64_t, int64_t>>&, const std::string&,
