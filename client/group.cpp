@@ -398,6 +398,16 @@ GroupbyResult groupby_reduce(const Array& a, const std::vector<int64_t>& labels,
     t.params = plan.params(ob, {}, true);
   };
   result.values = Array(out);
+  if (options.fill_value && has_empty) {
+    Shape mask_shape(nd, 1);
+    mask_shape[ax] = ngroups;
+    xt::xarray<bool> empty = xt::xarray<bool>::from_shape(std::vector<size_t>(mask_shape.begin(), mask_shape.end()));
+    for (int64_t s = 0; s < ngroups; ++s) empty.data()[s] = !present[static_cast<size_t>(s)];
+    Chunks mask_chunks(nd, std::vector<int64_t>{1});
+    mask_chunks[ax] = out_chunks[ax];
+    Array mask = from_array(empty, Shape(nd, -1)).rechunk(mask_chunks);
+    result.values = where(mask, *options.fill_value, result.values);
+  }
   return result;
 }
 
@@ -683,6 +693,11 @@ Unique unique(const Array& a, bool return_counts, Client* client) {
         mc.push_back(0);
       }
       mc.back() += counts[i];
+    }
+    if (mv.empty()) {
+      u.values = zeros({0}, {-1}, in.dtype);
+      if (return_counts) u.counts = zeros({0}, {-1}, DType::kInt64);
+      return;
     }
     xt::xarray<W> xv = xt::xarray<W>::from_shape({mv.size()});
     std::copy(mv.begin(), mv.end(), xv.begin());

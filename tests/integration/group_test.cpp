@@ -206,6 +206,13 @@ TEST_F(GroupTest, GroupbyExpectedGroupsOtherAxesAndEdges) {
           "(np.max(s, axis=1) if s.shape[1] else np.full((5, 4), np.nan)).astype(np.float64)", "i");
   np_case("expected_median", g(in.a, "median"),
           "np.median(s, axis=1) if s.shape[1] else np.full((5, 4), np.nan)", "a");
+  GroupbyOptions filled = o;
+  filled.fill_value = kNaN;
+  p.add("fill_nan_i32_sum", groupby_reduce(in.i, labels, 1, "sum", filled).values,
+        per_group("np.sum(s, axis=1) if s.shape[1] else np.full((5, 4), np.nan)", "i", "lab", 1, groups));
+  filled.fill_value = -1;
+  p.add("fill_minus1_nanmean", groupby_reduce(in.a, labels, 1, "nanmean", filled).values,
+        per_group("np.nanmean(s, axis=1) if s.shape[1] else np.full((5, 4), -1.0)", "a", "lab", 1, groups));
   // Unsigned sums are uint64; an empty group of a 2-byte integer max makes float32.
   Array u8 = p.input("u8", (in.a * 0.0 + 1.0).astype(DType::kUInt8) * 200);
   np_case("expected_u8_sum", g(u8, "sum"), "np.sum(s, axis=1)", "u8");
@@ -329,6 +336,9 @@ TEST_F(GroupTest, BincountHistogramUniqueMatchNumpy) {
   p.add("unique_nan_counts", ur.counts, "np.unique(r, return_counts=True)[1]");
   p.add("unique_f32", unique(f).values, "np.unique(f)");
   EXPECT_EQ(unique(f).counts.node(), nullptr);
+  Unique none = unique(view(f, all(), range(0, 0)), true);
+  p.add("unique_empty", none.values, "np.unique(f[:, 0:0])");
+  p.add("unique_empty_counts", none.counts, "np.unique(f[:, 0:0], return_counts=True)[1]");
   EXPECT_TRUE(p.check()) << p.report();
 }
 

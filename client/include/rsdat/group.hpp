@@ -39,7 +39,10 @@ namespace rsdat {
 // which costs nothing where every chunk along the axis is a multiple of f and is
 // rechunked to such chunks (dask's reshape rechunk) where one is not; the reduction
 // then reads whole windows in every block: one task per block, no tree, no copy of the
-// array. Memory: one input block per task.
+// array. Memory: one input block per task. A cheap value, like Array; thread-safe to
+// share.
+//
+//   auto daily_to_weekly = rsdat::coarsen(t, {{0, 7}}, "trim").mean();
 class Coarsen {
  public:
   Array sum() const;
@@ -82,6 +85,10 @@ struct GroupbyOptions {
   // nanprod, NaN for the others (flox's expected_groups with its default fill_value).
   // Labels that are not among them count as no group. Negative entries throw.
   std::optional<std::vector<int64_t>> expected_groups;
+  // The value of the groups without elements instead (flox's fill_value), in the dtype
+  // where(empty, fill_value, result) gives: a whole number keeps an integer result's
+  // dtype, NaN or a fraction makes it float64.
+  std::optional<double> fill_value;
   // "auto" (the same as "cohorts"), "cohorts" or "map-reduce"; see groupby_reduce.
   std::string method = "auto";
   // var, std, nanvar and nanstd divide by count - ddof.
