@@ -115,9 +115,11 @@ struct GroupbyResult {
 // ones let NaN through (a group holding NaN gives NaN; first and last may be NaN),
 // the nan ones skip it; on integers they are the same. xarray's groupby reductions
 // skip NaN by default: its .sum() on floats is "nansum" here, .mean() "nanmean",
-// .first() "nanfirst". Result dtypes: group_result_dtype in ops/group.hpp (NumPy's:
-// sum of int32 int64, mean of float32 float32, min of int32 int32 unless a group is
-// empty, then float64 with NaN there).
+// .first() "nanfirst". Result dtypes, NumPy's: sums and products of bool and signed
+// integers int64, of unsigned ones uint64, of floats their own; count int64; means,
+// variances and medians float32 for float32, else float64; min, max, first and last
+// the input's, unless a group has no elements and the input is not a float: then
+// float64 (float32 for 1- and 2-byte integers, as xarray promotes) with NaN there.
 //
 // Plans (flox's). The groups are cut, in sorted order, into output blocks: a group
 // joins the current block when one of the input chunks along `axis` holding its
@@ -127,10 +129,9 @@ struct GroupbyResult {
 // along a daily axis, give one block per run of chunks; a group whose elements lie in
 // one chunk needs one task per block of the other axes, no tree). With one block
 // (labels that interleave across the chunks, such as the day of the week along a
-// daily axis) it is "map-reduce": every
-// input chunk is reduced to a partial holding every group, and the partials are
-// merged in a tree of at most `split_every` per task. "map-reduce" asks for one block
-// whatever the labels.
+// daily axis) it is "map-reduce": every input chunk is reduced to a partial holding
+// every group, and the partials are merged in a tree of at most `split_every` per
+// task. "map-reduce" asks for one block whatever the labels.
 //
 // Memory: a partial holds K statistics (1 to 3) of 8 bytes per group of its block and
 // element of the other axes' input block: K x 8 x G x (input block / its length along
