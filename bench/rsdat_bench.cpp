@@ -142,6 +142,17 @@ std::vector<Workload> workloads(uint64_t memory_limit_per_worker, int workers) {
                  auto x = random::uniform({64, y, y}, {8, 1024, 1024}, 10, DType::kFloat32);
                  return Outcome{rolling(x, 0, 8).sum().nanmean({0}).sum().item(&c)};
                }, ""});
+  // ---- groupby_month: a mean per month label of a daily cube (rsdat/group.hpp) ----
+  // 360 days of y x y float32 in chunks of (30, 512, 512), labels day / 30: each month
+  // lies in one chunk along time, so the cohorts plan reduces each chunk once, no tree.
+  w.push_back({"groupby_month", [](Client& c, double s) {
+                 const int64_t y = std::max<int64_t>(512, static_cast<int64_t>(2048 * std::sqrt(s)) / 512 * 512);
+                 auto x = random::uniform({360, y, y}, {30, 512, 512}, 10, DType::kFloat32);
+                 std::vector<int64_t> month(360);
+                 for (int64_t d = 0; d < 360; ++d) month[static_cast<size_t>(d)] = d / 30;
+                 return Outcome{groupby_reduce(x, month, 0, "mean").values.sum().item(&c)};
+               }, ""});
+  // ---- end of groupby_month ----
   return w;
 }
 

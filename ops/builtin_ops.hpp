@@ -9,6 +9,7 @@
 
 #include "ops/creation.hpp"
 #include "ops/elementwise.hpp"
+#include "ops/group.hpp"
 #include "ops/layout.hpp"
 #include "ops/linalg.hpp"
 #include "ops/order.hpp"

@@ -4,6 +4,7 @@
 #include "rsdat/array.hpp"
 #include "rsdat/client.hpp"
 #include "rsdat/errors.hpp"
+#include "rsdat/group.hpp"
 #include "rsdat/local_cluster.hpp"
 #include "rsdat/scan.hpp"
 #include "rsdat/order.hpp"
