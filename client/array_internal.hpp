@@ -74,6 +74,14 @@ void add_leaf_deps(const std::vector<std::vector<int32_t>>& leaf_axes, const std
                    TaskGroup& g);
 // A node of that shape and chunks computing `expr`.
 Array from_expr(std::string name, const Shape& shape, const Chunks& chunks, ExprInfo expr, DType dtype);
+// The axes a reduction runs over (client/reduce.cpp): empty means all of them,
+// negative ones count from the end; sorted. One out of range or repeated throws
+// std::invalid_argument naming `name`.
+std::vector<int64_t> reduction_axes(std::vector<int64_t> axes, size_t ndim, const char* name);
+// The input index numpy.pad reads at position v (-before..n+after) of a padded axis of
+// n elements in `mode` (constant, edge, wrap, reflect, symmetric): -1 for the constant
+// (client/shape.cpp).
+int64_t pad_source(int64_t v, int64_t n, const std::string& mode);
 // NumPy's broadcast of `shapes`; throws std::invalid_argument naming `op` and the shapes.
 Shape broadcast_shapes(const std::vector<Shape>& shapes, const char* op);
 

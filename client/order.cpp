@@ -18,25 +18,6 @@ using detail::Node;
 
 namespace {
 
-std::vector<int64_t> order_axes(std::vector<int64_t> axes, size_t ndim, const char* name) {
-  if (axes.empty()) {
-    axes.resize(ndim);
-    std::iota(axes.begin(), axes.end(), 0);
-  }
-  for (auto& ax : axes) {
-    const int64_t given = ax;
-    if (ax < 0) ax += static_cast<int64_t>(ndim);
-    if (ax < 0 || ax >= static_cast<int64_t>(ndim)) {
-      throw std::invalid_argument(std::string(name) + ": axis " + std::to_string(given) +
-                                  " is out of range for an array of " + std::to_string(ndim) + " dims");
-    }
-  }
-  std::sort(axes.begin(), axes.end());
-  if (std::adjacent_find(axes.begin(), axes.end()) != axes.end()) {
-    throw std::invalid_argument(std::string(name) + ": repeated axis");
-  }
-  return axes;
-}
 
 // Sizes of `size` split into `parts` pieces as even as they can be.
 std::vector<int64_t> split_even(int64_t size, int64_t parts) {
@@ -101,7 +82,7 @@ Array quantile_impl(const Array& a, std::vector<double> q, bool q_list, std::vec
                     const char* name) {
   const Node& in0 = need(a.node());
   const size_t nd = in0.shape.size();
-  const std::vector<int64_t> axes = order_axes(std::move(axes_in), nd, name);
+  const std::vector<int64_t> axes = detail::reduction_axes(std::move(axes_in), nd, name);
   std::vector<bool> reduced(nd, false);
   int64_t length = 1;
   for (int64_t ax : axes) {
@@ -184,7 +165,7 @@ Array sort_impl(const Array& a, int64_t axis_in, bool arg, const OrderOptions& o
   const Node& in0 = need(a.node());
   const size_t nd = in0.shape.size();
   if (nd == 0) throw std::invalid_argument(std::string(name) + ": a 0-d array has no axis to sort");
-  const int64_t axis = order_axes({axis_in}, nd, name)[0];
+  const int64_t axis = detail::reduction_axes({axis_in}, nd, name)[0];
   std::vector<bool> reduced(nd, false);
   reduced[static_cast<size_t>(axis)] = true;
   const DType dtype = arg ? DType::kInt64 : in0.dtype;
@@ -215,7 +196,7 @@ Array topk_impl(const Array& a, int64_t k, int64_t axis_in, int split_every, boo
   const Node& in = need(a.node());
   const size_t nd = in.shape.size();
   if (nd == 0) throw std::invalid_argument(std::string(name) + ": a 0-d array has no axis");
-  const int64_t axis = order_axes({axis_in}, nd, name)[0];
+  const int64_t axis = detail::reduction_axes({axis_in}, nd, name)[0];
   const size_t ax = static_cast<size_t>(axis);
   if (split_every < 2) throw std::invalid_argument(std::string(name) + ": split_every must be at least 2");
   if (k == 0) throw std::invalid_argument(std::string(name) + ": k must not be 0");

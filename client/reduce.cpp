@@ -11,17 +11,8 @@
 
 namespace rsdat {
 
-using detail::add_leaf_deps;
-using detail::BlockIndex;
-using detail::expr_params;
-using detail::make_node;
-using detail::need;
-using detail::Node;
-using detail::NodePtr;
-
-namespace {
-
-std::vector<int64_t> normalize_axes(std::vector<int64_t> axes, size_t ndim, const char* name) {
+namespace detail {
+std::vector<int64_t> reduction_axes(std::vector<int64_t> axes, size_t ndim, const char* name) {
   if (axes.empty()) {
     axes.resize(ndim);
     std::iota(axes.begin(), axes.end(), 0);
@@ -40,6 +31,18 @@ std::vector<int64_t> normalize_axes(std::vector<int64_t> axes, size_t ndim, cons
   }
   return axes;
 }
+}  // namespace detail
+
+using detail::add_leaf_deps;
+using detail::BlockIndex;
+using detail::expr_params;
+using detail::make_node;
+using detail::need;
+using detail::Node;
+using detail::NodePtr;
+
+namespace {
+
 
 // Builds the tree: partial per input block, combines of up to split_every partials,
 // and the finalising step; returns the final array (reduced axes dropped, or kept with
@@ -49,7 +52,7 @@ Array reduce(const Array& a, std::vector<int64_t> axes_in, ops::ReduceKind kind,
   const Node& in = need(a.node());
   if (split_every < 2) throw std::invalid_argument(std::string(name) + ": split_every must be at least 2");
   const size_t nd = in.shape.size();
-  const std::vector<int64_t> axes = normalize_axes(std::move(axes_in), nd, name);
+  const std::vector<int64_t> axes = detail::reduction_axes(std::move(axes_in), nd, name);
   std::vector<bool> reduced(nd, false);
   for (int64_t ax : axes) reduced[ax] = true;
   const bool arg = ops::is_arg(kind);

@@ -14,6 +14,25 @@
 
 namespace rsdat {
 
+namespace detail {
+int64_t pad_source(int64_t v, int64_t n, const std::string& mode) {
+  if (v >= 0 && v < n) return v;
+  if (mode == "constant") return -1;
+  if (mode == "edge") return v < 0 ? 0 : n - 1;
+  if (mode == "wrap") return ((v % n) + n) % n;
+  if (mode == "reflect") {
+    if (n == 1) return 0;
+    const int64_t period = 2 * (n - 1);
+    const int64_t r = ((v % period) + period) % period;
+    return r < n ? r : period - r;
+  }
+  // symmetric
+  const int64_t period = 2 * n;
+  const int64_t r = ((v % period) + period) % period;
+  return r < n ? r : period - 1 - r;
+}
+}  // namespace detail
+
 using detail::BlockIndex;
 using detail::make_node;
 using detail::need;
@@ -646,29 +665,10 @@ Array stack(const std::vector<Array>& arrays, int64_t axis) {
 
 namespace {
 
-// The input index numpy.pad reads at position v (-before..n+after) of a padded axis of
-// n elements, -1 for the constant.
-int64_t pad_source(int64_t v, int64_t n, const std::string& mode) {
-  if (v >= 0 && v < n) return v;
-  if (mode == "constant") return -1;
-  if (mode == "edge") return v < 0 ? 0 : n - 1;
-  if (mode == "wrap") return ((v % n) + n) % n;
-  if (mode == "reflect") {
-    if (n == 1) return 0;
-    const int64_t period = 2 * (n - 1);
-    const int64_t r = ((v % period) + period) % period;
-    return r < n ? r : period - r;
-  }
-  // symmetric
-  const int64_t period = 2 * n;
-  const int64_t r = ((v % period) + period) % period;
-  return r < n ? r : period - 1 - r;
-}
-
 std::vector<GatherRun> pad_runs(int64_t n, int64_t before, int64_t after, const std::string& mode) {
   std::vector<int64_t> head, tail;
-  for (int64_t v = -before; v < 0; ++v) head.push_back(pad_source(v, n, mode));
-  for (int64_t v = n; v < n + after; ++v) tail.push_back(pad_source(v, n, mode));
+  for (int64_t v = -before; v < 0; ++v) head.push_back(detail::pad_source(v, n, mode));
+  for (int64_t v = n; v < n + after; ++v) tail.push_back(detail::pad_source(v, n, mode));
   std::vector<GatherRun> runs = runs_of(head);
   if (n > 0) runs.push_back({0, 1, n});
   for (const GatherRun& r : runs_of(tail)) runs.push_back(r);

@@ -54,24 +54,6 @@ struct AxisHalo {
   double fill = 0;
 };
 
-// The input index numpy.pad reads at position v of an axis of n elements (-1: the
-// constant).
-int64_t pad_source(int64_t v, int64_t n, const std::string& mode) {
-  if (v >= 0 && v < n) return v;
-  if (mode == "constant") return -1;
-  if (mode == "edge") return v < 0 ? 0 : n - 1;
-  if (mode == "wrap") return ((v % n) + n) % n;
-  if (mode == "reflect") {
-    if (n == 1) return 0;
-    const int64_t period = 2 * (n - 1);
-    const int64_t r = ((v % period) + period) % period;
-    return r < n ? r : period - r;
-  }
-  const int64_t period = 2 * n;  // symmetric
-  const int64_t r = ((v % period) + period) % period;
-  return r < n ? r : period - 1 - r;
-}
-
 // Positions [pos, pos + count) of an extended block along one axis, read from input
 // block `block` (-1: the fill value) at `run`.
 struct Segment {
@@ -97,21 +79,21 @@ std::vector<Segment> axis_segments(const std::vector<int64_t>& bounds, int64_t j
   // input block (or the fill value).
   auto add = [&](int64_t v0, int64_t v1) {
     for (int64_t v = v0; v < v1;) {
-      const int64_t first = pad_source(v, n, h.mode);
+      const int64_t first = detail::pad_source(v, n, h.mode);
       Segment s;
       s.pos = pos;
       if (first < 0) {
         s.run = {-1, 0, 1};
-        while (v + s.run.count < v1 && pad_source(v + s.run.count, n, h.mode) < 0) ++s.run.count;
+        while (v + s.run.count < v1 && detail::pad_source(v + s.run.count, n, h.mode) < 0) ++s.run.count;
       } else {
         s.block = std::upper_bound(bounds.begin(), bounds.end(), first) - bounds.begin() - 1;
         s.run = {first, 1, 1};
         if (v + 1 < v1) {
-          const int64_t step = pad_source(v + 1, n, h.mode) - first;
+          const int64_t step = detail::pad_source(v + 1, n, h.mode) - first;
           if (step >= -1 && step <= 1) {
             int64_t k = 1;
             while (v + k < v1) {
-              const int64_t src = pad_source(v + k, n, h.mode);
+              const int64_t src = detail::pad_source(v + k, n, h.mode);
               if (src != first + k * step || src < bounds[s.block] || src >= bounds[s.block + 1]) break;
               ++k;
             }

@@ -53,15 +53,6 @@ using partial_t = std::conditional_t<is_moment(Op) || std::is_floating_point_v<T
                                      std::conditional_t<std::is_unsigned_v<T> && !std::is_same_v<T, bool>, uint64_t,
                                                         int64_t>>;
 
-template <typename T>
-bool is_nan(T v) {
-  if constexpr (std::is_floating_point_v<T>) {
-    return std::isnan(v);
-  } else {
-    return false;
-  }
-}
-
 template <typename F>
 decltype(auto) visit_group_op(GroupOp op, F&& f) {
 #define RSDAT_GROUP_CASE_(Name) \

@@ -17,6 +17,16 @@ namespace rsdat::ops {
 
 [[noreturn]] inline void fail(const std::string& message) { throw std::invalid_argument(message); }
 
+// Whether an element is NaN: never for integers and bool.
+template <typename T>
+inline bool is_nan(T v) {
+  if constexpr (std::is_floating_point_v<T>) {
+    return std::isnan(v);
+  } else {
+    return false;
+  }
+}
+
 template <typename To, typename From>
 inline To convert(From v) {
   if constexpr (std::is_same_v<To, bool>) {

@@ -213,15 +213,6 @@ using Elem = std::conditional_t<std::is_same_v<T, bool>, uint8_t, T>;
 template <typename T>
 constexpr bool kIsFloat = std::is_floating_point_v<T>;
 
-template <typename T>
-bool is_nan(T v) {
-  if constexpr (kIsFloat<T>) {
-    return std::isnan(v);
-  } else {
-    return false;
-  }
-}
-
 // a < b with NaN above everything (numpy.sort's order).
 template <typename T>
 bool less_nan_last(T a, T b) {

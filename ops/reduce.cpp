@@ -14,15 +14,6 @@ namespace rsdat::ops {
 
 namespace {
 
-template <typename T>
-bool is_nan(T v) {
-  if constexpr (std::is_floating_point_v<T>) {
-    return std::isnan(v);
-  } else {
-    return false;
-  }
-}
-
 // Calls f(rule, identity, step, combine) for a pairwise kind: the kind's partial rule as
 // a compile-time constant, its identity, and its step (a partial taking a value) and
 // combination (of two partials) as generic functions of two values of the partial's type.

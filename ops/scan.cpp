@@ -21,15 +21,6 @@ bool is_scan_kind(ReduceKind kind) {
 
 namespace {
 
-template <typename T>
-bool is_nan(T v) {
-  if constexpr (std::is_floating_point_v<T>) {
-    return std::isnan(v);
-  } else {
-    return false;
-  }
-}
-
 // Calls f(identity, step) for a scan kind: the value a scan starts from and the running
 // value `a` taking the next one `b`, both in the output's type T. Narrow integer types
 // wrap as NumPy's do (the ops library compiles with -fwrapv).

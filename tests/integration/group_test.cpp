@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "rsdat/rsdat.hpp"
+#include "tests/integration/cluster_suite.hpp"
 #include "tests/numpy/numpy_parity.hpp"
 
 namespace rsdat {
@@ -20,21 +21,7 @@ using test_support::NumpyParity;
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-class GroupTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    cluster_ = new LocalCluster(LocalClusterOptions{.workers = 2, .threads_per_worker = 1, .memory_limit = "1GB"});
-    client_ = new Client(*cluster_, ClientOptions{.progress = false});
-  }
-  static void TearDownTestSuite() {
-    delete client_;
-    delete cluster_;
-  }
-  static LocalCluster* cluster_;
-  static Client* client_;
-};
-LocalCluster* GroupTest::cluster_ = nullptr;
-Client* GroupTest::client_ = nullptr;
+class GroupTest : public test_support::ClusterSuite {};
 
 // (5, 23, 4) with irregular chunks along the grouped axis 1, in float64 and float32
 // with NaN, and int32.

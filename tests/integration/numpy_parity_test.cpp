@@ -10,6 +10,7 @@
 #include <limits>
 
 #include "rsdat/rsdat.hpp"
+#include "tests/integration/cluster_suite.hpp"
 #include "tests/numpy/numpy_parity.hpp"
 
 namespace rsdat {
@@ -17,21 +18,7 @@ namespace {
 
 using test_support::NumpyParity;
 
-class NumpyParityTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    cluster_ = new LocalCluster(LocalClusterOptions{.workers = 2, .threads_per_worker = 1, .memory_limit = "1GB"});
-    client_ = new Client(*cluster_, ClientOptions{.progress = false});
-  }
-  static void TearDownTestSuite() {
-    delete client_;
-    delete cluster_;
-  }
-  static LocalCluster* cluster_;
-  static Client* client_;
-};
-LocalCluster* NumpyParityTest::cluster_ = nullptr;
-Client* NumpyParityTest::client_ = nullptr;
+class NumpyParityTest : public test_support::ClusterSuite {};
 
 // Inputs on an uneven chunk grid, in several dtypes, and with NaN and infinities.
 struct Inputs {

@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "rsdat/rsdat.hpp"
+#include "tests/integration/cluster_suite.hpp"
 #include "tests/numpy/numpy_parity.hpp"
 
 namespace rsdat {
@@ -14,21 +15,7 @@ namespace {
 
 using test_support::NumpyParity;
 
-class OrderTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    cluster_ = new LocalCluster(LocalClusterOptions{.workers = 2, .threads_per_worker = 1, .memory_limit = "1GB"});
-    client_ = new Client(*cluster_, ClientOptions{.progress = false});
-  }
-  static void TearDownTestSuite() {
-    delete client_;
-    delete cluster_;
-  }
-  static LocalCluster* cluster_;
-  static Client* client_;
-};
-LocalCluster* OrderTest::cluster_ = nullptr;
-Client* OrderTest::client_ = nullptr;
+class OrderTest : public test_support::ClusterSuite {};
 
 // Inputs of shape (13, 6, 5) on irregular chunks (4 along the first axis, of 1 to 5),
 // in several dtypes; `w` has NaN (and its slices at [:, 2, :] are NaN only), `i` and

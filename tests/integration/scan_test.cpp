@@ -10,6 +10,7 @@
 
 #include "client/array_internal.hpp"
 #include "rsdat/rsdat.hpp"
+#include "tests/integration/cluster_suite.hpp"
 #include "tests/numpy/numpy_parity.hpp"
 
 namespace rsdat {
@@ -17,21 +18,7 @@ namespace {
 
 using test_support::NumpyParity;
 
-class ScanTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    cluster_ = new LocalCluster(LocalClusterOptions{.workers = 2, .threads_per_worker = 1, .memory_limit = "1GB"});
-    client_ = new Client(*cluster_, ClientOptions{.progress = false});
-  }
-  static void TearDownTestSuite() {
-    delete client_;
-    delete cluster_;
-  }
-  static LocalCluster* cluster_;
-  static Client* client_;
-};
-LocalCluster* ScanTest::cluster_ = nullptr;
-Client* ScanTest::client_ = nullptr;
+class ScanTest : public test_support::ClusterSuite {};
 
 const double kNaN = std::numeric_limits<double>::quiet_NaN();
 

@@ -15,6 +15,7 @@
 #include "client/array_internal.hpp"
 #include "core/params.hpp"
 #include "rsdat/rsdat.hpp"
+#include "tests/integration/cluster_suite.hpp"
 #include "tests/numpy/numpy_parity.hpp"
 
 namespace rsdat {
@@ -22,22 +23,7 @@ namespace {
 
 using test_support::NumpyParity;
 
-class WindowTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    cluster_ = new LocalCluster(LocalClusterOptions{
-        .workers = 2, .threads_per_worker = 1, .memory_limit = "1GB", .worker_plugins = {RSDAT_TEST_OPS}});
-    client_ = new Client(*cluster_, ClientOptions{.progress = false});
-  }
-  static void TearDownTestSuite() {
-    delete client_;
-    delete cluster_;
-  }
-  static LocalCluster* cluster_;
-  static Client* client_;
-};
-LocalCluster* WindowTest::cluster_ = nullptr;
-Client* WindowTest::client_ = nullptr;
+class WindowTest : public test_support::ClusterSuite {};
 
 // NaN where the value is below `frac` (the integer part of x / frac is 0).
 Array with_nan(const Array& x, double frac) {
