@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 
 FUZZ_SECONDS ?= 30
 
-.PHONY: all deps build demo test fuzz sanitize bench compare-dask clean
+.PHONY: all deps build demo test fuzz sanitize chaos bench compare-dask clean
 
 all: build
 
@@ -33,6 +33,14 @@ sanitize: deps
 	cmake --build $(SANITIZE_DIR) -j $(JOBS)
 	cd $(SANITIZE_DIR) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:quarantine_size_mb=16:malloc_context_size=10 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure --timeout 600 -j 2 -E '^install$$'
+
+# The chaos soak, longer: CHAOS_ROUNDS disturbed runs of every workload (make test runs
+# one), from CHAOS_SEED.
+CHAOS_ROUNDS ?= 10
+CHAOS_SEED ?= 1
+chaos: build
+	cd $(BUILD_DIR) && RSDAT_CHAOS_ROUNDS=$(CHAOS_ROUNDS) RSDAT_CHAOS_SEED=$(CHAOS_SEED) \
+	  ctest --output-on-failure --timeout 3600 -L chaos -V
 
 # The message decoders under libFuzzer (clang build in build-fuzz/), FUZZ_SECONDS per target.
 fuzz: deps

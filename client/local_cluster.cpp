@@ -6,6 +6,10 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <exception>
+#include <functional>
+#include <mutex>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -57,10 +61,59 @@ void terminate(pid_t pid) {
 
 }  // namespace
 
+struct LocalCluster::Spawner {
+  Spawner() : thread([this] { loop(); }) {}
+  ~Spawner() {
+    {
+      std::lock_guard lock(mu);
+      quit = true;
+    }
+    cv.notify_all();
+    thread.join();
+  }
+  // Runs `f` on the spawner's thread and waits for it; its exception comes back here.
+  void run(const std::function<void()>& f) {
+    std::lock_guard one_at_a_time(call_mu);
+    std::unique_lock lock(mu);
+    job = &f;
+    error = nullptr;
+    cv.notify_all();
+    cv.wait(lock, [&] { return job == nullptr; });
+    if (error) std::rethrow_exception(error);
+  }
+
+ private:
+  void loop() {
+    std::unique_lock lock(mu);
+    while (true) {
+      cv.wait(lock, [&] { return quit || job != nullptr; });
+      if (job) {
+        try {
+          (*job)();
+        } catch (...) {
+          error = std::current_exception();
+        }
+        job = nullptr;
+        cv.notify_all();
+      } else if (quit) {
+        return;
+      }
+    }
+  }
+  std::mutex call_mu;  // one caller at a time
+  std::mutex mu;
+  std::condition_variable cv;
+  const std::function<void()>* job = nullptr;  // guarded by mu
+  std::exception_ptr error;                    // guarded by mu
+  bool quit = false;                           // guarded by mu
+  std::thread thread;                          // last: starts once the rest is ready
+};
+
 LocalCluster::LocalCluster(int workers, int threads_per_worker)
     : LocalCluster(LocalClusterOptions{.workers = workers, .threads_per_worker = threads_per_worker}) {}
 
-LocalCluster::LocalCluster(LocalClusterOptions options) : options_(std::move(options)) {
+LocalCluster::LocalCluster(LocalClusterOptions options)
+    : spawner_(std::make_unique<Spawner>()), options_(std::move(options)) {
   if (options_.workers < 0) throw std::invalid_argument("LocalCluster: workers must be >= 0");
   if (options_.threads_per_worker < 1) throw std::invalid_argument("LocalCluster: threads_per_worker must be >= 1");
   bin_dir_ = rsdat_bin_dir();
@@ -161,17 +214,19 @@ pid_t LocalCluster::spawn(const std::string& program, const std::vector<std::str
   for (auto& s : argv_s) argv.push_back(s.data());
   argv.push_back(nullptr);
   pid_t parent = ::getpid();
-  pid_t pid = ::fork();
-  if (pid < 0) throw ClusterError("LocalCluster: fork failed");
-  if (pid == 0) {
-    // Die with the parent, whatever way it ends.
+  pid_t pid = -1;
+  spawner_->run([&] {
+    pid = ::fork();
+    if (pid != 0) return;
+    // The child (of the spawner's thread): dies with it, whatever way the program ends.
     ::prctl(PR_SET_PDEATHSIG, SIGINT);
     if (::getppid() != parent) ::_exit(1);
     ::setpgid(0, 0);  // keep Ctrl-C of the terminal for the parent to handle
     ::execvp(argv[0], argv.data());
     std::fprintf(stderr, "LocalCluster: cannot run %s: %s (set RSDAT_BIN_DIR)\n", argv[0], std::strerror(errno));
     ::_exit(127);
-  }
+  });
+  if (pid < 0) throw ClusterError("LocalCluster: fork failed");
   return pid;
 }
 

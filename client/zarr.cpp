@@ -114,7 +114,11 @@ Array to_zarr(const Array& array, const std::string& store, const std::string& p
 
 uint64_t write_zarr(const Array& array, const std::string& store, const std::string& path,
                     const ZarrWriteOptions& options, Client* client) {
-  return static_cast<uint64_t>(to_zarr(array, store, path, options).sum().item(client));
+  const auto written = static_cast<uint64_t>(to_zarr(array, store, path, options).sum().item(client));
+  // Every chunk is in place: what a worker killed between writing a chunk and renaming
+  // it into place left behind is garbage now (its task ran again elsewhere).
+  if (auto dir = zarr::join_inside(store, path); dir.ok()) zarr::remove_temporaries(*dir);
+  return written;
 }
 
 }  // namespace rsdat

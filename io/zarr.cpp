@@ -535,6 +535,20 @@ Status write_file_atomic(const std::string& path, std::string_view bytes) {
   return Status::ok();
 }
 
+size_t remove_temporaries(const std::string& dir) {
+  std::error_code ec;
+  std::vector<fs::path> found;
+  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec)) {
+    if (it->is_regular_file(ec) && it->path().filename().string().find(".tmp.") != std::string::npos) {
+      found.push_back(it->path());
+    }
+  }
+  size_t removed = 0;
+  for (const fs::path& p : found) removed += fs::remove(p, ec) ? 1 : 0;
+  return removed;
+}
+
 Result<std::string> join_inside(const std::string& base, const std::string& sub) {
   fs::path s(sub);
   if (s.is_absolute()) return invalid_argument("path '" + sub + "' must be relative to the store " + base);

@@ -83,6 +83,10 @@ Result<std::string> read_text(const std::string& path);
 Status write_file_atomic(const std::string& path, std::string_view bytes);
 // `base` joined with a relative `sub` path that may not leave it (no "..", not absolute).
 Result<std::string> join_inside(const std::string& base, const std::string& sub);
+// Removes the temporaries write_file_atomic leaves when its process dies between
+// writing and renaming (`NAME.tmp.PID.N`) anywhere under `dir`. Only for a directory
+// no one is writing to. Returns how many it removed.
+size_t remove_temporaries(const std::string& dir);
 
 // Reads the metadata of the array at `path` inside `store`: from the store's
 // consolidated .zmetadata when there is one, else from its .zarray and .zattrs.

@@ -203,23 +203,19 @@ Status SchedulerState::submit_graph(ClientId client, std::vector<TaskSpec> graph
                                (by_array.size() > 1 ? ", with the other wanted results (" +
                                                           format_bytes(wanted_bytes - largest->second.bytes) + ")"
                                                     : std::string()) +
-                               ", beside the " + format_bytes(held) + " the cluster holds";
+                               " and the " + format_bytes(held) + " the cluster holds";
       if (held + wanted_bytes > memory + spill) {
-        return invalid_argument(what + ", need " + format_bytes(held + wanted_bytes) +
+        return invalid_argument(what + " need " + format_bytes(held + wanted_bytes) +
                                 " at once: more than the workers' memory (" + format_bytes(memory) +
                                 ") and spill space (" + format_bytes(spill) + ") together; compute less at once "
                                 "(a reduction, or a part), or add workers");
       }
-      if (held + wanted_bytes > static_cast<uint64_t>(config_.memory_target * static_cast<double>(memory))) {
+      const auto kept = static_cast<uint64_t>(config_.memory_target * static_cast<double>(memory));
+      if (held + wanted_bytes > kept) {
         out.notices.push_back({client, "this computation will spill: " + what + " come to " +
                                            format_bytes(held + wanted_bytes) +
-                                           ", more than the workers keep in memory (" +
-                                           format_bytes(static_cast<uint64_t>(config_.memory_target *
-                                                                              static_cast<double>(memory))) +
-                                           "): about " +
-                                           format_bytes(held + wanted_bytes -
-                                                        static_cast<uint64_t>(config_.memory_target *
-                                                                              static_cast<double>(memory))) +
+                                           ", more than the workers keep in memory (" + format_bytes(kept) +
+                                           "): about " + format_bytes(held + wanted_bytes - kept) +
                                            " will spill to disk"});
       }
     }

@@ -12,6 +12,7 @@
 
 #include <sys/types.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,12 @@ class LocalCluster {
   void stop();
 
  private:
+  // The thread every daemon is forked from. A child stops when that thread ends (its
+  // parent-death signal follows the forking thread, not the process), so the thread
+  // lives as long as the cluster: add_worker() from a thread that ends later, or the
+  // program dying, each do the right thing.
+  struct Spawner;
+  std::unique_ptr<Spawner> spawner_;
   pid_t spawn(const std::string& program, const std::vector<std::string>& args);
   void wait_for_workers(size_t n);
   LocalClusterOptions options_;

@@ -40,7 +40,8 @@ struct ZarrWriteOptions {
 // When the array's chunks differ from the store's it is rechunked on the way.
 Array to_zarr(const Array& array, const std::string& store, const std::string& path = "",
               const ZarrWriteOptions& options = {});
-// Writes now; returns the bytes written. Throws like compute().
+// Writes now; returns the bytes written. Throws like compute(). Once every chunk is in
+// place, the temporaries of workers that died while writing are removed.
 uint64_t write_zarr(const Array& array, const std::string& store, const std::string& path = "",
                     const ZarrWriteOptions& options = {}, Client* client = nullptr);
 
