@@ -234,6 +234,17 @@ void LocalCluster::stop() {
   // Workers first, so they say goodbye to a scheduler that is still there.
   for (pid_t pid : worker_pids_) ::kill(pid, SIGINT);
   for (pid_t pid : worker_pids_) terminate(pid);
+  // A worker that was killed could not remove its spill directory
+  // (rsdat-spill-PID-XXXXXX): all of this cluster's workers are gone now.
+  if (!options_.local_directory.empty()) {
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(options_.local_directory, ec)) {
+      const std::string name = e.path().filename().string();
+      for (pid_t pid : worker_pids_) {
+        if (name.rfind("rsdat-spill-" + std::to_string(pid) + "-", 0) == 0) fs::remove_all(e.path(), ec);
+      }
+    }
+  }
   worker_pids_.clear();
   terminate(scheduler_pid_);
   scheduler_pid_ = -1;

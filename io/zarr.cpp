@@ -637,8 +637,14 @@ Status create_array(const std::string& store, const std::string& path, const Arr
       return invalid_argument("refusing to overwrite the Zarr group " + dir + " with an array");
     }
     // An old array's chunks and metadata go; nothing else lives in an array directory.
-    for (const auto& e : fs::directory_iterator(dir, ec)) fs::remove_all(e.path(), ec);
-    if (ec) return io_error("cannot clear " + dir + ": " + ec.message());
+    // An array of the very same metadata stays: every one of its chunks is written
+    // again, and this may be the same write's create, run again after the worker that
+    // held its result was lost, with some of the new chunks already in place.
+    auto old = read_text(dir + "/.zarray");
+    if (!old.ok() || *old != to_zarray(meta)) {
+      for (const auto& e : fs::directory_iterator(dir, ec)) fs::remove_all(e.path(), ec);
+      if (ec) return io_error("cannot clear " + dir + ": " + ec.message());
+    }
   }
   fs::create_directories(dir, ec);
   if (ec) return io_error("cannot create " + dir + ": " + ec.message());

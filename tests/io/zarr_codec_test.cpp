@@ -4,6 +4,9 @@
 
 #include <cmath>
 #include <cstring>
+#include <filesystem>
+
+#include <unistd.h>
 
 #include "io/zarr.hpp"
 
@@ -154,6 +157,34 @@ TEST(ZarrCodec, PathsMayNotLeaveTheStore) {
   EXPECT_FALSE(join_inside("/s", "/etc").ok());
   EXPECT_EQ(*join_inside("/s", "a/b"), "/s/a/b");
   EXPECT_EQ(*join_inside("/s", ""), "/s");
+}
+
+}  // namespace
+}  // namespace rsdat::zarr
+
+namespace rsdat::zarr {
+namespace {
+
+// Creating an array again with the very same metadata keeps its chunks: a write's
+// create step that runs again (the worker holding its result was lost) must not delete
+// the chunks already written. Other metadata replaces the array, chunks and all.
+TEST(ZarrCodec, CreatingTheSameArrayAgainKeepsItsChunks) {
+  namespace fs = std::filesystem;
+  const fs::path store = fs::temp_directory_path() / ("rsdat-create-" + std::to_string(::getpid()));
+  fs::remove_all(store);
+  ArrayMeta meta;
+  meta.shape = {4, 4};
+  meta.chunks = {2, 2};
+  meta.dtype = DType::kFloat64;
+  ASSERT_TRUE(create_array(store.string(), "a", meta).is_ok());
+  const fs::path chunk = store / "a" / chunk_key(meta, {1, 0});
+  ASSERT_TRUE(write_file_atomic(chunk.string(), "not really a chunk").is_ok());
+  ASSERT_TRUE(create_array(store.string(), "a", meta).is_ok());
+  EXPECT_TRUE(fs::exists(chunk)) << "the same array, created again, lost a chunk";
+  meta.chunks = {4, 2};
+  ASSERT_TRUE(create_array(store.string(), "a", meta).is_ok());
+  EXPECT_FALSE(fs::exists(chunk)) << "another array kept the old one's chunk";
+  fs::remove_all(store);
 }
 
 }  // namespace
