@@ -35,17 +35,19 @@ Array plant_coefficient(int which) {
   return from_array(v, {-1, -1, -1, -1});
 }
 
-// The "spring_index_chain" kernel on every spatial block of gdh (one block along time):
-// (8, y, x), the leaf days in rows 0-3 and the agdh in rows 4-7.
-Array leaf_chain(const Array& gdh) {
+// The "spring_index_chain" kernel on every spatial block of the inputs (one block along
+// time): (8, y, x), the leaf days in rows 0-3 and the agdh in rows 4-7.
+Array leaf_chain(const Array& tmin, const Array& tmax, const Array& dayl, double base_f) {
   using namespace detail;
-  const Node& in = need(gdh.node());
+  const Node& in = need(tmin.node());
   auto n = make_node("spring_index_chain", {8, in.shape[1], in.shape[2]}, {{8}, in.chunks[1], in.chunks[2]},
                      DType::kFloat64);
-  n->inputs = {gdh.node()};
-  const std::string params = encode_params(ops::SpringIndexChainParams{});
+  for (const Array& a : {tmin, tmax, dayl}) {
+    n->inputs.push_back(a.chunks() == in.chunks ? a.node() : a.rechunk(in.chunks).node());
+  }
+  const std::string params = encode_params(ops::SpringIndexChainParams{base_f});
   n->lower = [params](const Node& self, const BlockIndex& blk, TaskSpec& t) {
-    t.deps.push_back(key_of(*self.inputs[0], {0, blk[1], blk[2]}));
+    for (const NodePtr& src : self.inputs) t.deps.push_back(key_of(*src, {0, blk[1], blk[2]}));
     t.op = ops::kSpringIndexChain;
     t.params = params;
   };
@@ -70,15 +72,15 @@ SpringIndexLeaf spring_index_leaf(const Array& tmin, const Array& tmax, const Ar
   const double nan = std::numeric_limits<double>::quiet_NaN();
   const int64_t days = tmin.shape()[0];
   if (days == 0) throw std::invalid_argument("spring_index_leaf: no days");
+  if (!std::isfinite(base_f)) throw std::invalid_argument("spring_index_leaf: the base temperature is not finite");
 
+  if (tmin.chunks()[0].size() == 1) {
+    // Every day in one block: the whole model in one task per spatial block.
+    const Array both = leaf_chain(tmin, tmax, dayl, base_f);
+    return {view(both, range(0, 4)).astype(DType::kFloat32), view(both, range(4, 8))};
+  }
   const Array gdh = growing_degree_hours(tmin, tmax, dayl, base_f);
   const Array nodata = (isnan(tmin) | isnan(tmax) | isnan(dayl)).any({0});
-  if (gdh.chunks()[0].size() == 1) {
-    // Every day in one block: the whole chain in one task per spatial block.
-    const Array both = leaf_chain(gdh);
-    const Array leaf = where(nodata, nan, view(both, range(0, 4)));
-    return {leaf.astype(DType::kFloat32), where(isnan(leaf), nan, view(both, range(4, 8)))};
-  }
   // Seven leading days of day 0, then trailing windows; the last `days` of each kept.
   const Array padded = pad(gdh, {{7, 0}, {0, 0}, {0, 0}}, "edge");
   auto trailing_sum = [&](int64_t window) { return view(rolling(padded, 0, window).sum(), range(7, _)); };

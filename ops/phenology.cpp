@@ -175,23 +175,54 @@ Chunk growing_degree_hours_kernel(KernelContext& ctx) {
   return out;
 }
 
-// "spring_index_chain": one input, a block of gdh (days, y, x) float64 holding every day;
-// the output (8, y, x) float64: rows 0-3 the first-leaf day (1-based; NaN: none) of lilac,
-// arnold red, zabelii and their rounded mean, rows 4-7 the gdh summed from that day on.
+// "spring_index_chain": see ops/phenology.hpp.
 Chunk spring_index_chain_kernel(KernelContext& ctx) {
-  check_inputs(ctx, 1, kSpringIndexChain);
-  (void)decode_params<SpringIndexChainParams>(ctx.params, kSpringIndexChain);
+  check_inputs(ctx, 3, kSpringIndexChain);
+  const auto params = decode_params<SpringIndexChainParams>(ctx.params, kSpringIndexChain);
   check_no_trailing(ctx.params, kSpringIndexChain);
-  const Chunk& in = ctx.inputs[0];
-  if (in.dtype != DType::kFloat64 || in.shape.size() != 3) fail("spring_index_chain: the input is 3-d float64");
-  const int64_t days = in.shape[0], pixels = in.shape[1] * in.shape[2];
-  if (ctx.out_shape != Shape{8, in.shape[1], in.shape[2]}) fail("spring_index_chain: bad output shape");
+  const Chunk& tmin = ctx.inputs[0];
+  const Chunk& tmax = ctx.inputs[1];
+  const Chunk& dayl = ctx.inputs[2];
+  if (tmin.shape.size() != 3 || tmin.shape != tmax.shape || tmin.shape != dayl.shape) {
+    fail("spring_index_chain: the inputs are 3-d blocks of one shape");
+  }
+  const int64_t days = tmin.shape[0], pixels = tmin.shape[1] * tmin.shape[2];
+  if (ctx.out_shape != Shape{8, tmin.shape[1], tmin.shape[2]} || ctx.out_dtype != DType::kFloat64) {
+    fail("spring_index_chain: the output is (8, y, x) float64");
+  }
+  // The growing-degree hours of the block, and the pixels with a NaN input on some day.
+  std::vector<double> gdh(static_cast<size_t>(days * pixels));
+  std::vector<uint8_t> nodata(static_cast<size_t>(pixels), 0);
+  {
+    constexpr int64_t kTile = 4096;
+    std::vector<double> tn(kTile), tx(kTile), dl(kTile);
+    auto load = [](const Chunk& c, int64_t off, int64_t len, double* dst, double scale, double offset) {
+      visit_dtype(c.dtype, [&](auto v) {
+        using T = decltype(v);
+        const T* src = c.data<T>() + off;
+        for (int64_t i = 0; i < len; ++i) dst[i] = static_cast<double>(src[i]) * scale + offset;
+      });
+    };
+    const int64_t n = days * pixels;
+    for (int64_t start = 0; start < n; start += kTile) {
+      const int64_t len = std::min(kTile, n - start);
+      load(tmin, start, len, tn.data(), 1.8, 32);
+      load(tmax, start, len, tx.data(), 1.8, 32);
+      load(dayl, start, len, dl.data(), 1, 0);
+      for (int64_t i = 0; i < len; ++i) dl[static_cast<size_t>(i)] /= 3600;  // as the model divides
+      growing_degree_hours_tile(tn.data(), tx.data(), dl.data(), len, params.base_f, gdh.data() + start);
+      for (int64_t i = 0; i < len; ++i) {
+        const size_t j = static_cast<size_t>(i);
+        if (std::isnan(tn[j]) || std::isnan(tx[j]) || std::isnan(dl[j])) nodata[static_cast<size_t>((start + i) % pixels)] = 1;
+      }
+    }
+  }
+  const double* g = gdh.data();
   static constexpr double kCoef[3][4] = {{3.306, 13.878, 0.201, 0.153}, {4.266, 20.899, 0.0, 0.248},
                                          {2.802, 21.433, 0.266, 0.0}};
   const double nan = std::numeric_limits<double>::quiet_NaN();
   Chunk out = Chunk::allocate(DType::kFloat64, ctx.out_shape);
   double* o = out.mutable_data<double>();
-  const double* g = in.data<double>();
   std::vector<double> synop(static_cast<size_t>(pixels), 0.0);
   double* first = o;             // rows 0-2 while running: the 0-based day, -1: not yet
   double* after = o + 4 * pixels;  // rows 4-6: gdh summed from the first day on
@@ -228,6 +259,10 @@ Chunk spring_index_chain_kernel(KernelContext& ctx) {
     const double* g0 = row(d);
     const double dd = static_cast<double>(d);
     for (int64_t p = 0; p < pixels; ++p) after[3 * pixels + p] += dd >= mean_first[p] - 1 ? g0[p] : 0.0;
+  }
+  for (int64_t p = 0; p < pixels; ++p) {
+    if (!nodata[static_cast<size_t>(p)]) continue;
+    for (int r = 0; r < 4; ++r) o[r * pixels + p] = nan;
   }
   for (int64_t i = 0; i < 4 * pixels; ++i) {
     if (std::isnan(o[i])) after[i] = nan;

@@ -20,16 +20,19 @@ struct GrowingDegreeHoursParams {
   template <typename A> void fields(A& a) { a(base_f); }
 };
 
-// "spring_index_chain": one input, a block of growing-degree hours (days, y, x) float64
-// holding every day; the output (8, y, x) float64 holds the SI-x first-leaf day
-// (1-based, NaN: never) of lilac, arnold red, zabelii and their rounded mean in rows
-// 0-3, and the growing-degree hours summed from that day to the last in rows 4-7 (NaN
-// with the day). The leaf predictors are kept per pixel as the days go by: one pass
-// over the block, no intermediate array.
+// "spring_index_chain": three inputs, blocks of tmin, tmax (°C) and dayl (s) of one
+// shape (days, y, x) holding every day; the output (8, y, x) float64 holds the SI-x
+// first-leaf day (1-based, NaN: never) of lilac, arnold red, zabelii and their rounded
+// mean in rows 0-3, and the growing-degree hours summed from that day to the last in
+// rows 4-7 (NaN with the day); a pixel with a NaN input on any day is NaN in all rows.
+// The block's growing-degree hours are computed into a scratch array (8 bytes per
+// element), then the leaf predictors are kept per pixel as the days go by: no other
+// intermediate array.
 inline constexpr const char* kSpringIndexChain = "spring_index_chain";
 struct SpringIndexChainParams {
   static constexpr uint8_t kVersion = 1;
-  template <typename A> void fields(A&) {}
+  double base_f = 31;
+  template <typename A> void fields(A& a) { a(base_f); }
 };
 
 // One day's growing-degree hours from °F temperatures and day length in hours (the

@@ -52,8 +52,8 @@ namespace rsdat {
 // Daymet's tmin and tmax (°C) and dayl (s): float64, tmin's shape and chunks (tmax and
 // dayl are rechunked to them). One task per block, reading the three blocks and writing
 // one float64 block: memory per task 3 input blocks + 1 output block. Per element one
-// sincos and one log (the daylight hours' sines by rotation, the night hours' logs from
-// a table), and 24 hourly terms. Shapes that differ throw std::invalid_argument naming
+// sin, one sqrt and one log (the daylight hours' sines by Chebyshev's recurrence, the
+// night hours' logs from a table), and 24 hourly terms. Shapes that differ throw std::invalid_argument naming
 // growing_degree_hours.
 Array growing_degree_hours(const Array& tmin, const Array& tmax, const Array& dayl, double base_f = 31);
 
@@ -66,15 +66,14 @@ struct SpringIndexLeaf {
 };
 
 // The SI-x first-leaf model above on (time, y, x) inputs of one shape (tmax and dayl
-// are rechunked to tmin's chunks). Along time, any chunking works (the rolling sums take
-// a halo of 7 days from the chunk before, synop is a scan); one chunk along time makes
-// every spatial block an independent chain of tasks, with no halo and no carry, which is
-// what the benchmark and rsdat-spring-index use.
-// Memory per spatial block (B: its elements, T: the time steps' share of it): the gdh
-// block (8 B bytes), the three rolling sums (8 B each), synop (8 B, int64), then two
-// fused reductions that read those and write (3 + 4) x 8 B / T: about 40 B bytes at the
-// peak, plus the input blocks. Throws std::invalid_argument naming spring_index_leaf
-// for inputs that are not 3-D or differ in shape.
+// are rechunked to tmin's chunks). With one chunk along time, one task per spatial
+// block computes everything: it holds the three input blocks, a float64 scratch of the
+// block's growing-degree hours (8 bytes per element) and its (8, y, x) float64 output.
+// With several chunks along time the model is composed of growing_degree_hours, pad,
+// rolling sums, cumsum and fused reductions (docs/architecture.md), about 40 bytes per
+// element of a block at the peak and some three times slower; the results are the same.
+// Throws std::invalid_argument naming spring_index_leaf for inputs that are not 3-D, of
+// different shapes, or with no days.
 SpringIndexLeaf spring_index_leaf(const Array& tmin, const Array& tmax, const Array& dayl, double base_f = 31);
 
 }  // namespace rsdat
