@@ -71,7 +71,7 @@ struct SpringIndexLeaf {
 // block's growing-degree hours (8 bytes per element) and its (8, y, x) float64 output.
 // With several chunks along time the model is composed of growing_degree_hours, pad,
 // rolling sums, cumsum and fused reductions (docs/architecture.md), about 40 bytes per
-// element of a block at the peak and some three times slower; the results are the same.
+// element of a block at the peak and over twice as slow; the results are the same.
 // Throws std::invalid_argument naming spring_index_leaf for inputs that are not 3-D, of
 // different shapes, or with no days.
 SpringIndexLeaf spring_index_leaf(const Array& tmin, const Array& tmax, const Array& dayl, double base_f = 31);
