@@ -156,7 +156,7 @@ int main(int argc, char** argv) {
   app.add_option("--out", out_arg, "output store (first_leaf, agdh_after_leaf, plant); its arrays are replaced");
   app.add_option("--days", days, "use the first N days (default: all; with --generate: 365)")
       ->check(CLI::PositiveNumber);
-  app.add_option("--chunk", chunk, "chunk size along y and x (time is one chunk)")->capture_default_str()
+  app.add_option("--chunk", chunk, "chunk size along y and x")->capture_default_str()
       ->check(CLI::PositiveNumber);
   app.add_option("--time-chunk", time_chunk,
                  "chunk size along time (default: all days in one chunk, the fastest)")
