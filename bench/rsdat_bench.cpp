@@ -153,6 +153,26 @@ std::vector<Workload> workloads(uint64_t memory_limit_per_worker, int workers) {
                  return Outcome{groupby_reduce(x, month, 0, "mean").values.sum().item(&c)};
                }, ""});
   // ---- end of groupby_month ----
+  // ---- spring_index: the SI-x first-leaf model (rsdat/phenology.hpp) ----
+  // 300 days of y x y Daymet-like float32 inputs in chunks of (300, 256, 256): tmin and
+  // tmax random around a seasonal cycle, dayl random in 8..16 h. The first-leaf days of
+  // the three plants and their mean, and the growing-degree hours after them; the check
+  // is the mean first-leaf day plus the mean agdh / 1000 (NaN skipped).
+  w.push_back({"spring_index", [](Client& c, double s) {
+                 const int64_t y = std::max<int64_t>(256, static_cast<int64_t>(2048 * std::sqrt(s)) / 256 * 256);
+                 const Shape shape{300, y, y}, chunks{300, 256, 256};
+                 auto t = coordinate({300, 1, 1}, {300, 1, 1}, 0, DType::kFloat32);
+                 auto season = -cos((t - 15.0) * (2 * 3.141592653589793 / 365));
+                 auto u = [&](uint64_t seed) { return random::uniform(shape, chunks, seed, DType::kFloat32); };
+                 auto tmin = (5.0 + 13.0 * season - 5.0 + 6.0 * (u(12) - 0.5)).astype(DType::kFloat32);
+                 auto tmax = (tmin + 6.0 + 8.0 * u(13)).astype(DType::kFloat32);
+                 auto dayl = ((8.0 + 8.0 * u(14)) * 3600.0).astype(DType::kFloat32);
+                 auto si = spring_index_leaf(tmin, tmax, dayl);
+                 auto both = stack({si.first_leaf.astype(DType::kFloat64).nanmean(), si.agdh_after_leaf.nanmean()});
+                 auto v = both.compute<double>(&c);
+                 return Outcome{v(0) + v(1) / 1000};
+               }, ""});
+  // ---- end of spring_index ----
   return w;
 }
 

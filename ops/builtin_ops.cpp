@@ -14,6 +14,7 @@ void register_builtin_ops(OpRegistry& r) {
   register_order_ops(r);
   register_window_ops(r);
   register_group_ops(r);
+  register_phenology_ops(r);
 }
 
 bool is_data_bound(std::string_view op) {

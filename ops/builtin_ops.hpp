@@ -13,6 +13,7 @@
 #include "ops/layout.hpp"
 #include "ops/linalg.hpp"
 #include "ops/order.hpp"
+#include "ops/phenology.hpp"
 #include "ops/op_registry.hpp"
 #include "ops/reduce.hpp"
 #include "ops/scan.hpp"

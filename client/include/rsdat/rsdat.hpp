@@ -8,6 +8,7 @@
 #include "rsdat/local_cluster.hpp"
 #include "rsdat/scan.hpp"
 #include "rsdat/order.hpp"
+#include "rsdat/phenology.hpp"
 #include "rsdat/shape.hpp"
 #include "rsdat/slurm_cluster.hpp"
 #include "rsdat/window.hpp"
