@@ -276,6 +276,10 @@ int main(int argc, char** argv) {
         }
         line["bytes_spilled"] = spilled - std::min(spilled, spilled_before);  // written to disk during the run
         line["peak_rss"] = peak;  // per worker, since it started (as of its last heartbeat)
+        // The memory plan of the workload's last graph, beside the peak it reached.
+        line["plan_projected_peak"] = after.plan_projected_peak;
+        line["plan_replayed"] = after.plan_replayed;
+        line["plan_measured_peak"] = after.plan_measured_peak;
         std::cout << line.dump() << std::endl;
       }
     }

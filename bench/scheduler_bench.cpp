@@ -8,8 +8,10 @@
 
 #include <chrono>
 #include <deque>
+#include <unordered_map>
 
 #include "core/task_group.hpp"
+#include "scheduler/memory_plan.hpp"
 #include "scheduler/scheduler_state.hpp"
 
 namespace {
@@ -163,9 +165,33 @@ void BM_SubmitSumGraph(benchmark::State& state) {
   state.counters["all_added_s"] = all_seconds;
 }
 
+// The memory plan's replay of the million-task tree (memory_plan.hpp) on `threads`
+// threads: what the scheduler spends on it before a big graph that may not fit starts.
+void BM_ProjectMemory(benchmark::State& state) {
+  std::vector<TaskKey> wanted;
+  const std::vector<TaskSpec> graph = tree_graph(static_cast<uint64_t>(state.range(0)), wanted);
+  PlanGraph plan;
+  std::unordered_map<TaskKey, uint32_t> index;
+  for (const TaskSpec& t : graph) index.emplace(t.key, static_cast<uint32_t>(index.size()));
+  plan.dep_begin.push_back(0);
+  for (const TaskSpec& t : graph) {
+    plan.nbytes.push_back(t.output_nbytes());
+    plan.order.push_back(plan.order.size());
+    plan.wanted.push_back(t.key == wanted[0]);
+    plan.token.push_back(t.key.token);
+    for (const TaskKey& d : t.deps) plan.deps.push_back(index.at(d));
+    plan.dep_begin.push_back(plan.deps.size());
+  }
+  uint64_t peak = 0;
+  for (auto _ : state) peak = project_memory(plan, static_cast<uint32_t>(state.range(1))).peak_bytes;
+  state.counters["tasks"] = static_cast<double>(plan.size());
+  state.counters["peak_bytes"] = static_cast<double>(peak);
+}
+
 }  // namespace
 
 BENCHMARK(BM_SubmitSumGraph)->Arg(1000000)->Unit(benchmark::kSecond)->Iterations(1);
 BENCHMARK(BM_MillionTaskGraph)->Args({875000, 1000})->Unit(benchmark::kSecond)->Iterations(1);
+BENCHMARK(BM_ProjectMemory)->Args({875000, 2000})->Args({10000, 2})->Unit(benchmark::kMillisecond);
 
 BENCHMARK_MAIN();

@@ -507,6 +507,10 @@ ClusterStatus Client::Impl::cluster_status() {
       out.bytes_transferred = info.getBytesTransferred();
       out.malformed_messages = info.getMalformedMessages();
       out.tasks_finished = info.getTasksFinished();
+      out.held_bytes = info.getHeldBytes();
+      out.plan_projected_peak = info.getPlanProjectedPeak();
+      out.plan_replayed = info.getPlanReplayed();
+      out.plan_measured_peak = info.getPlanMeasuredPeak();
       for (auto w : info.getWorkers()) {
         out.workers.push_back({w.getName().cStr(), w.getAddress().cStr(), w.getNthreads(), w.getMemoryLimit(),
                                w.getKeys(), w.getProcessing(), w.getManagedBytes(), w.getSpilledBytes(),

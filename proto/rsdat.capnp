@@ -169,6 +169,10 @@ struct ClusterInfo {
   bytesTransferred @3 :UInt64;  # between workers, since start
   malformedMessages @4 :UInt64;
   tasksFinished @5 :UInt64;     # since start
+  heldBytes @6 :UInt64;         # chunks in memory, each once, by the scheduler's count
+  planProjectedPeak @7 :UInt64; # the last graph's memory plan: projected peak of heldBytes
+  planReplayed @8 :Bool;        # false: the projection is everything at once, a bound
+  planMeasuredPeak @9 :UInt64;  # the most heldBytes since that graph was submitted
 }
 
 # Scheduler -> workers: a worker is gone; fetches from it will not be answered.

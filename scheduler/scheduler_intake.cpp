@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "core/sysinfo.hpp"
+#include "scheduler/memory_plan.hpp"
 #include "scheduler/scheduler_state_internal.hpp"
 
 namespace rsdat::sched {
@@ -166,61 +167,6 @@ Status SchedulerState::submit_graph(ClientId client, std::vector<TaskSpec> graph
     }
   }
 
-  // The wanted results are all held at once when the graph is done, beside what the
-  // cluster holds already: more than its memory and spill space together can never
-  // fit, and more than its memory spills. (Intermediate results come and go as their
-  // users finish; they are not counted here.)
-  if (!workers_.empty()) {
-    uint64_t memory = 0, spill = 0, held = 0;
-    bool limited = true;
-    for (const auto& [id, w] : workers_) {
-      limited = limited && w.info.memory_limit > 0;
-      memory += w.info.memory_limit;
-      spill += w.metrics.spill_space;
-      held += w.metrics.managed_bytes;
-    }
-    struct Wanted {
-      uint64_t bytes = 0, chunks = 0;
-      std::string op;
-    };
-    std::unordered_map<uint64_t, Wanted> by_array;  // key token -> what of it is wanted
-    uint64_t wanted_bytes = 0;
-    for (const TaskKey& k : wanted) {
-      auto at = index.find(k);
-      if (!at || known[*at]) continue;  // held already (counted) or being computed for another graph
-      Wanted& a = by_array[k.token];
-      a.bytes += graph[*at].output_nbytes();
-      a.chunks += 1;
-      a.op = graph[*at].op;
-      wanted_bytes += graph[*at].output_nbytes();
-    }
-    if (limited && wanted_bytes > 0) {
-      auto largest = std::max_element(by_array.begin(), by_array.end(),
-                                      [](const auto& a, const auto& b) { return a.second.bytes < b.second.bytes; });
-      const std::string what = "the " + std::to_string(largest->second.chunks) + " wanted chunks of array " +
-                               largest->second.op + " " + TaskKey{largest->first, 0}.to_string().substr(0, 16) +
-                               " (" + format_bytes(largest->second.bytes) + ")" +
-                               (by_array.size() > 1 ? ", with the other wanted results (" +
-                                                          format_bytes(wanted_bytes - largest->second.bytes) + ")"
-                                                    : std::string()) +
-                               " and the " + format_bytes(held) + " the cluster holds";
-      if (held + wanted_bytes > memory + spill) {
-        return invalid_argument(what + " need " + format_bytes(held + wanted_bytes) +
-                                " at once: more than the workers' memory (" + format_bytes(memory) +
-                                ") and spill space (" + format_bytes(spill) + ") together; compute less at once "
-                                "(a reduction, or a part), or add workers");
-      }
-      const auto kept = static_cast<uint64_t>(config_.memory_target * static_cast<double>(memory));
-      if (held + wanted_bytes > kept) {
-        out.notices.push_back({client, "this computation will spill: " + what + " come to " +
-                                           format_bytes(held + wanted_bytes) +
-                                           ", more than the workers keep in memory (" + format_bytes(kept) +
-                                           "): about " + format_bytes(held + wanted_bytes - kept) +
-                                           " will spill to disk"});
-      }
-    }
-  }
-
   // Co-assignment groups: roots of one array, by chunk index, except that chunks of one
   // array a task reads together (x[i, j] and x[j, i] for x + x.T) form one group, up to
   // kMaxGroup chunks. Groups are ranked by their first chunk; a group's rank decides
@@ -282,17 +228,50 @@ Status SchedulerState::submit_graph(ClientId client, std::vector<TaskSpec> graph
   for (size_t i = 0; i < n; ++i) {
     if (!graph[i].deps.empty()) order_of[i] = next_order_++;
   }
+  // What the wanted keys need of the new tasks.
+  std::vector<char> needed(n, 0);
+  {
+    std::vector<uint32_t> stack;
+    for (const TaskKey& k : wanted) {
+      if (auto at = index.find(k); at && !known[*at] && !needed[*at]) {
+        needed[*at] = 1;
+        stack.push_back(*at);
+      }
+    }
+    while (!stack.empty()) {
+      const uint32_t i = stack.back();
+      stack.pop_back();
+      for (uint32_t j : deps_of(i)) {
+        if (j != kKnown && !needed[j]) {
+          needed[j] = 1;
+          stack.push_back(j);
+        }
+      }
+    }
+  }
+  {
+    std::vector<char> wanted_new(n, 0);
+    for (const TaskKey& k : wanted)
+      if (auto at = index.find(k); at && !known[*at]) wanted_new[*at] = 1;
+    // Roots go to their worker's queue by position (rebuild_root_queues()).
+    std::vector<uint32_t> root_queue(n, 0);
+    for (size_t i = 0; i < n; ++i) {
+      if (is_new_root(i)) {
+        root_queue[i] = static_cast<uint32_t>(
+            root_worker_index(group_rank[i], roots_per_token[graph[i].key.token], workers_.size()));
+      }
+    }
+    if (Status st = check_memory_plan(client, graph, topo, needed, wanted_new, dep_begin, dep_ref, order_of,
+                                      root_queue, out);
+        !st.is_ok()) {
+      return st;
+    }
+  }
   // What the wanted keys need: known records at once, new tasks as they are added.
   Client& c = cit->second;
-  std::vector<char> needed(n, 0);
-  std::vector<uint32_t> stack;
   defer_ready_ = true;
   for (const TaskKey& k : wanted) {
-    if (auto at = index.find(k); at && !known[*at]) {
-      if (!needed[*at]) stack.push_back(*at);
-      needed[*at] = 1;
-      continue;
-    }
+    if (auto at = index.find(k); at && !known[*at]) continue;
     c.wanted.insert(k);
     Task& t = tasks_.at(k);
     if (!contains(t.wanted_by, client)) t.wanted_by.push_back(client);
@@ -311,16 +290,6 @@ Status SchedulerState::submit_graph(ClientId client, std::vector<TaskSpec> graph
     }
   }
   place_deferred(out);
-  while (!stack.empty()) {
-    const uint32_t i = stack.back();
-    stack.pop_back();
-    for (uint32_t j : deps_of(i)) {
-      if (j != kKnown && !needed[j]) {
-        needed[j] = 1;
-        stack.push_back(j);
-      }
-    }
-  }
   // New tasks nobody wants (a graph with extra keys) are never added. Until all are,
   // every input keeps a count of the users still to come, so that its chunk is kept.
   PendingGraph p;
@@ -352,6 +321,122 @@ Status SchedulerState::submit_graph(ClientId client, std::vector<TaskSpec> graph
   tasks_.reserve(tasks_.size() + p.topo.size());
   pending_ = std::move(p);
   add_pending(step, out);
+  return Status::ok();
+}
+
+Status SchedulerState::check_memory_plan(ClientId client, const std::vector<TaskSpec>& graph,
+                                         const std::vector<uint32_t>& topo, const std::vector<char>& needed,
+                                         const std::vector<char>& wanted, const std::vector<size_t>& dep_begin,
+                                         const std::vector<uint32_t>& dep_ref, const std::vector<uint64_t>& order_of,
+                                         const std::vector<uint32_t>& root_queue, Commands& out) {
+  last_plan_ = {};
+  last_plan_.held_at_submit = held_bytes_;
+  peak_held_bytes_ = held_bytes_;
+  if (workers_.empty()) return Status::ok();
+  uint64_t memory = 0, spill = 0, held = 0;
+  uint32_t threads = 0;
+  std::vector<uint32_t> threads_of;  // in the order of the root queues (worker_order_)
+  bool limited = true;
+  for (const auto& [id, w] : workers_) {
+    limited = limited && w.info.memory_limit > 0;
+    memory += w.info.memory_limit;
+    spill += w.metrics.spill_space;
+    held += w.metrics.managed_bytes;
+    threads += w.info.nthreads;
+    threads_of.push_back(w.info.nthreads);
+  }
+  const auto kept = static_cast<uint64_t>(config_.memory_target * static_cast<double>(memory));
+  const std::string sizes = "the workers' memory (" + format_bytes(memory) + ") and spill space (" +
+                            format_bytes(spill) + ") together";
+
+  // The wanted results are all held at once when the graph is done, beside what the
+  // cluster holds already, whatever the order: more than the memory and spill space
+  // together can never fit.
+  struct Wanted {
+    uint64_t bytes = 0, chunks = 0;
+    std::string op;
+  };
+  std::unordered_map<uint64_t, Wanted> by_array;  // key token -> what of it is wanted
+  uint64_t wanted_bytes = 0, all_bytes = 0;
+  for (uint32_t i : topo) {
+    if (!needed[i]) continue;
+    all_bytes += graph[i].output_nbytes();
+    if (!wanted[i]) continue;
+    Wanted& a = by_array[graph[i].key.token];
+    a.bytes += graph[i].output_nbytes();
+    a.chunks += 1;
+    a.op = graph[i].op;
+    wanted_bytes += graph[i].output_nbytes();
+  }
+  last_plan_.projected_peak = held_bytes_ + all_bytes;  // until replayed below
+  if (!limited || held + all_bytes <= kept) return Status::ok();  // even everything at once stays in memory
+  if (wanted_bytes > 0) {
+    auto largest = std::max_element(by_array.begin(), by_array.end(),
+                                    [](const auto& a, const auto& b) { return a.second.bytes < b.second.bytes; });
+    const std::string what = "the " + std::to_string(largest->second.chunks) + " wanted chunks of array " +
+                             largest->second.op + " " + TaskKey{largest->first, 0}.to_string().substr(0, 16) +
+                             " (" + format_bytes(largest->second.bytes) + ")" +
+                             (by_array.size() > 1 ? ", with the other wanted results (" +
+                                                        format_bytes(wanted_bytes - largest->second.bytes) + ")"
+                                                  : std::string()) +
+                             " and the " + format_bytes(held) + " the cluster holds";
+    if (held + wanted_bytes > memory + spill) {
+      return invalid_argument(what + " need " + format_bytes(held + wanted_bytes) + " at once: more than " + sizes +
+                              "; compute less at once (a reduction, or a part), or add workers");
+    }
+  }
+
+  // Then the graph replayed as it will run (memory_plan.hpp): intermediate results
+  // that must be held together count too.
+  PlanGraph plan;
+  std::vector<uint32_t> plan_of(graph.size(), PlanGraph::kHeldInput);
+  std::vector<uint32_t> task_of;
+  for (uint32_t i : topo) {
+    if (!needed[i]) continue;
+    plan_of[i] = static_cast<uint32_t>(task_of.size());
+    task_of.push_back(i);
+  }
+  plan.dep_begin.reserve(task_of.size() + 1);
+  for (uint32_t i : task_of) {
+    plan.nbytes.push_back(graph[i].output_nbytes());
+    plan.order.push_back(order_of[i]);
+    plan.wanted.push_back(wanted[i]);
+    plan.token.push_back(graph[i].key.token);
+    plan.queue.push_back(root_queue[i]);
+    plan.dep_begin.push_back(plan.deps.size());
+    for (size_t k = dep_begin[i]; k < dep_begin[i + 1]; ++k)
+      plan.deps.push_back(dep_ref[k] == UINT32_MAX ? PlanGraph::kHeldInput : plan_of[dep_ref[k]]);
+  }
+  plan.dep_begin.push_back(plan.deps.size());
+  const MemoryProjection p = project_memory(plan, threads_of);
+  last_plan_.projected_peak = held_bytes_ + p.peak_bytes;
+  last_plan_.replayed = true;
+  std::string what;
+  if (!p.at_peak.empty()) {
+    // The op of each array named: the first task of it in the plan.
+    std::unordered_map<uint64_t, std::string> op_of;
+    for (uint32_t i : task_of) op_of.try_emplace(graph[i].key.token, graph[i].op);
+    for (size_t a = 0; a < p.at_peak.size(); ++a) {
+      const ArrayHeld& h = p.at_peak[a];
+      what += (a == 0 ? "" : ", ") + std::to_string(h.chunks) + " chunks of array " + op_of[h.token] + " " +
+              TaskKey{h.token, 0}.to_string().substr(0, 16) + " (" + format_bytes(h.bytes) + ")";
+    }
+  }
+  const std::string peak = "run in the scheduler's order on " + std::to_string(workers_.size()) + " workers (" +
+                           std::to_string(threads) + " threads), this computation holds up to " + format_bytes(p.peak_bytes) +
+                           " at once (" + what + "), beside the " + format_bytes(held) + " the cluster holds";
+  if (held + p.peak_bytes > memory + spill) {
+    return invalid_argument(peak + ": " + format_bytes(held + p.peak_bytes) + ", more than " + sizes +
+                            "; use smaller chunks, compute less at once, or add workers");
+  }
+  // (Not for a graph of its own small next to that: a small reduction of an array that
+  // spilled already.)
+  if (held + p.peak_bytes > kept && p.peak_bytes >= kept / 100) {
+    out.notices.push_back({client, "this computation will spill: " + peak + ": " +
+                                       format_bytes(held + p.peak_bytes) + ", more than the workers keep in memory (" +
+                                       format_bytes(kept) + "): about " +
+                                       format_bytes(held + p.peak_bytes - kept) + " will spill to disk"});
+  }
   return Status::ok();
 }
 

@@ -405,6 +405,11 @@ void SchedulerServer::send_info(const zmq::message_t& identity, uint64_t request
   info.setBytesTransferred(state_.total_bytes_transferred());
   info.setMalformedMessages(malformed_);
   info.setTasksFinished(state_.tasks_finished());
+  const MemoryPlanReport plan = state_.memory_plan_report();
+  info.setHeldBytes(state_.held_bytes());
+  info.setPlanProjectedPeak(plan.projected_peak);
+  info.setPlanReplayed(plan.replayed);
+  info.setPlanMeasuredPeak(plan.measured_peak);
   auto ids = state_.worker_ids();
   auto list = info.initWorkers(ids.size());
   for (size_t i = 0; i < ids.size(); ++i) {
@@ -433,6 +438,13 @@ void SchedulerServer::publish_status() {
   j["malformed_messages"] = malformed_;
   j["tasks_finished"] = state_.tasks_finished();
   j["retiring"] = state_.num_retiring();
+  {
+    const MemoryPlanReport plan = state_.memory_plan_report();
+    j["held_bytes"] = state_.held_bytes();
+    j["memory_plan"] = {{"projected_peak", plan.projected_peak},
+                        {"replayed", plan.replayed},
+                        {"measured_peak", plan.measured_peak}};
+  }
   uint64_t threads = 0, processing = 0;
   nlohmann::json workers = nlohmann::json::array();
   for (WorkerId id : state_.worker_ids()) {

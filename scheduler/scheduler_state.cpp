@@ -58,6 +58,11 @@ void SchedulerState::transition(Task& t, TaskStatus to) {
       ++queued_non_roots_;
     }
   }
+  if (t.status == TaskStatus::kMemory && to != TaskStatus::kMemory) held_bytes_ -= t.nbytes;
+  if (to == TaskStatus::kMemory && t.status != TaskStatus::kMemory) {
+    held_bytes_ += t.nbytes;
+    peak_held_bytes_ = std::max(peak_held_bytes_, held_bytes_);
+  }
   t.status = to;
   ++transitions_;
 }
@@ -133,13 +138,16 @@ ComputationStats SchedulerState::stats(ClientId client) const {
 
 void SchedulerState::validate() const {
   std::map<WorkerId, size_t> incoming;
+  uint64_t held = 0;
   for (const auto& [key, t] : tasks_) {
+    if (t.status == TaskStatus::kMemory) held += t.nbytes;
     RSDAT_CHECK_MSG(pending_ || t.pending_users == 0, "users to come counted with no graph being added");
     if (t.steal_to) {
       RSDAT_CHECK_MSG(t.status == TaskStatus::kProcessing, "steal in flight for a task not processing: " + key.to_string());
       ++incoming[*t.steal_to];
     }
   }
+  RSDAT_CHECK_MSG(held == held_bytes_, "bytes in memory miscounted");
   for (const auto& [id, w] : workers_) {
     auto it = incoming.find(id);
     RSDAT_CHECK_MSG(w.incoming_steals == (it == incoming.end() ? 0 : it->second), "steal count off for a worker");

@@ -137,6 +137,16 @@ struct SchedulerConfig {
 // between which it serves the workers already running the first ones.
 inline constexpr size_t kGraphStep = 20000;
 
+// The memory plan of the last graph submitted (memory_plan.hpp), beside what happened:
+// bytes of chunks in memory by the scheduler's count (each chunk once, whatever its
+// copies).
+struct MemoryPlanReport {
+  uint64_t held_at_submit = 0;  // in memory when it was submitted
+  uint64_t projected_peak = 0;  // held_at_submit plus the replayed peak
+  bool replayed = false;        // false: projected_peak is everything at once, a bound
+  uint64_t measured_peak = 0;   // the most in memory at once since it was submitted
+};
+
 struct ComputationStats {
   uint64_t tasks_finished = 0;
   uint64_t bytes_transferred = 0;  // bytes of inputs moved between workers
@@ -227,6 +237,13 @@ class SchedulerState {
   uint64_t transitions() const { return transitions_; }
   uint64_t tasks_finished() const { return tasks_finished_; }
   uint64_t total_bytes_transferred() const { return total_bytes_transferred_; }
+  // Bytes of the chunks in memory (each once), and the last graph's plan.
+  uint64_t held_bytes() const { return held_bytes_; }
+  MemoryPlanReport memory_plan_report() const {
+    MemoryPlanReport r = last_plan_;
+    r.measured_peak = peak_held_bytes_;
+    return r;
+  }
 
  private:
   struct Task {
@@ -322,6 +339,16 @@ class SchedulerState {
   // The steal request for `t` no longer matters (it finished, failed or its worker left).
   void forget_steal(Task& t);
 
+  // The memory plan of a graph about to be added (indices into `graph`; deps of task i
+  // are dep_ref[dep_begin[i] ..), UINT32_MAX for a known key): refuses a graph that
+  // cannot fit in the workers' memory and spill space together, tells the client of
+  // one that will spill, and keeps the projection for memory_plan_report().
+  Status check_memory_plan(ClientId client, const std::vector<TaskSpec>& graph, const std::vector<uint32_t>& topo,
+                           const std::vector<char>& needed, const std::vector<char>& wanted,
+                           const std::vector<size_t>& dep_begin, const std::vector<uint32_t>& dep_ref,
+                           const std::vector<uint64_t>& order_of, const std::vector<uint32_t>& root_queue,
+                           Commands& out);
+
   // A graph checked and planned, whose task records are being added in steps.
   struct PendingGraph {
     ClientId client;
@@ -348,6 +375,9 @@ class SchedulerState {
   std::vector<WorkerId> worker_order_;                        // positions: workers by id
   size_t queued_non_roots_ = 0;
   uint64_t next_order_ = 0;
+  uint64_t held_bytes_ = 0;       // chunks in memory (Task::nbytes of each in kMemory)
+  uint64_t peak_held_bytes_ = 0;  // since the last graph was submitted
+  MemoryPlanReport last_plan_;
   uint64_t ignored_reports_ = 0;
   uint64_t transitions_ = 0;
   uint64_t tasks_finished_ = 0;

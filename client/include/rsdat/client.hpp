@@ -68,6 +68,14 @@ struct ClusterStatus {
   uint64_t bytes_transferred = 0;   // between workers since the scheduler started
   uint64_t malformed_messages = 0;  // refused by the scheduler since it started
   uint64_t tasks_finished = 0;      // since the scheduler started
+  // Bytes of the chunks in memory (each once, by the scheduler's count), and the
+  // memory plan of the last graph submitted: its projected peak of held_bytes (the
+  // graph replayed in the scheduler's order; when !plan_replayed, everything at once:
+  // the graph fitted so easily that no replay was needed) and the peak measured since.
+  uint64_t held_bytes = 0;
+  uint64_t plan_projected_peak = 0;
+  bool plan_replayed = false;
+  uint64_t plan_measured_peak = 0;
 };
 
 class Client {
