@@ -213,11 +213,14 @@ Status SchedulerState::submit_graph(ClientId client, std::vector<TaskSpec> graph
   }
   // Roots of different arrays are ordered by their relative position, interleaved (the
   // k-th chunk of every input array together), so that whatever combines them can run
-  // as soon as they are made instead of after a whole array is in memory.
+  // as soon as they are made instead of after a whole array is in memory. A chunk's
+  // position is where its share of the array starts, as that is when the first task
+  // reading it can run: the one chunk of a small array (a coordinate, coefficients)
+  // comes first, not after half of the big arrays it is combined with.
   std::vector<std::pair<double, size_t>> by_position;
   for (size_t i = 0; i < n; ++i) {
     if (!is_new_root(i)) continue;
-    by_position.emplace_back((static_cast<double>(group_rank[i]) + 0.5) /
+    by_position.emplace_back(static_cast<double>(group_rank[i]) /
                                  static_cast<double>(std::max<uint64_t>(1, roots_per_token[graph[i].key.token])),
                              i);
   }

@@ -36,6 +36,35 @@ TEST_F(RootThrottling, RootsAreReleasedAsWorkersDrainThem) {
   EXPECT_EQ(ready.size(), 40u);
 }
 
+TEST_F(RootThrottling, TheOneChunkOfASmallArrayIsMadeBeforeMoreOfTheBigOnes) {
+  // y_k = f(t, x_k): t, one chunk (a coordinate), is read by every y. Listed after
+  // the eight chunks of x, it still runs right after the first slots' worth of them,
+  // not after half of x is in memory waiting for it.
+  add_worker(1);
+  state.add_client(ClientId{1});
+  std::vector<TaskSpec> g;
+  std::vector<TaskKey> wanted;
+  for (uint64_t k = 0; k < 8; ++k) g.push_back(task(2, k));
+  g.push_back(task(1, 0));
+  for (uint64_t k = 0; k < 8; ++k) {
+    g.push_back(task(3, k, {{1, 0}, {2, k}}));
+    wanted.push_back({3, k});
+  }
+  ASSERT_TRUE(submit(1, g, wanted).is_ok());
+  std::vector<TaskKey> roots_in_order;
+  std::vector<AssignCommand> pending = out.assign;
+  while (!pending.empty()) {
+    AssignCommand a = pending.front();
+    pending.erase(pending.begin());
+    if (a.key.token != 3) roots_in_order.push_back(a.key);
+    finish(a);
+    pending.insert(pending.end(), out.assign.begin(), out.assign.end());
+  }
+  ASSERT_EQ(roots_in_order.size(), 9u);
+  const auto at = std::find(roots_in_order.begin(), roots_in_order.end(), TaskKey{1, 0}) - roots_in_order.begin();
+  EXPECT_LE(at, 2) << "t is made as root number " << at;
+}
+
 TEST_F(RootThrottling, CoAssignmentBalancesAndKeepsNeighboursTogether) {
   for (uint64_t w = 1; w <= 4; ++w) add_worker(w);
   state.add_client(ClientId{1});
