@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "rsdat/rsdat.hpp"
+#include "tests/sanitizer.hpp"
 
 namespace rsdat {
 namespace {
@@ -189,7 +190,7 @@ TEST(Chaos, EveryWorkloadGivesTheUndisturbedResultUnderASeededSchedule) {
   std::string cluster_dir;
   {
     const char* log_level = std::getenv("RSDAT_CHAOS_LOG_LEVEL");  // the daemons' (default warn)
-    LocalCluster cluster(LocalClusterOptions{.workers = 3, .threads_per_worker = 1, .memory_limit = "128MB",
+    LocalCluster cluster(LocalClusterOptions{.workers = 3, .threads_per_worker = 1, .memory_limit = test_support::memory_limit_text(128'000'000),
                                              .log_level = log_level ? log_level : "warn",
                                              .local_directory = spill.string()});
     cluster_dir = fs::path(cluster.scheduler_file()).parent_path().string();

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "rsdat/rsdat.hpp"
+#include "tests/sanitizer.hpp"
 
 namespace rsdat {
 namespace {
@@ -15,7 +16,7 @@ namespace fs = std::filesystem;
 TEST(Spill, ArrayThreeTimesTheClusterMemoryStaysInsideTheLimit) {
   const fs::path local = fs::temp_directory_path() / ("rsdat-test-spill-" + std::to_string(::getpid()));
   fs::remove_all(local);
-  const uint64_t limit = 400'000'000;
+  const uint64_t limit = test_support::memory_limit(400'000'000);
   {
     LocalCluster cluster(LocalClusterOptions{.workers = 2, .threads_per_worker = 1,
                                              .memory_limit = std::to_string(limit), .local_directory = local.string()});
@@ -51,9 +52,10 @@ TEST(Spill, ArrayThreeTimesTheClusterMemoryStaysInsideTheLimit) {
 }
 
 TEST(Spill, AChunkLargerThanAnyWorkerIsAClearErrorBeforeAnythingRuns) {
-  LocalCluster cluster(LocalClusterOptions{.workers = 2, .threads_per_worker = 1, .memory_limit = "100MB"});
+  LocalCluster cluster(LocalClusterOptions{.workers = 2, .threads_per_worker = 1,
+                                           .memory_limit = test_support::memory_limit_text(100'000'000)});
   Client client(cluster, ClientOptions{.progress = false});
-  auto big = ones({8000, 8000}, {8000, 4000});  // 256 MB chunks
+  auto big = ones({8000, 8000}, {8000, 8000});  // one 512 MB chunk
   try {
     big.sum().item(&client);
     ADD_FAILURE() << "no error";

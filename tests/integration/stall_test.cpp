@@ -14,6 +14,7 @@
 #include "rsdat/rsdat.hpp"
 #include "core/params.hpp"
 #include "tests/integration/spawn.hpp"
+#include "tests/sanitizer.hpp"
 
 namespace rsdat {
 namespace {
@@ -94,7 +95,7 @@ TEST(Stall, SpillingThatFailsEndsInAnErrorNamingTheDisk) {
   const std::string spill = cluster.scheduler_file() + ".spill";
   // Files of at most 64 KiB: no chunk of 2 MiB can be spilled.
   std::vector<std::string> argv{"/usr/bin/prlimit", "--fsize=65536", std::string(bin) + "/rsdat-worker",
-                                "--scheduler", cluster.scheduler_address(), "--memory-limit", "160MB",
+                                "--scheduler", cluster.scheduler_address(), "--memory-limit", test_support::memory_limit_text(160'000'000),
                                 "--local-directory", spill, "--name", "small-disk"};
   if (cluster.key_file().empty()) {
     argv.push_back("--no-encryption");  // ipc: the cluster's private directory is the guard
@@ -109,8 +110,11 @@ TEST(Stall, SpillingThatFailsEndsInAnErrorNamingTheDisk) {
   ASSERT_EQ(client.cluster_status().workers.size(), 1u) << "the worker did not join; its log: " << log;
   std::string what;
   try {
-    // 256 MiB in chunks of 2 MiB, held: more than the worker may keep in memory.
-    random::uniform({16384, 2048}, {128, 2048}, 1).persist(&client);
+    // 1.6 times the memory limit in chunks of 2 MiB, held: more than the worker may
+    // keep in memory.
+    const int64_t rows = static_cast<int64_t>(1.6 * static_cast<double>(test_support::memory_limit(160'000'000)) /
+                                              (2048 * 8)) / 128 * 128;
+    random::uniform({rows, 2048}, {128, 2048}, 1).persist(&client);
     what = "no ClusterError";
   } catch (const ClusterError& e) {
     what = e.what();
