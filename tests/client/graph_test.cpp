@@ -119,7 +119,9 @@ TEST(Graph, RechunksThatSplitAndMergeGoThroughPieces) {
   EXPECT_EQ(tasks.size(), 64u + 64 * 16 * 4 + 256);
   for (const auto& t : tasks) {
     EXPECT_NE(t.op, ops::kElementwise);
-    if (t.op == ops::kAssemble) EXPECT_EQ(t.dtype, DType::kFloat32);
+    if (t.op == ops::kAssemble) {
+      EXPECT_EQ(t.dtype, DType::kFloat32);
+    }
   }
   // Large pieces are kept as they are.
   EXPECT_EQ(rechunk_intermediate(from, detail::regular_chunks({64, 2048, 2048}, {64, 1024, 1024}), 4),
@@ -172,7 +174,9 @@ TEST(Graph, BroadcastingFusesIntoTheReductionWithoutMaterialising) {
   for (const TaskSpec& t : detail::lower_graph(*gdh.node())) {
     EXPECT_NE(t.op, ops::kElementwise);
     EXPECT_LE(shape_size(t.shape), biggest_input_block) << t.op << shape_to_string(t.shape);
-    if (t.op == ops::kReduceExprPartial) EXPECT_EQ(t.deps.size(), 2u);  // its block of hours and of x
+    if (t.op == ops::kReduceExprPartial) {
+      EXPECT_EQ(t.deps.size(), 2u);  // its block of hours and of x
+    }
   }
 }
 

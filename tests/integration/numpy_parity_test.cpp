@@ -107,8 +107,8 @@ TEST_F(NumpyParityTest, ComparisonsLogicAndScalars) {
   p.add("greater_equal_ints", in.i >= 0, "i >= 0");
   p.add("equal_nan_unequal", in.w == in.w, "w == w");
   p.add("not_equal", in.i != 3, "i != 3");
-  p.add("and_or_xor_not", ((in.a > 0.2) & isfinite(in.w)) | ~(in.f < 0.5) ^ (in.i > 0),
-        "((a > 0.2) & np.isfinite(w)) | ~(f < 0.5) ^ (i > 0)");
+  p.add("and_or_xor_not", ((in.a > 0.2) & isfinite(in.w)) | (~(in.f < 0.5) ^ (in.i > 0)),
+        "((a > 0.2) & np.isfinite(w)) | (~(f < 0.5) ^ (i > 0))");
   p.add("masked_mean", where((in.a > 0.2) & isfinite(in.w), in.w, std::nan("")).nanmean({0}),
         "np.nanmean(np.where((a > 0.2) & np.isfinite(w), w, np.nan), axis=0)");
   p.add("isin", isin(in.i, {-3, 0, 7}), "np.isin(i, [-3, 0, 7])");
