@@ -72,11 +72,16 @@ MemoryProjection project_memory(const PlanGraph& g, std::span<const uint32_t> th
     std::sort(queues[w].begin(), queues[w].end(), [&](uint32_t a, uint32_t b) { return g.order[a] < g.order[b]; });
     tail[w] = queues[w].size();
   }
+  // The longest queue, looked for again only when the one found runs dry (or at most
+  // once a round): idle workers of a big cluster would otherwise each search them all.
+  size_t victim = workers;
   auto next_root = [&](size_t w) -> std::optional<uint32_t> {
     if (head[w] < tail[w]) return queues[w][head[w]++];
-    size_t victim = w;
-    for (size_t v = 0; v < workers; ++v)
-      if (tail[v] - head[v] > tail[victim] - head[victim]) victim = v;
+    if (victim == workers || head[victim] == tail[victim]) {
+      victim = 0;
+      for (size_t v = 1; v < workers; ++v)
+        if (tail[v] - head[v] > tail[victim] - head[victim]) victim = v;
+    }
     if (head[victim] == tail[victim]) return std::nullopt;
     return queues[victim][--tail[victim]];
   };
@@ -94,6 +99,7 @@ MemoryProjection project_memory(const PlanGraph& g, std::span<const uint32_t> th
   };
   while (done < n) {
     round.clear();
+    victim = workers;
     for (uint32_t i : arriving) ready.emplace(g.order[i], i);
     arriving.swap(reported);  // reported in the last round: ready in the next
     reported.clear();
