@@ -32,27 +32,72 @@ void send_hello(zmq::socket_t& s, wire::Role role, const std::string& name) {
   send_best_effort(s, nullptr, b);
 }
 
-// A progress bar on stderr when it is a terminal.
+std::mutex progress_mu;
+ProgressCallback progress_hook;  // rsdat::progress()
+
+// What a computation shows of its progress: the bar on stderr and the callbacks.
 class Progress {
  public:
-  Progress(bool enabled, size_t total) : enabled_(enabled && isatty(STDERR_FILENO) && total > 1), total_(total) {}
-  void update(size_t done) {
-    if (!enabled_) return;
-    auto now = Clock::now();
-    if (done < total_ && now - last_ < std::chrono::milliseconds(200)) return;
-    last_ = now;
-    int width = 30;
-    int filled = static_cast<int>(width * done / std::max<size_t>(1, total_));
-    std::fprintf(stderr, "\r[%.*s%*s] %zu/%zu chunks", filled, "##############################", width - filled, "",
-                 done, total_);
-    if (done == total_) std::fprintf(stderr, "\n");
-    std::fflush(stderr);
+  Progress(bool bar, ProgressCallback own)
+      : bar_(bar), tty_(isatty(STDERR_FILENO) == 1), own_(std::move(own)), start_(Clock::now()) {
+    std::lock_guard lock(progress_mu);
+    hook_ = progress_hook;
+  }
+  ~Progress() {
+    if (drawn_ && !finished_) std::fputc('\n', stderr);  // an exception ends it: keep the last line
+  }
+  void update(uint64_t done, uint64_t total) {
+    info_.tasks_done = done;
+    info_.tasks_total = total;
+    report();
+  }
+  // `tasks`: the graph's tasks as the client counts them, for a graph the scheduler
+  // finished before its first count.
+  void finish(uint64_t tasks) {
+    if (info_.tasks_total == 0) info_.tasks_total = tasks;
+    info_.tasks_done = info_.tasks_total;
+    info_.finished = true;
+    finished_ = true;
+    report();
   }
 
  private:
-  bool enabled_;
-  size_t total_;
-  Clock::time_point last_{};
+  void report() {
+    info_.seconds = std::chrono::duration<double>(Clock::now() - start_).count();
+    if (own_) own_(info_);
+    if (hook_) hook_(info_);
+    if (!bar_ || info_.tasks_total == 0) return;
+    if (!tty_) {
+      if (info_.finished && info_.seconds >= 2) {
+        std::fprintf(stderr, "rsdat: %llu tasks in %.1f s\n", static_cast<unsigned long long>(info_.tasks_total),
+                     info_.seconds);
+      }
+      return;
+    }
+    const auto now = Clock::now();
+    if (!info_.finished && (info_.seconds < 0.5 || now - last_ < std::chrono::milliseconds(200))) return;
+    if (info_.finished && !drawn_) return;  // a quick one: no bar at all
+    last_ = now;
+    constexpr int kWidth = 30;
+    const double fraction = static_cast<double>(info_.tasks_done) / static_cast<double>(info_.tasks_total);
+    const int filled = static_cast<int>(kWidth * fraction);
+    char left[48] = "";
+    if (!info_.finished && info_.tasks_done > 0) {
+      std::snprintf(left, sizeof left, ", about %.0f s left", info_.seconds * (1 - fraction) / fraction);
+    }
+    std::fprintf(stderr, "\r[%.*s%*s] %llu/%llu tasks, %.1f s%s\033[K", filled, "##############################",
+                 kWidth - filled, "", static_cast<unsigned long long>(info_.tasks_done),
+                 static_cast<unsigned long long>(info_.tasks_total), info_.seconds, left);
+    if (info_.finished) std::fputc('\n', stderr);
+    std::fflush(stderr);
+    drawn_ = true;
+  }
+
+  bool bar_, tty_;
+  ProgressCallback own_, hook_;
+  Clock::time_point start_, last_{};
+  ProgressInfo info_;
+  bool drawn_ = false, finished_ = false;
 };
 
 }  // namespace
@@ -137,6 +182,11 @@ ReceivedMessage Client::Impl::receive_from_scheduler(Clock::time_point deadline,
   }
 }
 
+void progress(ProgressCallback callback) {
+  std::lock_guard lock(progress_mu);
+  progress_hook = std::move(callback);
+}
+
 std::unordered_map<TaskKey, KeyInfo> Client::Impl::run(std::vector<GraphPart> graph,
                                                         const std::vector<TaskKey>& wanted, uint64_t inline_bytes) {
   std::lock_guard lock(mu);
@@ -159,7 +209,7 @@ std::unordered_map<TaskKey, KeyInfo> Client::Impl::run(std::vector<GraphPart> gr
   graph.clear();
   std::unordered_set<TaskKey> pending(wanted.begin(), wanted.end());
   std::unordered_map<TaskKey, KeyInfo> ready;
-  Progress progress(options.progress, pending.size());
+  Progress progress(options.progress, options.on_progress);
   // No deadline while the scheduler works: a computation may take hours. While
   // waiting, the client pings every few seconds; a scheduler that answers nothing for
   // a minute is gone.
@@ -205,7 +255,6 @@ std::unordered_map<TaskKey, KeyInfo> Client::Impl::run(std::vector<GraphPart> gr
             }
             ready.emplace(k, std::move(info));
           }
-          progress.update(wanted.size() - pending.size());
           break;
         }
         case wire::Envelope::TASK_FAILED: {
@@ -231,6 +280,9 @@ std::unordered_map<TaskKey, KeyInfo> Client::Impl::run(std::vector<GraphPart> gr
         case wire::Envelope::NOTICE:
           spdlog::warn("scheduler at {}: {}", address, env.getNotice().getMessage().cStr());
           break;
+        case wire::Envelope::PROGRESS:
+          progress.update(env.getProgress().getDone(), env.getProgress().getTotal());
+          break;
         case wire::Envelope::PEER_LOST: {
           std::string lost = env.getPeerLost().getAddress().cStr();
           for (auto& [k, info] : ready) {
@@ -249,6 +301,7 @@ std::unordered_map<TaskKey, KeyInfo> Client::Impl::run(std::vector<GraphPart> gr
     }
   }
   stats.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  progress.finish(stats.tasks);
   return ready;
 }
 

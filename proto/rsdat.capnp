@@ -188,6 +188,11 @@ struct Replicate { keys @0 :List(KeyLocation); }
 # clear: every worker paused). Not an error: the computation goes on.
 struct Notice { message @0 :Text; }
 
+# Scheduler -> client: how far its latest graph is, in tasks (the new tasks it needed;
+# tasks recomputed after a lost worker count again, so done may reach total early).
+# Sent when it changed, at most five times a second.
+struct Progress { done @0 :UInt64; total @1 :UInt64; }
+
 struct Envelope {
   union {
     hello @0 :Hello;
@@ -212,5 +217,6 @@ struct Envelope {
     retiring @19 :Retiring;
     replicate @20 :Replicate;
     notice @21 :Notice;
+    progress @22 :Progress;
   }
 }

@@ -315,6 +315,9 @@ Status SchedulerState::submit_graph(ClientId client, std::vector<TaskSpec> graph
       }
     }
   }
+  c.graph_tasks = p.topo.size();
+  c.graph_finished_base = c.stats.tasks_finished;
+  c.progress_reported = 0;
   p.tasks = std::move(graph);
   p.dep_begin = std::move(dep_begin);
   p.dep_ref = std::move(dep_ref);

@@ -165,6 +165,10 @@ void SchedulerServer::run() {
       last_balance_ = t;
       state_.balance(commands_);
       if (state_.num_retiring() > 0) state_.check_retiring(commands_);
+      if (t - last_progress_ >= 0.2) {
+        last_progress_ = t;
+        send_progress();
+      }
       if (dashboard_ && t - last_dashboard_ > 0.5) {
         last_dashboard_ = t;
         publish_status();
@@ -428,6 +432,19 @@ void SchedulerServer::send_info(const zmq::message_t& identity, uint64_t request
     list[i].setSpilledTotal(m->spilled_total);
   }
   send_best_effort(router_, &identity, b);
+}
+
+void SchedulerServer::send_progress() {
+  for (const auto& p : state_.take_progress()) {
+    capnp::MallocMessageBuilder b;
+    auto m = b.initRoot<wire::Envelope>().initProgress();
+    m.setDone(p.done);
+    m.setTotal(p.total);
+    auto it = identity_of_.find(p.client.value);
+    if (it == identity_of_.end()) continue;
+    zmq::message_t frame = identity_frame(it->second);
+    send_best_effort(router_, &frame, b);
+  }
 }
 
 void SchedulerServer::publish_status() {

@@ -108,7 +108,10 @@ class SchedulerServer {
   ConnectionMonitor monitor_{"scheduler", /*collect_closed=*/true};
   std::unique_ptr<Dashboard> dashboard_;
   double last_dashboard_ = 0;
+  double last_progress_ = 0;
   void publish_status();
+  // Tells each client whose graph advanced how far it is (a message per client).
+  void send_progress();
   double last_timeout_check_ = 0;
   double stalled_since_ = -1;  // every worker paused and idle while clients wait, since; -1: not
   double last_balance_ = 0;

@@ -136,6 +136,17 @@ ComputationStats SchedulerState::stats(ClientId client) const {
   return it == clients_.end() ? ComputationStats{} : it->second.stats;
 }
 
+std::vector<SchedulerState::GraphProgress> SchedulerState::take_progress() {
+  std::vector<GraphProgress> changed;
+  for (auto& [id, c] : clients_) {
+    const uint64_t done = std::min(c.graph_tasks, c.stats.tasks_finished - c.graph_finished_base);
+    if (done == c.progress_reported) continue;
+    c.progress_reported = done;
+    changed.push_back({id, done, c.graph_tasks});
+  }
+  return changed;
+}
+
 void SchedulerState::validate() const {
   std::map<WorkerId, size_t> incoming;
   uint64_t held = 0;

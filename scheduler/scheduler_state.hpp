@@ -234,6 +234,13 @@ class SchedulerState {
   double occupancy(WorkerId id) const;
   uint64_t ignored_reports() const { return ignored_reports_; }
   ComputationStats stats(ClientId client) const;
+  // The clients whose latest graph advanced since the last call, with its tasks done
+  // and in all.
+  struct GraphProgress {
+    ClientId client;
+    uint64_t done = 0, total = 0;
+  };
+  std::vector<GraphProgress> take_progress();
   uint64_t transitions() const { return transitions_; }
   uint64_t tasks_finished() const { return tasks_finished_; }
   uint64_t total_bytes_transferred() const { return total_bytes_transferred_; }
@@ -291,6 +298,11 @@ class SchedulerState {
     std::unordered_set<TaskKey> wanted;
     ComputationStats stats;
     uint64_t inline_bytes = 0;  // wanted results up to this size go to it with KeysReady
+    // Its latest graph: the new tasks it needed, stats.tasks_finished when it came,
+    // and the count of those done last reported (take_progress()).
+    uint64_t graph_tasks = 0;
+    uint64_t graph_finished_base = 0;
+    uint64_t progress_reported = 0;
   };
 
   struct Retiring {

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,10 +29,30 @@ namespace rsdat {
 
 class LocalCluster;
 
+// How far a computation is: its graph's new tasks done and in all, as the scheduler
+// counts them (a few times a second), then a last call with `finished`.
+struct ProgressInfo {
+  uint64_t tasks_done = 0;
+  uint64_t tasks_total = 0;  // 0 until the scheduler's first count
+  double seconds = 0;        // since the graph was submitted
+  bool finished = false;     // the computation ended (done, or failed: see compute())
+};
+using ProgressCallback = std::function<void(const ProgressInfo&)>;
+
+// Every Client of the process calls `callback` (on the thread that computes) as its
+// computations advance, for programs that show progress their own way; an empty
+// callback stops that. Thread-safe.
+void progress(ProgressCallback callback);
+
 struct ClientOptions {
   double connect_timeout = 30;    // seconds to wait for the scheduler's welcome
   double scheduler_timeout = 60;  // seconds of silence (pings unanswered) before giving up
-  bool progress = true;         // progress bar on stderr when it is a terminal
+  // A bar of tasks done on stderr, with the time taken and an estimate of the time
+  // left, redrawn at most five times a second once a computation takes more than half
+  // a second; when stderr is not a terminal, one line at the end of a computation that
+  // took two seconds or more.
+  bool progress = true;
+  ProgressCallback on_progress;  // called as rsdat::progress()'s callback is, for this Client
   std::string name;
   // tcp connections are encrypted and authenticated with the cluster's key file:
   // default the one the scheduler file names, else ~/.rsdat/cluster.key.
