@@ -276,23 +276,40 @@ pass "case 3: w2's link, then the scheduler's, cut for 1 s mid-computation (unde
 if ip netns exec "$id-sched" tc qdisc add dev eth0 root netem delay 1ms loss 0.5% 2>/dev/null; then
   for h in w1 w2 w3 client; do ip netns exec "$id-$h" tc qdisc add dev eth0 root netem delay 1ms loss 0.5%; done
   impairment="netem delay 1ms loss 0.5% on every host's link"
+  dropped() {  # packets netem dropped on every host's link
+    local h n=0
+    for h in "${hosts[@]}"; do
+      n=$((n + $(ip netns exec "$id-$h" tc -s qdisc show dev eth0 | sed -n 's/.*dropped \([0-9]*\).*/\1/p' | head -1)))
+    done
+    echo "$n"
+  }
 elif command -v nft >/dev/null; then
   for h in "${hosts[@]}"; do
     ip netns exec "$id-$h" nft -f - <<'EOF'
 table inet rsdat_loss {
   chain out {
     type filter hook output priority 0; policy accept;
-    oifname "eth0" numgen random mod 1000 < 5 drop
+    oifname "eth0" numgen random mod 1000 < 5 counter drop
   }
 }
 EOF
   done
   impairment="0.5% of packets dropped on every host's link (nftables; this kernel has no netem, so no delay)"
+  dropped() {  # packets nftables dropped on every host's link
+    local h n=0
+    for h in "${hosts[@]}"; do
+      n=$((n + $(ip netns exec "$id-$h" nft list chain inet rsdat_loss out | sed -n 's/.*packets \([0-9]*\).*/\1/p')))
+    done
+    echo "$n"
+  }
 else
   fail "case 4: this kernel has no netem qdisc and nft (Debian package nftables) is missing for the loss fallback"
 fi
 bench_start impaired
 bench_wait impaired
 [[ "$check" == "$reference" ]] || fail "case 4: result $check under $impairment, undisturbed $reference"
-pass "case 4: $impairment: result exact; wall time $(field impaired seconds) s, undisturbed $undisturbed_seconds s"
+lost_packets=$(dropped)
+[[ "$lost_packets" -gt 0 ]] || fail "case 4: no packet was dropped: the loss did not apply"
+pass "case 4: $impairment ($lost_packets packets dropped): result exact; wall time $(field impaired seconds) s," \
+  "undisturbed $undisturbed_seconds s"
 echo "netns: all cases passed in $SECONDS s"
