@@ -9,8 +9,8 @@
 #   2. a worker's link goes down in the middle of a computation: the scheduler drops the
 #      worker after --worker-timeout, its tasks run elsewhere, the result is exact; when
 #      the link is back the worker reads the scheduler's goodbye and exits (status 0);
-#   3. partitions shorter than the worker timeout (a worker's link, then the
-#      scheduler's, down for a second): no worker is lost, the result is exact;
+#   3. partitions shorter than the worker timeout (a worker's link, the scheduler's,
+#      then the client's, down for a second): no worker is lost, the result is exact;
 #   4. delay and loss on every host's link (netem delay 1ms loss 0.5%; where the kernel
 #      has no netem, 0.5% of packets dropped by nftables and no delay): the result is
 #      exact; the wall time is printed beside the undisturbed run's (no timed assertion).
@@ -269,8 +269,9 @@ partition() {  # NAME WHAT-TO-CUT (switch-end port) WORKER-THAT-MUST-BE-BUSY
 mark=$(wc -l <"$dir/scheduler.log")  # only what the scheduler says from here on counts
 partition short-worker w2 w2
 partition short-scheduler sched w3
-pass "case 3: w2's link, then the scheduler's, cut for 1 s mid-computation (under the ${worker_timeout} s timeout):" \
-  "no worker lost, results exact"
+partition short-client client w1
+pass "case 3: w2's link, the scheduler's, then the client's, cut for 1 s mid-computation (under the" \
+  "${worker_timeout} s timeout): no worker lost, results exact"
 
 # ---- 4. delay and loss on every host's link ----
 if ip netns exec "$id-sched" tc qdisc add dev eth0 root netem delay 1ms loss 0.5% 2>/dev/null; then
