@@ -179,7 +179,9 @@ wait_busy() {  # NAME PID
   return 1
 }
 # The matmul workload from the client host: its JSON line goes to NAME.json.
+declare -A started
 bench_start() {  # NAME
+  started[$1]=$(date +%s.%N)
   ip netns exec "$id-client" setpriv --pdeathsig KILL -- "$bin/rsdat-bench" --scheduler-file "$sfile" \
     --workload matmul --scale "$scale" >"$dir/$1.json" 2>"$dir/$1.log" &
   pids+=($!)
@@ -194,6 +196,11 @@ field() {  # NAME KEY
   sed -n "s/.*\"$2\":\([^,}]*\).*/\1/p" "$dir/$1.json"
 }
 pass() { echo "netns: PASS: $*"; }
+# Whether the computation of run NAME was still going at time T (date +%s.%N): its start
+# here plus its duration as it measured it is no later than its real end.
+ran_past() {  # NAME T
+  awk -v s="${started[$1]}" -v d="$(field "$1" seconds)" -v t="$2" 'BEGIN { exit !(s + d > t) }'
+}
 
 # ---- 1. the scheduler on its interface's address; workers and client by the file ----
 echo "netns: matmul at scale $scale; reference on a LocalCluster of 3 workers (ipc, this host)"
@@ -229,9 +236,11 @@ ip -n "$id-w1" link set eth0 down
 down_at=$SECONDS
 wait_log "$dir/scheduler.log" "worker w1 left: no heartbeat" $((worker_timeout + 15)) ||
   fail "case 2: the scheduler did not drop w1 within $((worker_timeout + 15)) s of its link going down"
-alive "${pid[lost]}" || fail "case 2: the computation ended before w1 was dropped: it was not in the middle (raise RSDAT_NETNS_SCALE)"
+dropped_at=$(date +%s.%N)
 noticed=$((SECONDS - down_at))
 bench_wait lost
+ran_past lost "$dropped_at" ||
+  fail "case 2: the computation ended before w1 was dropped: not in the middle (raise RSDAT_NETNS_SCALE)"
 [[ "$check" == "$reference" ]] || fail "case 2: result $check after losing w1, undisturbed $reference"
 [[ "$(count_workers)" == 2 ]] || fail "case 2: the scheduler does not count 2 workers with w1 cut off"
 ip -n "$id-w1" link set eth0 up
@@ -258,7 +267,11 @@ partition() {  # NAME WHAT-TO-CUT (switch-end port) WORKER-THAT-MUST-BE-BUSY
   ip -n "$id-sw" link set "$2" down
   sleep 1
   ip -n "$id-sw" link set "$2" up
+  local healed_at
+  healed_at=$(date +%s.%N)
   bench_wait "$1"
+  ran_past "$1" "$healed_at" ||
+    fail "case 3: the computation ended before $2's cut healed: not across it (raise RSDAT_NETNS_SCALE)"
   [[ "$check" == "$reference" ]] || fail "case 3: result $check with $2 cut off for 1 s, undisturbed $reference"
   local lost
   lost=$(tail -n "+$((mark + 1))" "$dir/scheduler.log" | grep "worker .* left" || true)
