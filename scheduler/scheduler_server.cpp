@@ -538,6 +538,14 @@ void SchedulerServer::check_disconnects() {
   }
 }
 
+namespace {
+std::string format_seconds(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, s < 10 ? "%.1f s" : "%.0f s", s);
+  return buf;
+}
+}  // namespace
+
 void SchedulerServer::check_timeouts() {
   double t = now();
   if (t - last_timeout_check_ < 0.5) return;
@@ -546,17 +554,19 @@ void SchedulerServer::check_timeouts() {
   for (WorkerId w : state_.timed_out_workers(t)) {
     auto it = identity_of_.find(w.value);
     if (it == identity_of_.end()) continue;
-    drop_peer(it->second, "no heartbeat for " + std::to_string(options_.worker_timeout) + " s");
+    const std::string identity = it->second;
+    const std::string reason = "no heartbeat for " + format_seconds(options_.worker_timeout);
+    // Its connection is still open (a closed one counts at once): the worker is frozen,
+    // or cut off behind a network partition. The goodbye waits in the connection's queue
+    // and, should the worker come back, tells it that its chunks and tasks are no longer
+    // the cluster's: it leaves instead of running on unused.
+    capnp::MallocMessageBuilder b;
+    b.initRoot<wire::Envelope>().initGoodbye().setReason("lost: " + reason);
+    zmq::message_t id = identity_frame(identity);
+    send_best_effort(router_, &id, b);
+    drop_peer(identity, reason);
   }
 }
-
-namespace {
-std::string format_seconds(double s) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, s < 10 ? "%.1f s" : "%.0f s", s);
-  return buf;
-}
-}  // namespace
 
 void SchedulerServer::check_stall() {
   const double t = now();

@@ -11,6 +11,7 @@ packages=(
   libzstd-dev liblz4-dev libblosc-dev zlib1g-dev libstb-dev libcpp-httplib-dev libopenblas-dev
   clang libclang-rt-14-dev
   slurmctld slurmd slurm-client munge
+  iproute2 nftables  # tests/netns: hosts in network namespaces; loss where the kernel has no netem
 )
 if [[ "${1:-}" == "--with-python" ]]; then
   packages+=(python3 python3-numpy python3-zarr python3-numcodecs python3-dask

@@ -227,7 +227,6 @@ void WorkerServer::run() {
           spdlog::warn("malformed message from scheduler: {}", msg.status().to_string());
           continue;
         }
-        last_from_scheduler_ = Clock::now();
         handle_scheduler(*msg);
       }
     }
@@ -275,6 +274,11 @@ void WorkerServer::run() {
 void WorkerServer::handle_scheduler(ReceivedMessage& msg) {
   try {
     auto env = msg.envelope();
+    // An error is no sign that the scheduler counts this worker: a scheduler that dropped
+    // it, or one started again at its address, answers each of its messages with
+    // "say hello first". Such a worker is gone from the cluster and leaves after
+    // --death-timeout, like one whose scheduler is silent.
+    if (env.which() != wire::Envelope::ERROR) last_from_scheduler_ = Clock::now();
     switch (env.which()) {
       case wire::Envelope::COMPUTE_TASKS: {
         std::vector<Assignment> tasks;
