@@ -42,7 +42,7 @@ chaos: build
 	cd $(BUILD_DIR) && RSDAT_CHAOS_ROUNDS=$(CHAOS_ROUNDS) RSDAT_CHAOS_SEED=$(CHAOS_SEED) \
 	  ctest --output-on-failure --timeout 3600 -L chaos -V
 
-# The message decoders under libFuzzer (clang build in build-fuzz/), FUZZ_SECONDS per target.
+# The decoders of untrusted bytes under libFuzzer (clang build in build-fuzz/), FUZZ_SECONDS per target.
 fuzz: deps
 	bash scripts/fuzz.sh $(FUZZ_SECONDS)
 

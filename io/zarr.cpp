@@ -24,6 +24,65 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 constexpr uint64_t kMaxChunkBytes = 1ull << 34;  // 16 GiB: anything larger is not a chunk
+// Nesting deeper than this is refused before parsing: nlohmann's dump() and copies
+// recurse once per level, and Zarr metadata needs a handful of levels.
+constexpr int kMaxJsonDepth = 256;
+
+// The deepest nesting of arrays and objects in `text` (brackets inside strings do not count).
+int json_depth(std::string_view text) {
+  int depth = 0, deepest = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char ch = text[i];
+    if (in_string) {
+      if (ch == '\\') {
+        ++i;
+      } else if (ch == '"') {
+        in_string = false;
+      }
+    } else if (ch == '"') {
+      in_string = true;
+    } else if (ch == '[' || ch == '{') {
+      deepest = std::max(deepest, ++depth);
+    } else if (ch == ']' || ch == '}') {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
+Result<json> parse_json(std::string_view text, const std::string& where) {
+  if (json_depth(text) > kMaxJsonDepth) {
+    return invalid_argument(where + ": nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+  }
+  try {
+    return json::parse(text);
+  } catch (const json::exception& e) {
+    return invalid_argument(where + ": not valid JSON: " + e.what());
+  }
+}
+
+// The product of `dims` when it stays at most `limit`, else nullopt.
+std::optional<int64_t> checked_product(const Shape& dims, int64_t limit) {
+  int64_t n = 1;
+  for (int64_t d : dims) {
+    if (d == 0) return 0;
+  }
+  for (int64_t d : dims) {
+    if (__builtin_mul_overflow(n, d, &n) || n > limit) return std::nullopt;
+  }
+  return n;
+}
+
+// `v` converted to the integer type T, saturating at T's range (NaN reads as 0): a fill
+// value of 2^64 - 1 arrives here as the double 2^64, which does not fit a uint64_t.
+template <typename T>
+T saturate(double v) {
+  if (std::isnan(v)) return 0;
+  if (v <= static_cast<double>(std::numeric_limits<T>::lowest())) return std::numeric_limits<T>::lowest();
+  if (v >= static_cast<double>(std::numeric_limits<T>::max())) return std::numeric_limits<T>::max();
+  return static_cast<T>(v);
+}
 
 Result<DType> parse_dtype(const std::string& s, bool& big_endian, const std::string& where) {
   if (s.size() < 3) return invalid_argument(where + ": unsupported dtype '" + s + "'");
@@ -64,8 +123,8 @@ json fill_to_json(const std::optional<double>& v, DType t) {
   if (std::isinf(*v)) return *v > 0 ? "Infinity" : "-Infinity";
   if (t == DType::kBool) return *v != 0;
   if (dtype_is_integer(t)) {
-    if (t == DType::kUInt64) return static_cast<uint64_t>(*v);
-    return static_cast<int64_t>(*v);
+    if (t == DType::kUInt64) return saturate<uint64_t>(*v);
+    return saturate<int64_t>(*v);
   }
   return *v;
 }
@@ -170,7 +229,17 @@ void reorder(const uint8_t* src, uint8_t* dst, const Shape& shape, size_t item, 
 
 template <typename T>
 void fill_typed(uint8_t* p, int64_t n, double v) {
-  T t = static_cast<T>(v);
+  T t;
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    t = saturate<T>(v);
+  } else if constexpr (std::is_same_v<T, float>) {
+    // Beyond float's range the cast is undefined; NumPy gives infinity.
+    t = std::fabs(v) > std::numeric_limits<float>::max() && std::isfinite(v)
+            ? std::copysign(std::numeric_limits<float>::infinity(), static_cast<float>(v > 0 ? 1 : -1))
+            : static_cast<float>(v);
+  } else {
+    t = static_cast<T>(v);
+  }
   std::fill(reinterpret_cast<T*>(p), reinterpret_cast<T*>(p) + n, t);
 }
 
@@ -182,26 +251,86 @@ void fill_bytes(uint8_t* p, DType t, int64_t n, const std::optional<double>& fil
   visit_dtype(t, [&](auto tag) { fill_typed<decltype(tag)>(p, n, v); });
 }
 
-Status decompress(const Compressor& c, std::string_view in, uint8_t* out, size_t expected, const std::string& where) {
+// The most bytes one stored byte can decode to, for each codec's format: LZ4 (and
+// blosclz, snappy) blocks extend a match by at most 255 per byte, deflate codes a
+// 258-byte match in two bits (1032:1), and a 4-byte zstd RLE block holds 128 KiB.
+constexpr uint64_t kLz4MaxRatio = 256;
+constexpr uint64_t kDeflateMaxRatio = 1032;
+constexpr uint64_t kZstdMaxRatio = 32768;
+
+// Checks that `in` can decode to `expected` bytes before any buffer of that size is
+// allocated: from the sizes the stored headers give, and else from the codec's largest
+// expansion. A few bytes of a chunk file thus never cost more memory than they could
+// legitimately decode to.
+Status check_stored_size(const Compressor& c, std::string_view in, size_t expected, const std::string& where) {
   auto corrupt = [&](const std::string& why) {
     return io_error(where + ": cannot decode chunk (" + c.id + "): " + why);
+  };
+  auto bounded = [&](uint64_t ratio, size_t stored) {
+    if (expected / ratio <= stored) return Status::ok();
+    return corrupt(std::to_string(stored) + " bytes cannot decode to the " + std::to_string(expected) +
+                   " bytes of a chunk");
   };
   if (c.id.empty()) {
     if (in.size() != expected) {
       return corrupt("holds " + std::to_string(in.size()) + " bytes, expected " + std::to_string(expected));
     }
-    std::memcpy(out, in.data(), expected);
     return Status::ok();
   }
   if (c.id == "blosc") {
     size_t nbytes = 0, cbytes = 0, blocksize = 0;
     if (in.size() < BLOSC_MIN_HEADER_LENGTH) return corrupt("truncated header");
     blosc_cbuffer_sizes(in.data(), &nbytes, &cbytes, &blocksize);
-    if (cbytes < BLOSC_MIN_HEADER_LENGTH || cbytes > in.size() + (1u << 30) || static_cast<uint8_t>(in[0]) < 1 || static_cast<uint8_t>(in[0]) > 4) {
+    if (cbytes < BLOSC_MIN_HEADER_LENGTH || static_cast<uint8_t>(in[0]) < 1 || static_cast<uint8_t>(in[0]) > 4 ||
+        in[3] == 0) {
       return corrupt("not a blosc buffer (bad header)");
     }
     if (cbytes != in.size()) return corrupt("truncated: " + std::to_string(in.size()) + " of " + std::to_string(cbytes) + " bytes");
     if (nbytes != expected) return corrupt("decodes to " + std::to_string(nbytes) + " bytes, expected " + std::to_string(expected));
+    // blosc allocates two blocks of scratch: a block is never larger than the buffer.
+    if (blocksize == 0 || blocksize > nbytes) return corrupt("block size " + std::to_string(blocksize) + " out of range");
+    const uint8_t flags = static_cast<uint8_t>(in[2]);
+    if (flags & BLOSC_MEMCPYED) {
+      if (cbytes != nbytes + BLOSC_MAX_OVERHEAD) return corrupt("stored uncompressed, but of the wrong size");
+      return Status::ok();
+    }
+    // The codec inside: bits 5-7 of the flags (0 blosclz, 1 lz4, 2 snappy, 3 zlib, 4 zstd).
+    const int format = flags >> 5;
+    return bounded(format == 3 ? kDeflateMaxRatio : format == 4 ? kZstdMaxRatio : kLz4MaxRatio, in.size());
+  }
+  if (c.id == "zstd") {
+    const unsigned long long content = ZSTD_getFrameContentSize(in.data(), in.size());
+    if (content == ZSTD_CONTENTSIZE_ERROR) return corrupt("not a zstd frame");
+    // A frame that says its size (zarr-python's do) may not hold more than the chunk;
+    // several frames may together make it up.
+    if (content != ZSTD_CONTENTSIZE_UNKNOWN && content > expected) {
+      return corrupt("decodes to " + std::to_string(content) + " bytes, expected " + std::to_string(expected));
+    }
+    return bounded(kZstdMaxRatio, in.size());
+  }
+  if (c.id == "lz4") {
+    if (in.size() < 4) return corrupt("truncated header");
+    uint32_t size = 0;
+    std::memcpy(&size, in.data(), 4);  // little-endian on every platform rsdat builds for
+    if (size != expected) return corrupt("header says " + std::to_string(size) + " bytes, expected " + std::to_string(expected));
+    if (expected > static_cast<size_t>(LZ4_MAX_INPUT_SIZE)) return corrupt("larger than an LZ4 block can be");
+    return bounded(kLz4MaxRatio, in.size() - 4);
+  }
+  // zlib and gzip
+  if (in.size() > std::numeric_limits<uInt>::max()) return corrupt("larger than one inflate call takes");
+  return bounded(kDeflateMaxRatio, in.size());
+}
+
+Status decompress(const Compressor& c, std::string_view in, uint8_t* out, size_t expected, const std::string& where) {
+  auto corrupt = [&](const std::string& why) {
+    return io_error(where + ": cannot decode chunk (" + c.id + "): " + why);
+  };
+  // check_stored_size has seen the headers.
+  if (c.id.empty()) {
+    std::memcpy(out, in.data(), expected);
+    return Status::ok();
+  }
+  if (c.id == "blosc") {
     int n = blosc_decompress_ctx(in.data(), out, expected, 1);
     if (n < 0 || static_cast<size_t>(n) != expected) return corrupt("blosc error " + std::to_string(n));
     return Status::ok();
@@ -213,10 +342,6 @@ Status decompress(const Compressor& c, std::string_view in, uint8_t* out, size_t
     return Status::ok();
   }
   if (c.id == "lz4") {
-    if (in.size() < 4) return corrupt("truncated header");
-    uint32_t size = 0;
-    std::memcpy(&size, in.data(), 4);  // little-endian on every platform rsdat builds for
-    if (size != expected) return corrupt("header says " + std::to_string(size) + " bytes, expected " + std::to_string(expected));
     int n = LZ4_decompress_safe(in.data() + 4, reinterpret_cast<char*>(out), static_cast<int>(in.size() - 4),
                                 static_cast<int>(expected));
     if (n < 0 || static_cast<size_t>(n) != expected) return corrupt("LZ4 block is damaged or truncated");
@@ -313,12 +438,7 @@ std::string dtype_string(DType t, bool big_endian) {
 }
 
 Result<ArrayMeta> parse_zarray(std::string_view text, const std::string& where) {
-  json j;
-  try {
-    j = json::parse(text);
-  } catch (const json::exception& e) {
-    return invalid_argument(where + ": not valid JSON: " + e.what());
-  }
+  RSDAT_ASSIGN_OR_RETURN(json j, parse_json(text, where));
   if (!j.is_object()) return invalid_argument(where + ": not a JSON object");
   auto need = [&](const char* key) -> const json* { return j.contains(key) ? &j[key] : nullptr; };
   if (!need("zarr_format") || !j["zarr_format"].is_number_integer() || j["zarr_format"].get<int>() != 2) {
@@ -343,8 +463,12 @@ Result<ArrayMeta> parse_zarray(std::string_view text, const std::string& where) 
   const json* dt = need("dtype");
   if (!dt || !dt->is_string()) return invalid_argument(where + ": 'dtype' missing, or structured (unsupported)");
   RSDAT_ASSIGN_OR_RETURN(m.dtype, parse_dtype(dt->get<std::string>(), m.big_endian, where));
-  if (shape_size(m.chunks) > static_cast<int64_t>(kMaxChunkBytes / dtype_size(m.dtype))) {
+  // Checked before anything multiplies them: the products must not overflow.
+  if (!checked_product(m.chunks, static_cast<int64_t>(kMaxChunkBytes / dtype_size(m.dtype)))) {
     return invalid_argument(where + ": chunks of more than 16 GiB");
+  }
+  if (!checked_product(m.shape, std::numeric_limits<int64_t>::max())) {
+    return invalid_argument(where + ": more than 2^63 elements");
   }
   if (const json* o = need("order")) {
     if (*o == "F") {
@@ -397,6 +521,11 @@ std::string chunk_key(const ArrayMeta& meta, const std::vector<int64_t>& block) 
   return key;
 }
 
+int64_t blocks_along(const ArrayMeta& meta, size_t axis) {
+  const int64_t n = meta.shape[axis], c = meta.chunks[axis];
+  return n / c + (n % c != 0);
+}
+
 Shape block_extent(const ArrayMeta& meta, const std::vector<int64_t>& block) {
   Shape e(meta.shape.size());
   for (size_t d = 0; d < e.size(); ++d) e[d] = std::min(meta.chunks[d], meta.shape[d] - block[d] * meta.chunks[d]);
@@ -407,6 +536,11 @@ Result<Chunk> decode_chunk(const ArrayMeta& meta, std::string_view stored, const
   const size_t item = dtype_size(meta.dtype);
   const size_t full_bytes = meta.chunk_nbytes();
   const bool direct = extent == meta.chunks && !meta.fortran_order;
+  if (extent.size() != meta.chunks.size()) return invalid_argument(where + ": block of the wrong rank");
+  for (size_t d = 0; d < extent.size(); ++d) {
+    if (extent[d] < 0 || extent[d] > meta.chunks[d]) return invalid_argument(where + ": block larger than a chunk");
+  }
+  RSDAT_RETURN_IF_ERROR(check_stored_size(meta.compressor, stored, full_bytes, where));
   Chunk out = Chunk::allocate(meta.dtype, extent);
   Chunk scratch = direct ? out : Chunk::allocate(meta.dtype, meta.chunks);
   RSDAT_RETURN_IF_ERROR(decompress(meta.compressor, stored, scratch.mutable_bytes(), full_bytes, where));
@@ -463,7 +597,12 @@ Result<Bytes> encode_chunk(const ArrayMeta& meta, const Chunk& chunk) {
   return compress(meta.compressor, src, meta.chunk_nbytes(), item);
 }
 
-Result<Bytes> read_file(const std::string& path) {
+uint64_t max_stored_bytes(const ArrayMeta& meta) {
+  const uint64_t n = meta.chunk_nbytes();
+  return n + n / 8 + (1u << 20);
+}
+
+Result<Bytes> read_file(const std::string& path, uint64_t limit) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT) return not_found(path + " not found");
@@ -474,9 +613,9 @@ Result<Bytes> read_file(const std::string& path) {
     ::close(fd);
     return io_error("cannot read " + path + ": not a regular file");
   }
-  if (static_cast<uint64_t>(st.st_size) > kMaxChunkBytes) {
+  if (static_cast<uint64_t>(st.st_size) > std::min<uint64_t>(limit, kMaxChunkBytes)) {
     ::close(fd);
-    return io_error(path + " is larger than any chunk can be");
+    return io_error(path + " is larger than any chunk can be (" + std::to_string(st.st_size) + " bytes)");
   }
   // One more byte than the size, to notice a file that grew while we read it.
   Bytes out = allocate_bytes(static_cast<size_t>(st.st_size) + 1);
@@ -559,31 +698,53 @@ Result<std::string> join_inside(const std::string& base, const std::string& sub)
   return (fs::path(base) / s).lexically_normal().string();
 }
 
+std::string consolidated_key_prefix(const std::string& path) {
+  std::string prefix = path.empty() || path == "." ? "" : fs::path(path).lexically_normal().generic_string();
+  while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
+  if (!prefix.empty()) prefix += "/";
+  return prefix;
+}
+
+Result<ConsolidatedArray> parse_zmetadata(std::string_view text, const std::string& path, const std::string& where) {
+  RSDAT_ASSIGN_OR_RETURN(json j, parse_json(text, where));
+  if (!j.is_object() || !j.contains("metadata") || !j["metadata"].is_object()) {
+    return invalid_argument(where + ": no 'metadata' object");
+  }
+  const std::string key_prefix = consolidated_key_prefix(path);
+  const json& md = j["metadata"];
+  ConsolidatedArray out;
+  if (md.contains(key_prefix + ".zarray")) {
+    out.zarray = md[key_prefix + ".zarray"].dump();
+    out.zarray_where = where + "[" + key_prefix + ".zarray]";
+    if (md.contains(key_prefix + ".zattrs")) out.zattrs = md[key_prefix + ".zattrs"].dump();
+  }
+  return out;
+}
+
+Status parse_zattrs(std::string_view text, ArrayMeta& meta, const std::string& where) {
+  RSDAT_ASSIGN_OR_RETURN(json a, parse_json(text, where));
+  if (a.is_object() && a.contains("_ARRAY_DIMENSIONS") && a["_ARRAY_DIMENSIONS"].is_array()) {
+    for (const auto& d : a["_ARRAY_DIMENSIONS"]) {
+      if (d.is_string()) meta.dims.push_back(d.get<std::string>());
+    }
+    if (meta.dims.size() != meta.shape.size()) meta.dims.clear();
+  }
+  return Status::ok();
+}
+
 Result<ArrayMeta> open_array(const std::string& store, const std::string& path) {
   RSDAT_ASSIGN_OR_RETURN(std::string dir, join_inside(store, path));
-  std::string key_prefix = path.empty() || path == "." ? "" : fs::path(path).lexically_normal().generic_string();
-  while (!key_prefix.empty() && key_prefix.back() == '/') key_prefix.pop_back();
-  if (!key_prefix.empty()) key_prefix += "/";
   std::error_code ec;
   if (!fs::is_directory(store, ec)) return not_found("no Zarr store at " + store + " (not a directory)");
 
   std::string zarray, zattrs, zarray_where = dir + "/.zarray";
   auto consolidated = read_text(store + "/.zmetadata");
   if (consolidated.ok()) {
-    json j;
-    try {
-      j = json::parse(*consolidated);
-    } catch (const json::exception& e) {
-      return invalid_argument(store + "/.zmetadata: not valid JSON: " + e.what());
-    }
-    if (!j.is_object() || !j.contains("metadata") || !j["metadata"].is_object()) {
-      return invalid_argument(store + "/.zmetadata: no 'metadata' object");
-    }
-    const json& md = j["metadata"];
-    if (md.contains(key_prefix + ".zarray")) {
-      zarray = md[key_prefix + ".zarray"].dump();
-      zarray_where = store + "/.zmetadata[" + key_prefix + ".zarray]";
-      if (md.contains(key_prefix + ".zattrs")) zattrs = md[key_prefix + ".zattrs"].dump();
+    RSDAT_ASSIGN_OR_RETURN(ConsolidatedArray entry, parse_zmetadata(*consolidated, path, store + "/.zmetadata"));
+    if (!entry.zarray.empty()) {
+      zarray = std::move(entry.zarray);
+      zarray_where = std::move(entry.zarray_where);
+      zattrs = std::move(entry.zattrs);
     }
   }
   if (zarray.empty()) {
@@ -607,19 +768,7 @@ Result<ArrayMeta> open_array(const std::string& store, const std::string& path) 
     if (attrs.ok()) zattrs = std::move(attrs).value();
   }
   RSDAT_ASSIGN_OR_RETURN(ArrayMeta meta, parse_zarray(zarray, zarray_where));
-  if (!zattrs.empty()) {
-    try {
-      json a = json::parse(zattrs);
-      if (a.is_object() && a.contains("_ARRAY_DIMENSIONS") && a["_ARRAY_DIMENSIONS"].is_array()) {
-        for (const auto& d : a["_ARRAY_DIMENSIONS"]) {
-          if (d.is_string()) meta.dims.push_back(d.get<std::string>());
-        }
-        if (meta.dims.size() != meta.shape.size()) meta.dims.clear();
-      }
-    } catch (const json::exception& e) {
-      return invalid_argument(dir + "/.zattrs: not valid JSON: " + e.what());
-    }
-  }
+  if (!zattrs.empty()) RSDAT_RETURN_IF_ERROR(parse_zattrs(zattrs, meta, dir + "/.zattrs"));
   return meta;
 }
 
@@ -695,7 +844,7 @@ zarr::ArrayMeta meta_from_params(const std::string& text, const std::string& dir
 void check_block(const zarr::ArrayMeta& meta, const std::vector<int64_t>& block, const std::string& dir) {
   if (block.size() != meta.shape.size()) throw std::runtime_error(dir + ": block index of the wrong rank");
   for (size_t d = 0; d < block.size(); ++d) {
-    int64_t n = meta.shape[d] == 0 ? 0 : (meta.shape[d] + meta.chunks[d] - 1) / meta.chunks[d];
+    const int64_t n = zarr::blocks_along(meta, d);
     if (block[d] < 0 || block[d] >= std::max<int64_t>(n, 1)) throw std::runtime_error(dir + ": block index out of range");
   }
 }
@@ -708,7 +857,7 @@ Chunk zarr_read_kernel(KernelContext& ctx) {
   const Shape extent = zarr::block_extent(meta, block);
   if (ctx.out_dtype != meta.dtype || ctx.out_shape != extent) throw std::runtime_error(dir + ": task shape differs from the store's");
   const std::string file = dir + "/" + zarr::chunk_key(meta, block);
-  auto bytes = zarr::read_file(file);
+  auto bytes = zarr::read_file(file, zarr::max_stored_bytes(meta));
   if (!bytes.ok()) {
     if (bytes.status().code() == StatusCode::kNotFound) return zarr::fill_chunk(meta, extent);
     throw std::runtime_error(bytes.status().message());

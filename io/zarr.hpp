@@ -45,8 +45,26 @@ struct ArrayMeta {
   size_t chunk_nbytes() const;
 };
 
-// Parses a .zarray document; `where` names it in errors.
+// Parses a .zarray document; `where` names it in errors. The document is untrusted:
+// nesting deeper than 256 levels, chunks of more than 16 GiB and shapes of more than
+// 2^63 elements are kInvalidArgument, as is anything this reader does not support.
 Result<ArrayMeta> parse_zarray(std::string_view text, const std::string& where);
+
+// The documents of one array in a consolidated .zmetadata document (zarr-python's
+// consolidate_metadata), as text for parse_zarray and parse_zattrs.
+struct ConsolidatedArray {
+  std::string zarray;        // "" when the document does not list the array
+  std::string zarray_where;  // how errors name it: "WHERE[PATH/.zarray]"
+  std::string zattrs;        // "" when it has none
+};
+// Finds the array at `path` (relative to the store root, "" for the root) in the
+// .zmetadata `text`. Errors: kInvalidArgument (not JSON, nested deeper than 256
+// levels, no "metadata" object), naming `where`.
+Result<ConsolidatedArray> parse_zmetadata(std::string_view text, const std::string& path, const std::string& where);
+// Reads the dimension names of a .zattrs document (xarray's _ARRAY_DIMENSIONS) into
+// meta.dims, when there is one name per axis of meta.shape; other attributes are
+// ignored. Errors: kInvalidArgument (not JSON, too deeply nested), naming `where`.
+Status parse_zattrs(std::string_view text, ArrayMeta& meta, const std::string& where);
 // The .zarray document of `meta` (zarr_format 2).
 std::string to_zarray(const ArrayMeta& meta);
 // "<f4", ">f8", "|u1", "|b1", ... for `t`.
@@ -54,6 +72,8 @@ std::string dtype_string(DType t, bool big_endian);
 
 // The chunk file's path relative to the array directory ("0.3.1" or "0/3/1").
 std::string chunk_key(const ArrayMeta& meta, const std::vector<int64_t>& block);
+// How many blocks the array has along `axis` (0 for an empty axis), without overflow.
+int64_t blocks_along(const ArrayMeta& meta, size_t axis);
 // The block's shape inside the array (edge blocks are smaller than meta.chunks).
 Shape block_extent(const ArrayMeta& meta, const std::vector<int64_t>& block);
 
@@ -65,7 +85,12 @@ struct Bytes {
 };
 
 // Decodes a chunk file's bytes into a C-order chunk in native byte order, cropped to
-// `extent`. Errors name `where`.
+// `extent` (each axis at most meta.chunks). Errors name `where`: kIO for bytes that do
+// not decode to exactly one chunk, kInvalidArgument for an extent larger than a chunk.
+// The bytes are untrusted: their headers, or the codec's largest expansion (1:1 raw,
+// 256:1 lz4, 1032:1 zlib/gzip, 32768:1 zstd; blosc by its inner codec), are checked
+// against meta.chunk_nbytes() before anything is allocated. Memory: the output plus
+// up to two full chunks of scratch (one without cropping or F order).
 Result<Chunk> decode_chunk(const ArrayMeta& meta, std::string_view stored, const Shape& extent,
                            const std::string& where);
 // A chunk of `extent` holding the fill value (0 where it is null).
@@ -75,8 +100,12 @@ Chunk fill_chunk(const ArrayMeta& meta, const Shape& extent);
 // Without compression or reordering the result shares the chunk's buffer.
 Result<Bytes> encode_chunk(const ArrayMeta& meta, const Chunk& chunk);
 
-// Reads a whole file into one buffer. kNotFound when it does not exist.
-Result<Bytes> read_file(const std::string& path);
+// Reads a whole file into one buffer. kNotFound when it does not exist; kIO when it
+// is larger than `limit` bytes (checked before the buffer is allocated).
+Result<Bytes> read_file(const std::string& path, uint64_t limit = uint64_t{1} << 34);
+// The largest chunk file of `meta` that can be valid: a chunk's bytes, what any codec
+// adds to incompressible data (well under 1/8), and 1 MiB for headers.
+uint64_t max_stored_bytes(const ArrayMeta& meta);
 Result<std::string> read_text(const std::string& path);
 // Writes `bytes` to a temporary file beside `path` and renames it into place, so a
 // reader never sees half a file; creates missing parent directories.

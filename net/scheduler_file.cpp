@@ -15,15 +15,48 @@
 
 namespace rsdat {
 
-Result<SchedulerFileInfo> read_scheduler_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return not_found("scheduler file " + path + " does not exist");
+Result<std::string> read_small_file(const std::string& path, size_t limit) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return not_found(path + " does not exist");
+  std::string text(limit + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  if (in.bad()) return io_error("cannot read " + path);
+  text.resize(static_cast<size_t>(in.gcount()));
+  if (text.size() > limit) return invalid_argument(path + " is larger than " + std::to_string(limit) + " bytes");
+  return text;
+}
+
+namespace {
+
+// The integer field `name` of `j`, when present: an integer in [lo, hi], else an error.
+template <typename T>
+Result<T> int_field(const nlohmann::json& j, const char* name, T fallback, int64_t lo, int64_t hi) {
+  if (!j.contains(name)) return fallback;
+  const nlohmann::json& v = j[name];
+  if (v.is_number_unsigned() ? v.get<uint64_t>() <= static_cast<uint64_t>(hi)
+                             : v.is_number_integer() && v.get<int64_t>() >= lo && v.get<int64_t>() <= hi) {
+    return static_cast<T>(v.get<int64_t>());
+  }
+  return invalid_argument(std::string("'") + name + "' is not an integer in [" + std::to_string(lo) + ", " +
+                          std::to_string(hi) + "]");
+}
+
+}  // namespace
+
+Result<SchedulerFileInfo> parse_scheduler_file(std::string_view text, const std::string& path) {
+  const std::string invalid = "scheduler file " + path + " is not valid: ";
   try {
-    nlohmann::json j = nlohmann::json::parse(in);
+    nlohmann::json j = nlohmann::json::parse(text);
+    if (!j.is_object()) return invalid_argument(invalid + "not a JSON object");
     SchedulerFileInfo info;
     info.address = j.at("address").get<std::string>();
-    info.protocol_version = j.value("protocol_version", 0u);
-    info.pid = j.value("pid", 0);
+    auto version = int_field<uint32_t>(j, "protocol_version", 0, 0, UINT32_MAX);
+    auto pid = int_field<int>(j, "pid", 0, INT32_MIN, INT32_MAX);
+    for (const Status* st : {&version.status(), &pid.status()}) {
+      if (!st->is_ok()) return invalid_argument(invalid + st->message());
+    }
+    info.protocol_version = *version;
+    info.pid = *pid;
     info.host = j.value("host", "");
     info.encryption = j.value("encryption", false);
     if (j.contains("server_key") && j["server_key"].is_string()) info.server_key = j["server_key"].get<std::string>();
@@ -33,8 +66,18 @@ Result<SchedulerFileInfo> read_scheduler_file(const std::string& path) {
     }
     return info;
   } catch (const std::exception& e) {
-    return invalid_argument("scheduler file " + path + " is not valid: " + e.what());
+    return invalid_argument(invalid + e.what());
   }
+}
+
+Result<SchedulerFileInfo> read_scheduler_file(const std::string& path) {
+  auto text = read_small_file(path, kMaxConfigFileBytes);
+  if (!text.ok()) {
+    if (text.status().code() == StatusCode::kNotFound) return not_found("scheduler file " + path + " does not exist");
+    if (text.status().code() == StatusCode::kIO) return text.status();
+    return invalid_argument("scheduler file " + text.status().message());
+  }
+  return parse_scheduler_file(*text, path);
 }
 
 Status write_private_file(const std::string& path, const std::string& text, bool replace) {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "core/status.hpp"
 
@@ -20,8 +21,21 @@ struct SchedulerFileInfo {
   std::string allowed_keys;
 };
 
-// Reads `path`. Errors: kNotFound (absent), kInvalidArgument (not a scheduler file).
+// The files a daemon or client reads (scheduler file, key file, allowed keys) are
+// small: reading one stops here, so that a wrong path (a device, a huge file) cannot
+// fill the memory.
+inline constexpr size_t kMaxConfigFileBytes = 1 << 20;
+
+// Reads `path`. Errors: kNotFound (absent), kInvalidArgument (not a scheduler file,
+// or larger than kMaxConfigFileBytes).
 Result<SchedulerFileInfo> read_scheduler_file(const std::string& path);
+// Parses the text of a scheduler file; `path` names it in errors. The text is
+// untrusted: an "address" string is required, "protocol_version" and "pid" must be
+// integers in range, unknown fields are ignored. Errors: kInvalidArgument.
+Result<SchedulerFileInfo> parse_scheduler_file(std::string_view text, const std::string& path);
+// The whole of `path` when it holds at most `limit` bytes. Errors: kNotFound (cannot
+// be opened), kInvalidArgument (larger, "PATH is larger than LIMIT bytes"), kIO.
+Result<std::string> read_small_file(const std::string& path, size_t limit);
 // Writes `text` to `path` (mode 0600, fsynced, through a temporary file, creating the
 // directory). `replace`: an existing file is replaced; otherwise it is kept as it is,
 // so that two processes creating the file at once agree on one. Errors: kIO.

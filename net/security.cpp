@@ -33,7 +33,11 @@ double seconds_now() {
 }
 
 bool is_z85_key(const std::string& s) {
-  if (s.size() != kZ85KeyLength) return false;
+  // Z85's alphabet, checked here: the decoder would stop at a NUL and leave the rest
+  // of the key unwritten.
+  static constexpr std::string_view kZ85 =
+      "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
+  if (s.size() != kZ85KeyLength || s.find_first_not_of(kZ85) != std::string::npos) return false;
   uint8_t raw[32];
   return zmq_z85_decode(raw, s.c_str()) != nullptr;
 }
@@ -82,19 +86,9 @@ CurveKeys generate_curve_keys() {
   return k;
 }
 
-Result<CurveKeys> read_key_file(const std::string& path) {
-  struct stat st{};
-  if (::stat(path.c_str(), &st) != 0) return not_found("key file " + path + " does not exist");
-  if (st.st_mode & (S_IRWXG | S_IRWXO)) {
-    std::ostringstream mode;
-    mode << std::oct << (st.st_mode & 0777);
-    return invalid_argument("key file " + path + " can be read by other users (mode " + mode.str() +
-                            "); make it private with chmod 600");
-  }
-  std::ifstream in(path);
-  if (!in) return io_error("cannot read key file " + path);
+Result<CurveKeys> parse_key_file(std::string_view text, const std::string& path) {
   try {
-    nlohmann::json j = nlohmann::json::parse(in);
+    nlohmann::json j = nlohmann::json::parse(text);
     CurveKeys k;
     k.server_public = j.at("server_public").get<std::string>();
     k.server_secret = j.value("server_secret", "");
@@ -110,6 +104,23 @@ Result<CurveKeys> read_key_file(const std::string& path) {
   } catch (const std::exception& e) {
     return invalid_argument("key file " + path + " is not valid: " + e.what());
   }
+}
+
+Result<CurveKeys> read_key_file(const std::string& path) {
+  struct stat st{};
+  if (::stat(path.c_str(), &st) != 0) return not_found("key file " + path + " does not exist");
+  if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+    std::ostringstream mode;
+    mode << std::oct << (st.st_mode & 0777);
+    return invalid_argument("key file " + path + " can be read by other users (mode " + mode.str() +
+                            "); make it private with chmod 600");
+  }
+  auto text = read_small_file(path, kMaxConfigFileBytes);
+  if (!text.ok()) {
+    if (text.status().code() == StatusCode::kInvalidArgument) return invalid_argument("key file " + text.status().message());
+    return io_error("cannot read key file " + path);
+  }
+  return parse_key_file(*text, path);
 }
 
 Status write_key_file(const std::string& path, const CurveKeys& keys) {
@@ -132,9 +143,8 @@ Result<CurveKeys> load_or_create_key_file(const std::string& path, bool* created
   return made;
 }
 
-Result<std::vector<std::string>> read_allowed_keys(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return not_found("allowed-keys file " + path + " does not exist");
+Result<std::vector<std::string>> parse_allowed_keys(std::string_view text, const std::string& path) {
+  std::istringstream in{std::string(text)};
   std::vector<std::string> keys;
   std::string line;
   for (int number = 1; std::getline(in, line); ++number) {
@@ -151,6 +161,16 @@ Result<std::vector<std::string>> read_allowed_keys(const std::string& path) {
     keys.push_back(key);
   }
   return keys;
+}
+
+Result<std::vector<std::string>> read_allowed_keys(const std::string& path) {
+  auto text = read_small_file(path, kMaxConfigFileBytes);
+  if (!text.ok()) {
+    if (text.status().code() == StatusCode::kNotFound) return not_found("allowed-keys file " + path + " does not exist");
+    if (text.status().code() == StatusCode::kIO) return text.status();
+    return invalid_argument("allowed-keys file " + text.status().message());
+  }
+  return parse_allowed_keys(*text, path);
 }
 
 std::string default_key_file(const std::string& scheduler_file) {

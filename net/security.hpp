@@ -18,6 +18,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -33,16 +34,24 @@ struct CurveKeys {
 };
 
 CurveKeys generate_curve_keys();
-// Errors: kNotFound (no file), kInvalidArgument (not a key file, or readable by others).
+// Errors: kNotFound (no file), kInvalidArgument (not a key file, readable by others,
+// or larger than kMaxConfigFileBytes).
 Result<CurveKeys> read_key_file(const std::string& path);
+// Parses the text of a key file (JSON: server_public, optional server_secret,
+// client_public, client_secret, each 40 Z85 characters); `path` names it in errors.
+// The text is untrusted. Errors: kInvalidArgument.
+Result<CurveKeys> parse_key_file(std::string_view text, const std::string& path);
 // Writes `keys` to `path` (mode 0600, atomically). Errors: kIO.
 Status write_key_file(const std::string& path, const CurveKeys& keys);
 // Reads `path`, or creates it with a new key set when it does not exist.
 Result<CurveKeys> load_or_create_key_file(const std::string& path, bool* created = nullptr);
 // Z85 public keys, one per line, each optionally followed by a space and a '#'
 // comment; blank lines and lines starting with '#' are skipped.
-// Errors: kNotFound, kInvalidArgument (a line that is not a key, naming it).
+// Errors: kNotFound, kInvalidArgument (a line that is not a key, naming it, or a file
+// larger than kMaxConfigFileBytes).
 Result<std::vector<std::string>> read_allowed_keys(const std::string& path);
+// The same for the text of an allowed-keys file; `path` names it in errors.
+Result<std::vector<std::string>> parse_allowed_keys(std::string_view text, const std::string& path);
 // The key file that goes with `scheduler_file` (same directory), or ~/.rsdat/cluster.key.
 std::string default_key_file(const std::string& scheduler_file = "");
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Fuzzes the daemons' message decoders: builds the libFuzzer targets with clang and
-# AddressSanitizer (in build-fuzz/), checks that every input kept under
+# Fuzzes the decoders of untrusted bytes (the daemons' messages, Zarr metadata and
+# chunks, the scheduler, key and allowed-keys files): builds the libFuzzer targets
+# with clang and AddressSanitizer (in build-fuzz/), checks that every input kept under
 # tests/fuzz/regressions/ passes, then runs each target for a bounded time on a seed
-# corpus of valid conversations. A crash, or one allocation over 128 MB (a small message
+# corpus of valid inputs. A crash, or one allocation over 128 MB (a small input
 # must not expand into a huge one), fails the run and leaves its input in
 # build-fuzz/crash-TARGET-*; fix it and keep the input as a regression.
 # Usage: scripts/fuzz.sh [SECONDS per target, default 30]
@@ -16,13 +17,14 @@ if [[ ! -f "$build/CMakeCache.txt" ]]; then
   cmake -S "$root" -B "$build" -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRSDAT_FUZZ=ON >/dev/null
 fi
-cmake --build "$build" -j "$jobs" --target rsdat-fuzz-scheduler rsdat-fuzz-worker rsdat-fuzz-seeds
+cmake --build "$build" -j "$jobs" --target rsdat-fuzz-scheduler rsdat-fuzz-worker rsdat-fuzz-zarr rsdat-fuzz-config \
+  rsdat-fuzz-seeds
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 "$build/bin/rsdat-fuzz-seeds" "$work/seeds"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:quarantine_size_mb=64
-for target in scheduler worker; do
+for target in scheduler worker zarr config; do
   fuzzer="$build/bin/rsdat-fuzz-$target"
   regressions="$root/tests/fuzz/regressions/$target"
   if compgen -G "$regressions/*" >/dev/null; then

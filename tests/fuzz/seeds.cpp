@@ -1,18 +1,25 @@
 // Writes the seed corpus of the fuzz targets: valid conversations with the scheduler
 // (a worker and a client joining, a graph submitted, run, reported and released) and
 // with a worker's peer socket (hello, fetches, status).
-// Usage: rsdat-fuzz-seeds DIR   (writes DIR/scheduler/* and DIR/worker/*)
+// Also valid Zarr documents and chunks of every codec (rsdat-fuzz-zarr) and the
+// scheduler, key and allowed-keys files a cluster writes (rsdat-fuzz-config).
+// Usage: rsdat-fuzz-seeds DIR   (writes DIR/scheduler/*, DIR/worker/*, DIR/zarr/*, DIR/config/*)
 #include <capnp/message.h>
 #include <capnp/serialize.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 
 #include "rsdat.capnp.h"
 #include "core/params.hpp"
+#include "io/zarr.hpp"
+#include "net/security.hpp"
 #include "net/wire_convert.hpp"
 #include "tests/fuzz/fuzz_input.hpp"
+#include "tests/fuzz/zarr_input.hpp"
 
 namespace rsdat::fuzz {
 namespace {
@@ -107,6 +114,83 @@ void write(const std::filesystem::path& dir, const std::string& name, const std:
   std::ofstream(dir / name, std::ios::binary) << encode(messages);
 }
 
+void write_raw(const std::filesystem::path& dir, const std::string& name, const std::string& bytes) {
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / name, std::ios::binary) << bytes;
+}
+
+// Zarr documents as zarr-python writes them, and one small chunk of each codec, dtype,
+// byte order and order (edge blocks included), each under the cap of zarr_input.hpp.
+void write_zarr_seeds(const std::filesystem::path& dir) {
+  using namespace rsdat::zarr;
+  std::vector<Compressor> codecs{{}, {"blosc", "lz4", 5, 1}, {"blosc", "zstd", 3, 2}, {"blosc", "zlib", 1, 0},
+                                 {"blosc", "blosclz", 9, 1}, {"zstd", "", 1}, {"lz4", "", 1}, {"zlib", "", 1},
+                                 {"gzip", "", 1}};
+  int n = 0;
+  for (const Compressor& c : codecs) {
+    for (DType t : {DType::kFloat64, DType::kFloat32, DType::kInt16, DType::kUInt32, DType::kInt64, DType::kBool}) {
+      for (int layout = 0; layout < 4; ++layout) {
+        ArrayMeta m;
+        m.shape = {5, 3};
+        m.chunks = {4, 2};
+        m.dtype = t;
+        m.big_endian = layout & 1;
+        m.fortran_order = layout & 2;
+        m.compressor = c;
+        m.fill_value = t == DType::kFloat64 ? std::optional<double>(std::nan("")) : std::optional<double>(3);
+        const std::string zarray = to_zarray(m);
+        if (t == DType::kFloat64 && layout == 0) {
+          write_raw(dir, "zarray-" + std::to_string(n), encode_zarr(ZarrMode::kZarray, 0, zarray));
+        }
+        for (uint8_t last : {0, 1}) {
+          const std::vector<int64_t> block = last ? std::vector<int64_t>{1, 1} : std::vector<int64_t>{0, 0};
+          Chunk data = Chunk::allocate(t, block_extent(m, block));
+          for (size_t i = 0; i < data.nbytes(); ++i) data.mutable_bytes()[i] = static_cast<uint8_t>(t == DType::kBool ? i % 2 : i % 5);
+          auto stored = encode_chunk(m, data);
+          if (!stored.ok() || stored->size > kMaxChunkInput) continue;
+          write_raw(dir, "chunk-" + std::to_string(n++), encode_zarr(ZarrMode::kChunk, last, zarray, stored->view()));
+        }
+      }
+    }
+  }
+  ArrayMeta m;
+  m.shape = {6, 4};
+  m.chunks = {3, 4};
+  m.separator = '/';
+  m.compressor = {"blosc", "lz4", 5, 1};
+  const std::string zattrs = R"({"_ARRAY_DIMENSIONS": ["y", "x"], "units": "K", "history": [1, {"a": null}]})";
+  const std::string zmetadata = R"({"metadata": {".zgroup": {"zarr_format": 2}, "a/.zgroup": {"zarr_format": 2},
+    "a/b/.zarray": )" + to_zarray(m) + R"(, "a/b/.zattrs": )" + zattrs + R"(}, "zarr_consolidated_format": 1})";
+  write_raw(dir, "zmetadata", encode_zarr(ZarrMode::kZmetadata, 0, zmetadata, "a/b"));
+  write_raw(dir, "zmetadata-root", encode_zarr(ZarrMode::kZmetadata, 0, zmetadata, ""));
+  write_raw(dir, "zattrs", encode_zarr(ZarrMode::kZattrs, 2, zattrs));
+}
+
+// The files of a cluster: a scheduler file as rsdat-scheduler writes it, a key file
+// and a client-only key file as write_key_file writes them, an allowed-keys file.
+void write_config_seeds(const std::filesystem::path& dir) {
+  std::filesystem::create_directories(dir);
+  const CurveKeys keys = generate_curve_keys();
+  const std::string scheduler = R"({"address": "tcp://10.0.0.5:8786", "protocol_version": 1, "pid": 4242,
+    "host": "node01", "started": 1764650000, "dashboard": "http://10.0.0.5:8787", "encryption": true,
+    "server_key": ")" + keys.server_public + R"(", "key_file": "/home/u/.rsdat/scheduler.key",
+    "allowed_keys": "/home/u/.rsdat/allowed"})";
+  write_raw(dir, "scheduler-file", std::string(1, '\0') + scheduler);
+  write_raw(dir, "scheduler-file-ipc", std::string(1, '\0') + R"({"address": "ipc:///tmp/rsdat-1/s", "protocol_version": 1, "pid": 7, "host": "h", "encryption": false, "dashboard": null})");
+  CurveKeys client_only = keys;
+  client_only.server_secret.clear();
+  for (const auto& [name, k] : {std::pair{"key-file", keys}, std::pair{"client-key-file", client_only}}) {
+    const std::filesystem::path path = dir / (std::string(name) + ".tmp");
+    std::filesystem::remove(path);
+    if (!write_key_file(path.string(), k).is_ok()) continue;
+    std::ifstream in(path, std::ios::binary);
+    write_raw(dir, name, std::string(1, '\1') + std::string(std::istreambuf_iterator<char>(in), {}));
+    std::filesystem::remove(path);
+  }
+  write_raw(dir, "allowed-keys", std::string(1, '\2') + "# colleagues\n\n" + generate_curve_keys().client_public + "\n  " +
+                                     generate_curve_keys().client_public + "   # alice\n");
+}
+
 }  // namespace
 }  // namespace rsdat::fuzz
 
@@ -157,5 +241,7 @@ int main(int argc, char** argv) {
   write(dir / "worker", "fetch", {hello(1, wire::Role::PEER), get, info, goodbye(1)});
   write(dir / "worker", "client-fetch", {hello(2, wire::Role::CLIENT), get, get});
   write(dir / "worker", "before-hello", {get, heartbeat});
+  write_zarr_seeds(dir / "zarr");
+  write_config_seeds(dir / "config");
   return 0;
 }

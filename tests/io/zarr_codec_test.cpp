@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 
 #include <unistd.h>
 
@@ -151,6 +152,136 @@ TEST(ZarrCodec, DamagedChunksAreErrors) {
   }
 }
 
+// A chunk file of a few bytes whose metadata claims a huge chunk is refused before
+// the chunk is allocated, from the stored headers or the codec's largest expansion.
+TEST(ZarrCodec, SmallChunkFilesCannotClaimHugeChunks) {
+  ArrayMeta m;
+  m.shape = {int64_t{1} << 27};
+  m.chunks = m.shape;  // 1 GiB of float64
+  m.dtype = DType::kFloat64;
+  ArrayMeta small = m;
+  small.shape = small.chunks = {64};
+  for (const char* id : {"zstd", "lz4", "zlib", "gzip", "blosc"}) {
+    SCOPED_TRACE(id);
+    m.compressor = small.compressor = Compressor{id, "lz4"};
+    Chunk zeros = Chunk::allocate(DType::kFloat64, {64});
+    std::memset(zeros.mutable_bytes(), 0, zeros.nbytes());
+    auto stored = encode_chunk(small, zeros);
+    ASSERT_TRUE(stored.ok());
+    std::string bytes(stored->view());
+    // Headers that say the right size: a lz4 size prefix, a blosc header.
+    const uint32_t claimed = static_cast<uint32_t>(m.chunk_nbytes());
+    if (std::string(id) == "lz4") std::memcpy(bytes.data(), &claimed, 4);
+    if (std::string(id) == "blosc") {
+      std::memcpy(bytes.data() + 4, &claimed, 4);
+      std::memcpy(bytes.data() + 8, &claimed, 4);  // one block of the whole chunk
+    }
+    auto r = decode_chunk(m, bytes, m.chunks, "big/0");
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.status().message().find("cannot decode to the 1073741824 bytes of a chunk"), std::string::npos)
+        << r.status().message();
+  }
+  // A zstd frame that says it holds more than the chunk, and blosc blocks larger than it.
+  m.compressor = Compressor{"zstd"};
+  small.compressor = m.compressor;
+  Chunk data = iota_chunk(DType::kFloat64, {64});
+  auto zstd = encode_chunk(small, data);
+  ASSERT_TRUE(zstd.ok());
+  ArrayMeta smaller = small;
+  smaller.shape = smaller.chunks = {32};
+  auto r = decode_chunk(smaller, zstd->view(), {32}, "f");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("decodes to 512 bytes, expected 256"), std::string::npos) << r.status().message();
+  small.compressor = Compressor{"blosc", "zstd"};
+  auto blosc = encode_chunk(small, data);
+  ASSERT_TRUE(blosc.ok());
+  std::string bytes(blosc->view());
+  const uint32_t huge_block = 1u << 30;
+  std::memcpy(bytes.data() + 8, &huge_block, 4);
+  r = decode_chunk(small, bytes, {64}, "f");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("block size 1073741824 out of range"), std::string::npos) << r.status().message();
+  EXPECT_EQ(decode_chunk(small, blosc->view(), {65}, "f").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(decode_chunk(small, blosc->view(), {64, 1}, "f").status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(ZarrCodec, MetadataWhoseProductsOverflowIsRefused) {
+  // 2^32 cubed is 2^96 elements: the product wraps to 0 in int64 arithmetic.
+  auto chunks = parse_zarray(R"({"zarr_format": 2, "shape": [4294967296, 4294967296, 4294967296],
+      "chunks": [4294967296, 4294967296, 4294967296], "dtype": "|u1"})", "s/.zarray");
+  ASSERT_FALSE(chunks.ok());
+  EXPECT_NE(chunks.status().message().find("16 GiB"), std::string::npos) << chunks.status().message();
+  auto shape = parse_zarray(R"({"zarr_format": 2, "shape": [4294967296, 4294967296, 4294967296],
+      "chunks": [1, 1, 1], "dtype": "|u1"})", "s/.zarray");
+  ASSERT_FALSE(shape.ok());
+  EXPECT_NE(shape.status().message().find("2^63 elements"), std::string::npos) << shape.status().message();
+  EXPECT_TRUE(parse_zarray(R"({"zarr_format": 2, "shape": [0, 4294967296, 4294967296, 4294967296],
+      "chunks": [1, 1, 1, 1], "dtype": "|u1"})", "s/.zarray").ok());
+  // Counting blocks by (shape + chunk - 1) / chunk would overflow here.
+  auto wide = parse_zarray(R"({"zarr_format": 2, "shape": [9223372036854775807], "chunks": [1000], "dtype": "|u1"})", "s");
+  ASSERT_TRUE(wide.ok());
+  EXPECT_EQ(blocks_along(*wide, 0), 9223372036854776);
+  EXPECT_EQ(block_extent(*wide, {9223372036854775}), (Shape{807}));
+}
+
+TEST(ZarrCodec, DeeplyNestedMetadataIsRefusedNotRecursedInto) {
+  // Printing a rejected value for the error message would recurse once per level.
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  auto r = parse_zarray(R"({"zarr_format": 2, "shape": )" + deep + R"(, "chunks": [1], "dtype": "<f4"})", "s/.zarray");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("nested deeper than 256 levels"), std::string::npos) << r.status().message();
+  auto c = parse_zmetadata(R"({"metadata": {".zarray": )" + deep + "}}", "", "s/.zmetadata");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("s/.zmetadata: nested deeper"), std::string::npos) << c.status().message();
+  ArrayMeta m;
+  EXPECT_FALSE(parse_zattrs(deep, m, "s/.zattrs").is_ok());
+  // Brackets inside strings are text, and moderate nesting is fine.
+  EXPECT_TRUE(parse_zattrs(R"({"a": ")" + std::string(1000, '[') + R"(\"", "b": [[[[1]]]]})", m, "s/.zattrs").is_ok());
+}
+
+TEST(ZarrCodec, ConsolidatedMetadataAndAttributesParse) {
+  ArrayMeta meta;
+  meta.shape = {3, 4};
+  meta.chunks = {2, 2};
+  const std::string doc = R"({"metadata": {".zgroup": {"zarr_format": 2}, "g/a/.zarray": )" + to_zarray(meta) +
+                          R"(, "g/a/.zattrs": {"_ARRAY_DIMENSIONS": ["y", "x"]}}, "zarr_consolidated_format": 1})";
+  auto found = parse_zmetadata(doc, "g/a/", "s/.zmetadata");
+  ASSERT_TRUE(found.ok()) << found.status().to_string();
+  EXPECT_EQ(found->zarray_where, "s/.zmetadata[g/a/.zarray]");
+  auto parsed = parse_zarray(found->zarray, found->zarray_where);
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_EQ(parsed->shape, meta.shape);
+  ASSERT_TRUE(parse_zattrs(found->zattrs, *parsed, "s/g/a/.zattrs").is_ok());
+  EXPECT_EQ(parsed->dims, (std::vector<std::string>{"y", "x"}));
+  auto absent = parse_zmetadata(doc, "g/b", "s/.zmetadata");
+  ASSERT_TRUE(absent.ok());
+  EXPECT_TRUE(absent->zarray.empty());
+  EXPECT_FALSE(parse_zmetadata(R"({"metadata": 3})", "", "s/.zmetadata").ok());
+  EXPECT_FALSE(parse_zmetadata("{", "", "s/.zmetadata").ok());
+  // Dimension names that do not match the rank are dropped, not an error.
+  ArrayMeta one;
+  one.shape = {5};
+  ASSERT_TRUE(parse_zattrs(R"({"_ARRAY_DIMENSIONS": ["y", "x"]})", one, "a").is_ok());
+  EXPECT_TRUE(one.dims.empty());
+}
+
+// Fill values outside an integer dtype's range saturate (NumPy's own cast of them is
+// undefined): 2^64 - 1 reaches the reader as the double 2^64.
+TEST(ZarrCodec, FillValuesSaturateToTheDtype) {
+  auto m = parse_zarray(R"({"zarr_format": 2, "shape": [2], "chunks": [2], "dtype": "|i1", "fill_value": 1e300})", "a");
+  ASSERT_TRUE(m.ok());
+  Chunk c = fill_chunk(*m, {2});
+  EXPECT_EQ(c.data<int8_t>()[0], 127);
+  m = parse_zarray(R"({"zarr_format": 2, "shape": [2], "chunks": [2], "dtype": "<u8",
+      "fill_value": 18446744073709551615})", "a");
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(fill_chunk(*m, {2}).data<uint64_t>()[1], std::numeric_limits<uint64_t>::max());
+  EXPECT_NE(to_zarray(*m).find("18446744073709551615"), std::string::npos) << to_zarray(*m);
+  m = parse_zarray(R"({"zarr_format": 2, "shape": [2], "chunks": [2], "dtype": "<i4", "fill_value": -1e10})", "a");
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(fill_chunk(*m, {2}).data<int32_t>()[0], std::numeric_limits<int32_t>::min());
+}
+
 TEST(ZarrCodec, PathsMayNotLeaveTheStore) {
   EXPECT_FALSE(join_inside("/s", "../x").ok());
   EXPECT_FALSE(join_inside("/s", "a/../../x").ok());
@@ -164,6 +295,23 @@ TEST(ZarrCodec, PathsMayNotLeaveTheStore) {
 
 namespace rsdat::zarr {
 namespace {
+
+// A chunk file larger than any chunk of its array could be is refused before it is read.
+TEST(ZarrCodec, OversizedChunkFilesAreNotRead) {
+  namespace fs = std::filesystem;
+  const fs::path file = fs::temp_directory_path() / ("rsdat-big-chunk-" + std::to_string(::getpid()));
+  ASSERT_TRUE(write_file_atomic(file.string(), std::string(4096, 'x')).is_ok());
+  ArrayMeta m;
+  m.shape = m.chunks = {8};
+  m.dtype = DType::kUInt8;
+  EXPECT_EQ(max_stored_bytes(m), 8u + 1 + (1u << 20));
+  EXPECT_TRUE(read_file(file.string(), max_stored_bytes(m)).ok());
+  auto r = read_file(file.string(), 4095);
+  EXPECT_EQ(r.status().code(), StatusCode::kIO);
+  EXPECT_NE(r.status().message().find("larger than any chunk can be (4096 bytes)"), std::string::npos)
+      << r.status().message();
+  fs::remove(file);
+}
 
 // Creating an array again with the very same metadata keeps its chunks: a write's
 // create step that runs again (the worker holding its result was lost) must not delete

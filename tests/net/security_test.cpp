@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "core/sysinfo.hpp"
+#include "net/scheduler_file.hpp"
 
 namespace rsdat {
 namespace {
@@ -83,6 +84,57 @@ TEST_F(KeyFileTest, AllowedKeysMayContainHashSigns) {
   auto bad = read_allowed_keys(path);
   EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(bad.status().message().find("line 5"), std::string::npos) << bad.status().message();
+}
+
+TEST_F(KeyFileTest, KeysWithCharactersOutsideZ85AreRefused) {
+  // A NUL inside a key ends it for the Z85 decoder, which would leave most of the
+  // 32 key bytes unwritten.
+  const CurveKeys keys = generate_curve_keys();
+  std::string with_nul = keys.client_public;
+  with_nul.replace(5, 1, "\\u0000");
+  const std::string doc = R"({"server_public": ")" + keys.server_public + R"(", "client_public": ")" + with_nul +
+                          R"(", "client_secret": ")" + keys.client_secret + R"("})";
+  auto bad = parse_key_file(doc, "k");
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+  std::string good_doc = doc;
+  good_doc.replace(good_doc.find(with_nul), with_nul.size(), keys.client_public);
+  EXPECT_TRUE(parse_key_file(good_doc, "k").ok());
+  std::string spaced = keys.client_public;
+  spaced[39] = '\x01';
+  EXPECT_FALSE(parse_allowed_keys(spaced + "\n", "allowed").ok());
+  EXPECT_FALSE(parse_allowed_keys(std::string(keys.client_public).replace(10, 1, "\"") + "\n", "allowed").ok());
+  EXPECT_EQ(parse_allowed_keys(keys.client_public, "allowed").value(), std::vector<std::string>{keys.client_public});
+}
+
+TEST_F(KeyFileTest, ConfigFilesLargerThanAMegabyteAreRefused) {
+  const std::string path = dir_ + "/allowed";
+  {
+    std::ofstream out(path);
+    const std::string key = generate_curve_keys().client_public;
+    for (size_t n = 0; n < kMaxConfigFileBytes; n += key.size() + 1) out << key << "\n";
+  }
+  auto big = read_allowed_keys(path);
+  EXPECT_EQ(big.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(big.status().message().find("larger than 1048576 bytes"), std::string::npos) << big.status().message();
+  ::chmod(path.c_str(), 0600);
+  EXPECT_EQ(read_key_file(path).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(read_scheduler_file(path).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(SchedulerFile, FieldsOutOfRangeAreErrorsNotCasts) {
+  auto good = parse_scheduler_file(R"({"address": "tcp://h:1", "protocol_version": 3, "pid": 12, "host": "h",
+                                       "encryption": true, "server_key": "k", "dashboard": null})", "s.json");
+  ASSERT_TRUE(good.ok()) << good.status().to_string();
+  EXPECT_EQ(good->protocol_version, 3u);
+  EXPECT_EQ(good->pid, 12);
+  EXPECT_TRUE(good->encryption);
+  for (const char* bad : {R"({"address": "tcp://h:1", "pid": 1e300})", R"({"address": "tcp://h:1", "pid": 4294967296})",
+                          R"({"address": "tcp://h:1", "protocol_version": -1})", R"({"address": 5})", "[1]", "",
+                          R"({"address": "tcp://h:1", "protocol_version": 1.5})"}) {
+    auto r = parse_scheduler_file(bad, "s.json");
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << bad;
+    EXPECT_NE(r.status().message().find("scheduler file s.json is not valid"), std::string::npos) << r.status().message();
+  }
 }
 
 TEST(BindAddress, WildcardsAreRefusedAndInterfacesResolved) {
