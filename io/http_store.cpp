@@ -422,6 +422,8 @@ class HttpStore final : public Store {
       curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(lim.timeout * 1000));
       curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
       curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
+      if (!lim.ca_file.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, lim.ca_file.c_str());
+      if (!lim.ca_path.empty()) curl_easy_setopt(h, CURLOPT_CAPATH, lim.ca_path.c_str());
       // Storage systems (dCache) redirect reads and writes to the node holding the
       // data; curl drops the Authorization header when the redirect leaves the host.
       curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);

@@ -580,6 +580,8 @@ const HttpLimits& http_limits() {
     l.connect_timeout = number("RSDAT_STORE_CONNECT_TIMEOUT", l.connect_timeout, 0.001, 3600);
     l.timeout = number("RSDAT_STORE_TIMEOUT", l.timeout, 0.001, 86400);
     l.backoff_ms = number("RSDAT_STORE_BACKOFF_MS", l.backoff_ms, 0, 60000);
+    if (const char* v = std::getenv("RSDAT_STORE_CA_FILE")) l.ca_file = v;
+    if (const char* v = std::getenv("RSDAT_STORE_CA_PATH")) l.ca_path = v;
     return l;
   }();
   return limits;

@@ -20,7 +20,8 @@
 // total timeout per request RSDAT_STORE_TIMEOUT (300); connection errors, 429 and 5xx
 // are retried with exponential backoff and full jitter (first pause
 // RSDAT_STORE_BACKOFF_MS, 200 ms, doubling, at most 10 s) up to RSDAT_STORE_ATTEMPTS
-// attempts (5). Credentials are resolved when a store is opened, by the process that
+// attempts (5). HTTPS servers are verified against the system's certificates, or
+// RSDAT_STORE_CA_FILE / RSDAT_STORE_CA_PATH when set. Credentials are resolved when a store is opened, by the process that
 // opens it (resolve_credentials below); they never appear in a URL, an error message
 // or a log line.
 //
@@ -154,6 +155,8 @@ struct HttpLimits {
   double connect_timeout = 10;
   double timeout = 300;
   double backoff_ms = 200;
+  std::string ca_file;  // RSDAT_STORE_CA_FILE: certificates to verify HTTPS servers with
+  std::string ca_path;  // RSDAT_STORE_CA_PATH: a directory of them (/etc/grid-security/certificates)
 };
 const HttpLimits& http_limits();
 // Whether an HTTP status is worth another attempt (429 and 5xx).

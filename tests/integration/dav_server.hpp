@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -52,9 +53,17 @@ inline bool port_accepts(int port) {
 // Thread-compatible.
 class DavServer {
  public:
-  DavServer(std::filesystem::path dir, std::string token) : dir_(std::move(dir)), token_(std::move(token)) {
+  // With `tls`, HTTPS with a self-signed certificate for 127.0.0.1 (cert_file()).
+  DavServer(std::filesystem::path dir, std::string token, bool tls = false)
+      : dir_(std::move(dir)), token_(std::move(token)), tls_(tls) {
     std::filesystem::create_directories(dir_ / "root");
     std::filesystem::create_directories(dir_ / "tmp");
+    if (tls_) {
+      const std::string cmd = "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 "
+                              "-addext subjectAltName=IP:127.0.0.1 -keyout " + (dir_ / "key.pem").string() +
+                              " -out " + cert_file() + " 2>/dev/null";
+      if (std::system(cmd.c_str()) != 0) throw std::runtime_error("openssl could not make a certificate");
+    }
     port_ = free_port();
     start();
   }
@@ -76,6 +85,9 @@ class DavServer {
            << "server.max-keep-alive-requests = 10000\n"
            << "webdav.activate = \"enable\"\n"
            << "webdav.is-readonly = \"disable\"\n"
+           << (tls_ ? "server.modules += (\"mod_openssl\")\nssl.engine = \"enable\"\nssl.pemfile = \"" +
+                          cert_file() + "\"\nssl.privkey = \"" + (dir_ / "key.pem").string() + "\"\n"
+                    : std::string())
            << "$REQUEST_HEADER[\"Authorization\"] != \"Bearer " << token_ << "\" { url.access-deny = (\"\") }\n";
     }
     pid_ = ::fork();
@@ -103,14 +115,16 @@ class DavServer {
 
   int port() const { return port_; }
   std::filesystem::path root() const { return dir_ / "root"; }
-  // http://127.0.0.1:PORT/path
+  std::string cert_file() const { return (dir_ / "cert.pem").string(); }
+  // http(s)://127.0.0.1:PORT/path
   std::string url(const std::string& path = "") const {
-    return "http://127.0.0.1:" + std::to_string(port_) + "/" + path;
+    return std::string(tls_ ? "https" : "http") + "://127.0.0.1:" + std::to_string(port_) + "/" + path;
   }
 
  private:
   std::filesystem::path dir_;
   std::string token_;
+  bool tls_ = false;
   int port_ = 0;
   pid_t pid_ = -1;
 };

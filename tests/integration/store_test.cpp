@@ -72,6 +72,8 @@ class StoreOverDav : public ::testing::Test {
     ::setenv("RSDAT_STORES_CONFIG", (*dir_ / "no-stores.json").c_str(), 1);
     ::setenv("RSDAT_STORE_BACKOFF_MS", "20", 1);
     server_ = new DavServer(*dir_ / "dav", kToken);
+    tls_server_ = new DavServer(*dir_ / "davs", kToken, /*tls=*/true);
+    ::setenv("RSDAT_STORE_CA_FILE", tls_server_->cert_file().c_str(), 1);
     cluster_ = new LocalCluster(LocalClusterOptions{.workers = 2, .threads_per_worker = 2, .memory_limit = "1GB"});
     client_ = new Client(*cluster_, ClientOptions{.progress = false});
   }
@@ -79,7 +81,9 @@ class StoreOverDav : public ::testing::Test {
     delete client_;
     delete cluster_;
     delete server_;
+    delete tls_server_;
     ::unsetenv("RSDAT_BEARER_TOKEN_FILE");
+    ::unsetenv("RSDAT_STORE_CA_FILE");
     ::unsetenv("RSDAT_STORES_CONFIG");
     fs::remove_all(*dir_);
     delete token_file_;
@@ -90,12 +94,14 @@ class StoreOverDav : public ::testing::Test {
   static fs::path* dir_;
   static fs::path* token_file_;
   static DavServer* server_;
+  static DavServer* tls_server_;  // HTTPS, its certificate in RSDAT_STORE_CA_FILE
   static LocalCluster* cluster_;
   static Client* client_;
 };
 fs::path* StoreOverDav::dir_ = nullptr;
 fs::path* StoreOverDav::token_file_ = nullptr;
 DavServer* StoreOverDav::server_ = nullptr;
+DavServer* StoreOverDav::tls_server_ = nullptr;
 LocalCluster* StoreOverDav::cluster_ = nullptr;
 Client* StoreOverDav::client_ = nullptr;
 
@@ -199,6 +205,17 @@ TEST_F(StoreOverDav, WritesWhatZarrPythonReadsBack) {
   write_zarr(v, url, "grp/v", opts, client_);
   EXPECT_EQ(s->list("grp/v")->size(), 3u);
   EXPECT_TRUE(same(from_zarr(url, "grp/v").compute<double>(client_), v_values()));
+}
+
+// davs:// is https://: written and read back over TLS, the server's certificate
+// verified against RSDAT_STORE_CA_FILE.
+TEST_F(StoreOverDav, WritesAndReadsOverHttps) {
+  const std::string url = "davs" + tls_server_->url("tls.zarr").substr(5);
+  ASSERT_EQ(url.rfind("davs://127.0.0.1:", 0), 0u) << url;
+  Array v = from_array(v_values(), {2, 4, 7}, client_);
+  write_zarr(v, url, "v", ZarrWriteOptions{.fill_value = std::nan("")}, client_);
+  EXPECT_TRUE(fs::exists(tls_server_->root() / "tls.zarr" / "v" / ".zarray"));
+  EXPECT_TRUE(same(from_zarr(tls_server_->url("tls.zarr"), "v").compute<double>(client_), v_values()));
 }
 
 TEST_F(StoreOverDav, WrongTokenNamesTheHostAndStatusAndWritesNothing) {
