@@ -18,6 +18,7 @@ namespace rsdat::store {
 namespace {
 
 std::atomic<uint64_t> g_requests{0}, g_retries{0}, g_connections{0};
+std::atomic<int> g_max_in_flight{0};
 
 // The process's easy handles, kept per origin so each keeps its connection alive for
 // the next request to the same host, and the bound on requests in flight.
@@ -33,6 +34,7 @@ class HandlePool {
     std::unique_lock lock(mu_);
     cv_.wait(lock, [&] { return in_flight_ < http_limits().concurrency; });
     ++in_flight_;
+    if (in_flight_ > g_max_in_flight.load(std::memory_order_relaxed)) g_max_in_flight.store(in_flight_);
     auto& idle = idle_[origin];
     if (!idle.empty()) {
       CURL* h = idle.back();
@@ -486,7 +488,7 @@ std::shared_ptr<Store> make_http_store(HttpUrl url, Credentials credentials) {
 }
 
 HttpStats http_stats() {
-  return HttpStats{g_requests.load(), g_retries.load(), g_connections.load()};
+  return HttpStats{g_requests.load(), g_retries.load(), g_connections.load(), g_max_in_flight.load()};
 }
 
 }  // namespace rsdat::store

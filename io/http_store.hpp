@@ -15,6 +15,7 @@ struct HttpStats {
   uint64_t requests = 0;     // attempts sent, retries included
   uint64_t retries = 0;      // attempts after the first
   uint64_t connections = 0;  // new connections opened (the rest reused a kept-alive one)
+  int max_in_flight = 0;     // the most requests in flight at once so far
 };
 HttpStats http_stats();
 

@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "io/http_store.hpp"
 #include "io/store.hpp"
@@ -71,6 +72,7 @@ class StoreOverDav : public ::testing::Test {
     ::setenv("RSDAT_BEARER_TOKEN_FILE", token_file_->c_str(), 1);
     ::setenv("RSDAT_STORES_CONFIG", (*dir_ / "no-stores.json").c_str(), 1);
     ::setenv("RSDAT_STORE_BACKOFF_MS", "20", 1);
+    ::setenv("RSDAT_STORE_CONCURRENCY", "4", 1);  // read at this process's first request
     server_ = new DavServer(*dir_ / "dav", kToken);
     tls_server_ = new DavServer(*dir_ / "davs", kToken, /*tls=*/true);
     ::setenv("RSDAT_STORE_CA_FILE", tls_server_->cert_file().c_str(), 1);
@@ -84,6 +86,7 @@ class StoreOverDav : public ::testing::Test {
     delete tls_server_;
     ::unsetenv("RSDAT_BEARER_TOKEN_FILE");
     ::unsetenv("RSDAT_STORE_CA_FILE");
+    ::unsetenv("RSDAT_STORE_CONCURRENCY");
     ::unsetenv("RSDAT_STORES_CONFIG");
     fs::remove_all(*dir_);
     delete token_file_;
@@ -152,6 +155,28 @@ TEST_F(StoreOverDav, ReusesConnections) {
   const auto after = store::http_stats();
   EXPECT_EQ(after.requests - before.requests, 20u);
   EXPECT_LE(after.connections - before.connections, 1u);
+}
+
+// Twelve threads of requests: never more than RSDAT_STORE_CONCURRENCY (4) in flight,
+// and no more connections than that, each kept alive for the next request.
+TEST_F(StoreOverDav, BoundsRequestsInFlightAndConnections) {
+  ASSERT_EQ(store::http_limits().concurrency, 4);
+  auto s = std::move(store::open_store(server_->url("burst"))).value();
+  ASSERT_TRUE(s->put("k", std::string(256 << 10, 'x')).is_ok());
+  ASSERT_EQ(s->get("k")->size, 256u << 10);
+  const auto before = store::http_stats();
+  std::vector<std::thread> threads;
+  std::atomic<int> good{0};
+  for (int t = 0; t < 12; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 10; ++i) good += s->get("k").ok() ? 1 : 0;
+    });
+  }
+  for (auto& t : threads) t.join();
+  const auto after = store::http_stats();
+  EXPECT_EQ(good.load(), 120);
+  EXPECT_LE(after.max_in_flight, 4);
+  EXPECT_LE(after.connections - before.connections, 4u);
 }
 
 TEST_F(StoreOverDav, ReadsWhatZarrPythonWrites) {
