@@ -424,6 +424,10 @@ class HttpStore final : public Store {
       curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(lim.timeout * 1000));
       curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
       curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
+      // HTTP/1.1 with kept-alive connections: what WebDAV storage speaks. Over TLS curl
+      // would offer HTTP/2, where a server's early answer to a PUT (409: no parent
+      // collection) resets the stream mid-upload.
+      curl_easy_setopt(h, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1));
       if (!lim.ca_file.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, lim.ca_file.c_str());
       if (!lim.ca_path.empty()) curl_easy_setopt(h, CURLOPT_CAPATH, lim.ca_path.c_str());
       // Storage systems (dCache) redirect reads and writes to the node holding the
