@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "client/array_internal.hpp"
+#include "io/store.hpp"
 #include "io/zarr.hpp"
 
 namespace rsdat {
@@ -52,7 +53,7 @@ zarr::Compressor compressor_of(const ZarrWriteOptions& o) {
 Array from_zarr(const std::string& store, const std::string& path) {
   auto meta = zarr::open_array(store, path);
   if (!meta.ok()) throw std::invalid_argument("from_zarr: " + meta.status().message());
-  auto dir = zarr::join_inside(store, path);
+  auto dir = store::join_url(store, path);
   if (!dir.ok()) throw std::invalid_argument("from_zarr: " + dir.status().message());
   auto n = make_node("from_zarr", meta->shape, detail::regular_chunks(meta->shape, meta->chunks), meta->dtype);
   n->dims = meta->dims;
@@ -70,8 +71,11 @@ Array to_zarr(const Array& array, const std::string& store, const std::string& p
   for (int64_t s : array.shape()) {
     if (s == 0) throw std::invalid_argument("to_zarr: arrays with a zero-length axis cannot be written yet");
   }
-  auto dir = zarr::join_inside(store, path);
+  auto dir = store::join_url(store, path);
   if (!dir.ok()) throw std::invalid_argument("to_zarr: " + dir.status().message());
+  if (auto opened = store::open_store(store); !opened.ok()) {
+    throw std::invalid_argument("to_zarr: " + opened.status().message());
+  }
   zarr::ArrayMeta meta;
   meta.shape = array.shape();
   meta.dtype = array.dtype();
@@ -117,7 +121,11 @@ uint64_t write_zarr(const Array& array, const std::string& store, const std::str
   const auto written = static_cast<uint64_t>(to_zarr(array, store, path, options).sum().item(client));
   // Every chunk is in place: what a worker killed between writing a chunk and renaming
   // it into place left behind is garbage now (its task ran again elsewhere).
-  if (auto dir = zarr::join_inside(store, path); dir.ok()) zarr::remove_temporaries(*dir);
+  // (A remote store's PUT is atomic on the server: nothing is left there.)
+  if (store::is_remote_url(store)) return written;
+  std::string local = store;
+  if (local.rfind("file://", 0) == 0) local = store::url_decode(local.substr(7));
+  if (auto dir = zarr::join_inside(local, path); dir.ok()) zarr::remove_temporaries(*dir);
   return written;
 }
 

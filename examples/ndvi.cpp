@@ -16,20 +16,10 @@
 #include "rsdat/rsdat.hpp"
 #include "core/chunk.hpp"
 
-namespace {
-
-// "store.zarr" or "store.zarr:path/in/store".
-std::pair<std::string, std::string> split_store(const std::string& arg) {
-  auto colon = arg.rfind(':');
-  if (colon == std::string::npos) return {arg, ""};
-  return {arg.substr(0, colon), arg.substr(colon + 1)};
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
   CLI::App app{"rsdat-ndvi: time-mean NDVI of red and near-infrared Zarr stores, written to a Zarr store.\n"
-               "A store argument is a directory, or DIR:PATH for an array inside a group (e.g. cube.zarr:B04)."};
+               "A store argument is a directory or an http(s):// or dav(s):// URL, with :PATH for an array inside a\n"
+               "group (e.g. cube.zarr:B04, https://dcache.example.org:2880/cube.zarr:B04)."};
   std::string red_arg, nir_arg, out_arg, scheduler_file, compressor = "blosc";
   int workers = 2, threads = 1, level = 5;
   app.add_option("--red", red_arg, "red band store (time, y, x)")->required();
@@ -46,9 +36,9 @@ int main(int argc, char** argv) {
 
   return rsdat::examples::run_reporting_errors("rsdat-ndvi", [&] {
     using Clock = std::chrono::steady_clock;
-    auto [red_store, red_path] = split_store(red_arg);
-    auto [nir_store, nir_path] = split_store(nir_arg);
-    auto [out_store, out_path] = split_store(out_arg);
+    auto [red_store, red_path] = rsdat::split_store_arg(red_arg);
+    auto [nir_store, nir_path] = rsdat::split_store_arg(nir_arg);
+    auto [out_store, out_path] = rsdat::split_store_arg(out_arg);
     rsdat::Array red = rsdat::from_zarr(red_store, red_path);
     rsdat::Array nir = rsdat::from_zarr(nir_store, nir_path);
     if (red.ndim() != 3) throw std::invalid_argument(red_arg + " is not 3-D (time, y, x)");

@@ -44,35 +44,20 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-// "store.zarr" or "store.zarr:path/in/store".
-std::pair<std::string, std::string> split_store(const std::string& arg) {
-  auto colon = arg.rfind(':');
-  if (colon == std::string::npos) return {arg, ""};
-  return {arg.substr(0, colon), arg.substr(colon + 1)};
-}
-
-void write_text(const fs::path& path, const std::string& text) {
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  f << text;
-  if (!f.flush()) throw std::runtime_error("cannot write " + path.string());
-}
-
-// Adds `attrs` to the .zattrs of the array at `array_dir` (xarray reads them as the
+// Adds `attrs` to the .zattrs of the array `name` in `store` (xarray reads them as the
 // variable's attributes).
-void add_attributes(const fs::path& array_dir, const json& attrs) {
+void add_attributes(const std::string& store, const std::string& name, const json& attrs) {
   json current = json::object();
-  if (std::ifstream f(array_dir / ".zattrs"); f) current = json::parse(f);
+  if (rsdat::store_exists(store, name + "/.zattrs")) current = json::parse(rsdat::store_get(store, name + "/.zattrs"));
   current.update(attrs);
-  write_text(array_dir / ".zattrs", current.dump(4));
+  rsdat::store_put(store, name + "/.zattrs", current.dump(4));
 }
 
 // A 1-d array of fixed-width unicode strings ("<U"), uncompressed in one chunk: the
 // plant names as a coordinate xarray decodes.
-void write_string_coordinate(const fs::path& store, const std::string& name, const std::vector<std::string>& values) {
+void write_string_coordinate(const std::string& store, const std::string& name, const std::vector<std::string>& values) {
   size_t width = 1;
   for (const auto& v : values) width = std::max(width, v.size());
-  const fs::path dir = store / name;
-  fs::create_directories(dir);
   json meta = {{"zarr_format", 2},
                {"shape", json::array({values.size()})},
                {"chunks", json::array({values.size()})},
@@ -81,8 +66,8 @@ void write_string_coordinate(const fs::path& store, const std::string& name, con
                {"fill_value", nullptr},
                {"filters", nullptr},
                {"order", "C"}};
-  write_text(dir / ".zarray", meta.dump(4));
-  write_text(dir / ".zattrs", json{{"_ARRAY_DIMENSIONS", json::array({name})}}.dump(4));
+  rsdat::store_put(store, name + "/.zarray", meta.dump(4));
+  rsdat::store_put(store, name + "/.zattrs", json{{"_ARRAY_DIMENSIONS", json::array({name})}}.dump(4));
   std::string raw;
   for (const auto& v : values) {
     for (size_t i = 0; i < width; ++i) {  // UTF-32LE; the names are ASCII
@@ -90,7 +75,7 @@ void write_string_coordinate(const fs::path& store, const std::string& name, con
       for (int b = 0; b < 4; ++b) raw.push_back(static_cast<char>((c >> (8 * b)) & 0xff));
     }
   }
-  write_text(dir / "0", raw);
+  rsdat::store_put(store, name + "/0", raw);
 }
 
 // The synthetic year: a seasonal cycle of temperature (coldest mid-January, warmest
@@ -123,19 +108,19 @@ void generate(const std::string& dir, int64_t days, int64_t size, int64_t chunk,
   write_zarr(tmin, dir, "tmin", opts, &client);
   write_zarr(tmax, dir, "tmax", opts, &client);
   write_zarr(dayl, dir, "dayl", opts, &client);
-  add_attributes(fs::path(dir) / "tmin", {{"units", "degrees C"}, {"long_name", "minimum air temperature"}});
-  add_attributes(fs::path(dir) / "tmax", {{"units", "degrees C"}, {"long_name", "maximum air temperature"}});
-  add_attributes(fs::path(dir) / "dayl", {{"units", "s"}, {"long_name", "daylength"}});
+  add_attributes(dir, "tmin", {{"units", "degrees C"}, {"long_name", "minimum air temperature"}});
+  add_attributes(dir, "tmax", {{"units", "degrees C"}, {"long_name", "maximum air temperature"}});
+  add_attributes(dir, "dayl", {{"units", "s"}, {"long_name", "daylength"}});
   // Coordinates: days since the start of the year, and 1 km grid positions.
   ZarrWriteOptions c1;
   c1.compressor = "none";
   c1.dims = {"time"};
   write_zarr(arange(0, static_cast<double>(days), 1, days), dir, "time", c1, &client);
-  add_attributes(fs::path(dir) / "time", {{"units", "days since 2023-01-01"}, {"calendar", "standard"}});
+  add_attributes(dir, "time", {{"units", "days since 2023-01-01"}, {"calendar", "standard"}});
   for (const char* axis : {"y", "x"}) {
     c1.dims = {axis};
     write_zarr(arange(0, static_cast<double>(size), 1, size, DType::kFloat64) * 1000.0, dir, axis, c1, &client);
-    add_attributes(fs::path(dir) / axis, {{"units", "m"}});
+    add_attributes(dir, axis, {{"units", "m"}});
   }
 }
 
@@ -144,7 +129,8 @@ void generate(const std::string& dir, int64_t days, int64_t size, int64_t chunk,
 int main(int argc, char** argv) {
   CLI::App app{"rsdat-spring-index: SI-x first-leaf day and growing-degree hours after it, from daily tmin, tmax\n"
                "and dayl Zarr arrays (time, y, x; degrees C and seconds) to a Zarr store.\n"
-               "A store argument is a directory, or DIR:PATH for an array inside a group (e.g. daymet.zarr:tmin)."};
+               "A store argument is a directory or an http(s):// or dav(s):// URL, with :PATH for an array inside a\n"
+               "group (e.g. daymet.zarr:tmin, https://dcache.example.org:2880/daymet.zarr:tmin)."};
   std::string tmin_arg, tmax_arg, dayl_arg, daymet_arg, out_arg, generate_dir, scheduler_file, compressor = "blosc";
   int workers = 2, threads = 1;
   int64_t days = 0, size = 512, chunk = 256, time_chunk = 0;
@@ -200,7 +186,7 @@ int main(int argc, char** argv) {
     }
 
     auto open = [](const std::string& arg) {
-      auto [store, path] = split_store(arg);
+      auto [store, path] = split_store_arg(arg);
       Array a = from_zarr(store, path);
       if (a.ndim() != 3) throw std::invalid_argument(arg + " is not 3-D (time, y, x)");
       return a;
@@ -228,16 +214,16 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
 
     auto si = spring_index_leaf(prepare(tmin), prepare(tmax), prepare(dayl));
-    auto [out_store, out_path] = split_store(out_arg);
-    const fs::path out_dir = out_path.empty() ? fs::path(out_store) : fs::path(out_store) / out_path;
+    auto [out_store, out_path] = split_store_arg(out_arg);
+    const std::string out_dir = out_path.empty() ? out_store : out_store + "/" + out_path;
     ZarrWriteOptions opts;
     opts.compressor = compressor;
     opts.chunks = {4, layout[1], layout[2]};
     opts.fill_value = std::nan("");
     opts.dims = {"plant", tmin.dims().size() == 3 ? tmin.dims()[1] : "y", tmin.dims().size() == 3 ? tmin.dims()[2] : "x"};
     // Both outputs in one computation: they share gdh and the leaf days.
-    auto leaf_written = to_zarr(si.first_leaf, out_dir.string(), "first_leaf", opts);
-    auto agdh_written = to_zarr(si.agdh_after_leaf.astype(DType::kFloat32), out_dir.string(), "agdh_after_leaf", opts);
+    auto leaf_written = to_zarr(si.first_leaf, out_dir, "first_leaf", opts);
+    auto agdh_written = to_zarr(si.agdh_after_leaf.astype(DType::kFloat32), out_dir, "agdh_after_leaf", opts);
     auto t0 = Clock::now();
     xt::xarray<double> bytes =
         stack({leaf_written.sum().astype(DType::kFloat64), agdh_written.sum().astype(DType::kFloat64)}).compute<double>(
@@ -246,17 +232,17 @@ int main(int argc, char** argv) {
     const uint64_t tasks = client->last_stats().tasks;
     std::vector<std::string> plants(kSpringIndexPlants.begin(), kSpringIndexPlants.end());
     write_string_coordinate(out_dir, "plant", plants);
-    add_attributes(out_dir / "first_leaf",
+    add_attributes(out_dir, "first_leaf",
                    {{"long_name", "SI-x first-leaf day"}, {"units", "day (1 = the first input day)"}});
-    add_attributes(out_dir / "agdh_after_leaf",
+    add_attributes(out_dir, "agdh_after_leaf",
                    {{"long_name", "growing-degree hours from the first-leaf day to the last day"},
                     {"units", "degree F hours"}, {"base_temperature", "31 degrees F"}});
 
     // Summary, read back from the store.
-    auto leaf = from_zarr(out_dir.string(), "first_leaf");
+    auto leaf = from_zarr(out_dir, "first_leaf");
     auto valid = (~isnan(leaf)).sum({1, 2}).compute<double>(client.get());
     auto mean_day = leaf.nanmean({1, 2}).compute<double>(client.get());
-    auto agdh = from_zarr(out_dir.string(), "agdh_after_leaf").nanmean({1, 2}).compute<double>(client.get());
+    auto agdh = from_zarr(out_dir, "agdh_after_leaf").nanmean({1, 2}).compute<double>(client.get());
     std::printf("wrote %s: first_leaf and agdh_after_leaf (plant %zu, y %lld, x %lld) float32, %.1f MB (%s)\n",
                 out_dir.c_str(), plants.size(), static_cast<long long>(ny), static_cast<long long>(nx),
                 (bytes(0) + bytes(1)) / 1e6, compressor.c_str());

@@ -641,37 +641,7 @@ Result<std::string> read_text(const std::string& path) {
 }
 
 Status write_file_atomic(const std::string& path, std::string_view bytes) {
-  std::error_code ec;
-  fs::path p(path);
-  fs::create_directories(p.parent_path(), ec);
-  if (ec) return io_error("cannot create directory " + p.parent_path().string() + ": " + ec.message());
-  static std::atomic<uint64_t> counter{0};
-  std::string tmp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter.fetch_add(1));
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return io_error("cannot create " + tmp + ": " + std::strerror(errno));
-  size_t done = 0;
-  while (done < bytes.size()) {
-    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return io_error("cannot write " + path + ": " + std::strerror(err));
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::close(fd) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    return io_error("cannot write " + path + ": " + std::strerror(err));
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    return io_error("cannot rename " + tmp + " to " + path + ": " + std::strerror(err));
-  }
-  return Status::ok();
+  return store::write_file_atomic(path, bytes);
 }
 
 size_t remove_temporaries(const std::string& dir) {
@@ -732,15 +702,44 @@ Status parse_zattrs(std::string_view text, ArrayMeta& meta, const std::string& w
   return Status::ok();
 }
 
-Result<ArrayMeta> open_array(const std::string& store, const std::string& path) {
-  RSDAT_ASSIGN_OR_RETURN(std::string dir, join_inside(store, path));
-  std::error_code ec;
-  if (!fs::is_directory(store, ec)) return not_found("no Zarr store at " + store + " (not a directory)");
+namespace {
+
+// `path` inside a store (checked by join_url) as a key: without empty or "." names.
+std::string array_key(const std::string& path) {
+  std::string key;
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t end = path.find('/', start);
+    if (end == std::string::npos) end = path.size();
+    std::string part = path.substr(start, end - start);
+    if (!part.empty() && part != ".") key += (key.empty() ? "" : "/") + part;
+    start = end + 1;
+  }
+  return key;
+}
+
+std::string under(const std::string& key, const std::string& name) { return key.empty() ? name : key + "/" + name; }
+
+}  // namespace
+
+Result<ArrayMeta> open_array(const std::string& store_url, const std::string& path) {
+  if (path.size() && path.front() == '/') {
+    return invalid_argument("path '" + path + "' must be relative to the store " + store_url);
+  }
+  RSDAT_ASSIGN_OR_RETURN(std::string dir, store::join_url(store_url, path));
+  const std::string key = array_key(path);
+  RSDAT_ASSIGN_OR_RETURN(auto st, store::open_store(store_url));
+  if (!store::is_remote_url(store_url)) {
+    RSDAT_ASSIGN_OR_RETURN(bool is_dir, st->is_dir(""));
+    if (!is_dir) return not_found("no Zarr store at " + store_url + " (not a directory)");
+  }
 
   std::string zarray, zattrs, zarray_where = dir + "/.zarray";
-  auto consolidated = read_text(store + "/.zmetadata");
+  auto consolidated = st->get(".zmetadata");
+  if (!consolidated.ok() && consolidated.status().code() != StatusCode::kNotFound) return consolidated.status();
   if (consolidated.ok()) {
-    RSDAT_ASSIGN_OR_RETURN(ConsolidatedArray entry, parse_zmetadata(*consolidated, path, store + "/.zmetadata"));
+    RSDAT_ASSIGN_OR_RETURN(ConsolidatedArray entry,
+                           parse_zmetadata(consolidated->view(), key, store_url + "/.zmetadata"));
     if (!entry.zarray.empty()) {
       zarray = std::move(entry.zarray);
       zarray_where = std::move(entry.zarray_where);
@@ -748,75 +747,90 @@ Result<ArrayMeta> open_array(const std::string& store, const std::string& path) 
     }
   }
   if (zarray.empty()) {
-    auto text = read_text(dir + "/.zarray");
+    auto text = st->get(under(key, ".zarray"));
     if (!text.ok()) {
       if (text.status().code() != StatusCode::kNotFound) return text.status();
-      if (fs::exists(dir + "/.zgroup", ec)) {
+      RSDAT_ASSIGN_OR_RETURN(bool group, st->exists(under(key, ".zgroup")));
+      if (group) {
         std::string members;
-        for (const auto& e : fs::directory_iterator(dir, ec)) {
-          if (fs::exists(e.path() / ".zarray") || fs::exists(e.path() / ".zgroup")) {
-            members += (members.empty() ? "" : ", ") + e.path().filename().string();
+        RSDAT_ASSIGN_OR_RETURN(auto entries, st->list(key));
+        for (const auto& e : entries) {
+          if (!e.is_dir) continue;
+          RSDAT_ASSIGN_OR_RETURN(bool a, st->exists(under(key, e.name + "/.zarray")));
+          bool g = false;
+          if (!a) {
+            RSDAT_ASSIGN_OR_RETURN(g, st->exists(under(key, e.name + "/.zgroup")));
           }
+          if (a || g) members += (members.empty() ? "" : ", ") + e.name;
         }
         return invalid_argument(dir + " is a Zarr group, not an array; name one of its members: " +
                                 (members.empty() ? "(none)" : members));
       }
       return not_found("no Zarr array at " + dir + ": " + dir + "/.zarray not found");
     }
-    zarray = std::move(text).value();
-    auto attrs = read_text(dir + "/.zattrs");
-    if (attrs.ok()) zattrs = std::move(attrs).value();
+    zarray = std::string(text->view());
+    auto attrs = st->get(under(key, ".zattrs"));
+    if (attrs.ok()) {
+      zattrs = std::string(attrs->view());
+    } else if (attrs.status().code() != StatusCode::kNotFound) {
+      return attrs.status();
+    }
   }
   RSDAT_ASSIGN_OR_RETURN(ArrayMeta meta, parse_zarray(zarray, zarray_where));
   if (!zattrs.empty()) RSDAT_RETURN_IF_ERROR(parse_zattrs(zattrs, meta, dir + "/.zattrs"));
   return meta;
 }
 
-Status create_array(const std::string& store, const std::string& path, const ArrayMeta& meta) {
-  RSDAT_ASSIGN_OR_RETURN(std::string dir, join_inside(store, path));
-  std::error_code ec;
-  if (fs::exists(dir, ec)) {
-    if (!fs::is_directory(dir, ec)) return invalid_argument("cannot write a Zarr array at " + dir + ": it is a file");
-    const bool is_zarr = fs::exists(dir + "/.zarray", ec) || fs::exists(dir + "/.zgroup", ec);
-    if (!is_zarr && !fs::is_empty(dir, ec)) {
+Status create_array(const std::string& store_url, const std::string& path, const ArrayMeta& meta) {
+  if (path.size() && path.front() == '/') {
+    return invalid_argument("path '" + path + "' must be relative to the store " + store_url);
+  }
+  RSDAT_ASSIGN_OR_RETURN(std::string dir, store::join_url(store_url, path));
+  const std::string key = array_key(path);
+  RSDAT_ASSIGN_OR_RETURN(auto st, store::open_store(store_url));
+  static constexpr std::string_view kGroup = "{\n    \"zarr_format\": 2\n}";
+  RSDAT_ASSIGN_OR_RETURN(bool is_dir, st->is_dir(key));
+  if (!is_dir && !key.empty()) {
+    RSDAT_ASSIGN_OR_RETURN(bool is_file, st->exists(key));
+    if (is_file) return invalid_argument("cannot write a Zarr array at " + dir + ": it is a file");
+  }
+  if (is_dir) {
+    RSDAT_ASSIGN_OR_RETURN(bool has_array, st->exists(under(key, ".zarray")));
+    RSDAT_ASSIGN_OR_RETURN(bool has_group, st->exists(under(key, ".zgroup")));
+    RSDAT_ASSIGN_OR_RETURN(auto entries, st->list(key));
+    if (!has_array && !has_group && !entries.empty()) {
       return invalid_argument("refusing to write a Zarr array into " + dir +
                               ": the directory holds files and is not a Zarr array or group");
     }
-    if (fs::exists(dir + "/.zgroup", ec) && !fs::exists(dir + "/.zarray", ec)) {
-      return invalid_argument("refusing to overwrite the Zarr group " + dir + " with an array");
-    }
+    if (has_group && !has_array) return invalid_argument("refusing to overwrite the Zarr group " + dir + " with an array");
     // An old array's chunks and metadata go; nothing else lives in an array directory.
     // An array of the very same metadata stays: every one of its chunks is written
     // again, and this may be the same write's create, run again after the worker that
     // held its result was lost, with some of the new chunks already in place.
-    auto old = read_text(dir + "/.zarray");
-    if (!old.ok() || *old != to_zarray(meta)) {
-      for (const auto& e : fs::directory_iterator(dir, ec)) fs::remove_all(e.path(), ec);
-      if (ec) return io_error("cannot clear " + dir + ": " + ec.message());
+    auto old = st->get(under(key, ".zarray"));
+    if (!old.ok() || old->view() != to_zarray(meta)) {
+      for (const auto& e : entries) RSDAT_RETURN_IF_ERROR(st->remove(under(key, e.name)), "clearing " + dir);
     }
   }
-  fs::create_directories(dir, ec);
-  if (ec) return io_error("cannot create " + dir + ": " + ec.message());
   // Groups on the way from the store root, as zarr-python makes them.
-  fs::path at(store);
-  const bool is_root = fs::path(dir).lexically_normal() == fs::path(store).lexically_normal() ||
-                       fs::path(dir).lexically_normal() == (fs::path(store) / "").lexically_normal();
-  if (!is_root && !fs::exists(at / ".zarray", ec) && !fs::exists(at / ".zgroup", ec)) {
-    RSDAT_RETURN_IF_ERROR(write_file_atomic((at / ".zgroup").string(), "{\n    \"zarr_format\": 2\n}"));
-  }
-  fs::path rel = fs::path(dir).lexically_relative(store);
-  for (auto it = rel.begin(); it != rel.end() && std::next(it) != rel.end(); ++it) {
-    at /= *it;
-    if (!fs::exists(at / ".zgroup", ec)) {
-      RSDAT_RETURN_IF_ERROR(write_file_atomic((at / ".zgroup").string(), "{\n    \"zarr_format\": 2\n}"));
+  if (!key.empty()) {
+    RSDAT_ASSIGN_OR_RETURN(bool root_array, st->exists(".zarray"));
+    RSDAT_ASSIGN_OR_RETURN(bool root_group, st->exists(".zgroup"));
+    if (!root_array && !root_group) RSDAT_RETURN_IF_ERROR(st->put(".zgroup", kGroup));
+    std::string at;
+    for (size_t slash = key.find('/'); slash != std::string::npos; slash = key.find('/', slash + 1)) {
+      at = key.substr(0, slash);
+      RSDAT_ASSIGN_OR_RETURN(bool group, st->exists(at + "/.zgroup"));
+      if (!group) RSDAT_RETURN_IF_ERROR(st->put(at + "/.zgroup", kGroup));
     }
   }
-  RSDAT_RETURN_IF_ERROR(write_file_atomic(dir + "/.zarray", to_zarray(meta)));
+  RSDAT_RETURN_IF_ERROR(st->put(under(key, ".zarray"), to_zarray(meta)));
   json attrs = json::object();
   if (!meta.dims.empty()) attrs["_ARRAY_DIMENSIONS"] = meta.dims;
-  RSDAT_RETURN_IF_ERROR(write_file_atomic(dir + "/.zattrs", attrs.dump(4)));
+  RSDAT_RETURN_IF_ERROR(st->put(under(key, ".zattrs"), attrs.dump(4)));
   // A consolidated index would now be stale: drop it (zarr-python reads the files then).
-  if (fs::exists(fs::path(store) / ".zmetadata", ec)) fs::remove(fs::path(store) / ".zmetadata", ec);
+  RSDAT_ASSIGN_OR_RETURN(bool consolidated, st->exists(".zmetadata"));
+  if (consolidated) RSDAT_RETURN_IF_ERROR(st->remove(".zmetadata"));
   return Status::ok();
 }
 
@@ -841,6 +855,12 @@ zarr::ArrayMeta meta_from_params(const std::string& text, const std::string& dir
   return std::move(meta).value();
 }
 
+std::shared_ptr<store::Store> open_or_throw(const std::string& url) {
+  auto st = store::open_store(url);
+  if (!st.ok()) throw std::runtime_error(st.status().message());
+  return std::move(st).value();
+}
+
 void check_block(const zarr::ArrayMeta& meta, const std::vector<int64_t>& block, const std::string& dir) {
   if (block.size() != meta.shape.size()) throw std::runtime_error(dir + ": block index of the wrong rank");
   for (size_t d = 0; d < block.size(); ++d) {
@@ -856,8 +876,13 @@ Chunk zarr_read_kernel(KernelContext& ctx) {
   check_block(meta, block, dir);
   const Shape extent = zarr::block_extent(meta, block);
   if (ctx.out_dtype != meta.dtype || ctx.out_shape != extent) throw std::runtime_error(dir + ": task shape differs from the store's");
-  const std::string file = dir + "/" + zarr::chunk_key(meta, block);
-  auto bytes = zarr::read_file(file, zarr::max_stored_bytes(meta));
+  const std::string key = zarr::chunk_key(meta, block);
+  const std::string file = dir + "/" + key;
+  auto bytes = open_or_throw(dir)->get(key);
+  if (bytes.ok() && bytes->size > zarr::max_stored_bytes(meta)) {
+    throw std::runtime_error(file + ": " + std::to_string(bytes->size) + " bytes, more than a chunk of " +
+                             std::to_string(meta.chunk_nbytes()) + " bytes can be stored in");
+  }
   if (!bytes.ok()) {
     if (bytes.status().code() == StatusCode::kNotFound) return zarr::fill_chunk(meta, extent);
     throw std::runtime_error(bytes.status().message());
@@ -877,8 +902,7 @@ Chunk zarr_write_kernel(KernelContext& ctx) {
   if (data.shape != zarr::block_extent(meta, block)) throw std::runtime_error(dir + ": chunk does not match the store's grid");
   auto bytes = zarr::encode_chunk(meta, data);
   if (!bytes.ok()) throw std::runtime_error(dir + ": " + bytes.status().message());
-  const std::string file = dir + "/" + zarr::chunk_key(meta, block);
-  Status st = zarr::write_file_atomic(file, bytes->view());
+  Status st = open_or_throw(dir)->put(zarr::chunk_key(meta, block), bytes->view());
   if (!st.is_ok()) throw std::runtime_error(st.message());
   return one_int64(ctx.out_shape.size(), static_cast<int64_t>(bytes->size));
 }

@@ -6,9 +6,10 @@
 // framing: 4-byte little-endian size, then an LZ4 block), zlib and gzip;
 // dimension_separator "." and "/". Edge chunks are stored at full chunk size.
 //
-// Everything here works on bytes and files; the array operations that use it are in
-// the client (from_zarr, to_zarr) and the zarr_read/zarr_write kernels. Errors name
-// the file they concern. Thread-safe (no shared state).
+// Everything here works on bytes and stores (io/store.hpp: a directory or an
+// http(s)/dav(s) URL); the array operations that use it are in the client (from_zarr,
+// to_zarr) and the zarr_read/zarr_write kernels. Errors name the file or URL they
+// concern. Thread-safe (no shared state).
 #pragma once
 
 #include <cstdint>
@@ -19,6 +20,7 @@
 
 #include "core/chunk.hpp"
 #include "core/status.hpp"
+#include "io/store.hpp"
 
 namespace rsdat::zarr {
 
@@ -78,11 +80,7 @@ int64_t blocks_along(const ArrayMeta& meta, size_t axis);
 Shape block_extent(const ArrayMeta& meta, const std::vector<int64_t>& block);
 
 // Bytes of a chunk file: a buffer (pooled, or a chunk's own) and how much of it is used.
-struct Bytes {
-  std::shared_ptr<Buffer> buffer;
-  size_t size = 0;
-  std::string_view view() const { return {reinterpret_cast<const char*>(buffer ? buffer->data() : nullptr), size}; }
-};
+using Bytes = store::Bytes;
 
 // Decodes a chunk file's bytes into a C-order chunk in native byte order, cropped to
 // `extent` (each axis at most meta.chunks). Errors name `where`: kIO for bytes that do
@@ -117,19 +115,21 @@ Result<std::string> join_inside(const std::string& base, const std::string& sub)
 // no one is writing to. Returns how many it removed.
 size_t remove_temporaries(const std::string& dir);
 
-// Reads the metadata of the array at `path` inside `store`: from the store's
-// consolidated .zmetadata when there is one, else from its .zarray and .zattrs.
+// Reads the metadata of the array at `path` inside `store` (a directory or a URL):
+// from the store's consolidated .zmetadata when there is one, else from its .zarray
+// and .zattrs.
 Result<ArrayMeta> open_array(const std::string& store, const std::string& path);
 
-// Prepares the array directory for writing: refuses a non-empty directory that is
-// not a Zarr array or group, removes an old array's chunks, writes .zgroup files for
-// the groups on the way, then .zarray and .zattrs.
+// Prepares the array directory (WebDAV: collection) for writing: refuses a non-empty
+// directory that is not a Zarr array or group, removes an old array's chunks, writes
+// .zgroup files for the groups on the way, then .zarray and .zattrs.
 Status create_array(const std::string& store, const std::string& path, const ArrayMeta& meta);
 
 }  // namespace rsdat::zarr
 
 namespace rsdat::ops {
-// Reads one stored chunk: params (store directory of the array, .zarray text, block).
+// Reads one stored chunk: params (the array's directory or URL, .zarray text, block).
+// The worker resolves the URL's credentials itself: params never carry them.
 // A missing chunk file reads as the fill value.
 inline constexpr const char* kZarrRead = "zarr_read";
 std::string zarr_read_params(const std::string& array_dir, const std::string& zarray, const std::vector<int64_t>& block);

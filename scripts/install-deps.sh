@@ -9,13 +9,15 @@ packages=(
   libeigen3-dev libtbb-dev libxtensor-dev libxsimd-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev
   libzstd-dev liblz4-dev libblosc-dev zlib1g-dev libstb-dev libcpp-httplib-dev libopenblas-dev
+  libcurl4-openssl-dev lighttpd lighttpd-mod-webdav lighttpd-mod-openssl openssl
   clang libclang-rt-14-dev
   slurmctld slurmd slurm-client munge
   iproute2 nftables  # tests/netns: hosts in network namespaces; loss where the kernel has no netem
 )
 if [[ "${1:-}" == "--with-python" ]]; then
   packages+=(python3 python3-numpy python3-zarr python3-numcodecs python3-dask
-             python3-distributed python3-xarray python3-scipy libopenblas0-pthread)
+             python3-distributed python3-xarray python3-scipy libopenblas0-pthread
+             python3-fsspec python3-aiohttp)
 fi
 
 missing=()
@@ -30,7 +32,7 @@ sudo=""
 if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
-# Installing the SLURM and munge packages must not start their system services: the
+# Installing the SLURM, munge and lighttpd packages must not start their system services: the
 # tests run daemons of their own.
 policy_added=""
 if [[ ! -e /usr/sbin/policy-rc.d ]]; then

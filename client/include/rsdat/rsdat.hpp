@@ -11,5 +11,6 @@
 #include "rsdat/phenology.hpp"
 #include "rsdat/shape.hpp"
 #include "rsdat/slurm_cluster.hpp"
+#include "rsdat/store.hpp"
 #include "rsdat/window.hpp"
 #include "rsdat/zarr.hpp"

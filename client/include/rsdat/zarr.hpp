@@ -4,9 +4,14 @@
 //   auto out = rsdat::to_zarr(ndvi, "/scratch/out.zarr", "ndvi_mean");
 //   out.sum().item();                                         // runs the write
 //
-// The store must be on a filesystem every worker sees at the same path (on a cluster:
-// the shared filesystem). Each task reads or writes its own chunk; a chunk is written
-// to a temporary file and renamed, so a crashed writer never leaves half a chunk.
+//   auto b04 = rsdat::from_zarr("https://dcache.example.org:2880/s2.zarr", "B04");
+//   rsdat::write_zarr(ndvi, "davs://dcache.example.org:2880/out.zarr", "ndvi_mean");
+//
+// A store is a directory every worker sees at the same path (on a cluster: the
+// shared filesystem), or an http(s):// or dav(s):// URL (rsdat/store.hpp; the README's
+// "Stores" for credentials, limits and retries). Each task reads or writes its own
+// chunk; a chunk is written to a temporary file and renamed, or sent in one PUT, so a
+// crashed writer never leaves half a chunk.
 // What is read and written is listed in io/zarr.hpp and the README.
 #pragma once
 
@@ -19,8 +24,9 @@
 namespace rsdat {
 
 // The array at `path` inside `store` ("" when the store is the array itself), with
-// the store's chunks. Throws std::invalid_argument naming the file when the metadata
-// is missing, corrupt or unsupported; a chunk that cannot be read fails its task.
+// the store's chunks. Throws std::invalid_argument naming the file or URL when the
+// metadata is missing, corrupt or unsupported, or the server refuses it (with the
+// HTTP status); a chunk that cannot be read fails its task (after the retries).
 Array from_zarr(const std::string& store, const std::string& path = "");
 
 struct ZarrWriteOptions {
