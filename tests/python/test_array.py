@@ -47,6 +47,8 @@ def test_attributes_and_repr():
     assert isinstance(r, np.ndarray) and r.flags.writeable
     np.testing.assert_array_equal(r, X)
     assert isinstance(a.sum().compute(), np.floating)  # 0-d: a NumPy scalar, as dask gives
+    one = da.from_array(X, chunks=-1).compute()
+    assert type(one.base).__name__ == "PyCapsule"  # the received chunk itself, not a copy
 
 
 @pytest.mark.parametrize("chunks, expect", [
