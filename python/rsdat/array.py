@@ -436,7 +436,7 @@ class Array:
         """Computes and keeps the chunks on the workers while the returned Array lives."""
         return Array(self._a.persist(_handle(client)))
 
-    def __array__(self, dtype=None):
+    def __array__(self, dtype=None, copy=None):
         return np.asarray(self.compute(), dtype=dtype)
 
     def __bool__(self):
@@ -460,7 +460,22 @@ class Array:
     # -- NumPy protocols --
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         name = _UFUNCS.get(ufunc.__name__, ufunc.__name__)
-        if method != "__call__" or kwargs.get("out") is not None or name not in _ELEMENTWISE:
+        if kwargs.get("out") is not None:
+            return NotImplemented
+        if method in ("reduce", "accumulate") and len(inputs) == 1:
+            # numpy.add.reduce(x, axis) is sum, numpy.maximum.accumulate(x, axis) cummax, ...
+            f = _UFUNC_METHODS.get((name, method))
+            if f is None or builtins.any(k not in ("out", "axis", "keepdims", "dtype") for k in kwargs):
+                return NotImplemented
+            axis = kwargs.get("axis", 0)
+            if method == "accumulate":
+                return f(inputs[0], axis=axis) if kwargs.get("dtype") is None else f(inputs[0], axis=axis,
+                                                                                       dtype=kwargs["dtype"])
+            kw = {k: v for k, v in kwargs.items() if k in ("keepdims", "dtype") and v is not None}
+            return f(inputs[0], axis=axis, **kw)
+        if method == "__call__" and name == "matmul" and len(inputs) == 2 and not kwargs:
+            return matmul(*inputs)
+        if method != "__call__" or name not in _ELEMENTWISE:
             return NotImplemented
         if builtins.any(k not in ("out", "dtype") for k in kwargs):
             return NotImplemented
@@ -1075,9 +1090,12 @@ def rechunk(x, chunks="auto", **kwargs):
     return Array(x._a.rechunk(explicit))
 
 
-def reshape(x, shape, merge_chunks=True, limit=None):
-    """numpy.reshape (one -1 allowed), rechunking first when the chunks do not allow
-    it, as dask does."""
+def reshape(x, shape=None, merge_chunks=True, limit=None, newshape=None, order="C"):
+    """numpy.reshape (one -1 allowed; numpy's `newshape` is `shape`), rechunking
+    first when the chunks do not allow it, as dask does. C order only."""
+    if order != "C":
+        raise NotImplementedError("reshape: only order='C' is supported")
+    shape = newshape if shape is None else shape
     return Array(_rsdat.reshape(_operand(x), list(_shape_arg(shape))))
 
 
@@ -1339,6 +1357,15 @@ def unique(ar, return_counts=False, **kwargs):
         raise NotImplementedError("unique: return_index and return_inverse are not available yet")
     values, counts = _rsdat.unique(_operand(ar), bool(return_counts), _handle(None))
     return (Array(values), Array(counts)) if return_counts else Array(values)
+
+
+# numpy.<ufunc>.reduce and .accumulate that are rsdat reductions and scans.
+_UFUNC_METHODS = {
+    ("add", "reduce"): sum, ("multiply", "reduce"): prod, ("maximum", "reduce"): max, ("minimum", "reduce"): min,
+    ("fmax", "reduce"): nanmax, ("fmin", "reduce"): nanmin, ("logical_and", "reduce"): all,
+    ("logical_or", "reduce"): any, ("add", "accumulate"): cumsum, ("multiply", "accumulate"): cumprod,
+    ("maximum", "accumulate"): cummax, ("minimum", "accumulate"): cummin,
+}
 
 
 # ---- not bound yet ---------------------------------------------------------------------------

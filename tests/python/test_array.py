@@ -212,7 +212,7 @@ def test_bitwise_functions(name):
 def test_array_ufunc_refuses_what_rsdat_has_not():
     with pytest.raises(TypeError):
         np.sin(x(), out=np.empty((7, 10)))
-    assert x().__array_ufunc__(np.add, "reduce", x()) is NotImplemented
+    assert x().__array_ufunc__(np.add, "outer", x(), x()) is NotImplemented
     assert x().__array_ufunc__(np.ldexp, "__call__", x(), 2) is NotImplemented
 
 
@@ -223,6 +223,17 @@ def test_array_function():
     check(np.where(a > 0.5, a, 0.0), np.where(X > 0.5, X, 0.0))
     check(np.concatenate([a, a]), np.concatenate([X, X]))
     assert np.shape(a) == (7, 10) and np.ndim(a) == 2
+    check(np.reshape(a, newshape=(10, 7)), np.reshape(X, newshape=(10, 7)))
+    check(np.matmul(a, a.T), np.matmul(X, X.T))
+    check(np.add.reduce(a), np.add.reduce(X))
+    check(np.multiply.reduce(a, axis=1, keepdims=True), np.multiply.reduce(X, axis=1, keepdims=True))
+    check(np.maximum.reduce(a, axis=None), np.maximum.reduce(X, axis=None))
+    check(np.fmin.reduce(a, axis=1), np.fmin.reduce(X, axis=1))
+    check(np.logical_or.reduce(a > 0.9, axis=0), np.logical_or.reduce(X > 0.9, axis=0))
+    check(np.add.accumulate(a, axis=1), np.add.accumulate(X, axis=1))
+    check(np.maximum.accumulate(a), np.maximum.accumulate(X))
+    with pytest.raises(TypeError):
+        np.subtract.reduce(a)  # not an rsdat reduction
     np.testing.assert_array_equal(np.asarray(a), X)  # __array__ computes
 
 
