@@ -6,6 +6,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <utility>
@@ -176,6 +177,25 @@ void bind_ops(py::module_& m) {
   m.def("argsort", [](const Array& a, int64_t axis) { return rsdat::argsort(a, axis); });
   m.def("topk", &rsdat::topk);
   m.def("argtopk", &rsdat::argtopk);
+
+  // ---- scipy.ndimage's filters ----
+  m.def("uniform_filter", py::overload_cast<const Array&, const Axes&, const std::string&, double>(
+                              &rsdat::uniform_filter));
+  m.def("gaussian_filter", py::overload_cast<const Array&, const std::vector<double>&, const std::string&, double,
+                                             double>(&rsdat::gaussian_filter));
+  m.def("median_filter", py::overload_cast<const Array&, const Axes&, const std::string&, double>(
+                             &rsdat::median_filter));
+  m.def("minimum_filter", py::overload_cast<const Array&, const Axes&, const std::string&, double>(
+                              &rsdat::minimum_filter));
+  m.def("maximum_filter", py::overload_cast<const Array&, const Axes&, const std::string&, double>(
+                              &rsdat::maximum_filter));
+  m.def("convolve", [](const Array& a, py::array_t<double, py::array::c_style | py::array::forcecast> weights,
+                       const std::string& mode, double cval) {
+    std::vector<size_t> shape(weights.shape(), weights.shape() + weights.ndim());
+    xt::xarray<double> w = xt::xarray<double>::from_shape(shape);
+    std::copy(weights.data(), weights.data() + weights.size(), w.data());
+    return rsdat::convolve(a, w, mode, cval);
+  });
 
   // ---- counting (computed at call where NumPy's result shape needs the values) ----
   m.def(

@@ -25,9 +25,9 @@ if "RSDAT_BIN_DIR" not in _os.environ and _os.path.isdir(_paths.BIN_DIR):
 
 from ._rsdat import CancelledError, ClusterError, TaskError  # noqa: E402
 from .client import Client, LocalCluster, compute, default_client, get_client, persist  # noqa: E402
-from . import array  # noqa: E402
+from . import array, ndimage  # noqa: E402
 from .array import Array  # noqa: E402
 
-__all__ = ["Array", "CancelledError", "Client", "ClusterError", "LocalCluster", "TaskError", "array", "compute",
+__all__ = ["Array", "CancelledError", "Client", "ClusterError", "LocalCluster", "TaskError", "array", "compute", "ndimage",
            "default_client", "get_client", "persist"]
 __version__ = "0.1.0"

@@ -16,6 +16,7 @@ ELSEWHERE = {
     "compute": lambda: rsdat.compute,
     "uniform": lambda: da.random.uniform,
 }
+ELSEWHERE.update({f: (lambda f=f: getattr(rsdat.ndimage, f)) for f in rsdat.ndimage.__all__})
 
 
 def cpp_operations():
