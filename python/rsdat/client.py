@@ -28,7 +28,12 @@ class LocalCluster:
     they cannot be started."""
 
     def __init__(self, n_workers=2, threads_per_worker=1, memory_limit="auto", *, local_directory=None,
-                 transport="ipc", log_level="warn", start_timeout=30, worker_plugins=()):
+                 transport="ipc", log_level="warn", start_timeout=30, worker_plugins=(), processes=True,
+                 dashboard_address=None, silence_logs=None):
+        # processes, dashboard_address and silence_logs are dask's, accepted so that its
+        # calls port: rsdat's workers are always processes, with no dashboard here.
+        if not processes:
+            raise ValueError("LocalCluster: rsdat's workers are processes (processes=False is not supported)")
         if isinstance(memory_limit, (int, float)) and not isinstance(memory_limit, bool):
             memory_limit = str(int(memory_limit))
         self._c = _rsdat.LocalCluster(int(n_workers), int(threads_per_worker), str(memory_limit), log_level,
@@ -73,10 +78,17 @@ class Client:
     """A connection to an rsdat cluster (dask.distributed.Client): ``Client(cluster)``
     for a LocalCluster, ``Client("tcp://host:port")``, or
     ``Client(scheduler_file=path)`` (waiting up to ``timeout`` seconds for the
-    file). Becomes the default client. Raises ``rsdat.ClusterError`` when the
-    scheduler cannot be reached or refuses."""
+    file); ``Client()`` (with LocalCluster's arguments, as ``Client(n_workers=4)``)
+    starts a LocalCluster of its own, closed with the client. Becomes the default
+    client. Raises ``rsdat.ClusterError`` when the scheduler cannot be reached or
+    refuses."""
 
-    def __init__(self, address=None, *, scheduler_file=None, timeout=60):
+    def __init__(self, address=None, *, scheduler_file=None, timeout=60, **cluster_kwargs):
+        self._own_cluster = None
+        if address is None and scheduler_file is None:
+            address = self._own_cluster = LocalCluster(**cluster_kwargs)
+        elif cluster_kwargs:
+            raise TypeError(f"Client: unexpected arguments {sorted(cluster_kwargs)} for an existing cluster")
         if scheduler_file is not None:
             self._c = _rsdat.Client.connect_scheduler_file(str(scheduler_file), float(timeout))
         elif isinstance(address, LocalCluster):
@@ -90,6 +102,11 @@ class Client:
     @property
     def scheduler_address(self):
         return self._c.scheduler_address
+
+    @property
+    def cluster(self):
+        """The LocalCluster this client started (Client()), else None."""
+        return self._own_cluster
 
     def compute(self, *args, **kwargs):
         """Like rsdat.compute(*args) through this client (the results, not futures)."""
@@ -115,6 +132,8 @@ class Client:
         if self in _clients:
             _clients.remove(self)
         self._c.close()
+        if self._own_cluster is not None:
+            self._own_cluster.close()
 
     def __enter__(self):
         return self

@@ -123,3 +123,15 @@ def test_clients_and_default():
         cluster.close()
         cluster.close()  # idempotent
     assert "closed" in repr(cluster)
+
+
+def test_client_starts_its_own_cluster():
+    with rsdat.Client(n_workers=1, threads_per_worker=1, memory_limit="1GB", dashboard_address=":0") as c:
+        assert c.cluster is not None and len(c.cluster.worker_pids) == 1
+        assert rsdat.get_client() is c
+        assert da.arange(4, chunks=3).sum().compute() == 6
+    assert "closed" in repr(c.cluster)
+    with pytest.raises(ValueError):
+        rsdat.LocalCluster(processes=False)
+    with pytest.raises(TypeError):
+        rsdat.Client(rsdat.get_client().scheduler_address, n_workers=3)
