@@ -765,20 +765,24 @@ def _like(make, a, dtype, chunks, shape):
 
 
 def zeros_like(a, dtype=None, chunks=None, shape=None, **kwargs):
+    """numpy.zeros_like (a's shape and chunks unless given)."""
     r = _like(zeros, a, dtype, chunks, shape)
     return r if r is not None else Array(_rsdat.full_like(asarray(a)._a, 0.0, _opt_dt(dtype)))
 
 
 def ones_like(a, dtype=None, chunks=None, shape=None, **kwargs):
+    """numpy.ones_like (a's shape and chunks unless given)."""
     r = _like(ones, a, dtype, chunks, shape)
     return r if r is not None else Array(_rsdat.full_like(asarray(a)._a, 1.0, _opt_dt(dtype)))
 
 
 def empty_like(a, dtype=None, chunks=None, shape=None, **kwargs):
+    """numpy.empty_like: zeros_like."""
     return zeros_like(a, dtype, chunks, shape)
 
 
 def full_like(a, fill_value, dtype=None, chunks=None, shape=None, **kwargs):
+    """numpy.full_like (a's shape and chunks unless given)."""
     if shape is not None or chunks is not None:
         a = asarray(a)
         return full(a.shape if shape is None else shape, fill_value, dtype or a.dtype,
@@ -840,6 +844,7 @@ def eye(N, chunks="auto", M=None, k=0, dtype=float):
 
 
 def identity(n, dtype=float, chunks="auto"):
+    """numpy.identity: eye(n)."""
     return eye(n, chunks=chunks, dtype=dtype)
 
 
@@ -1100,6 +1105,7 @@ def reshape(x, shape=None, merge_chunks=True, limit=None, newshape=None, order="
 
 
 def ravel(x):
+    """numpy.ravel: reshape(x, -1)."""
     return Array(_rsdat.ravel(_operand(x)))
 
 
@@ -1116,30 +1122,36 @@ def moveaxis(a, source, destination):
 
 
 def swapaxes(a, axis1, axis2):
+    """numpy.swapaxes."""
     return Array(_rsdat.swapaxes(_operand(a), int(axis1), int(axis2)))
 
 
 def expand_dims(a, axis):
+    """numpy.expand_dims: size-1 axes at `axis` (positions in the result)."""
     return Array(_rsdat.expand_dims(_operand(a), [axis] if isinstance(axis, numbers.Integral) else list(axis)))
 
 
 def squeeze(a, axis=None):
+    """numpy.squeeze: without the size-1 axes `axis` (default: all of them)."""
     if axis is not None:
         axis = [axis] if isinstance(axis, numbers.Integral) else list(axis)
     return Array(_rsdat.squeeze(_operand(a), axis))
 
 
 def flip(m, axis=None):
+    """numpy.flip along `axis` (default: every axis)."""
     if axis is not None:
         axis = [axis] if isinstance(axis, numbers.Integral) else list(axis)
     return Array(_rsdat.flip(_operand(m), axis))
 
 
 def flipud(m):
+    """numpy.flipud: flip(m, 0)."""
     return flip(m, 0)
 
 
 def fliplr(m):
+    """numpy.fliplr: flip(m, 1)."""
     return flip(m, 1)
 
 
@@ -1165,11 +1177,13 @@ def stack(seq, axis=0, **kwargs):
 
 
 def atleast_1d(*arys):
+    """numpy.atleast_1d."""
     r = [asarray(a) if asarray(a).ndim >= 1 else reshape(a, (1,)) for a in arys]
     return r[0] if len(r) == 1 else r
 
 
 def atleast_2d(*arys):
+    """numpy.atleast_2d."""
     r = []
     for a in arys:
         a = asarray(a)
@@ -1178,10 +1192,12 @@ def atleast_2d(*arys):
 
 
 def vstack(tup, **kwargs):
+    """numpy.vstack: concatenate along the first axis, 1-d arrays as rows."""
     return concatenate([atleast_2d(a) for a in tup], axis=0)
 
 
 def hstack(tup, **kwargs):
+    """numpy.hstack: concatenate along the second axis (the first for 1-d arrays)."""
     arrs = [atleast_1d(a) for a in tup]
     return concatenate(arrs, axis=0 if arrs[0].ndim == 1 else 1)
 
@@ -1289,6 +1305,7 @@ def quantile(a, q, axis=None, out=None, overwrite_input=False, method="linear", 
 
 def nanquantile(a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False,
                 interpolation=None):
+    """numpy.nanquantile: NaN left out (NaN for a slice of NaN only)."""
     return _quantile("nanquantile", a, q, axis, method, keepdims, interpolation)
 
 
@@ -1300,6 +1317,7 @@ def percentile(a, q, axis=None, out=None, overwrite_input=False, method="linear"
 
 def nanpercentile(a, q, axis=None, out=None, overwrite_input=False, method="linear", keepdims=False,
                   interpolation=None):
+    """numpy.nanpercentile."""
     return _quantile("nanpercentile", a, q, axis, method, keepdims, interpolation)
 
 
