@@ -197,6 +197,22 @@ void bind_ops(py::module_& m) {
     return rsdat::convolve(a, w, mode, cval);
   });
 
+  // ---- coarsen (one reduction of the windows; `stat` names the Coarsen method) ----
+  m.def("coarsen", [](const Array& a, const std::vector<std::pair<int64_t, int64_t>>& windows,
+                      const std::string& boundary, const std::string& stat, double ddof) {
+    rsdat::Coarsen c = rsdat::coarsen(a, windows, boundary);
+    if (stat == "sum") return c.sum();
+    if (stat == "prod") return c.prod();
+    if (stat == "mean") return c.mean();
+    if (stat == "min") return c.min();
+    if (stat == "max") return c.max();
+    if (stat == "var") return c.var(ddof);
+    if (stat == "std") return c.std(ddof);
+    if (stat == "count") return c.count();
+    if (stat == "median") return c.median();
+    throw py::value_error("coarsen: no reduction " + stat);
+  });
+
   // ---- counting (computed at call where NumPy's result shape needs the values) ----
   m.def(
       "bincount",

@@ -1345,6 +1345,37 @@ def argtopk(a, k, axis=-1, split_every=None):
     return Array(_rsdat.argtopk(_operand(a), int(k), int(axis), _split(split_every)))
 
 
+# ---- coarsen ---------------------------------------------------------------------------
+
+# NumPy reductions coarsen() runs, by name -> the C++ Coarsen method. The C++ windows
+# skip NaN on floats (xarray's default), so on floats only NumPy's nan-functions are
+# the same; on integers and bools both spellings are.
+_COARSEN_NAN = {"nansum": "sum", "nanprod": "prod", "nanmean": "mean", "nanmin": "min", "nanmax": "max",
+                "nanvar": "var", "nanstd": "std", "nanmedian": "median"}
+_COARSEN_PLAIN = {"sum": "sum", "prod": "prod", "mean": "mean", "min": "min", "max": "max", "amin": "min",
+                  "amax": "max", "var": "var", "std": "std", "median": "median"}
+
+
+def coarsen(reduction, x, axes, trim_excess=False, **kwargs):
+    """dask.array.coarsen: `reduction` (numpy.nansum, numpy.nanmean, ...; on integer
+    and bool arrays also numpy.sum, numpy.mean, ...) over non-overlapping windows of
+    axes {axis: size}; with trim_excess the elements past the last whole window are
+    left out, else an axis that is not a multiple of its window raises ValueError.
+    `ddof=` for var and std. One task per block (each axis rechunked to multiples of
+    its window where it is not already), no tree."""
+    x = asarray(x)
+    name = reduction if isinstance(reduction, str) else getattr(reduction, "__name__", "")
+    stat = _COARSEN_NAN.get(name)
+    if stat is None and x.dtype.kind != "f":
+        stat = _COARSEN_PLAIN.get(name)
+    if stat is None:
+        hint = " (on floats use its nan-form, e.g. numpy.nanmean)" if name in _COARSEN_PLAIN else ""
+        raise NotImplementedError(f"coarsen: reduction {name or reduction!r} is not supported{hint}")
+    windows = [(int(k), int(v)) for k, v in dict(axes).items()]
+    r = Array(_rsdat.coarsen(x._a, windows, "trim" if trim_excess else "exact", stat, float(kwargs.get("ddof", 0))))
+    return r
+
+
 # ---- counting --------------------------------------------------------------------------
 
 
@@ -1395,7 +1426,6 @@ NOT_YET_BOUND = {
     "map_overlap": "as map_blocks",
     "overlap": "dask.array.overlap's form (depth and boundary per axis) not mapped yet",
     "rolling": "xarray's rolling(); belongs with an xarray-like layer",
-    "coarsen": "xarray's coarsen(); belongs with an xarray-like layer",
     "groupby_reduce": "flox's groupby_reduce; belongs with an xarray-like layer",
     "histogram_along": "no NumPy or dask counterpart",
     "growing_degree_hours": "the phenology example's kernels, not array operations",

@@ -584,3 +584,29 @@ def test_zarr_roundtrip(tmp_path):
     check(da.from_zarr(str(tmp_path / "x.zarr")), X)
     with pytest.raises(ValueError):
         da.from_zarr(str(tmp_path / "missing.zarr"))
+
+
+# ---- coarsen ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["nansum", "nanprod", "nanmean", "nanmin", "nanmax", "nanvar", "nanstd",
+                                  "nanmedian"])
+def test_coarsen(name):
+    z = rng.random((6, 12))
+    z[0, 0] = np.nan
+    a = da.from_array(z, chunks=((4, 2), (5, 7)))  # not multiples of the windows: rechunked
+    f = getattr(np, name)
+    check(da.coarsen(f, a, {0: 2, 1: 4}), quiet(f, z.reshape(3, 2, 3, 4), axis=(1, 3)), rtol=1e-12)
+    check(da.coarsen(f, a, {1: 5}, trim_excess=True), quiet(f, z[:, :10].reshape(6, 2, 5), axis=2), rtol=1e-12)
+    i = rng.integers(0, 9, (6, 8)).astype(np.int32)
+    plain = getattr(np, name[3:])
+    check(da.coarsen(plain, da.from_array(i, chunks=3), {0: 3}), plain(i.reshape(2, 3, 8), axis=1), rtol=1e-12)
+
+
+def test_coarsen_errors():
+    with pytest.raises(ValueError):
+        da.coarsen(np.nansum, da.ones((5, 4), chunks=2), {0: 2})
+    with pytest.raises(NotImplementedError, match="nan"):
+        da.coarsen(np.sum, da.ones((4, 4), chunks=2), {0: 2})
+    with pytest.raises(NotImplementedError):
+        da.coarsen(np.ptp, da.ones((4, 4), dtype="int32", chunks=2), {0: 2})
