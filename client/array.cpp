@@ -311,6 +311,11 @@ void Array::compute_into(Client* c, DType as, void* out) const {
     throw;
   }
   if (!n.persisted) client.impl().release(keys);
+  detail::assemble_blocks(n, keys, chunks, as, out);
+}
+
+void detail::assemble_blocks(const Node& n, const std::vector<TaskKey>& keys, const std::vector<Chunk>& chunks, DType as,
+                             void* out) {
   const size_t nd = n.shape.size();
   const Shape strides = c_strides(n.shape);
   const size_t out_size = dtype_size(as);

@@ -10,6 +10,7 @@
 
 #include "rsdat/array.hpp"
 #include "ops/builtin_ops.hpp"
+#include "core/chunk.hpp"
 #include "core/task.hpp"
 #include "core/task_group.hpp"
 
@@ -106,8 +107,15 @@ Chunks rechunk_intermediate(const Chunks& from, const Chunks& to, size_t itemsiz
 // Every task needed for `root` (persisted nodes contribute none), inputs first: as
 // the graph is sent (one part per node), and expanded.
 std::vector<GraphPart> lower_parts(const Node& root);
+// The same for several roots in one graph: a node they share is lowered once.
+std::vector<GraphPart> lower_parts(const std::vector<NodePtr>& roots);
 std::vector<TaskSpec> lower_graph(const Node& root);
 // The keys of all of a node's blocks, in C order of the block grid.
 std::vector<TaskKey> all_keys(const Node& node);
+// Copies the gathered blocks of `n` (`chunks[i]` holding block `keys[i]`, in C order of
+// the block grid) into `out`, C order, converting to `as`. Throws ClusterError when a
+// block has the wrong shape.
+void assemble_blocks(const Node& n, const std::vector<TaskKey>& keys, const std::vector<Chunk>& chunks, DType as,
+                     void* out);
 
 }  // namespace rsdat::detail

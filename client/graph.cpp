@@ -110,21 +110,24 @@ std::vector<TaskKey> all_keys(const Node& node) {
   return keys;
 }
 
-std::vector<GraphPart> lower_parts(const Node& root) {
+namespace {
+std::vector<GraphPart> lower_roots(const std::vector<const Node*>& roots) {
   // Post-order walk without recursion: inputs before the nodes that read them.
   std::vector<const Node*> order;
   std::unordered_set<uint64_t> seen;
-  std::vector<std::pair<const Node*, size_t>> stack{{&root, 0}};
-  seen.insert(root.token);
-  while (!stack.empty()) {
-    auto& [node, next] = stack.back();
-    if (node->persisted || next == node->inputs.size()) {
-      order.push_back(node);
-      stack.pop_back();
-      continue;
+  std::vector<std::pair<const Node*, size_t>> stack;
+  for (const Node* root : roots) {
+    if (seen.insert(root->token).second) stack.push_back({root, 0});
+    while (!stack.empty()) {
+      auto& [node, next] = stack.back();
+      if (node->persisted || next == node->inputs.size()) {
+        order.push_back(node);
+        stack.pop_back();
+        continue;
+      }
+      const Node* in = node->inputs[next++].get();
+      if (seen.insert(in->token).second) stack.push_back({in, 0});
     }
-    const Node* in = node->inputs[next++].get();
-    if (seen.insert(in->token).second) stack.push_back({in, 0});
   }
   std::vector<GraphPart> parts;
   for (const Node* n : order) {
@@ -160,6 +163,15 @@ std::vector<GraphPart> lower_parts(const Node& root) {
     }
   }
   return parts;
+}
+}  // namespace
+
+std::vector<GraphPart> lower_parts(const Node& root) { return lower_roots({&root}); }
+
+std::vector<GraphPart> lower_parts(const std::vector<NodePtr>& roots) {
+  std::vector<const Node*> nodes;
+  for (const NodePtr& r : roots) nodes.push_back(r.get());
+  return lower_roots(nodes);
 }
 
 std::vector<TaskSpec> lower_graph(const Node& root) { return expand_parts(lower_parts(root)); }

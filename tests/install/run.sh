@@ -34,4 +34,15 @@ for h in "$prefix"/include/rsdat/*.hpp; do
   echo "#include <rsdat/$(basename "$h")>" | g++ -std=c++20 -fsyntax-only -x c++ - -I"$prefix/include" \
     $(pkg-config --cflags xtensor) || { echo "install: $(basename "$h") does not compile on its own"; exit 1; }
 done
+# ---- the Python module, when it was built: imports from the prefix and computes on a
+# local cluster of the installed daemons ----
+for pkg in "$prefix"/lib/python3*/dist-packages; do
+  [[ -d "$pkg/rsdat" ]] || continue
+  (cd "$prefix" && PYTHONPATH="$pkg" /usr/bin/python3 -c '
+import rsdat, rsdat.array as da
+with rsdat.LocalCluster(n_workers=1) as c, rsdat.Client(c):
+    assert da.arange(10, chunks=3).sum().compute() == 45
+') || { echo "install: the Python module does not work from the prefix"; exit 1; }
+done
+# ---- end of the Python module ----
 echo "install: ok"

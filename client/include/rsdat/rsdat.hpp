@@ -3,6 +3,7 @@
 
 #include "rsdat/array.hpp"
 #include "rsdat/client.hpp"
+#include "rsdat/compute.hpp"
 #include "rsdat/errors.hpp"
 #include "rsdat/group.hpp"
 #include "rsdat/local_cluster.hpp"

@@ -1,0 +1,33 @@
+"""rsdat: chunked n-dimensional arrays computed on a cluster, as dask.array and
+dask.distributed do it, by a C++ runtime.
+
+    import rsdat
+    import rsdat.array as da
+
+    with rsdat.LocalCluster(n_workers=2, threads_per_worker=1) as cluster, rsdat.Client(cluster):
+        x = da.random.random((10000, 10000), chunks=(1000, 1000))
+        y = (x + x.T)[::2, 5000:] - x.mean(axis=0)[5000:]
+        print(y.sum(axis=1).compute())
+
+Errors: a failed task raises rsdat.TaskError (a RuntimeError with .task, .worker and
+.worker_message), an unreachable or refusing cluster rsdat.ClusterError, a
+cancelled computation rsdat.CancelledError; bad arguments raise ValueError or
+TypeError with the library's message when the array is built.
+"""
+
+import os as _os
+
+from . import _paths
+
+if "RSDAT_BIN_DIR" not in _os.environ and _os.path.isdir(_paths.BIN_DIR):
+    # Where LocalCluster finds rsdat-scheduler and rsdat-worker.
+    _os.environ["RSDAT_BIN_DIR"] = _paths.BIN_DIR
+
+from ._rsdat import CancelledError, ClusterError, TaskError  # noqa: E402
+from .client import Client, LocalCluster, compute, default_client, get_client, persist  # noqa: E402
+from . import array, ndimage  # noqa: E402
+from .array import Array  # noqa: E402
+
+__all__ = ["Array", "CancelledError", "Client", "ClusterError", "LocalCluster", "TaskError", "array", "compute", "ndimage",
+           "default_client", "get_client", "persist"]
+__version__ = "0.1.0"
