@@ -38,8 +38,7 @@ sanitize: deps $(SANITIZE_DIR)/CMakeCache.txt
 	cmake --build $(SANITIZE_DIR) -j $(JOBS)
 	$(SANITIZE_RUN) -E '^(install|python)$$'
 
-# The unit tests alone against the same sanitizer build: what CI runs after make test
-# (every test under the sanitizers would take CI past an hour on 2 cores).
+# The unit tests alone against the same sanitizer build.
 SANITIZE_UNIT_TARGETS = core_test net_test ops_test io_test scheduler_test worker_test client_test
 sanitize-unit: deps $(SANITIZE_DIR)/CMakeCache.txt
 	cmake --build $(SANITIZE_DIR) -j $(JOBS) --target $(SANITIZE_UNIT_TARGETS)

@@ -48,12 +48,12 @@ class LocalStore final : public Store {
 
   Result<Bytes> get(const std::string& key) override {
     RSDAT_ASSIGN_OR_RETURN(std::string path, path_of(key));
-    return read_file(path, 0, UINT64_MAX);
+    return read_file_range(path, 0, UINT64_MAX);
   }
 
   Result<Bytes> get_range(const std::string& key, uint64_t offset, uint64_t length) override {
     RSDAT_ASSIGN_OR_RETURN(std::string path, path_of(key));
-    return read_file(path, offset, length);
+    return read_file_range(path, offset, length);
   }
 
   Status put(const std::string& key, std::string_view bytes) override {
@@ -101,43 +101,6 @@ class LocalStore final : public Store {
     return (fs::path(root_) / key).lexically_normal().string();
   }
 
-  static Result<Bytes> read_file(const std::string& path, uint64_t offset, uint64_t length) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-      if (errno == ENOENT || errno == ENOTDIR) return not_found(path + " not found");
-      return io_error("cannot open " + path + ": " + std::strerror(errno));
-    }
-    struct stat st {};
-    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-      ::close(fd);
-      return io_error("cannot read " + path + ": not a regular file");
-    }
-    const uint64_t size = static_cast<uint64_t>(st.st_size);
-    const uint64_t begin = std::min(offset, size);
-    const uint64_t want = std::min(length, size - begin);
-    if (want > kMaxObjectBytes) {
-      ::close(fd);
-      return io_error(path + " is larger than any chunk can be");
-    }
-    // A whole read asks one byte more than the size, to notice a file that grew.
-    const bool whole = offset == 0 && length == UINT64_MAX;
-    Bytes out{Buffer::allocate(std::max<size_t>(want + (whole ? 1 : 0), 1)), 0};
-    const size_t cap = static_cast<size_t>(want + (whole ? 1 : 0));
-    while (out.size < cap) {
-      ssize_t n = ::pread(fd, out.buffer->data() + out.size, cap - out.size, static_cast<off_t>(begin + out.size));
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        int err = errno;
-        ::close(fd);
-        return io_error("cannot read " + path + ": " + std::strerror(err));
-      }
-      if (n == 0) break;
-      out.size += static_cast<size_t>(n);
-    }
-    ::close(fd);
-    if (whole && out.size == cap) return io_error(path + " changed while it was read");
-    return out;
-  }
 
   const std::string root_;
 };
@@ -180,6 +143,44 @@ bool prefix_matches(const std::string& prefix, const std::string& url) {
 }
 
 }  // namespace
+
+Result<Bytes> read_file_range(const std::string& path, uint64_t offset, uint64_t length, uint64_t limit) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT || errno == ENOTDIR) return not_found(path + " not found");
+    return io_error("cannot open " + path + ": " + std::strerror(errno));
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return io_error("cannot read " + path + ": not a regular file");
+  }
+  const uint64_t size = static_cast<uint64_t>(st.st_size);
+  const uint64_t begin = std::min(offset, size);
+  const uint64_t want = std::min(length, size - begin);
+  if (want > std::min(limit, kMaxObjectBytes)) {
+    ::close(fd);
+    return io_error(path + " is larger than any chunk can be (" + std::to_string(want) + " bytes)");
+  }
+  // A whole read asks one byte more than the size, to notice a file that grew.
+  const bool whole = offset == 0 && length == UINT64_MAX;
+  Bytes out{Buffer::allocate(std::max<size_t>(want + (whole ? 1 : 0), 1)), 0};
+  const size_t cap = static_cast<size_t>(want + (whole ? 1 : 0));
+  while (out.size < cap) {
+    ssize_t n = ::pread(fd, out.buffer->data() + out.size, cap - out.size, static_cast<off_t>(begin + out.size));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      ::close(fd);
+      return io_error("cannot read " + path + ": " + std::strerror(err));
+    }
+    if (n == 0) break;
+    out.size += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  if (whole && out.size == cap) return io_error(path + " changed while it was read");
+  return out;
+}
 
 Status write_file_atomic(const std::string& path, std::string_view bytes) {
   std::error_code ec;

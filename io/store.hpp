@@ -87,6 +87,12 @@ Result<std::shared_ptr<Store>> open_store(const std::string& url);
 // Writes `bytes` to a temporary file beside `path` (`NAME.tmp.PID.N`) and renames it
 // into place, so a reader never sees half a file; creates missing parent directories.
 Status write_file_atomic(const std::string& path, std::string_view bytes);
+// Reads `length` bytes (UINT64_MAX: to the end) from `offset` of the regular file at
+// `path`, one buffer; a file larger than `limit` (and than any chunk, 16 GiB) is an
+// error, before anything is read, as is one that grew while it was read. kNotFound
+// when it does not exist.
+Result<Bytes> read_file_range(const std::string& path, uint64_t offset, uint64_t length,
+                              uint64_t limit = UINT64_MAX);
 
 // True for URLs of remote stores (http, https, dav, davs).
 bool is_remote_url(const std::string& url);

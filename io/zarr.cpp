@@ -603,36 +603,7 @@ uint64_t max_stored_bytes(const ArrayMeta& meta) {
 }
 
 Result<Bytes> read_file(const std::string& path, uint64_t limit) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) return not_found(path + " not found");
-    return io_error("cannot open " + path + ": " + std::strerror(errno));
-  }
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return io_error("cannot read " + path + ": not a regular file");
-  }
-  if (static_cast<uint64_t>(st.st_size) > std::min<uint64_t>(limit, kMaxChunkBytes)) {
-    ::close(fd);
-    return io_error(path + " is larger than any chunk can be (" + std::to_string(st.st_size) + " bytes)");
-  }
-  // One more byte than the size, to notice a file that grew while we read it.
-  Bytes out = allocate_bytes(static_cast<size_t>(st.st_size) + 1);
-  while (out.size < out.buffer->size()) {
-    ssize_t n = ::read(fd, out.buffer->data() + out.size, out.buffer->size() - out.size);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd);
-      return io_error("cannot read " + path + ": " + std::strerror(err));
-    }
-    if (n == 0) break;
-    out.size += static_cast<size_t>(n);
-  }
-  ::close(fd);
-  if (out.size == out.buffer->size()) return io_error(path + " changed while it was read");
-  return out;
+  return store::read_file_range(path, 0, UINT64_MAX, limit);
 }
 
 Result<std::string> read_text(const std::string& path) {
