@@ -145,6 +145,7 @@ class ParamReader {
   }
 
   void raw(void* p, size_t n) {
+    if (n == 0) return;  // p may be null then (an empty vector's data()), which memcpy may not take
     if (n > in_.size() - pos_) throw ParamError("truncated op parameters");
     std::memcpy(p, in_.data() + pos_, n);
     pos_ += n;
