@@ -1,6 +1,6 @@
-// rsdat-spring-index: the extended spring indices' (SI-x) first-leaf day and the
-// growing-degree hours after it, from Daymet-like daily tmin, tmax and dayl Zarr arrays
-// to a Zarr store, on an rsdat cluster.
+// rsdat-spring-index: the extended spring indices' (SI-x) first-leaf and first-bloom
+// days and the growing-degree hours after the leaf, from Daymet-like daily tmin, tmax
+// and dayl Zarr arrays to a Zarr store, on an rsdat cluster.
 //
 // The model (rsdat/phenology.hpp holds it in full): each day's growing-degree hours
 // above 31 °F from an hourly temperature curve (a sine through the daylight hours from
@@ -10,15 +10,17 @@
 // (lilac, arnold red, zabelii) mdsum1 = a mds0 + b synop + c dde2 + e dd57, and the
 // first-leaf day is the first day (1-based) with mdsum1 >= 999.5, NaN where there is
 // none; "mean" is the plants' mean rounded. agdh_after_leaf is the growing-degree hours
-// summed from the first-leaf day to the last day. Pixels without data (NaN inputs: the
-// sea) are NaN. The first-bloom day needs the SI-x bloom coefficients and is left out.
+// summed from the first-leaf day to the last day. The first-bloom day is the first day
+// from the leaf on with alpha agdh + beta (days since the leaf) > 999.5, agdh being the
+// growing-degree hours from the leaf to that day. Pixels without data (NaN inputs: the
+// sea) are NaN.
 //
 // Inputs: (time, y, x) arrays in °C, °C and seconds (any numeric dtype; as xarray
 // writes them, with _ARRAY_DIMENSIONS). They are rechunked to one chunk along time (or
 // --time-chunk days) and --chunk pixels along y and x: with one chunk along time every
-// spatial block is one task after its growing-degree hours. Outputs, in --out: first_leaf (plant, y, x) float32 and agdh_after_leaf
-// (plant, y, x) float32, with a `plant` coordinate of the plants' names, readable by
-// xarray.open_zarr.
+// spatial block is one task after its growing-degree hours. Outputs, in --out:
+// first_leaf, first_bloom and agdh_after_leaf, (plant, y, x) float32, with a `plant`
+// coordinate of the plants' names, readable by xarray.open_zarr.
 //
 // --generate DIR writes a synthetic Daymet-like year instead: tmin, tmax and dayl
 // (float32, (time, y, x)) with a seasonal cycle, a north-south gradient, a cold mountain
@@ -127,7 +129,7 @@ void generate(const std::string& dir, int64_t days, int64_t size, int64_t chunk,
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"rsdat-spring-index: SI-x first-leaf day and growing-degree hours after it, from daily tmin, tmax\n"
+  CLI::App app{"rsdat-spring-index: SI-x first-leaf and first-bloom days and growing-degree hours after the leaf, from daily tmin, tmax\n"
                "and dayl Zarr arrays (time, y, x; degrees C and seconds) to a Zarr store.\n"
                "A store argument is a directory or an http(s):// or dav(s):// URL, with :PATH for an array inside a\n"
                "group (e.g. daymet.zarr:tmin, https://dcache.example.org:2880/daymet.zarr:tmin)."};
@@ -206,14 +208,14 @@ int main(int argc, char** argv) {
       Array first = n < a.shape()[0] ? view(a, range(0, n)) : a;
       return first.rechunk(layout);
     };
-    std::printf("SI-x first leaf of %s, %s, %s: %lld days of %lld x %lld pixels, chunks %lld x %lld x %lld, on %zu workers\n",
+    std::printf("SI-x first leaf and bloom of %s, %s, %s: %lld days of %lld x %lld pixels, chunks %lld x %lld x %lld, on %zu workers\n",
                 tmin_arg.c_str(), tmax_arg.c_str(), dayl_arg.c_str(), static_cast<long long>(n),
                 static_cast<long long>(ny), static_cast<long long>(nx), static_cast<long long>(layout[0]),
                 static_cast<long long>(layout[1]), static_cast<long long>(layout[2]),
                 client->cluster_status().workers.size());
     std::fflush(stdout);
 
-    auto si = spring_index_leaf(prepare(tmin), prepare(tmax), prepare(dayl));
+    auto si = spring_index(prepare(tmin), prepare(tmax), prepare(dayl));
     auto [out_store, out_path] = split_store_arg(out_arg);
     const std::string out_dir = out_path.empty() ? out_store : out_store + "/" + out_path;
     ZarrWriteOptions opts;
@@ -221,19 +223,23 @@ int main(int argc, char** argv) {
     opts.chunks = {4, layout[1], layout[2]};
     opts.fill_value = std::nan("");
     opts.dims = {"plant", tmin.dims().size() == 3 ? tmin.dims()[1] : "y", tmin.dims().size() == 3 ? tmin.dims()[2] : "x"};
-    // Both outputs in one computation: they share gdh and the leaf days.
+    // The outputs in one computation: they share gdh and the leaf days.
     auto leaf_written = to_zarr(si.first_leaf, out_dir, "first_leaf", opts);
+    auto bloom_written = to_zarr(si.first_bloom, out_dir, "first_bloom", opts);
     auto agdh_written = to_zarr(si.agdh_after_leaf.astype(DType::kFloat32), out_dir, "agdh_after_leaf", opts);
     auto t0 = Clock::now();
-    xt::xarray<double> bytes =
-        stack({leaf_written.sum().astype(DType::kFloat64), agdh_written.sum().astype(DType::kFloat64)}).compute<double>(
-            client.get());
+    const double bytes = stack({leaf_written.sum().astype(DType::kFloat64), bloom_written.sum().astype(DType::kFloat64),
+                                agdh_written.sum().astype(DType::kFloat64)})
+                             .sum()
+                             .item(client.get());
     const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
     const uint64_t tasks = client->last_stats().tasks;
     std::vector<std::string> plants(kSpringIndexPlants.begin(), kSpringIndexPlants.end());
     write_string_coordinate(out_dir, "plant", plants);
     add_attributes(out_dir, "first_leaf",
                    {{"long_name", "SI-x first-leaf day"}, {"units", "day (1 = the first input day)"}});
+    add_attributes(out_dir, "first_bloom",
+                   {{"long_name", "SI-x first-bloom day"}, {"units", "day (1 = the first input day)"}});
     add_attributes(out_dir, "agdh_after_leaf",
                    {{"long_name", "growing-degree hours from the first-leaf day to the last day"},
                     {"units", "degree F hours"}, {"base_temperature", "31 degrees F"}});
@@ -242,13 +248,16 @@ int main(int argc, char** argv) {
     auto leaf = from_zarr(out_dir, "first_leaf");
     auto valid = (~isnan(leaf)).sum({1, 2}).compute<double>(client.get());
     auto mean_day = leaf.nanmean({1, 2}).compute<double>(client.get());
+    auto bloom_day = from_zarr(out_dir, "first_bloom").nanmean({1, 2}).compute<double>(client.get());
     auto agdh = from_zarr(out_dir, "agdh_after_leaf").nanmean({1, 2}).compute<double>(client.get());
-    std::printf("wrote %s: first_leaf and agdh_after_leaf (plant %zu, y %lld, x %lld) float32, %.1f MB (%s)\n",
-                out_dir.c_str(), plants.size(), static_cast<long long>(ny), static_cast<long long>(nx),
-                (bytes(0) + bytes(1)) / 1e6, compressor.c_str());
+    std::printf("wrote %s: first_leaf, first_bloom and agdh_after_leaf (plant %zu, y %lld, x %lld) float32, %.1f MB (%s)\n",
+                out_dir.c_str(), plants.size(), static_cast<long long>(ny), static_cast<long long>(nx), bytes / 1e6,
+                compressor.c_str());
     for (size_t p = 0; p < plants.size(); ++p) {
-      std::printf("  %-11s first leaf on day %6.1f on average, %5.1f%% of pixels; %8.0f degree-hours after it\n",
-                  plants[p].c_str(), mean_day(p), 100.0 * valid(p) / static_cast<double>(ny * nx), agdh(p));
+      std::printf("  %-11s first leaf on day %6.1f on average, %5.1f%% of pixels; first bloom on day %6.1f; "
+                  "%8.0f degree-hours after the leaf\n",
+                  plants[p].c_str(), mean_day(p), 100.0 * valid(p) / static_cast<double>(ny * nx), bloom_day(p),
+                  agdh(p));
     }
     std::printf("  %.2f s, %llu tasks, %.1f MB of input\n", seconds, static_cast<unsigned long long>(tasks),
                 (tmin.nbytes() + tmax.nbytes() + dayl.nbytes()) * static_cast<double>(n) / tmin.shape()[0] / 1e6);

@@ -187,8 +187,8 @@ Chunk spring_index_chain_kernel(KernelContext& ctx) {
     fail("spring_index_chain: the inputs are 3-d blocks of one shape");
   }
   const int64_t days = tmin.shape[0], pixels = tmin.shape[1] * tmin.shape[2];
-  if (ctx.out_shape != Shape{8, tmin.shape[1], tmin.shape[2]} || ctx.out_dtype != DType::kFloat64) {
-    fail("spring_index_chain: the output is (8, y, x) float64");
+  if (ctx.out_shape != Shape{12, tmin.shape[1], tmin.shape[2]} || ctx.out_dtype != DType::kFloat64) {
+    fail("spring_index_chain: the output is (12, y, x) float64");
   }
   // The growing-degree hours of the block, and the pixels with a NaN input on some day.
   std::vector<double> gdh(static_cast<size_t>(days * pixels));
@@ -220,14 +220,18 @@ Chunk spring_index_chain_kernel(KernelContext& ctx) {
   const double* g = gdh.data();
   static constexpr double kCoef[3][4] = {{3.306, 13.878, 0.201, 0.153}, {4.266, 20.899, 0.0, 0.248},
                                          {2.802, 21.433, 0.266, 0.0}};
+  // The bloom model's (agdh, mds0) coefficients, as rsdat/phenology.hpp gives them.
+  static constexpr double kBloomCoef[3][2] = {{0.116, -23.934}, {0.127, -24.825}, {0.096, -11.368}};
   const double nan = std::numeric_limits<double>::quiet_NaN();
   Chunk out = Chunk::allocate(DType::kFloat64, ctx.out_shape);
   double* o = out.mutable_data<double>();
   std::vector<double> synop(static_cast<size_t>(pixels), 0.0);
-  double* first = o;             // rows 0-2 while running: the 0-based day, -1: not yet
+  double* first = o;               // rows 0-2 while running: the 0-based day, -1: not yet
   double* after = o + 4 * pixels;  // rows 4-6: gdh summed from the first day on
+  double* bloom = o + 8 * pixels;  // rows 8-10 while running: the 0-based bloom day, -1: not yet
   std::fill_n(first, 3 * pixels, -1.0);
   std::fill_n(after, 4 * pixels, 0.0);
+  std::fill_n(bloom, 3 * pixels, -1.0);
   auto row = [&](int64_t d) { return g + std::max<int64_t>(d, 0) * pixels; };  // day -k reads day 0
   for (int64_t d = 0; d < days; ++d) {
     const double *g0 = row(d), *g1 = row(d - 1), *g2 = row(d - 2), *g5 = row(d - 5), *g6 = row(d - 6),
@@ -241,20 +245,28 @@ Chunk spring_index_chain_kernel(KernelContext& ctx) {
         const double m = kCoef[pl][0] * dd + kCoef[pl][1] * s + kCoef[pl][2] * dde2 + kCoef[pl][3] * dd57;
         double& f = first[pl * pixels + p];
         if (f < 0 && m >= 999.5) f = dd;
-        if (f >= 0) after[pl * pixels + p] += g0[p];
+        if (f < 0) continue;
+        const double agdh = after[pl * pixels + p] += g0[p];
+        double& b = bloom[pl * pixels + p];
+        if (b < 0 && kBloomCoef[pl][0] * agdh + kBloomCoef[pl][1] * (dd - f) > 999.5) b = dd;
       }
     }
   }
-  double* mean_first = o + 3 * pixels;
-  for (int64_t p = 0; p < pixels; ++p) {
-    double sum = 0;
-    for (int pl = 0; pl < 3; ++pl) {
-      double& f = first[pl * pixels + p];
-      f = f < 0 ? nan : f + 1;
-      sum += f;
+  // The 0-based days to 1-based days, NaN where never reached, and the plants' mean.
+  auto days_and_mean = [&](double* rows) {
+    for (int64_t p = 0; p < pixels; ++p) {
+      double sum = 0;
+      for (int pl = 0; pl < 3; ++pl) {
+        double& f = rows[pl * pixels + p];
+        f = f < 0 ? nan : f + 1;
+        sum += f;
+      }
+      rows[3 * pixels + p] = std::nearbyint(sum / 3);  // half to even, as numpy.round; NaN stays
     }
-    mean_first[p] = std::nearbyint(sum / 3);  // half to even, as numpy.round; NaN stays
-  }
+  };
+  days_and_mean(first);
+  days_and_mean(bloom);
+  const double* mean_first = o + 3 * pixels;
   for (int64_t d = 0; d < days; ++d) {
     const double* g0 = row(d);
     const double dd = static_cast<double>(d);
@@ -262,7 +274,7 @@ Chunk spring_index_chain_kernel(KernelContext& ctx) {
   }
   for (int64_t p = 0; p < pixels; ++p) {
     if (!nodata[static_cast<size_t>(p)]) continue;
-    for (int r = 0; r < 4; ++r) o[r * pixels + p] = nan;
+    for (int r = 0; r < 4; ++r) o[r * pixels + p] = bloom[r * pixels + p] = nan;
   }
   for (int64_t i = 0; i < 4 * pixels; ++i) {
     if (std::isnan(o[i])) after[i] = nan;

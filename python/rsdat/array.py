@@ -1430,6 +1430,7 @@ NOT_YET_BOUND = {
     "histogram_along": "no NumPy or dask counterpart",
     "growing_degree_hours": "the phenology example's kernels, not array operations",
     "spring_index_leaf": "as growing_degree_hours",
+    "spring_index": "as growing_degree_hours",
     "coordinate": "no NumPy counterpart (numpy.indices gives all axes at once)",
 }
 

@@ -1,11 +1,11 @@
 #!/usr/bin/python3
-"""The SI-x first-leaf model in NumPy, against rsdat-spring-index.
+"""The SI-x first-leaf and first-bloom models in NumPy, against rsdat-spring-index.
 
 Writes a synthetic Daymet-like year with `rsdat-spring-index --generate`, runs the model
 with rsdat on its first 300 days, computes the same model with NumPy (float64, the
 hours looped, the days vectorised) from the same stores read by zarr-python, and
-compares: NaN positions equal, first-leaf days equal exactly, agdh_after_leaf within
-1e-4 relative. Also opens both stores with xarray (dimensions, the plant coordinate).
+compares: NaN positions equal, first-leaf and first-bloom days equal exactly,
+agdh_after_leaf within 1e-4 relative. Also opens both stores with xarray (dimensions, the plant coordinate).
 
 Usage: spring_index_test.py --bin build/bin/rsdat-spring-index [--size 512] [--days 300]
 """
@@ -15,6 +15,8 @@ import numpy as np
 PLANTS = {"lilac": (3.306, 13.878, 0.201, 0.153),
           "arnold_red": (4.266, 20.899, 0.000, 0.248),
           "zabelii": (2.802, 21.433, 0.266, 0.000)}
+# The bloom model's (agdh, mds0) coefficients per plant.
+BLOOM = {"lilac": (0.116, -23.934), "arnold_red": (0.127, -24.825), "zabelii": (0.096, -11.368)}
 BASE = 31.0
 INPUTS = {}  # name -> the (days, y, x) float32 array, shared with forked workers
 
@@ -54,7 +56,7 @@ def growing_degree_hours(tmin, tmax, dayl):
 
 
 def spring_index(rows):
-    """first_leaf and agdh_after_leaf (4, rows, x) for a strip of rows."""
+    """first_leaf, agdh_after_leaf and first_bloom (4, rows, x) for a strip of rows."""
     tmin, tmax, dayl = (INPUTS[n][:, rows] for n in ("tmin", "tmax", "dayl"))
     with np.errstate(invalid="ignore", divide="ignore"):
         gdh = growing_degree_hours(tmin, tmax, dayl)
@@ -78,11 +80,45 @@ def spring_index(rows):
         after = np.where(mds0 >= leaf[p] - 1, gdh, 0)
         agdh[p] = np.cumsum(after, axis=0)[-1]
     agdh[np.isnan(leaf)] = np.nan
-    return leaf, agdh
+    # Bloom: from the leaf day L (1-based) on, the first day I with
+    # alpha * (gdh summed over days L..I) + beta * (I - L) > 999.5.
+    blooms = []
+    for p, (alpha, beta) in enumerate(BLOOM.values()):
+        since = mds0 - (leaf[p] - 1)  # I - L; NaN where there is no leaf
+        with np.errstate(invalid="ignore"):
+            grown = since >= 0
+        accumulated = np.cumsum(np.where(grown, gdh, 0), axis=0)
+        reached = grown & (alpha * accumulated + beta * since > 999.5)
+        blooms.append(np.where(reached.any(axis=0), reached.argmax(axis=0) + 1.0, np.nan))
+    blooms.append(np.round(np.mean(blooms, axis=0)))
+    bloom = np.array(blooms)
+    bloom[:, nodata] = np.nan
+    return leaf, agdh, bloom
 
 
-def compare(res, want_leaf, want_agdh, failures):
+def compare_days(name, got, want, failures):
+    """Appends to `failures` when the days `got` differ from `want` (both (4, y, x))."""
+    if got.dtype != np.float32 or got.shape != want.shape:
+        failures.append(f"{name} is {got.dtype} {got.shape}, expected float32 {want.shape}")
+        return
+    for p, plant in enumerate(list(PLANTS) + ["mean"]):
+        g, w = got[p], want[p]
+        nan_diff = int((np.isnan(g) != np.isnan(w)).sum())
+        ok = ~np.isnan(w) & ~np.isnan(g)
+        day_diff = int((g[ok] != w[ok]).sum())
+        print(f"{name} {plant:11s}: {int(ok.sum())} pixels (mean day {np.nanmean(w):.1f}), "
+              f"{int(np.isnan(w).sum())} NaN; NaN positions differ at {nan_diff}, days at {day_diff}")
+        if nan_diff or day_diff:
+            failures.append(f"{name} {plant}")
+        if ok.sum() == 0:
+            failures.append(f"{name} {plant}: no day anywhere: the comparison would be vacuous")
+
+
+def compare(res, want_leaf, want_agdh, want_bloom, failures):
     """Appends to `failures` what differs between the rsdat store `res` and NumPy's."""
+    compare_days("first_bloom", res["first_bloom"][:], want_bloom, failures)
+    if not (~np.isnan(want_leaf[:3]) & np.isnan(want_bloom[:3])).any():
+        failures.append("first_bloom: every plant with a leaf blooms: no pixel tests a leaf without bloom")
     got_leaf = res["first_leaf"][:]
     got_agdh = res["agdh_after_leaf"][:].astype(np.float64)
     if got_leaf.dtype != np.float32:
@@ -148,12 +184,13 @@ def main():
             parts = pool.map(spring_index, strips)
         want_leaf = np.concatenate([p[0] for p in parts], axis=1)
         want_agdh = np.concatenate([p[1] for p in parts], axis=1)
+        want_bloom = np.concatenate([p[2] for p in parts], axis=1)
         t2 = time.perf_counter()
 
         failures = []
         for store in (out, out_chunked):
             print(f"{os.path.basename(store)}:")
-            compare(zarr.open_group(store, mode="r"), want_leaf, want_agdh, failures)
+            compare(zarr.open_group(store, mode="r"), want_leaf, want_agdh, want_bloom, failures)
         # xarray reads both stores with their dimensions and coordinates.
         with np.errstate(all="ignore"):
             ds_in = xr.open_zarr(daymet, consolidated=False)

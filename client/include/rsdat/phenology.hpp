@@ -1,13 +1,14 @@
-// Phenology: the extended spring indices' (SI-x) first-leaf model on daily weather
-// grids, as the RS-DAT phenology notebook writes it with xarray. Lazy, like every
+// Phenology: the extended spring indices' (SI-x) first-leaf and first-bloom models on
+// daily weather grids, the leaf as the RS-DAT phenology notebook writes it with xarray. Lazy, like every
 // rsdat::Array.
 //
 //   auto tmin = rsdat::from_zarr("daymet.zarr", "tmin");    // (time, y, x), °C
 //   auto tmax = rsdat::from_zarr("daymet.zarr", "tmax");    // °C
 //   auto dayl = rsdat::from_zarr("daymet.zarr", "dayl");    // s
 //   auto gdh = rsdat::growing_degree_hours(tmin, tmax, dayl);   // (time, y, x) float64
-//   auto si = rsdat::spring_index_leaf(tmin, tmax, dayl);
+//   auto si = rsdat::spring_index(tmin, tmax, dayl);
 //   si.first_leaf.compute<float>();                         // (4, y, x): lilac, arnold red, zabelii, mean
+//   si.first_bloom.compute<float>();                        // (4, y, x)
 //
 // The model, with tmin_f = tmin * 1.8 + 32, tmax_f = tmax * 1.8 + 32 (°F), dayl_h =
 // dayl / 3600 (hours) and base B (31 °F), for the hours h = 0..23 of each day:
@@ -35,8 +36,16 @@
 // agdh_after_leaf[p] is the growing-degree hours summed from day leaf[p] - 1 (0-based)
 // to the last day: the last value of cumsum(where(d >= leaf[p] - 1, gdh, 0)); NaN where
 // there is no leaf. A pixel whose tmin, tmax or dayl is NaN on any of the days (no data:
-// Daymet's sea) is NaN in both outputs. The first-bloom day needs the SI-x bloom
-// coefficients and is not part of this.
+// Daymet's sea) is NaN in every output.
+// First bloom, per plant after its first-leaf day L (1-based): on each day I >= L,
+//   agdh[I] = the growing-degree hours of days L..I, mds0 = I - L,
+// and the first-bloom day is the first I with alpha agdh[I] + beta mds0 > 999.5; NaN
+// where it is never reached or there is no leaf. The coefficients (alpha, beta) are the
+// SI-x bloom model's (Schwartz et al. 2013; as Izquierdo-Verdiguier et al. 2018 compute
+// the SI-x products): lilac (0.116, -23.934), arnold red (0.127, -24.825) and zabelii
+// (0.096, -11.368). The mean entry is the plants' mean rounded, NaN if one is NaN (that
+// product code averages the plants that bloom, and reports the leaf day for one that
+// never does).
 //
 // Everything computes in float64 (float32 inputs are widened first).
 #pragma once
@@ -64,6 +73,20 @@ struct SpringIndexLeaf {
   Array first_leaf;       // (4, y, x) float32: the first-leaf day, 1-based; NaN: none
   Array agdh_after_leaf;  // (4, y, x) float64: growing-degree hours from the first-leaf day on
 };
+
+struct SpringIndex {
+  Array first_leaf;       // (4, y, x) float32: the first-leaf day, 1-based; NaN: none
+  Array first_bloom;      // (4, y, x) float32: the first-bloom day, 1-based; NaN: none
+  Array agdh_after_leaf;  // (4, y, x) float64: growing-degree hours from the first-leaf day on
+};
+
+// The SI-x first-leaf and first-bloom models above on (time, y, x) inputs of one shape
+// (tmax and dayl are rechunked to tmin's chunks), as spring_index_leaf computes the
+// leaf. With one chunk along time the bloom day comes from the same task per spatial
+// block, with no extra array; with several, from a cumulative sum over time of a
+// (3, time, y, x) float64 array, whose blocks are three times tmin's in elements. Throws
+// std::invalid_argument naming spring_index, as spring_index_leaf does.
+SpringIndex spring_index(const Array& tmin, const Array& tmax, const Array& dayl, double base_f = 31);
 
 // The SI-x first-leaf model above on (time, y, x) inputs of one shape (tmax and dayl
 // are rechunked to tmin's chunks). With one chunk along time, one task per spatial
