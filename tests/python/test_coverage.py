@@ -22,7 +22,7 @@ ELSEWHERE.update({f: (lambda f=f: getattr(rsdat.ndimage, f)) for f in rsdat.ndim
 def cpp_operations():
     names = set()
     decl = re.compile(r"^(?:inline\s+)?(?:Array|std::vector<Array>|Histogram|Unique|GroupbyResult|Rolling|Coarsen|"
-                      r"SpringIndexLeaf|uint64_t|std::vector<HostArray>)\s+(\w+)\(")
+                      r"SpringIndexLeaf|SpringIndex|uint64_t|std::vector<HostArray>)\s+(\w+)\(")
     macro = re.compile(r"^RSDAT_(?:DDOF_|ARG_)?REDUCTION_\((\w+)\)")
     inc = os.path.join(SOURCE, "client", "include", "rsdat")
     for f in sorted(os.listdir(inc)):
