@@ -526,23 +526,61 @@ void check_edges(const std::vector<double>& edges, const char* name) {
   }
 }
 
-Histogram histogram_of(const Array& a, ops::HistogramParams p) {
+// The weights of `options` checked against `a` (numpy.histogram's rules) and put on a's
+// chunks; nullopt without weights.
+std::optional<Array> weights_for(const Array& a, const HistogramOptions& options, const char* name) {
+  if (!options.weights) return std::nullopt;
+  const Array& w = *options.weights;
+  need(w.node());
+  if (w.shape() != a.shape()) {
+    throw std::invalid_argument(std::string(name) + ": weights should have the same shape as a: " +
+                                shape_to_string(w.shape()) + " against " + shape_to_string(a.shape()));
+  }
+  return w.chunks() == a.chunks() ? w : w.rechunk(a.chunks());
+}
+
+// The kernel's partial sums (int64 or float64) to numpy.histogram's result: the weights'
+// dtype (integer sums wrap as NumPy's do, by the cast), or with `density` the counts
+// divided by their total and the bins' widths, float64.
+Array histogram_result(Array sums, const std::optional<Array>& weights, const std::vector<double>& edges,
+                       const HistogramOptions& options, int64_t bins_axis) {
+  if (weights) sums = sums.astype(weights->dtype());
+  if (!options.density) return sums;
+  const int64_t nbins = static_cast<int64_t>(edges.size()) - 1;
+  xt::xarray<double> widths = xt::xarray<double>::from_shape({static_cast<size_t>(nbins)});
+  for (int64_t i = 0; i < nbins; ++i) widths(i) = edges[static_cast<size_t>(i) + 1] - edges[static_cast<size_t>(i)];
+  const Array counts = sums.astype(DType::kFloat64);
+  // For histogram_along, each line's total; the widths broadcast along the last axis.
+  const Array total = bins_axis < 0 ? counts.sum() : counts.sum({-1}, {.keepdims = true});
+  return counts / from_array(widths, {-1}) / total;
+}
+
+DType sums_dtype(const std::optional<Array>& weights) {
+  if (!weights) return DType::kInt64;
+  return dtype_is_integer(weights->dtype()) || weights->dtype() == DType::kBool ? DType::kInt64 : DType::kFloat64;
+}
+
+Histogram histogram_of(const Array& a, ops::HistogramParams p, const HistogramOptions& options) {
   const auto nbins = static_cast<int64_t>(p.edges.size()) - 1;
+  const std::optional<Array> w = weights_for(a, options, "histogram");
+  p.weighted = w.has_value();
   Histogram h;
   h.edges = p.edges;
-  if (a.size() == 0) {
-    h.counts = zeros({nbins}, {-1}, DType::kInt64);
-    return h;
-  }
-  h.counts = per_block_sum(a, std::nullopt, nbins, DType::kInt64, "histogram", ops::kHistogram, encode_params(p));
+  const DType dtype = sums_dtype(w);
+  const Array sums = a.size() == 0 ? zeros({nbins}, {-1}, dtype)
+                                   : per_block_sum(a, w, nbins, dtype, "histogram", ops::kHistogram, encode_params(p));
+  h.counts = histogram_result(sums, w, p.edges, options, -1);
   return h;
 }
 
-Histogram histogram_along_of(const Array& a, int64_t axis, ops::HistogramParams p) {
+Histogram histogram_along_of(const Array& a, int64_t axis, ops::HistogramParams p, const HistogramOptions& options) {
   const Node& in = need(a.node());
   const int64_t ax = axis_in(axis, in.shape.size(), "histogram_along");
   const auto nbins = static_cast<int64_t>(p.edges.size()) - 1;
+  const std::optional<Array> w = weights_for(a, options, "histogram_along");
   p.axis = ax;
+  p.weighted = w.has_value();
+  const DType dtype = sums_dtype(w);
   Shape shape = in.shape;
   Chunks chunks = in.chunks;
   shape[ax] = static_cast<int64_t>(chunks[ax].size());
@@ -555,19 +593,19 @@ Histogram histogram_along_of(const Array& a, int64_t axis, ops::HistogramParams 
     Shape s = in.shape;
     s.erase(s.begin() + ax);
     s.push_back(nbins);
-    h.counts = zeros(s, Shape(s.size(), -1), DType::kInt64);
+    h.counts = histogram_result(zeros(s, Shape(s.size(), -1), dtype), w, p.edges, options, 0);
     return h;
   }
-  auto n = make_node("histogram_along", shape, chunks, DType::kInt64);
+  auto n = make_node("histogram_along", shape, chunks, dtype);
   n->inputs = {a.node()};
+  if (w) n->inputs.push_back(w->node());
   const std::string params = encode_params(p);
   n->lower = [params](const Node& self, const BlockIndex& blk, TaskSpec& t) {
-    const Node& src = *self.inputs[0];
-    t.deps.push_back(detail::key_of(src, BlockIndex(blk.begin(), blk.end() - 1)));
+    for (const NodePtr& src : self.inputs) t.deps.push_back(detail::key_of(*src, BlockIndex(blk.begin(), blk.end() - 1)));
     t.op = ops::kHistogram;
     t.params = params;
   };
-  h.counts = Array(n).sum({ax});
+  h.counts = histogram_result(Array(n).sum({ax}), w, p.edges, options, 0);
   return h;
 }
 
@@ -581,32 +619,39 @@ ops::HistogramParams equal_bins(const Array& a, int64_t bins, std::pair<double, 
 
 }  // namespace
 
-Histogram histogram(const Array& a, int64_t bins, std::optional<std::pair<double, double>> range, Client* client) {
+Histogram histogram(const Array& a, int64_t bins, std::optional<std::pair<double, double>> range,
+                    const HistogramOptions& options, Client* client) {
   need(a.node());
   if (bins < 1) throw std::invalid_argument("histogram: bins must be at least 1, got " + std::to_string(bins));
-  return histogram_of(a, equal_bins(a, bins, outer_edges(a, range, client, "histogram")));
+  return histogram_of(a, equal_bins(a, bins, outer_edges(a, range, client, "histogram")), options);
 }
 
-Histogram histogram(const Array& a, const std::vector<double>& edges) {
+Histogram histogram(const Array& a, int64_t bins, std::optional<std::pair<double, double>> range, Client* client) {
+  return histogram(a, bins, range, HistogramOptions{}, client);
+}
+
+Histogram histogram(const Array& a, const std::vector<double>& edges, const HistogramOptions& options) {
   need(a.node());
   check_edges(edges, "histogram");
   ops::HistogramParams p;
   p.edges = edges;
-  return histogram_of(a, p);
+  return histogram_of(a, p, options);
 }
 
-Histogram histogram_along(const Array& a, int64_t axis, int64_t bins, std::pair<double, double> range) {
+Histogram histogram_along(const Array& a, int64_t axis, int64_t bins, std::pair<double, double> range,
+                          const HistogramOptions& options) {
   need(a.node());
   if (bins < 1) throw std::invalid_argument("histogram_along: bins must be at least 1, got " + std::to_string(bins));
-  return histogram_along_of(a, axis, equal_bins(a, bins, outer_edges(a, range, nullptr, "histogram_along")));
+  return histogram_along_of(a, axis, equal_bins(a, bins, outer_edges(a, range, nullptr, "histogram_along")), options);
 }
 
-Histogram histogram_along(const Array& a, int64_t axis, const std::vector<double>& edges) {
+Histogram histogram_along(const Array& a, int64_t axis, const std::vector<double>& edges,
+                          const HistogramOptions& options) {
   need(a.node());
   check_edges(edges, "histogram_along");
   ops::HistogramParams p;
   p.edges = edges;
-  return histogram_along_of(a, axis, p);
+  return histogram_along_of(a, axis, p, options);
 }
 
 // ---- distinct values ------------------------------------------------------------------

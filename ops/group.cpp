@@ -506,10 +506,11 @@ struct Binner {
 
 Chunk histogram_kernel(KernelContext& ctx) {
   const auto p = read_params<HistogramParams>(ctx, kHistogram);
-  check_inputs(ctx, 1, kHistogram);
+  check_inputs(ctx, p.weighted ? 2 : 1, kHistogram);
   if (p.edges.size() < 2) fail("histogram: fewer than two edges");
   const int64_t nbins = static_cast<int64_t>(p.edges.size()) - 1;
   const Chunk& in = ctx.inputs[0];
+  if (p.weighted && ctx.inputs[1].shape != in.shape) fail("histogram: the weights' block differs in shape");
   Shape want{1, nbins};
   Dims d;
   if (p.axis >= 0) {
@@ -521,36 +522,54 @@ Chunk histogram_kernel(KernelContext& ctx) {
   } else {
     d.len = in.num_elements();
   }
-  if (ctx.out_shape != want || ctx.out_dtype != DType::kInt64) fail("histogram: bad output");
-  Chunk out = Chunk::allocate(DType::kInt64, ctx.out_shape);
-  int64_t* o = out.mutable_data<int64_t>();
-  std::fill(o, o + out.num_elements(), int64_t{0});
-  auto run = [&](auto etag) {
+  if (ctx.out_shape != want) fail("histogram: bad output shape");
+  if (ctx.out_dtype != DType::kInt64 && !(p.weighted && ctx.out_dtype == DType::kFloat64)) {
+    fail("histogram: counts are int64, weighted sums int64 or float64");
+  }
+  Chunk out = Chunk::allocate(ctx.out_dtype, ctx.out_shape);
+  // Sums of the weights in the output's type (int64 weights exactly), or counts.
+  auto run = [&](auto etag, auto acc_tag) {
     using E = decltype(etag);
+    using Acc = decltype(acc_tag);
     Binner<E> bin;
     for (double e : p.edges) bin.edges.push_back(static_cast<E>(e));
     bin.uniform = p.uniform;
     bin.nbins = nbins;
     bin.first = p.edges.front();
     bin.norm = static_cast<double>(nbins) / (p.edges.back() - p.edges.front());
+    std::vector<Acc> w;
+    if (p.weighted) {
+      w.resize(static_cast<size_t>(in.num_elements()));
+      convert_elements(ctx.inputs[1], 0, ctx.out_dtype, reinterpret_cast<uint8_t*>(w.data()), in.num_elements());
+    }
+    Acc* o = out.mutable_data<Acc>();
+    std::fill(o, o + out.num_elements(), Acc{0});
     visit_dtype(in.dtype, [&](auto t) {
       using T = decltype(t);
       const T* x = in.data<T>();
       for (int64_t oi = 0; oi < d.outer; ++oi) {
         for (int64_t i = 0; i < d.inner; ++i) {
-          int64_t* h = o + (oi * d.inner + i) * nbins;
+          Acc* h = o + (oi * d.inner + i) * nbins;
           for (int64_t l = 0; l < d.len; ++l) {
-            const int64_t b = bin(static_cast<E>(x[(oi * d.len + l) * d.inner + i]));
-            if (b >= 0) ++h[b];
+            const int64_t at = (oi * d.len + l) * d.inner + i;
+            const int64_t b = bin(static_cast<E>(x[at]));
+            if (b >= 0) h[b] += p.weighted ? w[static_cast<size_t>(at)] : Acc{1};
           }
         }
       }
     });
   };
+  auto in_type = [&](auto etag) {
+    if (ctx.out_dtype == DType::kFloat64) {
+      run(etag, double{});
+    } else {
+      run(etag, int64_t{});
+    }
+  };
   if (p.single) {
-    run(float{});
+    in_type(float{});
   } else {
-    run(double{});
+    in_type(double{});
   }
   return out;
 }

@@ -90,15 +90,18 @@ struct BincountParams {
 // estimated arithmetically and settled by comparisons in float32 when `single` (as
 // NumPy compares float32 data with float32 edges), else in float64. With axis < 0 the
 // output is (1, nbins) for the whole block; else the histogram of every line along
-// `axis`: output (block shape with the axis of size 1, nbins).
+// `axis`: output (block shape with the axis of size 1, nbins). With `weighted` a second
+// input, a block of weights of the same shape, whose sums per bin are the output: int64
+// (integer weights, exact) or float64.
 inline constexpr const char* kHistogram = "histogram";
 struct HistogramParams {
-  static constexpr uint8_t kVersion = 1;
+  static constexpr uint8_t kVersion = 2;  // 2: weights
   std::vector<double> edges;
   bool uniform = false;
   bool single = false;
   int64_t axis = -1;
-  template <typename A> void fields(A& a) { a(edges, uniform, single, axis); }
+  bool weighted = false;
+  template <typename A> void fields(A& a) { a(edges, uniform, single, axis, weighted); }
 };
 
 // "unique-count": a block to the number of its distinct values (int64, shape (1)),

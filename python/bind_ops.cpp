@@ -223,16 +223,23 @@ void bind_ops(py::module_& m) {
       py::arg("x"), py::arg("weights").none(true), py::arg("minlength"), py::arg("client").none(true));
   m.def(
       "histogram",
-      [](const Array& a, int64_t bins, std::optional<std::pair<double, double>> range, ClientBox* box) {
+      [](const Array& a, int64_t bins, std::optional<std::pair<double, double>> range, std::optional<Array> weights,
+         bool density, ClientBox* box) {
         rsdat::Client* c = client_arg(box);
-        auto h = run_interruptible(c, [a, bins, range, c] { return rsdat::histogram(a, bins, range, c); });
+        auto h = run_interruptible(c, [a, bins, range, weights, density, c] {
+          return rsdat::histogram(a, bins, range, {weights, density}, c);
+        });
         return std::make_pair(h.counts, h.edges);
       },
-      py::arg("a"), py::arg("bins"), py::arg("range"), py::arg("client").none(true));
-  m.def("histogram_edges", [](const Array& a, const std::vector<double>& edges) {
-    auto h = rsdat::histogram(a, edges);
-    return std::make_pair(h.counts, h.edges);
-  });
+      py::arg("a"), py::arg("bins"), py::arg("range"), py::arg("weights").none(true), py::arg("density"),
+      py::arg("client").none(true));
+  m.def(
+      "histogram_edges",
+      [](const Array& a, const std::vector<double>& edges, std::optional<Array> weights, bool density) {
+        auto h = rsdat::histogram(a, edges, {weights, density});
+        return std::make_pair(h.counts, h.edges);
+      },
+      py::arg("a"), py::arg("edges"), py::arg("weights").none(true), py::arg("density"));
   m.def(
       "unique",
       [](const Array& a, bool return_counts, ClientBox* box) {

@@ -1387,14 +1387,16 @@ def bincount(x, weights=None, minlength=0, split_every=None):
 
 def histogram(a, bins=10, range=None, normed=False, weights=None, density=False):
     """numpy.histogram: (counts Array, edges numpy.ndarray); bins an int (with `range`,
-    else the data's range, computed now) or the edges."""
-    if weights is not None or density or normed:
-        raise NotImplementedError("histogram: weights and density are not available yet")
+    else the data's range, computed now) or the edges; `weights` (of a's shape) and
+    `density` as NumPy's."""
+    if normed:
+        raise TypeError("histogram: normed was removed from NumPy; use density")
+    w = None if weights is None else _operand(asarray(weights))
     if isinstance(bins, numbers.Integral):
         counts, edges = _rsdat.histogram(_operand(a), int(bins), None if range is None else tuple(map(float, range)),
-                                         _handle(None))
+                                         w, bool(density), _handle(None))
     else:
-        counts, edges = _rsdat.histogram_edges(_operand(a), [float(e) for e in np.asarray(bins)])
+        counts, edges = _rsdat.histogram_edges(_operand(a), [float(e) for e in np.asarray(bins)], w, bool(density))
     dt = np.float32 if asarray(a).dtype == np.float32 and isinstance(bins, numbers.Integral) else np.float64
     return Array(counts), np.asarray(edges, dtype=dt)
 

@@ -313,6 +313,34 @@ TEST_F(GroupTest, BincountHistogramUniqueMatchNumpy) {
         "np.moveaxis(np.apply_along_axis(lambda v: np.histogram(v, 3, range=(0.25, 0.75))[0], 0, f), 0, -1)");
   p.add("along_edges", histogram_along(i, -1, std::vector<double>{-7, 0, 10, 33}).counts,
         "np.apply_along_axis(lambda v: np.histogram(v, [-7, 0, 10, 33])[0], 2, i)");
+  // Weights (on other chunks than the data) and density, NumPy's result dtypes.
+  Array w = p.input("w", random::uniform({5, 23, 4}, {3, 6, 4}, 36) - 0.25);
+  Array w8 = p.input("w8", (v * 100.0).astype(DType::kInt8));
+  Array w32 = p.input("w32", w.astype(DType::kFloat32));
+  Array wb = p.input("wb", u < 0.5);
+  p.add("weights", histogram(a, 7, {{0.1, 0.9}}, {.weights = w}).counts,
+        "np.histogram(a, 7, range=(0.1, 0.9), weights=w)[0]");
+  p.add("weights_int8_wraps", histogram(b, 5, std::nullopt, {.weights = w8}).counts,
+        "np.histogram(b, 5, weights=w8)[0]");
+  p.add("weights_f32", histogram(f, 6, {{0.2, 0.8}}, {.weights = w32}).counts,
+        "np.histogram(f, 6, range=(0.2, 0.8), weights=w32)[0]");
+  p.add("weights_bool", histogram(i, 4, std::nullopt, {.weights = wb}).counts, "np.histogram(i, 4, weights=wb)[0]");
+  p.add("weights_edges", histogram(i, std::vector<double>{-7, 0, 5, 33}, {.weights = w8}).counts,
+        "np.histogram(i, [-7.0, 0, 5, 33], weights=w8)[0]");
+  p.add("density", histogram(a, 7, {{0.1, 0.9}}, {.density = true}).counts,
+        "np.histogram(a, 7, range=(0.1, 0.9), density=True)[0]");
+  p.add("density_edges", histogram(a, std::vector<double>{0, 0.1, 0.5, 0.55, 1.0}, {.density = true}).counts,
+        "np.histogram(a, [0, 0.1, 0.5, 0.55, 1.0], density=True)[0]");
+  p.add("density_weights", histogram(b, 5, std::nullopt, {.weights = w, .density = true}).counts,
+        "np.histogram(b, 5, weights=w, density=True)[0]");
+  p.add("density_empty", histogram(view(f, all(), range(0, 0)), 3, {{0.0, 1.0}}, {.density = true}).counts,
+        "np.histogram(f[:, 0:0], 3, range=(0.0, 1.0), density=True)[0]");
+  p.add("along_weights_density", histogram_along(a, 1, 5, {0.0, 1.0}, {.weights = w, .density = true}).counts,
+        "np.array([[np.histogram(a[j, :, k], 5, range=(0.0, 1.0), weights=w[j, :, k], density=True)[0]"
+        " for k in range(4)] for j in range(5)])");
+  p.add("along_weights_int8", histogram_along(i, 0, std::vector<double>{-7, 0, 10, 33}, {.weights = w8}).counts,
+        "np.array([[np.histogram(i[:, j, k], [-7, 0, 10, 33], weights=w8[:, j, k])[0]"
+        " for k in range(4)] for j in range(23)])");
 
   Unique ui = unique(i, true);
   p.add("unique_int", ui.values, "np.unique(i)");
@@ -365,6 +393,8 @@ TEST_F(GroupTest, BadInputThrowsNamingTheFunction) {
   expect_invalid([&] { histogram(where(a < 0.5, kNaN, a), 5); }, "histogram");
   expect_invalid([&] { histogram(a, std::vector<double>{0, 0.5, 0.2}); }, "histogram");
   expect_invalid([&] { histogram_along(a, 3, 5, {0.0, 1.0}); }, "histogram_along");
+  expect_invalid([&] { histogram(a, 5, {{0.0, 1.0}}, {.weights = view(a, 0)}); }, "histogram");
+  expect_invalid([&] { histogram_along(a, 0, 5, {0.0, 1.0}, {.weights = a.T()}); }, "histogram_along");
 }
 
 }  // namespace

@@ -533,6 +533,13 @@ def test_bincount_histogram_unique():
     np.testing.assert_allclose(edges, e2)
     counts, _ = da.histogram(da.from_array(Y, chunks=3), bins=[0.5, 0.7, 1.0, 1.5])
     check(counts, np.histogram(Y, bins=[0.5, 0.7, 1.0, 1.5])[0])
+    wy = rng.random(Y.shape)
+    counts, _ = da.histogram(da.from_array(Y, chunks=3), bins=5, range=(0.5, 1.5), weights=da.from_array(wy, chunks=3))
+    check(counts, np.histogram(Y, bins=5, range=(0.5, 1.5), weights=wy)[0])
+    counts, _ = da.histogram(da.from_array(Y, chunks=3), bins=[0.5, 0.7, 1.0, 1.5], density=True)
+    check(counts, np.histogram(Y, bins=[0.5, 0.7, 1.0, 1.5], density=True)[0])
+    with pytest.raises(TypeError):
+        da.histogram(da.from_array(Y, chunks=3), bins=4, normed=True)
     check(da.unique(da.from_array(I32 % 5, chunks=3)), np.unique(I32 % 5))
     u, c = da.unique(da.from_array(I32 % 5, chunks=3), return_counts=True)
     u2, c2 = np.unique(I32 % 5, return_counts=True)

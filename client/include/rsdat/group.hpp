@@ -158,8 +158,18 @@ Array bincount(const Array& x, const std::optional<Array>& weights = std::nullop
                Client* client = nullptr);
 
 struct Histogram {
-  Array counts;               // int64
+  Array counts;               // int64; the weights' dtype with weights; float64 with density
   std::vector<double> edges;  // bins + 1 edges
+};
+// numpy.histogram's weights and density.
+struct HistogramOptions {
+  // Of a's shape: each value adds its weight to its bin instead of one. The sums have
+  // the weights' dtype, as NumPy's (integer sums are exact in int64, then cast: an int8
+  // sum wraps as NumPy's does; bool weights give whether a bin has a true weight).
+  std::optional<Array> weights;
+  // counts / (their total x the bin's width), float64: a probability density (NaN
+  // everywhere when nothing is counted, as NumPy's 0/0).
+  bool density = false;
 };
 // numpy.histogram of all of `a`'s values: `bins` equal bins over `range` (default:
 // a's minimum and maximum, computed at call; (0, 1) for an empty array; a range of
@@ -172,16 +182,23 @@ struct Histogram {
 // tree.
 Histogram histogram(const Array& a, int64_t bins = 10, std::optional<std::pair<double, double>> range = std::nullopt,
                     Client* client = nullptr);
+// With weights (a second input per block; weights of another shape throw
+// std::invalid_argument) or density, e.g. histogram(a, 20, {{0.0, 1.0}}, {.density = true}).
+Histogram histogram(const Array& a, int64_t bins, std::optional<std::pair<double, double>> range,
+                    const HistogramOptions& options, Client* client = nullptr);
 // The same with the bins' edges given (increasing, at least two; else
 // std::invalid_argument), compared in float64.
-Histogram histogram(const Array& a, const std::vector<double>& edges);
+Histogram histogram(const Array& a, const std::vector<double>& edges, const HistogramOptions& options = {});
 // A histogram of every line of `a` along `axis` (a per-pixel histogram of a time axis):
 // counts of shape (a's shape without `axis`..., bins), int64; each line counted as
 // numpy.histogram(line, bins, range) does. The range is the same for every line, so
 // it must be given. Memory: a task reads one input block and holds bins int64 per
 // element of the block's other axes; chunks along `axis` are summed as a tree.
-Histogram histogram_along(const Array& a, int64_t axis, int64_t bins, std::pair<double, double> range);
-Histogram histogram_along(const Array& a, int64_t axis, const std::vector<double>& edges);
+// With options, each line's weights and density as histogram's.
+Histogram histogram_along(const Array& a, int64_t axis, int64_t bins, std::pair<double, double> range,
+                          const HistogramOptions& options = {});
+Histogram histogram_along(const Array& a, int64_t axis, const std::vector<double>& edges,
+                          const HistogramOptions& options = {});
 
 // ---- distinct values ------------------------------------------------------------------
 
