@@ -221,7 +221,86 @@ bool is_remote_url(const std::string& url) {
   return s == "http" || s == "https" || s == "dav" || s == "davs";
 }
 
+namespace {
+
+struct IoCounters {
+  std::atomic<uint64_t> read_bytes{0}, written_bytes{0}, requests{0};
+};
+
+std::mutex io_counters_mu;
+std::map<std::string, std::shared_ptr<IoCounters>>& io_counters() {  // guarded by io_counters_mu
+  static auto* counters = new std::map<std::string, std::shared_ptr<IoCounters>>();
+  return *counters;
+}
+
+// The counters' name for the store at `url`: its scheme and authority, or "file".
+std::string io_label(const std::string& url) {
+  const size_t sep = url.find("://");
+  if (sep == std::string::npos || url.compare(0, sep, "file") == 0) return "file";
+  const size_t end = url.find('/', sep + 3);
+  return url.substr(0, end);
+}
+
+// A store that counts the bytes through another.
+class CountingStore final : public Store {
+ public:
+  CountingStore(std::shared_ptr<Store> inner, std::shared_ptr<IoCounters> counters)
+      : inner_(std::move(inner)), counters_(std::move(counters)) {}
+  std::string url() const override { return inner_->url(); }
+  Result<Bytes> get(const std::string& key) override { return counted(inner_->get(key)); }
+  Result<Bytes> get_range(const std::string& key, uint64_t offset, uint64_t length) override {
+    return counted(inner_->get_range(key, offset, length));
+  }
+  Status put(const std::string& key, std::string_view bytes) override {
+    Status st = inner_->put(key, bytes);
+    counters_->requests.fetch_add(1, std::memory_order_relaxed);
+    if (st.is_ok()) counters_->written_bytes.fetch_add(bytes.size(), std::memory_order_relaxed);
+    return st;
+  }
+  Status remove(const std::string& key) override { return inner_->remove(key); }
+  Result<std::vector<Entry>> list(const std::string& prefix) override { return inner_->list(prefix); }
+  Result<bool> exists(const std::string& key) override { return inner_->exists(key); }
+  Result<bool> is_dir(const std::string& key) override { return inner_->is_dir(key); }
+
+ private:
+  Result<Bytes> counted(Result<Bytes> r) {
+    counters_->requests.fetch_add(1, std::memory_order_relaxed);
+    if (r.ok()) counters_->read_bytes.fetch_add(r->size, std::memory_order_relaxed);
+    return r;
+  }
+  std::shared_ptr<Store> inner_;
+  std::shared_ptr<IoCounters> counters_;
+};
+
+Result<std::shared_ptr<Store>> open_uncounted(const std::string& url);
+
+}  // namespace
+
 Result<std::shared_ptr<Store>> open_store(const std::string& url) {
+  RSDAT_ASSIGN_OR_RETURN(std::shared_ptr<Store> inner, open_uncounted(url));
+  std::shared_ptr<IoCounters> counters;
+  {
+    std::lock_guard lock(io_counters_mu);
+    auto& c = io_counters()[io_label(url)];
+    if (!c) c = std::make_shared<IoCounters>();
+    counters = c;
+  }
+  return std::shared_ptr<Store>(std::make_shared<CountingStore>(std::move(inner), std::move(counters)));
+}
+
+std::vector<StoreIoCount> store_io_counts() {
+  std::lock_guard lock(io_counters_mu);
+  std::vector<StoreIoCount> out;
+  for (const auto& [label, c] : io_counters()) {
+    out.push_back({label, c->read_bytes.load(std::memory_order_relaxed), c->written_bytes.load(std::memory_order_relaxed),
+                   c->requests.load(std::memory_order_relaxed)});
+  }
+  return out;
+}
+
+namespace {
+
+Result<std::shared_ptr<Store>> open_uncounted(const std::string& url) {
   const std::string scheme = scheme_of(url);
   if (scheme.empty()) {
     if (url.empty()) return invalid_argument("empty store URL");
@@ -242,6 +321,8 @@ Result<std::shared_ptr<Store>> open_store(const std::string& url) {
   return invalid_argument("store URL " + url + ": unknown scheme '" + scheme +
                           "' (rsdat reads a directory, file://, http(s):// and dav(s)://; S3 is not there yet)");
 }
+
+}  // namespace
 
 Result<std::string> join_url(const std::string& base, const std::string& key) {
   RSDAT_RETURN_IF_ERROR(check_key(key, base));

@@ -84,6 +84,15 @@ class Store {
 // is contacted yet.
 Result<std::shared_ptr<Store>> open_store(const std::string& url);
 
+// What this process read from and wrote to stores, per store: "file" for local
+// directories, scheme://host[:port] (s3://bucket) for remote ones, never a path or a
+// credential. Every Store that open_store makes counts into it. Thread-safe.
+struct StoreIoCount {
+  std::string store;
+  uint64_t read_bytes = 0, written_bytes = 0, requests = 0;
+};
+std::vector<StoreIoCount> store_io_counts();
+
 // Writes `bytes` to a temporary file beside `path` (`NAME.tmp.PID.N`) and renames it
 // into place, so a reader never sees half a file; creates missing parent directories.
 Status write_file_atomic(const std::string& path, std::string_view bytes);

@@ -139,6 +139,25 @@ struct Heartbeat {
   paused @7 :Bool;          # no new task starts (memory above the pause threshold)
   pauseReason @8 :Text;     # why, in words: memory, limit and any spill failure
   spillSpace @9 :UInt64;    # bytes free on the disks of its spill directories
+  counters @10 :WorkerCounters;  # totals since the worker started, for /metrics
+}
+struct StoreIo {
+  store @0 :Text;           # "file", or scheme://host[:port] of a remote store (never a token)
+  readBytes @1 :UInt64;
+  writtenBytes @2 :UInt64;
+  requests @3 :UInt64;      # gets, ranged gets and puts
+}
+struct WorkerCounters {
+  tasksExecuted @0 :UInt64;
+  tasksFailed @1 :UInt64;
+  fetchedBytes @2 :UInt64;  # chunks fetched from peers
+  fetches @3 :UInt64;       # requests to peers answered
+  fetchSeconds @4 :Float64; # their total latency, request to answer
+  servedBytes @5 :UInt64;   # chunks sent to peers and clients
+  unspilledTotal @6 :UInt64;  # bytes ever read back from spill files
+  spillSeconds @7 :Float64;
+  unspillSeconds @8 :Float64;
+  stores @9 :List(StoreIo);
 }
 
 # Anyone -> worker ROUTER, and the reply.

@@ -69,8 +69,9 @@ Dashboard::~Dashboard() {
   if (thread_.joinable()) thread_.join();
 }
 
-Status Dashboard::start(const std::string& host, int port) {
+Status Dashboard::start(const std::string& host, int port, bool metrics_public) {
   auto authorized = [this](const httplib::Request& req, httplib::Response& res) {
+    if (req.get_header_value("Authorization") == "Bearer " + token_) return true;
     if (req.get_param_value("token") == token_) {
       res.set_header("Set-Cookie", "rsdat_token=" + token_ + "; HttpOnly; SameSite=Strict; Path=/");
       return true;
@@ -88,6 +89,11 @@ Status Dashboard::start(const std::string& host, int port) {
     std::lock_guard lock(mu_);
     res.set_content(status_, "application/json");
   });
+  server_->Get("/metrics", [this, authorized, metrics_public](const httplib::Request& req, httplib::Response& res) {
+    if (!metrics_public && !authorized(req, res)) return;
+    std::lock_guard lock(mu_);
+    res.set_content(metrics_, "text/plain; version=0.0.4; charset=utf-8");
+  });
   host_ = host;
   port_ = port == 0 ? server_->bind_to_any_port(host) : (server_->bind_to_port(host, port) ? port : -1);
   if (port_ < 0) return unavailable("dashboard cannot bind " + host + ":" + std::to_string(port));
@@ -99,9 +105,14 @@ std::string Dashboard::url() const {
   return "http://" + host_ + ":" + std::to_string(port_) + "/?token=" + token_;
 }
 
-void Dashboard::publish(std::string status_json) {
+std::string Dashboard::metrics_url() const {
+  return "http://" + host_ + ":" + std::to_string(port_) + "/metrics";
+}
+
+void Dashboard::publish(std::string status_json, std::string metrics_text) {
   std::lock_guard lock(mu_);
   status_ = std::move(status_json);
+  metrics_ = std::move(metrics_text);
 }
 
 }  // namespace rsdat::sched

@@ -38,6 +38,8 @@ int main(int argc, char** argv) {
                  "port of the HTTP dashboard on the scheduler's address: 0 picks a free one, -1 turns it off "
                  "(its address, with the access token, goes into the scheduler file)")
       ->capture_default_str()->check(CLI::Range(-1, 65535));
+  app.add_flag("--metrics-public", options.metrics_public,
+               "serve the dashboard's /metrics (Prometheus text) without the token; everything else still needs it");
   app.add_option("--worker-timeout", options.worker_timeout, "seconds without heartbeat before a worker is lost")
       ->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--stall-timeout", options.stall_timeout,

@@ -467,6 +467,7 @@ bool SchedulerState::add_pending(size_t budget, Commands& out) {
     t.spec = std::move(spec);
     const TaskKey key = t.spec.key;
     Task& task = tasks_.emplace(key, std::move(t)).first->second;
+    ++tasks_in_[static_cast<size_t>(task.status)];
     p.added[i] = &task;
     if (p.wanted[i]) {
       task.wanted_by.push_back(p.client);
@@ -599,6 +600,7 @@ void SchedulerState::maybe_release(const TaskKey& key, Commands& out) {
         erase_value(dit->second.dependents, k);
         stack.push_back(d);
       }
+      --tasks_in_[static_cast<size_t>(t.status)];
       tasks_.erase(it);
     }
   }

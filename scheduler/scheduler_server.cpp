@@ -71,7 +71,7 @@ Status SchedulerServer::start() {
   if (options_.dashboard_port >= 0) {
     std::string host = is_tcp_endpoint(address_) ? endpoint_host(address_) : "127.0.0.1";
     auto dashboard = std::make_unique<Dashboard>();
-    if (Status st = dashboard->start(host, options_.dashboard_port); st.is_ok()) {
+    if (Status st = dashboard->start(host, options_.dashboard_port, options_.metrics_public); st.is_ok()) {
       dashboard_ = std::move(dashboard);
       publish_status();
       spdlog::info("dashboard at http://{}:{}/ (the token is in the scheduler file)", host, dashboard_->port());
@@ -125,6 +125,7 @@ Status SchedulerServer::write_scheduler_file() {
   j["started"] = std::chrono::duration_cast<std::chrono::seconds>(
                      std::chrono::system_clock::now().time_since_epoch()).count();
   j["dashboard"] = dashboard_ ? nlohmann::json(dashboard_->url()) : nlohmann::json(nullptr);
+  j["metrics"] = dashboard_ ? nlohmann::json(dashboard_->metrics_url()) : nlohmann::json(nullptr);
   j["encryption"] = security_.applies_to(address_);
   if (security_.applies_to(address_)) {
     j["server_key"] = security_.keys.server_public;
@@ -145,6 +146,8 @@ void SchedulerServer::run() {
       spdlog::error("poll failed: {}", e.what());
       break;
     }
+    const double turn_start = now();
+    const bool working = (items[0].revents & ZMQ_POLLIN) || state_.graph_pending();
     check_disconnects();  // before new messages, whose connection may reuse a closed fd
     if (items[0].revents & ZMQ_POLLIN) {
       for (int i = 0; i < kMaxMessagesPerTurn; ++i) {
@@ -175,6 +178,7 @@ void SchedulerServer::run() {
       }
     }
     flush();
+    if (working) loop_stats_.record_turn(now() - turn_start);
   }
   // Tell workers to stop? Workers outlive a scheduler restart only with the file; say goodbye.
   for (const auto& [identity, p] : peers_) {
@@ -261,6 +265,7 @@ void SchedulerServer::handle(ReceivedMessage& msg) {
         }
         state_.set_inline_bytes(ClientId{p->id}, std::min<uint64_t>(g.getInlineBytes(), kMaxInlineResultBytes));
         Status st = state_.submit_graph(ClientId{p->id}, std::move(tasks), wanted, commands_, kGraphStep);
+        if (st.is_ok()) ++graphs_;
         if (!st.is_ok()) {
           send_error(router_, &identity, StatusCode::kInvalidArgument, st.message(), g.getGraphId());
         } else if (state_.graph_pending()) {
@@ -321,11 +326,20 @@ void SchedulerServer::handle(ReceivedMessage& msg) {
       case wire::Envelope::HEARTBEAT: {
         if (is_worker) {
           auto h = env.getHeartbeat();
-          state_.heartbeat(WorkerId{p->id},
-                           {h.getManagedBytes(), h.getSpilledBytes(), h.getSpilledTotal(), h.getRssBytes(),
-                            h.getPeakRssBytes(), h.getExecuting(), h.getPaused(), h.getPauseReason().cStr(),
-                            h.getSpillSpace()},
-                           now());
+          WorkerMetrics m{h.getManagedBytes(), h.getSpilledBytes(), h.getSpilledTotal(), h.getRssBytes(),
+                          h.getPeakRssBytes(), h.getExecuting(), h.getPaused(), h.getPauseReason().cStr(),
+                          h.getSpillSpace()};
+          if (h.hasCounters()) {
+            auto c = h.getCounters();
+            m.counters = {c.getTasksExecuted(), c.getTasksFailed(), c.getFetchedBytes(), c.getFetches(),
+                          c.getServedBytes(),   c.getFetchSeconds(), c.getUnspilledTotal(), c.getSpillSeconds(),
+                          c.getUnspillSeconds(), {}};
+            for (auto io : c.getStores()) {
+              m.counters.stores.push_back(
+                  {io.getStore().cStr(), io.getReadBytes(), io.getWrittenBytes(), io.getRequests()});
+            }
+          }
+          state_.heartbeat(WorkerId{p->id}, std::move(m), now());
         }
         // The answer tells workers and waiting clients that the scheduler is alive.
         capnp::MallocMessageBuilder b;
@@ -483,7 +497,129 @@ void SchedulerServer::publish_status() {
   j["threads"] = threads;
   j["processing"] = processing;
   j["workers"] = std::move(workers);
-  dashboard_->publish(j.dump());
+  dashboard_->publish(j.dump(), metrics_text(loop_stats_.busy_fraction_since_last(now())));
+}
+
+std::string SchedulerServer::metrics_text(double busy_fraction) const {
+  MetricsText m;
+  auto gauge = [&m](const char* name, const char* help, double v) {
+    m.family(name, "gauge", help);
+    m.sample(name, v);
+  };
+  auto counter = [&m](const char* name, const char* help, double v) {
+    m.family(name, "counter", help);
+    m.sample(name, v);
+  };
+  m.family("rsdat_scheduler_tasks", "gauge", "Tasks the scheduler holds, by state.");
+  for (TaskStatus s : {TaskStatus::kReleased, TaskStatus::kWaiting, TaskStatus::kQueued, TaskStatus::kProcessing,
+                       TaskStatus::kMemory, TaskStatus::kErred}) {
+    m.sample("rsdat_scheduler_tasks", static_cast<double>(state_.num_tasks_in(s)), {{"state", task_status_name(s)}});
+  }
+  counter("rsdat_scheduler_tasks_finished_total", "Tasks that finished on a worker.",
+          static_cast<double>(state_.tasks_finished()));
+  counter("rsdat_scheduler_tasks_erred_total", "Tasks that failed for good.", static_cast<double>(state_.tasks_erred()));
+  counter("rsdat_scheduler_graphs_total", "Graphs clients submitted.", static_cast<double>(graphs_));
+  counter("rsdat_scheduler_transitions_total", "Task state transitions.", static_cast<double>(state_.transitions()));
+  counter("rsdat_scheduler_transferred_bytes_total", "Bytes of chunks moved between workers.",
+          static_cast<double>(state_.total_bytes_transferred()));
+  counter("rsdat_scheduler_malformed_messages_total", "Messages refused as malformed.", static_cast<double>(malformed_));
+  gauge("rsdat_scheduler_held_bytes", "Bytes of the chunks in memory on workers (each once).",
+        static_cast<double>(state_.held_bytes()));
+  uint64_t threads = 0;
+  for (WorkerId id : state_.worker_ids()) threads += state_.worker_info(id)->nthreads;
+  gauge("rsdat_scheduler_workers", "Workers connected.", static_cast<double>(state_.num_workers()));
+  gauge("rsdat_scheduler_retiring_workers", "Workers handing their chunks over before leaving.",
+        static_cast<double>(state_.num_retiring()));
+  gauge("rsdat_scheduler_threads", "Worker threads in all.", static_cast<double>(threads));
+  gauge("rsdat_scheduler_clients", "Clients connected.",
+        static_cast<double>(std::count_if(peers_.begin(), peers_.end(), [](const auto& p) { return p.second.role == Peer::Role::kClient; })));
+  loop_stats_.write(m, "scheduler", busy_fraction);
+
+  // One series per worker, named by its label, from its latest heartbeat.
+  struct PerWorker {
+    const char* name;
+    const char* type;
+    const char* help;
+    std::function<double(const WorkerInfo&, const WorkerMetrics&, WorkerId)> value;
+  };
+  const std::vector<PerWorker> per_worker = {
+      {"rsdat_worker_threads", "gauge", "Threads that run tasks.",
+       [](const WorkerInfo& w, const WorkerMetrics&, WorkerId) { return w.nthreads; }},
+      {"rsdat_worker_memory_limit_bytes", "gauge", "The worker's memory limit (0: none).",
+       [](const WorkerInfo& w, const WorkerMetrics&, WorkerId) { return static_cast<double>(w.memory_limit); }},
+      {"rsdat_worker_tasks_processing", "gauge", "Tasks assigned to it, running or queued there.",
+       [this](const WorkerInfo&, const WorkerMetrics&, WorkerId id) {
+         return static_cast<double>(state_.processing_on(id));
+       }},
+      {"rsdat_worker_tasks_running", "gauge", "Tasks running there.",
+       [](const WorkerInfo&, const WorkerMetrics& m, WorkerId) { return m.executing; }},
+      {"rsdat_worker_chunks", "gauge", "Chunks it holds.",
+       [this](const WorkerInfo&, const WorkerMetrics&, WorkerId id) {
+         return static_cast<double>(state_.keys_held_by(id));
+       }},
+      {"rsdat_worker_managed_bytes", "gauge", "Bytes of the chunks it holds in memory.",
+       [](const WorkerInfo&, const WorkerMetrics& m, WorkerId) { return static_cast<double>(m.managed_bytes); }},
+      {"rsdat_worker_spilled_bytes", "gauge", "Bytes of its chunks on disk only.",
+       [](const WorkerInfo&, const WorkerMetrics& m, WorkerId) { return static_cast<double>(m.spilled_bytes); }},
+      {"rsdat_worker_rss_bytes", "gauge", "Resident memory of the worker process.",
+       [](const WorkerInfo&, const WorkerMetrics& m, WorkerId) { return static_cast<double>(m.rss_bytes); }},
+      {"rsdat_worker_paused", "gauge", "1 while no new task starts there (memory above the pause fraction).",
+       [](const WorkerInfo&, const WorkerMetrics& m, WorkerId) { return m.paused ? 1.0 : 0.0; }},
+      {"rsdat_worker_tasks_executed_total", "counter", "Tasks it ran.",
+       [](const WorkerInfo&, const WorkerMetrics& m, WorkerId) {
+         return static_cast<double>(m.counters.tasks_executed);
+       }},
+      {"rsdat_worker_tasks_failed_total", "counter", "Tasks whose kernel failed there.",
+       [](const WorkerInfo&, const WorkerMetrics& m, WorkerId) { return static_cast<double>(m.counters.tasks_failed); }},
+      {"rsdat_worker_spilled_bytes_total", "counter", "Bytes it wrote to spill files.",
+       [](const WorkerInfo&, const WorkerMetrics& m, WorkerId) { return static_cast<double>(m.spilled_total); }},
+      {"rsdat_worker_unspilled_bytes_total", "counter", "Bytes it read back from spill files.",
+       [](const WorkerInfo&, const WorkerMetrics& m, WorkerId) {
+         return static_cast<double>(m.counters.unspilled_total);
+       }},
+      {"rsdat_worker_spill_seconds_total", "counter", "Seconds spent writing spill files.",
+       [](const WorkerInfo&, const WorkerMetrics& m, WorkerId) { return m.counters.spill_seconds; }},
+      {"rsdat_worker_unspill_seconds_total", "counter", "Seconds spent reading spill files back.",
+       [](const WorkerInfo&, const WorkerMetrics& m, WorkerId) { return m.counters.unspill_seconds; }},
+      {"rsdat_worker_fetched_bytes_total", "counter", "Bytes of chunks fetched from other workers.",
+       [](const WorkerInfo&, const WorkerMetrics& m, WorkerId) { return static_cast<double>(m.counters.fetched_bytes); }},
+      {"rsdat_worker_served_bytes_total", "counter", "Bytes of chunks sent to other workers and clients.",
+       [](const WorkerInfo&, const WorkerMetrics& m, WorkerId) { return static_cast<double>(m.counters.served_bytes); }},
+  };
+  std::vector<std::pair<const WorkerInfo*, const WorkerMetrics*>> workers;
+  std::vector<WorkerId> ids = state_.worker_ids();
+  for (WorkerId id : ids) workers.emplace_back(state_.worker_info(id), state_.worker_metrics(id));
+  for (const PerWorker& f : per_worker) {
+    m.family(f.name, f.type, f.help);
+    for (size_t i = 0; i < ids.size(); ++i) {
+      m.sample(f.name, f.value(*workers[i].first, *workers[i].second, ids[i]), {{"worker", workers[i].first->name}});
+    }
+  }
+  // Fetch latency as a summary (its sum and count): rate(sum) / rate(count) is the mean.
+  m.family("rsdat_worker_fetch_seconds", "summary", "Time from asking a peer for chunks to its answer.");
+  for (const auto& [w, wm] : workers) {
+    m.sample("rsdat_worker_fetch_seconds_sum", wm->counters.fetch_seconds, {{"worker", w->name}});
+    m.sample("rsdat_worker_fetch_seconds_count", static_cast<double>(wm->counters.fetches), {{"worker", w->name}});
+  }
+  struct StoreCounter {
+    const char* name;
+    const char* help;
+    uint64_t WorkerMetrics::StoreIo::*field;
+  };
+  for (const StoreCounter& f : {StoreCounter{"rsdat_worker_store_read_bytes_total", "Bytes read from a store.",
+                                             &WorkerMetrics::StoreIo::read_bytes},
+                                StoreCounter{"rsdat_worker_store_written_bytes_total", "Bytes written to a store.",
+                                             &WorkerMetrics::StoreIo::written_bytes},
+                                StoreCounter{"rsdat_worker_store_requests_total", "Reads and writes of a store.",
+                                             &WorkerMetrics::StoreIo::requests}}) {
+    m.family(f.name, "counter", f.help);
+    for (const auto& [w, wm] : workers) {
+      for (const auto& io : wm->counters.stores) {
+        m.sample(f.name, static_cast<double>(io.*f.field), {{"worker", w->name}, {"store", io.store}});
+      }
+    }
+  }
+  return m.take();
 }
 
 std::optional<SchedulerServer::Peer> SchedulerServer::forget_peer(const std::string& identity) {

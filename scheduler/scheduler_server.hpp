@@ -19,6 +19,7 @@
 
 #include "net/security.hpp"
 #include "scheduler/dashboard.hpp"
+#include "scheduler/metrics.hpp"
 #include "core/status.hpp"
 #include "net/transport.hpp"
 #include "scheduler/scheduler_state.hpp"
@@ -34,6 +35,7 @@ struct SchedulerOptions {
   std::string key_file;          // cluster keys; default next to the scheduler file; created when absent
   std::string allowed_keys;      // extra client public keys admitted (one per line)
   int dashboard_port = 0;        // HTTP status page on the scheduler's host: 0 a free port, -1 none
+  bool metrics_public = false;   // the dashboard's /metrics without its token
   std::string scheduler_file;    // written once bound (JSON, mode 0600); removed at exit
   double worker_timeout = 5.0;   // seconds without a heartbeat (a closed connection counts at once)
   uint32_t heartbeat_ms = 1000;  // asked of workers
@@ -121,6 +123,10 @@ class SchedulerServer {
     double since = 0;
   } pending_graph_;  // the graph being added in steps, for the log
   uint64_t malformed_ = 0;
+  uint64_t graphs_ = 0;  // graphs submitted
+  LoopStats loop_stats_;
+  // Prometheus text of the state, for the dashboard's /metrics.
+  std::string metrics_text(double busy_fraction) const;
 };
 
 }  // namespace rsdat::sched

@@ -63,6 +63,9 @@ void SchedulerState::transition(Task& t, TaskStatus to) {
     held_bytes_ += t.nbytes;
     peak_held_bytes_ = std::max(peak_held_bytes_, held_bytes_);
   }
+  --tasks_in_[static_cast<size_t>(t.status)];
+  ++tasks_in_[static_cast<size_t>(to)];
+  if (to == TaskStatus::kErred) ++tasks_erred_;
   t.status = to;
   ++transitions_;
 }
@@ -150,7 +153,9 @@ std::vector<SchedulerState::GraphProgress> SchedulerState::take_progress() {
 void SchedulerState::validate() const {
   std::map<WorkerId, size_t> incoming;
   uint64_t held = 0;
+  std::array<uint64_t, 6> in_status{};
   for (const auto& [key, t] : tasks_) {
+    ++in_status[static_cast<size_t>(t.status)];
     if (t.status == TaskStatus::kMemory) held += t.nbytes;
     RSDAT_CHECK_MSG(pending_ || t.pending_users == 0, "users to come counted with no graph being added");
     if (t.steal_to) {
@@ -159,6 +164,7 @@ void SchedulerState::validate() const {
     }
   }
   RSDAT_CHECK_MSG(held == held_bytes_, "bytes in memory miscounted");
+  RSDAT_CHECK_MSG(in_status == tasks_in_, "tasks by status miscounted");
   for (const auto& [id, w] : workers_) {
     auto it = incoming.find(id);
     RSDAT_CHECK_MSG(w.incoming_steals == (it == incoming.end() ? 0 : it->second), "steal count off for a worker");

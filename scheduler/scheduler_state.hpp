@@ -20,6 +20,7 @@
 // Thread-compatible: SchedulerServer uses it from its event-loop thread only.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -57,6 +58,19 @@ struct WorkerMetrics {
   bool paused = false;       // no new task starts there
   std::string pause_reason;  // the worker's words for why
   uint64_t spill_space = 0;  // bytes free for spilling, as of its last heartbeat
+  // Totals since the worker started, for /metrics.
+  struct StoreIo {
+    std::string store;  // "file" or scheme://host[:port]
+    uint64_t read_bytes = 0, written_bytes = 0, requests = 0;
+  };
+  struct Counters {
+    uint64_t tasks_executed = 0, tasks_failed = 0;
+    uint64_t fetched_bytes = 0, fetches = 0, served_bytes = 0;
+    double fetch_seconds = 0;
+    uint64_t unspilled_total = 0;
+    double spill_seconds = 0, unspill_seconds = 0;
+    std::vector<StoreIo> stores;
+  } counters;
 };
 
 // What the server sends after an event.
@@ -243,6 +257,9 @@ class SchedulerState {
   std::vector<GraphProgress> take_progress();
   uint64_t transitions() const { return transitions_; }
   uint64_t tasks_finished() const { return tasks_finished_; }
+  uint64_t tasks_erred() const { return tasks_erred_; }
+  // Tasks the scheduler holds in `status` now.
+  uint64_t num_tasks_in(TaskStatus status) const { return tasks_in_[static_cast<size_t>(status)]; }
   uint64_t total_bytes_transferred() const { return total_bytes_transferred_; }
   // Bytes of the chunks in memory (each once), and the last graph's plan.
   uint64_t held_bytes() const { return held_bytes_; }
@@ -394,6 +411,8 @@ class SchedulerState {
   uint64_t transitions_ = 0;
   uint64_t tasks_finished_ = 0;
   uint64_t total_bytes_transferred_ = 0;
+  uint64_t tasks_erred_ = 0;
+  std::array<uint64_t, 6> tasks_in_{};  // by TaskStatus
   std::optional<PendingGraph> pending_;
   bool defer_ready_ = false;            // while a graph is added: collect ready tasks...
   std::vector<TaskKey> deferred_ready_;  // ...here, then place_deferred()

@@ -17,7 +17,9 @@ packages=(
 if [[ "${1:-}" == "--with-python" ]]; then
   packages+=(python3 python3-numpy python3-zarr python3-numcodecs python3-dask
              python3-distributed python3-xarray python3-scipy libopenblas0-pthread
-             python3-fsspec python3-aiohttp)
+             python3-fsspec python3-aiohttp
+             python3-dev pybind11-dev python3-pytest  # the Python module and its tests
+             prometheus)  # promtool and a real server for the /metrics tests (about 100 MB)
 fi
 
 missing=()

@@ -1,5 +1,7 @@
 #include "worker/memory_store.hpp"
 
+#include <chrono>
+
 #include <lz4.h>
 
 #include <cstdio>
@@ -90,7 +92,9 @@ uint64_t MemoryStore::spill_to(uint64_t target, Status* error) {
     // Only chunks nobody else holds: spilling one in use would free nothing.
     if (!e.chunk.buffer || e.chunk.buffer.use_count() > 1 || e.nbytes == 0) continue;
     const bool written = !e.on_disk;
+    const auto t0 = std::chrono::steady_clock::now();
     Status st = write_out(key, e);
+    spill_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (!st.is_ok()) {
       // The disk is full or gone: the rest would fail alike, and stay in memory too.
       if (error) *error = st.with_context("cannot spill " + key.to_string());
@@ -150,6 +154,14 @@ Status MemoryStore::write_out(const TaskKey& key, Entry& e) {
 }
 
 Status MemoryStore::read_back(const TaskKey& key, Entry& e) const {
+  const auto t0 = std::chrono::steady_clock::now();
+  Status st = read_file_back(key, e);
+  unspill_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (st.is_ok()) unspilled_total_ += e.nbytes;
+  return st;
+}
+
+Status MemoryStore::read_file_back(const TaskKey& key, Entry& e) const {
   const std::string path = file_of(key, e.dir);
   auto buf = Buffer::allocate(e.nbytes);
   Status st;

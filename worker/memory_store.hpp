@@ -78,6 +78,10 @@ class MemoryStore {
   uint64_t memory_bytes() const { return memory_bytes_; }
   uint64_t spilled_bytes() const { return spilled_bytes_; }
   uint64_t spilled_total() const { return spilled_total_; }  // bytes ever written out
+  uint64_t unspilled_total() const { return unspilled_total_; }  // bytes ever read back
+  // Seconds spent writing spill files and reading them back.
+  double spill_seconds() const { return spill_seconds_; }
+  double unspill_seconds() const { return unspill_seconds_; }
   // Spills least-recently-used idle chunks until memory_bytes() <= target (or none is
   // left to spill). A chunk read back keeps its file, so spilling it again only drops
   // it from memory. Returns the bytes that left memory. A write that fails (a full
@@ -99,13 +103,17 @@ class MemoryStore {
   };
   std::string file_of(const TaskKey& key, uint32_t dir) const;
   Status write_out(const TaskKey& key, Entry& e);
-  Status read_back(const TaskKey& key, Entry& e) const;
+  Status read_back(const TaskKey& key, Entry& e) const;  // read_file_back, timed and counted
+  Status read_file_back(const TaskKey& key, Entry& e) const;
 
   mutable std::unordered_map<TaskKey, Entry> entries_;
   mutable std::list<TaskKey> lru_;  // front: least recently used, in memory only
   mutable uint64_t memory_bytes_ = 0;
   mutable uint64_t spilled_bytes_ = 0;
   uint64_t spilled_total_ = 0;
+  mutable uint64_t unspilled_total_ = 0;
+  double spill_seconds_ = 0;
+  mutable double unspill_seconds_ = 0;
   inline static const std::string kNoDirectory;
   std::vector<std::string> dirs_;  // empty: never spills
   uint32_t current_dir_ = 0;       // where the next chunk goes

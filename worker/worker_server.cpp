@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "ops/builtin_ops.hpp"
+#include "io/store.hpp"
 #include "io/zarr.hpp"
 #include "ops/op_registry.hpp"
 #include "core/sysinfo.hpp"
@@ -440,6 +441,7 @@ void WorkerServer::handle_router(ReceivedMessage& msg) {
         headers[i].setDtype(to_wire(c->dtype));
         set_shape(headers[i].initShape(c->shape.size()), c->shape);
         auto frames = chunk_frames(*c);
+        counters_.served_bytes += c->nbytes();
         headers[i].setFrames(static_cast<uint32_t>(frames.size()));
         for (auto& f : frames) payload.push_back(std::move(f));
       }
@@ -475,6 +477,8 @@ void WorkerServer::handle_peer_reply(const std::string& address, ReceivedMessage
     auto req = pc.requests.find(reply.getRequestId());
     if (req == pc.requests.end()) return;  // timed out already
     std::vector<TaskKey> asked = std::move(req->second.first);
+    ++counters_.fetches;
+    counters_.fetch_seconds += std::chrono::duration<double>(Clock::now() - req->second.second).count();
     pc.requests.erase(req);
     std::unordered_set<TaskKey> answered;
     size_t next_frame = 0;
@@ -496,6 +500,7 @@ void WorkerServer::handle_peer_reply(const std::string& address, ReceivedMessage
       }
       if (std::find(asked.begin(), asked.end(), k) == asked.end()) continue;
       answered.insert(k);
+      counters_.fetched_bytes += chunk->nbytes();
       state_.fetch_arrived(k, std::move(chunk).value(), commands_);
     }
     for (const TaskKey& k : asked) {
@@ -715,7 +720,9 @@ void WorkerServer::drain_completions() {
   }
   for (auto& c : done) {
     spdlog::debug("finished {} in {:.6f} s", c.key.to_string(), c.seconds);
+    ++counters_.tasks_executed;
     if (!c.result.ok()) {
+      ++counters_.tasks_failed;
       const TaskSpec* spec = state_.spec(c.key);
       spdlog::warn("task {} ({}) failed: {}", c.key.to_string(), spec ? spec->op : "?", c.result.status().message());
     }
@@ -787,6 +794,24 @@ void WorkerServer::heartbeat() {
   h.setSpillSpace(spill_space());
   h.setPaused(state_.paused());
   h.setPauseReason(state_.paused() ? pause_reason_ : std::string());
+  auto c = h.initCounters();
+  c.setTasksExecuted(counters_.tasks_executed);
+  c.setTasksFailed(counters_.tasks_failed);
+  c.setFetchedBytes(counters_.fetched_bytes);
+  c.setFetches(counters_.fetches);
+  c.setFetchSeconds(counters_.fetch_seconds);
+  c.setServedBytes(counters_.served_bytes);
+  c.setUnspilledTotal(state_.store().unspilled_total());
+  c.setSpillSeconds(state_.store().spill_seconds());
+  c.setUnspillSeconds(state_.store().unspill_seconds());
+  const std::vector<store::StoreIoCount> io = store::store_io_counts();
+  auto stores = c.initStores(static_cast<unsigned>(io.size()));
+  for (size_t i = 0; i < io.size(); ++i) {
+    stores[i].setStore(io[i].store);
+    stores[i].setReadBytes(io[i].read_bytes);
+    stores[i].setWrittenBytes(io[i].written_bytes);
+    stores[i].setRequests(io[i].requests);
+  }
   send_best_effort(scheduler_, nullptr, b);
 }
 

@@ -141,6 +141,12 @@ class WorkerServer {
   std::unordered_set<std::string> lost_peers_;    // reported lost by the scheduler
   uint64_t next_request_ = 1;
   uint64_t malformed_ = 0;
+  // Totals for the scheduler's /metrics, sent with each heartbeat.
+  struct {
+    uint64_t tasks_executed = 0, tasks_failed = 0;
+    uint64_t fetched_bytes = 0, fetches = 0, served_bytes = 0;
+    double fetch_seconds = 0;
+  } counters_;
   std::chrono::steady_clock::time_point last_heartbeat_;
   std::chrono::steady_clock::time_point last_from_scheduler_;
   uint32_t heartbeat_ms_ = 1000;

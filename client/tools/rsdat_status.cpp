@@ -2,7 +2,9 @@
 // and queues, and the tasks it holds.
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 #include "rsdat/rsdat.hpp"
 #include "core/sysinfo.hpp"
@@ -32,6 +34,19 @@ int main(int argc, char** argv) {
     std::printf("scheduler %s: %zu workers, %llu tasks held, %s moved between workers\n",
                 client->scheduler_address().c_str(), status.workers.size(),
                 static_cast<unsigned long long>(status.tasks), rsdat::format_bytes(status.bytes_transferred).c_str());
+    if (!scheduler_file.empty()) {
+      // The dashboard's address without its token (the scheduler file holds that).
+      std::ifstream in(scheduler_file);
+      auto file = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+      if (file.is_object() && file.value("dashboard", nlohmann::json()).is_string()) {
+        const std::string url = file["dashboard"];
+        std::printf("  dashboard %s (the token is in %s)\n", url.substr(0, url.find('?')).c_str(),
+                    scheduler_file.c_str());
+      }
+      if (file.is_object() && file.value("metrics", nlohmann::json()).is_string()) {
+        std::printf("  metrics   %s\n", file["metrics"].get<std::string>().c_str());
+      }
+    }
     std::printf("  %-24s %-28s %7s %9s %9s %9s %9s %9s\n", "worker", "address", "threads", "limit", "memory",
                 "spilled", "chunks", "queued");
     for (const auto& w : status.workers) {
