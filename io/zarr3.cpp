@@ -678,8 +678,13 @@ Result<Chunk> decode(const std::vector<Codec>& codecs, DType dtype, const Shape&
     return corrupt("holds " + std::to_string(view.size()) + " bytes, expected " + std::to_string(nbytes));
   }
   const Shape stored_shape = shape_after_transposes(codecs, shape);
-  Chunk c = Chunk::allocate(dtype, stored_shape);
-  std::memcpy(c.mutable_bytes(), view.data(), nbytes);
+  Chunk c;
+  if (cur.buffer && view.data() == reinterpret_cast<const char*>(cur.buffer->data())) {
+    c = Chunk{dtype, stored_shape, cur.buffer};  // a compressor's output: no copy
+  } else {
+    c = Chunk::allocate(dtype, stored_shape);
+    std::memcpy(c.mutable_bytes(), view.data(), nbytes);
+  }
   if (codecs[first_b2b].big_endian) byteswap_inplace(c.mutable_bytes(), nbytes, item);
   // Undo the transposes, last first.
   for (size_t i = first_b2b; i-- > 0;) {
@@ -852,7 +857,6 @@ Result<Chunk> read_block(store::Store& st, const std::string& key, const ArrayMe
   }
   RSDAT_ASSIGN_OR_RETURN(std::vector<uint64_t> entries,
                          decode_shard_index(meta, index_bytes->view(), 0, object_where));
-  Chunk out = zarr::fill_chunk(g, extent);
   const size_t nd = extent.size();
   const Shape grid = inner_grid(meta);
   // The inner chunks inside the array, in the order they lie in the shard, so that
@@ -862,6 +866,7 @@ Result<Chunk> read_block(store::Store& st, const std::string& key, const ArrayMe
     uint64_t off, len;
   };
   std::vector<Want> wants;
+  int64_t inside_count = 0;
   for (int64_t lin = 0; lin < shape_size(grid); ++lin) {
     int64_t rem = lin;
     bool inside = true;
@@ -870,7 +875,9 @@ Result<Chunk> read_block(store::Store& st, const std::string& key, const ArrayMe
       rem /= grid[d];
       inside = inside && i * s->inner_chunks[d] < extent[d];
     }
-    if (!inside || entries[2 * lin] == kEmptyEntry) continue;
+    if (!inside) continue;
+    ++inside_count;
+    if (entries[2 * lin] == kEmptyEntry) continue;
     if (entries[2 * lin + 1] > zarr::max_stored_bytes(g)) {
       return io_error(object_where + ": inner chunk " + std::to_string(lin) + " of " + std::to_string(entries[2 * lin + 1]) +
                       " bytes is larger than a chunk can be stored in");
@@ -878,6 +885,9 @@ Result<Chunk> read_block(store::Store& st, const std::string& key, const ArrayMe
     wants.push_back({lin, entries[2 * lin], entries[2 * lin + 1]});
   }
   std::sort(wants.begin(), wants.end(), [](const Want& a, const Want& b) { return a.off < b.off; });
+  // The fill value goes in first only where an inner chunk is empty.
+  Chunk out = static_cast<int64_t>(wants.size()) == inside_count ? Chunk::allocate(meta.dtype, extent)
+                                                                 : zarr::fill_chunk(g, extent);
   constexpr uint64_t kMaxRun = 64ull << 20;  // one ranged get covers at most this much
   for (size_t i = 0; i < wants.size();) {
     size_t j = i + 1;
