@@ -758,6 +758,7 @@ Result<Bytes> encode_shard(const ArrayMeta& meta, const Chunk& data, const std::
   fill_bytes(fill.mutable_bytes(), meta.dtype, fill.num_elements(), meta.fill_value);
   uint64_t offset = 0;
   std::vector<int64_t> idx(nd, 0);
+  Chunk inner;
   for (int64_t lin = 0; lin < n_inner; ++lin) {
     Shape at(nd), extent(nd);
     bool inside = true;
@@ -767,7 +768,9 @@ Result<Bytes> encode_shard(const ArrayMeta& meta, const Chunk& data, const std::
       inside = inside && extent[d] > 0;
     }
     if (inside) {
-      Chunk inner = Chunk::allocate(meta.dtype, s->inner_chunks);
+      // The scratch inner chunk is reused unless the last encoded part holds its buffer
+      // (a pipeline without a compressor): fresh large buffers cost a page fault a page.
+      if (!inner.buffer || inner.buffer.use_count() > 1) inner = Chunk::allocate(meta.dtype, s->inner_chunks);
       if (extent != s->inner_chunks) std::memcpy(inner.mutable_bytes(), fill.bytes(), fill.nbytes());
       copy_box(data.bytes(), data.shape, at, inner.mutable_bytes(), inner.shape, Shape(nd, 0), extent, item);
       if (std::memcmp(inner.bytes(), fill.bytes(), fill.nbytes()) != 0) {
