@@ -6,6 +6,7 @@
 #include "client/array_internal.hpp"
 #include "io/store.hpp"
 #include "io/zarr.hpp"
+#include "io/zarr3.hpp"
 
 namespace rsdat {
 namespace {
@@ -48,9 +49,80 @@ zarr::Compressor compressor_of(const ZarrWriteOptions& o) {
   return c;
 }
 
+// The v3 metadata of a write: the v2 metadata's grid and compressor as a codec pipeline,
+// sharded when the options ask for it.
+zarr3::ArrayMeta v3_meta_of(const zarr::ArrayMeta& v2, const ZarrWriteOptions& o, const std::vector<std::string>& dims) {
+  zarr3::ArrayMeta m;
+  m.shape = v2.shape;
+  m.dtype = v2.dtype;
+  m.fill_value = v2.fill_value.value_or(0.0);
+  m.dims = dims;
+  const size_t nd = m.shape.size();
+  std::vector<zarr3::Codec> chunk_codecs;
+  if (o.fortran_order && nd > 1) {
+    zarr3::Codec t{.name = "transpose"};
+    for (size_t d = nd; d-- > 0;) t.order.push_back(static_cast<int64_t>(d));
+    chunk_codecs.push_back(t);
+  }
+  chunk_codecs.push_back(zarr3::Codec{.name = "bytes"});
+  if (!v2.compressor.id.empty()) {
+    const std::string& id = v2.compressor.id;
+    if (id != "blosc" && id != "zstd" && id != "gzip") {
+      throw std::invalid_argument("to_zarr: zarr_format 3 writes the compressors blosc, zstd, gzip or none, not '" + id + "'");
+    }
+    zarr3::Codec c{.name = id, .compressor = v2.compressor};
+    if (id == "blosc") c.typesize = static_cast<int>(dtype_size(m.dtype));
+    chunk_codecs.push_back(c);
+  }
+  if (o.checksum) chunk_codecs.push_back(zarr3::Codec{.name = "crc32c"});
+  if (o.index_location != "end" && o.index_location != "start") {
+    throw std::invalid_argument("to_zarr: index_location must be \"end\" or \"start\", not '" + o.index_location + "'");
+  }
+  if (o.shards.empty()) {
+    m.chunks = v2.chunks;
+    m.codecs = std::move(chunk_codecs);
+    return m;
+  }
+  if (o.shards.size() != nd) throw std::invalid_argument("to_zarr: shards must have one size per axis");
+  m.chunks = o.shards;
+  for (size_t d = 0; d < nd; ++d) {
+    if (m.chunks[d] == -1) m.chunks[d] = (m.shape[d] + v2.chunks[d] - 1) / v2.chunks[d] * v2.chunks[d];
+    if (m.chunks[d] <= 0 || m.chunks[d] % v2.chunks[d] != 0) {
+      throw std::invalid_argument("to_zarr: the shard shape " + shape_to_string(o.shards) +
+                                  " must be a positive multiple of the chunk shape " + shape_to_string(v2.chunks) +
+                                  " on every axis");
+    }
+  }
+  zarr3::Codec shard{.name = "sharding_indexed"};
+  shard.inner_chunks = v2.chunks;
+  shard.inner = std::move(chunk_codecs);
+  shard.index_codecs = {zarr3::Codec{.name = "bytes"}, zarr3::Codec{.name = "crc32c"}};
+  shard.index_at_start = o.index_location == "start";
+  m.codecs = {shard};
+  return m;
+}
+
+Array from_zarr3(const std::string& dir, const zarr3::ArrayMeta& meta) {
+  auto n = make_node("from_zarr", meta.shape, detail::regular_chunks(meta.shape, meta.chunks), meta.dtype);
+  n->dims = meta.dims;
+  const std::string doc = zarr3::to_json(meta);
+  n->lower = [dir, doc](const Node&, const BlockIndex& b, TaskSpec& t) {
+    t.op = ops::kZarr3Read;
+    t.params = ops::zarr3_block_params(dir, doc, b);
+  };
+  return Array(n);
+}
+
 }  // namespace
 
 Array from_zarr(const std::string& store, const std::string& path) {
+  auto v3 = zarr3::open_array(store, path);
+  if (v3.ok()) {
+    auto dir = store::join_url(store, path);
+    if (!dir.ok()) throw std::invalid_argument("from_zarr: " + dir.status().message());
+    return from_zarr3(*dir, *v3);
+  }
+  if (v3.status().code() != StatusCode::kNotFound) throw std::invalid_argument("from_zarr: " + v3.status().message());
   auto meta = zarr::open_array(store, path);
   if (!meta.ok()) throw std::invalid_argument("from_zarr: " + meta.status().message());
   auto dir = store::join_url(store, path);
@@ -64,6 +136,33 @@ Array from_zarr(const std::string& store, const std::string& path) {
   };
   return Array(n);
 }
+
+namespace {
+
+// One write task per chunk of the v3 grid: per shard when the array is sharded.
+Array to_zarr3(const Array& array, const std::string& store, const std::string& path, const std::string& dir,
+               const zarr3::ArrayMeta& meta) {
+  const size_t nd = array.ndim();
+  const std::string doc = zarr3::to_json(meta);
+  auto create = make_node("zarr_create", Shape(nd, 1), detail::regular_chunks(Shape(nd, 1), Shape(nd, 1)), DType::kInt64);
+  create->lower = [store, path, doc](const Node&, const BlockIndex&, TaskSpec& t) {
+    t.op = ops::kZarr3Create;
+    t.params = ops::zarr3_create_params(store, path, doc);
+  };
+  Array data = array.rechunk(detail::regular_chunks(meta.shape, meta.chunks));
+  Shape grid(nd);
+  for (size_t d = 0; d < nd; ++d) grid[d] = (meta.shape[d] + meta.chunks[d] - 1) / meta.chunks[d];
+  auto write = make_node("to_zarr", grid, detail::regular_chunks(grid, Shape(nd, 1)), DType::kInt64);
+  write->inputs = {create, data.node()};
+  write->lower = [dir, doc](const Node& self, const BlockIndex& b, TaskSpec& t) {
+    t.deps = {detail::key_of(*self.inputs[0], BlockIndex(b.size(), 0)), detail::key_of(*self.inputs[1], b)};
+    t.op = ops::kZarr3Write;
+    t.params = ops::zarr3_block_params(dir, doc, b);
+  };
+  return Array(write);
+}
+
+}  // namespace
 
 Array to_zarr(const Array& array, const std::string& store, const std::string& path, const ZarrWriteOptions& options) {
   if (!array.node()) throw std::invalid_argument("to_zarr: empty rsdat::Array");
@@ -96,6 +195,13 @@ Array to_zarr(const Array& array, const std::string& store, const std::string& p
     throw std::invalid_argument("to_zarr: dims must name every axis");
   }
   const std::vector<std::string> dims = !options.dims.empty() ? options.dims : array.dims();
+  if (options.zarr_format != 2 && options.zarr_format != 3) {
+    throw std::invalid_argument("to_zarr: zarr_format must be 2 or 3, not " + std::to_string(options.zarr_format));
+  }
+  if (options.zarr_format == 2 && (!options.shards.empty() || options.checksum)) {
+    throw std::invalid_argument("to_zarr: shards and checksum need zarr_format 3");
+  }
+  if (options.zarr_format == 3) return to_zarr3(array, store, path, *dir, v3_meta_of(meta, options, dims));
   const std::string zarray = zarr::to_zarray(meta);
 
   auto create = make_node("zarr_create", Shape(nd, 1), detail::regular_chunks(Shape(nd, 1), Shape(nd, 1)), DType::kInt64);

@@ -243,6 +243,24 @@ class HttpStore final : public Store {
     return failure(req, r);
   }
 
+  Result<Bytes> get_suffix(const std::string& key, uint64_t length) override {
+    RSDAT_ASSIGN_OR_RETURN(std::string u, object_url(key));
+    if (length == 0) return Bytes{Buffer::allocate(1), 0};
+    Request req{.method = "GET", .url = u, .range = "-" + std::to_string(length)};
+    RSDAT_ASSIGN_OR_RETURN(Response r, perform(req));
+    if (r.status == 206) return std::move(r.body);
+    if (r.status == 416) return Bytes{Buffer::allocate(1), 0};  // an empty object
+    if (r.status == 200) {
+      // A server that ignores Range sends the whole object: keep its end.
+      const size_t n = static_cast<size_t>(std::min<uint64_t>(length, r.body.size));
+      Bytes part{Buffer::allocate(std::max<size_t>(n, 1)), n};
+      if (n) std::memcpy(part.buffer->data(), r.body.buffer->data() + r.body.size - n, n);
+      return part;
+    }
+    if (r.status == 404 || r.status == 410) return not_found(u + " not found");
+    return failure(req, r);
+  }
+
   Status put(const std::string& key, std::string_view bytes) override {
     RSDAT_ASSIGN_OR_RETURN(std::string u, object_url(key));
     Request req{.method = "PUT", .url = u, .upload = &bytes};

@@ -56,6 +56,17 @@ class LocalStore final : public Store {
     return read_file_range(path, offset, length);
   }
 
+  Result<Bytes> get_suffix(const std::string& key, uint64_t length) override {
+    RSDAT_ASSIGN_OR_RETURN(std::string path, path_of(key));
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) {
+      if (errno == ENOENT || errno == ENOTDIR) return not_found(path + " not found");
+      return io_error("cannot read " + path + ": " + std::strerror(errno));
+    }
+    const uint64_t size = static_cast<uint64_t>(st.st_size);
+    return read_file_range(path, size - std::min(length, size), length);
+  }
+
   Status put(const std::string& key, std::string_view bytes) override {
     RSDAT_ASSIGN_OR_RETURN(std::string path, path_of(key));
     return write_file_atomic(path, bytes);
@@ -143,6 +154,14 @@ bool prefix_matches(const std::string& prefix, const std::string& url) {
 }
 
 }  // namespace
+
+Result<Bytes> Store::get_suffix(const std::string& key, uint64_t length) {
+  RSDAT_ASSIGN_OR_RETURN(Bytes whole, get(key));
+  const size_t n = static_cast<size_t>(std::min<uint64_t>(length, whole.size));
+  Bytes tail{Buffer::allocate(std::max<size_t>(n, 1)), n};
+  if (n) std::memcpy(tail.buffer->data(), whole.buffer->data() + whole.size - n, n);
+  return tail;
+}
 
 Result<Bytes> read_file_range(const std::string& path, uint64_t offset, uint64_t length, uint64_t limit) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -250,6 +269,9 @@ class CountingStore final : public Store {
   Result<Bytes> get(const std::string& key) override { return counted(inner_->get(key)); }
   Result<Bytes> get_range(const std::string& key, uint64_t offset, uint64_t length) override {
     return counted(inner_->get_range(key, offset, length));
+  }
+  Result<Bytes> get_suffix(const std::string& key, uint64_t length) override {
+    return counted(inner_->get_suffix(key, length));
   }
   Status put(const std::string& key, std::string_view bytes) override {
     Status st = inner_->put(key, bytes);

@@ -64,6 +64,10 @@ class Store {
   // `length` bytes from `offset` (fewer at the object's end). kNotFound when the object
   // does not exist.
   virtual Result<Bytes> get_range(const std::string& key, uint64_t offset, uint64_t length) = 0;
+  // The last `length` bytes of the object (all of it when it is shorter): one ranged
+  // request where the store can (a shard index at the end of its object). kNotFound
+  // when the object does not exist. The default reads the whole object.
+  virtual Result<Bytes> get_suffix(const std::string& key, uint64_t length);
   // Replaces the object atomically: a reader sees the old bytes or the new, never a
   // part (local: a temporary file renamed into place; HTTP: one PUT of the whole
   // object). Missing parent directories (collections) are made.

@@ -597,6 +597,19 @@ Result<Bytes> encode_chunk(const ArrayMeta& meta, const Chunk& chunk) {
   return compress(meta.compressor, src, meta.chunk_nbytes(), item);
 }
 
+Result<Bytes> compress_bytes(const Compressor& c, const uint8_t* in, size_t n, size_t item) {
+  return compress(c, in, n, item);
+}
+
+Result<Bytes> decompress_bytes(const Compressor& c, std::string_view in, size_t expected, const std::string& where) {
+  RSDAT_RETURN_IF_ERROR(check_blosc_cname(c, where));
+  RSDAT_RETURN_IF_ERROR(check_stored_size(c, in, expected, where));
+  Bytes out = allocate_bytes(expected);
+  RSDAT_RETURN_IF_ERROR(decompress(c, in, out.buffer->data(), expected, where));
+  out.size = expected;
+  return out;
+}
+
 uint64_t max_stored_bytes(const ArrayMeta& meta) {
   const uint64_t n = meta.chunk_nbytes();
   return n + n / 8 + (1u << 20);
@@ -809,6 +822,7 @@ Status create_array(const std::string& store_url, const std::string& path, const
 
 // ---- kernels ------------------------------------------------------------------
 
+#include "io/zarr3.hpp"
 #include "ops/op_registry.hpp"
 
 namespace rsdat::ops {
@@ -918,7 +932,10 @@ void register_zarr_ops(OpRegistry& r) {
 
 void register_io_ops() {
   static std::once_flag once;
-  std::call_once(once, [] { register_zarr_ops(OpRegistry::global()); });
+  std::call_once(once, [] {
+    register_zarr_ops(OpRegistry::global());
+    register_zarr3_ops(OpRegistry::global());
+  });
 }
 
 }  // namespace rsdat::ops

@@ -98,6 +98,13 @@ Chunk fill_chunk(const ArrayMeta& meta, const Shape& extent);
 // Without compression or reordering the result shares the chunk's buffer.
 Result<Bytes> encode_chunk(const ArrayMeta& meta, const Chunk& chunk);
 
+// The compressors above on raw bytes, for formats that share them (Zarr v3's gzip, zstd
+// and blosc codecs): `item` is the element size blosc shuffles by. decompress_bytes
+// checks the stored bytes against `expected` (as decode_chunk does) before it
+// allocates, and gives exactly `expected` bytes or kIO naming `where`.
+Result<Bytes> compress_bytes(const Compressor& c, const uint8_t* in, size_t n, size_t item);
+Result<Bytes> decompress_bytes(const Compressor& c, std::string_view in, size_t expected, const std::string& where);
+
 // Reads a whole file into one buffer. kNotFound when it does not exist; kIO when it
 // is larger than `limit` bytes (checked before the buffer is allocated).
 Result<Bytes> read_file(const std::string& path, uint64_t limit = uint64_t{1} << 34);

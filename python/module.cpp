@@ -260,16 +260,19 @@ PYBIND11_MODULE(_rsdat, m) {
   m.def(
       "write_zarr",
       [](const Array& a, const std::string& store, const std::string& path, const ChunkShape& chunks,
-         const std::string& compressor, std::vector<std::string> dims, ClientBox* box) {
+         const std::string& compressor, std::vector<std::string> dims, ClientBox* box, int zarr_format,
+         const ChunkShape& shards) {
         rsdat::ZarrWriteOptions o;
         o.chunks = chunks;
         o.compressor = compressor;
         o.dims = std::move(dims);
+        o.zarr_format = zarr_format;
+        o.shards = shards;
         rsdat::Client* c = client_arg(box);
         return run_interruptible(c, [a, store, path, o, c] { return rsdat::write_zarr(a, store, path, o, c); });
       },
       py::arg("a"), py::arg("store"), py::arg("path"), py::arg("chunks"), py::arg("compressor"), py::arg("dims"),
-      py::arg("client").none(true));
+      py::arg("client").none(true), py::arg("zarr_format") = 2, py::arg("shards") = ChunkShape{});
 
   bind_ops(m);
 }

@@ -17,14 +17,14 @@ if [[ ! -f "$build/CMakeCache.txt" ]]; then
   cmake -S "$root" -B "$build" -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRSDAT_FUZZ=ON >/dev/null
 fi
-cmake --build "$build" -j "$jobs" --target rsdat-fuzz-scheduler rsdat-fuzz-worker rsdat-fuzz-zarr rsdat-fuzz-config \
+cmake --build "$build" -j "$jobs" --target rsdat-fuzz-scheduler rsdat-fuzz-worker rsdat-fuzz-zarr rsdat-fuzz-zarr3 rsdat-fuzz-config \
   rsdat-fuzz-seeds
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 "$build/bin/rsdat-fuzz-seeds" "$work/seeds"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:quarantine_size_mb=64
-for target in scheduler worker zarr config; do
+for target in scheduler worker zarr zarr3 config; do
   fuzzer="$build/bin/rsdat-fuzz-$target"
   regressions="$root/tests/fuzz/regressions/$target"
   if compgen -G "$regressions/*" >/dev/null; then

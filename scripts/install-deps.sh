@@ -14,6 +14,9 @@ packages=(
   slurmctld slurmd slurm-client munge
   iproute2 nftables  # tests/netns: hosts in network namespaces; loss where the kernel has no netem
 )
+# tests/zarr3: zarrita (npm ci) on Node; Debian's nodejs lacks npm, other builds bundle it.
+packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 if [[ "${1:-}" == "--with-python" ]]; then
   packages+=(python3 python3-numpy python3-zarr python3-numcodecs python3-dask
              python3-distributed python3-xarray python3-scipy libopenblas0-pthread

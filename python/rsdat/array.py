@@ -865,20 +865,24 @@ def from_array(x, chunks="auto", name=None, asarray=None, **kwargs):
 
 
 def from_zarr(url, component=None, **kwargs):
-    """The Zarr v2 array at `url` (its `component` inside a group), lazily, with the
-    store's chunks. Raises ValueError naming the file for missing or unsupported
+    """The Zarr array at `url` (its `component` inside a group), lazily, with the
+    store's chunks (v3 when a zarr.json is there, sharded arrays one chunk per shard, else v2). Raises ValueError naming the file for missing or unsupported
     metadata; a chunk that cannot be read fails its task."""
     return Array(_rsdat.from_zarr(os.fspath(url), component or ""))
 
 
-def to_zarr(arr, url, component=None, compute=True, compressor="blosc", dims=None, **kwargs):
-    """Writes `arr` into a Zarr v2 store at `url` (under `component`), replacing an
+def to_zarr(arr, url, component=None, compute=True, compressor="blosc", dims=None, zarr_format=2, shards=None,
+            **kwargs):
+    """Writes `arr` into a Zarr store at `url` (under `component`), replacing an
     array already there, with the array's first chunks as the store's; now, through
-    the default client. Returns None (the bytes written are not dask's)."""
+    the default client. `zarr_format=3` writes Zarr v3, sharded when `shards` gives a
+    shard shape (a multiple of the chunks per axis). Returns None (the bytes written
+    are not dask's)."""
     if not compute:
         raise NotImplementedError("to_zarr(compute=False) is not supported")
     arr = asarray(arr)
-    _rsdat.write_zarr(arr._a, os.fspath(url), component or "", [], compressor, list(dims or []), _handle(None))
+    _rsdat.write_zarr(arr._a, os.fspath(url), component or "", [], compressor, list(dims or []), _handle(None),
+                      int(zarr_format), [int(s) for s in (shards or [])])
     return None
 
 

@@ -3,7 +3,7 @@
 // with a worker's peer socket (hello, fetches, status).
 // Also valid Zarr documents and chunks of every codec (rsdat-fuzz-zarr) and the
 // scheduler, key and allowed-keys files a cluster writes (rsdat-fuzz-config).
-// Usage: rsdat-fuzz-seeds DIR   (writes DIR/scheduler/*, DIR/worker/*, DIR/zarr/*, DIR/config/*)
+// Usage: rsdat-fuzz-seeds DIR   (writes DIR/scheduler/*, DIR/worker/*, DIR/zarr/*, DIR/zarr3/*, DIR/config/*)
 #include <capnp/message.h>
 #include <capnp/serialize.h>
 
@@ -16,6 +16,7 @@
 #include "rsdat.capnp.h"
 #include "core/params.hpp"
 #include "io/zarr.hpp"
+#include "io/zarr3.hpp"
 #include "net/security.hpp"
 #include "net/wire_convert.hpp"
 #include "tests/fuzz/fuzz_input.hpp"
@@ -166,6 +167,69 @@ void write_zarr_seeds(const std::filesystem::path& dir) {
   write_raw(dir, "zattrs", encode_zarr(ZarrMode::kZattrs, 2, zattrs));
 }
 
+// Zarr v3 documents (plain and sharded, every codec) with a small chunk each: a whole
+// chunk for a plain array, one inner chunk for a sharded one, and a shard's index.
+void write_zarr3_seeds(const std::filesystem::path& dir) {
+  using namespace rsdat::zarr3;
+  auto comp = [](const std::string& id) {
+    Codec c{.name = id};
+    c.compressor.id = id;
+    c.compressor.level = id == "zstd" ? 3 : 5;
+    if (id == "blosc") c.compressor.cname = "lz4";
+    return c;
+  };
+  std::vector<std::vector<Codec>> pipelines{{Codec{.name = "bytes"}},
+                                            {Codec{.name = "bytes", .big_endian = true}, Codec{.name = "crc32c"}},
+                                            {Codec{.name = "transpose", .order = {1, 0}}, Codec{.name = "bytes"}, comp("zstd")},
+                                            {Codec{.name = "bytes"}, comp("gzip"), Codec{.name = "crc32c"}},
+                                            {Codec{.name = "bytes"}, comp("blosc")}};
+  int n = 0;
+  for (const auto& p : pipelines) {
+    for (DType t : {DType::kFloat32, DType::kInt16, DType::kUInt8, DType::kBool, DType::kFloat64}) {
+      for (bool sharded : {false, true}) {
+        ArrayMeta m;
+        m.shape = {5, 7};
+        m.chunks = sharded ? Shape{4, 4} : Shape{2, 3};
+        m.dtype = t;
+        m.fill_value = t == DType::kFloat32 ? std::nan("") : 1.0;
+        m.dims = {"y", "x"};
+        if (sharded) {
+          Codec s{.name = "sharding_indexed"};
+          s.inner_chunks = {2, 2};
+          s.inner = p;
+          s.index_codecs = {Codec{.name = "bytes"}, Codec{.name = "crc32c"}};
+          s.index_at_start = n % 2;
+          m.codecs = {s};
+        } else {
+          m.codecs = p;
+        }
+        const std::string doc = to_json(m);
+        if (t == DType::kFloat32) write_raw(dir, "zarr-json-" + std::to_string(n), encode_zarr(ZarrMode::kZarray, 0, doc));
+        const Shape& shape = sharded ? m.codecs[0].inner_chunks : m.chunks;
+        Chunk data = Chunk::allocate(t, shape);
+        for (size_t i = 0; i < data.nbytes(); ++i) data.mutable_bytes()[i] = static_cast<uint8_t>(t == DType::kBool ? i % 2 : i % 5);
+        auto stored = encode(sharded ? m.codecs[0].inner : m.codecs, t, shape, data, "seed");
+        if (stored.ok() && stored->size <= kMaxChunkInput) {
+          write_raw(dir, "chunk-" + std::to_string(n), encode_zarr(ZarrMode::kChunk, 0, doc, stored->view()));
+        }
+        if (sharded) {
+          Chunk whole = Chunk::allocate(t, m.chunks);
+          for (size_t i = 0; i < whole.nbytes(); ++i) whole.mutable_bytes()[i] = static_cast<uint8_t>(t == DType::kBool ? i % 2 : i % 3);
+          auto shard = encode_shard(m, whole, "seed");
+          auto index_size = shard_index_nbytes(m);
+          if (shard.ok() && shard->size && index_size.ok()) {
+            const std::string_view all = shard->view();
+            const std::string_view index = m.codecs[0].index_at_start ? all.substr(0, *index_size)
+                                                                      : all.substr(all.size() - *index_size);
+            write_raw(dir, "index-" + std::to_string(n), encode_zarr(ZarrMode::kChunk, 0, doc, index));
+          }
+        }
+        ++n;
+      }
+    }
+  }
+}
+
 // The files of a cluster: a scheduler file as rsdat-scheduler writes it, a key file
 // and a client-only key file as write_key_file writes them, an allowed-keys file.
 void write_config_seeds(const std::filesystem::path& dir) {
@@ -242,6 +306,7 @@ int main(int argc, char** argv) {
   write(dir / "worker", "client-fetch", {hello(2, wire::Role::CLIENT), get, get});
   write(dir / "worker", "before-hello", {get, heartbeat});
   write_zarr_seeds(dir / "zarr");
+  write_zarr3_seeds(dir / "zarr3");
   write_config_seeds(dir / "config");
   return 0;
 }

@@ -1,3 +1,5 @@
+import json
+import os
 """rsdat.array against NumPy on a LocalCluster: chunked inputs with NaN, irregular
 chunks, size-0 and size-1 axes."""
 
@@ -591,6 +593,19 @@ def test_zarr_roundtrip(tmp_path):
     check(da.from_zarr(str(tmp_path / "x.zarr")), X)
     with pytest.raises(ValueError):
         da.from_zarr(str(tmp_path / "missing.zarr"))
+
+
+def test_zarr_v3_sharded_roundtrip(tmp_path):
+    store = str(tmp_path / "v3.zarr")
+    a = da.from_array(F32, chunks=(3, 2))
+    da.to_zarr(a, store, "v", zarr_format=3, shards=(6, 4))
+    with open(os.path.join(store, "v", "zarr.json")) as f:
+        meta = json.load(f)
+    assert meta["zarr_format"] == 3 and meta["codecs"][0]["name"] == "sharding_indexed"
+    assert meta["codecs"][0]["configuration"]["chunk_shape"] == [3, 2]
+    b = da.from_zarr(store, component="v")
+    assert b.dtype == np.float32 and b.chunks[0][0] == min(6, F32.shape[0])
+    check(b, F32)
 
 
 # ---- coarsen ---------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-// Zarr v2 stores, read and written by the workers, compatible with zarr-python 2.x.
+// Zarr v2 and v3 stores, read and written by the workers, compatible with zarr-python
+// 2.x and with Zarr v3 readers and writers (zarrita, zarr-python 3), sharding included.
 //
 //   auto red = rsdat::from_zarr("/scratch/s2.zarr", "B04");   // lazy; chunks = the store's
 //   auto out = rsdat::to_zarr(ndvi, "/scratch/out.zarr", "ndvi_mean");
@@ -6,6 +7,13 @@
 //
 //   auto b04 = rsdat::from_zarr("https://dcache.example.org:2880/s2.zarr", "B04");
 //   rsdat::write_zarr(ndvi, "davs://dcache.example.org:2880/out.zarr", "ndvi_mean");
+//
+//   rsdat::ZarrWriteOptions v3;                 // Zarr v3, shards of 16 chunks of 256 x 256
+//   v3.zarr_format = 3;
+//   v3.chunks = {256, 256};
+//   v3.shards = {1024, 1024};
+//   rsdat::write_zarr(ndvi, "/scratch/out.zarr", "ndvi_v3", v3);
+//   auto back = rsdat::from_zarr("/scratch/out.zarr", "ndvi_v3");  // chunks = the shards
 //
 // A store is a directory every worker sees at the same path (on a cluster: the
 // shared filesystem), or an http(s):// or dav(s):// URL (rsdat/store.hpp; the README's
@@ -24,7 +32,8 @@
 namespace rsdat {
 
 // The array at `path` inside `store` ("" when the store is the array itself), with
-// the store's chunks. Throws std::invalid_argument naming the file or URL when the
+// the store's chunks (a sharded v3 array: one chunk per shard). A zarr.json there
+// makes it Zarr v3, else it is read as v2 (.zarray). Throws std::invalid_argument naming the file or URL when the
 // metadata is missing, corrupt or unsupported, or the server refuses it (with the
 // HTTP status); a chunk that cannot be read fails its task (after the retries).
 Array from_zarr(const std::string& store, const std::string& path = "");
@@ -38,12 +47,20 @@ struct ZarrWriteOptions {
   bool fortran_order = false;
   std::optional<double> fill_value = 0.0;  // nullopt: null
   std::vector<std::string> dims;    // dimension names, written as xarray's _ARRAY_DIMENSIONS
+                                    // (v2) or as dimension_names (v3)
+  int zarr_format = 2;              // 2, or 3 (compressor then blosc, zstd, gzip or none)
+  Shape shards;                     // v3: the shard shape in elements, a multiple of chunks
+                                    // per axis (-1: the whole axis); empty: no sharding
+  std::string index_location = "end";  // v3 shards: the index "end" or "start"
+  bool checksum = false;            // v3: a crc32c codec after the chunks' compressor
 };
 
 // A lazy write of `array` to `path` inside `store`: an int64 array with one element per
 // stored chunk (the bytes written). Computing it (e.g. `.sum().item()`) creates the
 // array's metadata first, replacing an array already there, then writes every chunk.
-// When the array's chunks differ from the store's it is rechunked on the way.
+// When the array's chunks differ from the store's it is rechunked on the way. A sharded
+// v3 write runs one task per shard, which encodes the shard's inner chunks and puts the
+// shard once (inner chunks that hold only the fill value are left out).
 Array to_zarr(const Array& array, const std::string& store, const std::string& path = "",
               const ZarrWriteOptions& options = {});
 // Writes now; returns the bytes written. Throws like compute(). Once every chunk is in
