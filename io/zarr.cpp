@@ -918,7 +918,10 @@ void register_zarr_ops(OpRegistry& r) {
 
 void register_io_ops() {
   static std::once_flag once;
-  std::call_once(once, [] { register_zarr_ops(OpRegistry::global()); });
+  std::call_once(once, [] {
+    register_zarr_ops(OpRegistry::global());
+    register_raster_ops(OpRegistry::global());
+  });
 }
 
 }  // namespace rsdat::ops

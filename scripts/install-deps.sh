@@ -13,11 +13,13 @@ packages=(
   clang libclang-rt-14-dev
   slurmctld slurmd slurm-client munge
   iproute2 nftables  # tests/netns: hosts in network namespaces; loss where the kernel has no netem
+  libgdal-dev gdal-bin python3-gdal  # rasters (io/raster.cpp); python3-gdal makes the test files
 )
 if [[ "${1:-}" == "--with-python" ]]; then
   packages+=(python3 python3-numpy python3-zarr python3-numcodecs python3-dask
              python3-distributed python3-xarray python3-scipy libopenblas0-pthread
-             python3-fsspec python3-aiohttp)
+             python3-fsspec python3-aiohttp
+             python3-rasterio python3-rioxarray)  # the cog_ndvi peer
 fi
 
 missing=()
