@@ -226,6 +226,11 @@ TEST_F(RasterTest, NdviWrittenAsCogIsGeoreferencedAndMatchesNumpy) {
   EXPECT_EQ(cog["dtype"], "Float32");
   EXPECT_FALSE(cog["overviews"].empty()) << cog.dump();
   EXPECT_EQ(cog["epsg"], 32631);
+  // And as gdalinfo (gdal-bin) reports it.
+  json gi = json::parse(run("gdalinfo -json " + out("ndvi.tif")));
+  EXPECT_EQ(gi["metadata"]["IMAGE_STRUCTURE"]["LAYOUT"], "COG") << gi["metadata"].dump();
+  EXPECT_EQ(gi["geoTransform"], (json{600000, 10, 0, 5000040, 0, -10}));
+  EXPECT_EQ(gi["bands"][0]["block"], (json{512, 512}));
   // Read back by rsdat: the same values as computed.
   EXPECT_EQ(mismatches(from_raster(out("ndvi.tif")), gdal_read(out("ndvi.tif"), {}, true), client_), 0u);
 }
