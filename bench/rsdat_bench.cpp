@@ -173,6 +173,34 @@ std::vector<Workload> workloads(uint64_t memory_limit_per_worker, int workers) {
                  return Outcome{v(0) + v(1) / 1000};
                }, ""});
   // ---- end of spring_index ----
+  // ---- cog_ndvi: rasters through GDAL (rsdat/raster.hpp) ----
+  // 16 dates x 2 bands of uint16 COGs (bench/cog_inputs.py makes them once, in
+  // $RSDAT_BENCH_COG_DIR when set: compare-dask does it before timing either side), NDVI
+  // with nodata as NaN averaged over time without NaN, written as a DEFLATE COG; the
+  // check is the NaN-skipping sum of the written file, read back.
+  w.push_back({"cog_ndvi", [](Client& c, double s) {
+                 const int64_t y = std::max<int64_t>(1024, static_cast<int64_t>(4096 * std::sqrt(s)) / 1024 * 1024);
+                 const char* tmp_env = std::getenv("TMPDIR");
+                 const std::string tmp = tmp_env && *tmp_env ? tmp_env : "/tmp";
+                 const char* dir_env = std::getenv("RSDAT_BENCH_COG_DIR");
+                 const std::string dir = dir_env && *dir_env ? dir_env : tmp + "/rsdat-bench-cogs-" + std::to_string(y);
+                 const std::string cmd = "/usr/bin/python3 " RSDAT_BENCH_DIR "/cog_inputs.py " + dir + " " + std::to_string(y);
+                 if (std::system(cmd.c_str()) != 0) throw std::runtime_error("cog_ndvi: " + cmd + " failed");
+                 std::vector<Array> red, nir;
+                 for (int t = 0; t < 16; ++t) {
+                   const std::string date = (t < 10 ? "0" : "") + std::to_string(t) + ".tif";
+                   red.push_back(from_raster(dir + "/red_" + date));
+                   nir.push_back(from_raster(dir + "/nir_" + date));
+                 }
+                 auto r = stack(red, 0), n = stack(nir, 0);       // (time, band, y, x)
+                 auto mean = ((n - r) / (n + r)).nanmean({0});     // (band, y, x), georeferenced
+                 static int run = 0;
+                 const std::string out = tmp + "/rsdat-bench-cog-ndvi-" + std::to_string(::getpid()) + "-" +
+                                         std::to_string(run++) + ".tif";
+                 std::shared_ptr<void> cleanup(nullptr, [out](void*) { std::filesystem::remove(out); });
+                 to_raster(mean, out, {.compress = "DEFLATE"}, &c);
+                 return Outcome{from_raster(out).nansum().item(&c), 0, cleanup};
+               }, ""});
   return w;
 }
 

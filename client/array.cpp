@@ -56,7 +56,7 @@ Array Array::astype(DType t) const {
   if (t == n.dtype) return *this;
   detail::ExprInfo e = expr_of(node_, t);
   e.program.push_back({Instr::kCast, static_cast<double>(static_cast<int>(t))});
-  return from_expr("astype", n.shape, n.chunks, std::move(e), t);
+  return detail::with_grid(from_expr("astype", n.shape, n.chunks, std::move(e), t), n.grid);
 }
 
 Array Array::transpose(std::vector<int64_t> axes) const {
@@ -93,6 +93,9 @@ Array Array::transpose(std::vector<int64_t> axes) const {
     g.params = {params};
     g.deps.push_back(DepPattern::mapped(0, src_axes));
   };
+  if (nd >= 2 && axes[nd - 2] == static_cast<int64_t>(nd - 2) && axes[nd - 1] == static_cast<int64_t>(nd - 1)) {
+    n->grid = in.grid;  // y and x stay in place
+  }
   return Array(n);
 }
 
@@ -106,6 +109,7 @@ namespace {
 // Blocks of `target` built by copying the overlapping parts of `input`'s blocks,
 // converted to `dtype`.
 Array rechunk_direct(const NodePtr& input, const Chunks& target, DType dtype);
+Array rechunk_stages(const NodePtr& input, const Chunks& target);
 
 // The float array `n` is a plain float-to-float astype of, if it is one: a rechunk
 // then converts as it copies (the same conversion), and the astype is never stored.
@@ -197,6 +201,12 @@ Array Array::rechunk(const Chunks& target) const {
   // inputs), the inputs are first cut into pieces on the grid both chunkings share.
   // Each output then gathers only the pieces it needs, not its inputs whole: fewer
   // bytes moved between workers, and inputs released once cut.
+  return detail::with_grid(rechunk_stages(node_, target), in.grid, node_);
+}
+
+namespace {
+Array rechunk_stages(const NodePtr& node_, const Chunks& target) {
+  const Node& in = *node_;
   NodePtr source = node_;
   if (NodePtr cast_of = float_cast_source(in); cast_of && cast_of->chunks == in.chunks) source = cast_of;
   Chunks mid = detail::rechunk_intermediate(in.chunks, target, dtype_size(in.dtype));
@@ -205,6 +215,7 @@ Array Array::rechunk(const Chunks& target) const {
   }
   return rechunk_direct(source, target, in.dtype);
 }
+}  // namespace
 
 namespace {
 
@@ -285,6 +296,8 @@ Array Array::persist(Client* c) const {
   p->shape = n.shape;
   p->chunks = n.chunks;
   p->dtype = n.dtype;
+  p->dims = n.dims;
+  p->grid = n.grid;
   p->persisted = std::make_shared<detail::PersistHandle>();
   p->persisted->client = &client;
   p->persisted->keys = std::move(keys);

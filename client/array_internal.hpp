@@ -14,6 +14,10 @@
 #include "core/task.hpp"
 #include "core/task_group.hpp"
 
+namespace rsdat {
+struct RasterGrid;  // rsdat/raster.hpp
+}
+
 namespace rsdat::detail {
 
 using NodePtr = std::shared_ptr<const Node>;
@@ -54,7 +58,25 @@ struct Node {
   NodePtr transpose_of;  // a 2-D transpose of this node: fusable as transposed loads
   std::shared_ptr<PersistHandle> persisted;
   std::vector<std::string> dims;  // dimension names, when known (from Zarr/xarray)
+  // Georeferencing of the last two axes (y, x), when known (client/raster.cpp).
+  std::shared_ptr<const RasterGrid> grid;
 };
+
+// Georeferencing hooks (client/raster.cpp): where arrays are made, the grid follows.
+using GridPtr = std::shared_ptr<const RasterGrid>;
+// The grid of an elementwise result of shape `out`: that of the operands whose y and x
+// axes are the result's. Two operands of different grids throw std::invalid_argument
+// naming `op` and both grids.
+GridPtr elementwise_grid(const std::vector<NodePtr>& operands, const Shape& out, const char* op);
+// The grid of `in` reduced over `axes` (sorted, non-negative): kept unless y or x is reduced.
+GridPtr reduced_grid(const Node& in, const std::vector<int64_t>& axes);
+// The grid of a view of `in` whose output axes are `out_axes` (-1: a new axis) and
+// that takes, along input axis d, `count[d]` elements from `start[d]` by `step[d]`.
+GridPtr view_grid(const Node& in, const std::vector<int32_t>& out_axes, const std::vector<int64_t>& start,
+                  const std::vector<int64_t>& step, const std::vector<int64_t>& count);
+// `r` with `grid` on its node, when `r` is a node just made (not one of the inputs,
+// which carry their own); returns r.
+Array with_grid(Array r, GridPtr grid, const NodePtr& input = nullptr);
 
 // The node behind an array; throws std::invalid_argument for an empty Array.
 const Node& need(const std::shared_ptr<const Node>& n);

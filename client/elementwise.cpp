@@ -214,6 +214,10 @@ Array nary(const char* name, std::vector<Operand> operands, Instr instr, DType d
   for (const Operand& o : operands)
     if (o.node) shapes.push_back(o.node->shape);
   const Shape out = broadcast_shapes(shapes, name);
+  std::vector<NodePtr> arrays;
+  for (const Operand& o : operands)
+    if (o.node) arrays.push_back(o.node);
+  const detail::GridPtr grid = detail::elementwise_grid(arrays, out, name);
   const size_t nd = out.size();
   Chunks chunks(nd);
   std::vector<bool> chosen(nd, false);
@@ -248,7 +252,7 @@ Array nary(const char* name, std::vector<Operand> operands, Instr instr, DType d
   }
   e.program.push_back({instr, 0});
   wrap_integer(e, instr, dtype);
-  return from_expr(name, out, chunks, std::move(e), dtype);
+  return detail::with_grid(from_expr(name, out, chunks, std::move(e), dtype), grid);
 }
 
 Array binary(const Array& a, const Array& b, Instr op) {
@@ -272,7 +276,7 @@ Array unary(const Array& a, Instr op) {
   detail::ExprInfo e = expr_of(a.node(), t);
   e.program.push_back({op, 0});
   wrap_integer(e, op, t);
-  return from_expr(ops::instr_name(op), na.shape, na.chunks, std::move(e), t);
+  return detail::with_grid(from_expr(ops::instr_name(op), na.shape, na.chunks, std::move(e), t), na.grid);
 }
 
 // where() with each branch an array or a scalar.
@@ -376,7 +380,8 @@ Array broadcast_to(const Array& a, const Shape& shape) {
     const bool has = d >= shift && n.shape[d - shift] == shape[d];
     chunks[d] = has ? n.chunks[d - shift] : std::vector<int64_t>{shape[d]};
   }
-  return from_expr("broadcast_to", shape, chunks, broadcast_expr(a.node(), shape), n.dtype);
+  return detail::with_grid(from_expr("broadcast_to", shape, chunks, broadcast_expr(a.node(), shape), n.dtype),
+                           detail::elementwise_grid({a.node()}, shape, "broadcast_to"), a.node());
 }
 
 std::vector<Array> broadcast_arrays(const std::vector<Array>& arrays) {

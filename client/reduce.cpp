@@ -172,8 +172,10 @@ Array reduce(const Array& a, std::vector<int64_t> axes_in, ops::ReduceKind kind,
       if (g.params.size() == 1) g.params_index.clear();
     };
   };
+  const detail::GridPtr grid = detail::reduced_grid(in, axes);
   if (single) {
     auto n = make_node(std::string(name), out_shape, out_chunks, out_dtype);
+    n->grid = grid;
     first_level(n, fin, true);
     return Array(n);
   }
@@ -198,6 +200,7 @@ Array reduce(const Array& a, std::vector<int64_t> axes_in, ops::ReduceKind kind,
     std::shared_ptr<Node> node;
     if (last) {
       node = make_node(std::string(name), out_shape, out_chunks, out_dtype);
+      node->grid = grid;
     } else {
       Chunks c = level_chunks(next);
       node = make_node(std::string(name) + "-combine", level_shape(c), c, pdt);

@@ -345,7 +345,17 @@ Array view(const Array& a, const std::vector<Index>& index) {
   };
   for (const Index& i : index) take_axis(i);
   while (d < nd) take_axis(All{});
-  return gather(a, std::move(spec), "view");
+  detail::GridPtr grid;
+  if (in.grid) {
+    std::vector<int64_t> start(nd), step(nd), count(nd);
+    for (size_t k = 0; k < nd; ++k) {
+      start[k] = spec.runs[k][0].first;
+      step[k] = spec.runs[k][0].step;
+      count[k] = spec.runs[k][0].count;
+    }
+    grid = detail::view_grid(in, spec.out_axes, start, step, count);
+  }
+  return detail::with_grid(gather(a, std::move(spec), "view"), grid, a.node());
 }
 
 // ---- picking elements ---------------------------------------------------------
@@ -505,7 +515,8 @@ Array expand_dims(const Array& a, std::vector<int64_t> axes) {
       chunks.push_back(in.chunks[next++]);
     }
   }
-  return alias(a, shape, chunks, "expand_dims");
+  const bool keeps_yx = std::none_of(axes.begin(), axes.end(), [&](int64_t ax) { return ax + 2 >= static_cast<int64_t>(nd); });
+  return detail::with_grid(alias(a, shape, chunks, "expand_dims"), keeps_yx ? in.grid : nullptr, a.node());
 }
 
 Array squeeze(const Array& a, std::optional<std::vector<int64_t>> axes) {
@@ -639,6 +650,11 @@ Array concatenate(const std::vector<Array>& arrays, int64_t axis) {
   if (parts.empty()) return full(shape, Shape(nd, -1), 0.0, dtype);
   if (parts.size() == 1) return parts[0];
   auto n = make_node("concatenate", shape, chunks, dtype);
+  if (ax + 2 < static_cast<int64_t>(nd)) {  // along a band or time axis: y and x keep their grid
+    std::vector<NodePtr> nodes;
+    for (const Array& x : arrays) nodes.push_back(x.node());
+    n->grid = detail::elementwise_grid(nodes, shape, "concatenate");
+  }
   for (const Array& p : parts) n->inputs.push_back(p.node());
   n->lower = [source, ax](const Node& self, const BlockIndex& b, TaskSpec& t) {
     const auto [part, j] = source[b[ax]];

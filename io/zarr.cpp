@@ -935,6 +935,7 @@ void register_io_ops() {
   std::call_once(once, [] {
     register_zarr_ops(OpRegistry::global());
     register_zarr3_ops(OpRegistry::global());
+    register_raster_ops(OpRegistry::global());
   });
 }
 

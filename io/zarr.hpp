@@ -156,6 +156,7 @@ namespace rsdat {
 class OpRegistry;
 namespace ops {
 void register_zarr_ops(OpRegistry& registry);
+void register_raster_ops(OpRegistry& registry);  // io/raster.cpp
 // Registers every storage-format op in OpRegistry::global(), once (thread-safe): what
 // a process that runs kernels (a worker, a test) calls before it runs any.
 void register_io_ops();

@@ -274,5 +274,39 @@ PYBIND11_MODULE(_rsdat, m) {
       py::arg("a"), py::arg("store"), py::arg("path"), py::arg("chunks"), py::arg("compressor"), py::arg("dims"),
       py::arg("client").none(true), py::arg("zarr_format") = 2, py::arg("shards") = ChunkShape{});
 
+  // ---- Rasters (GDAL) ----
+  m.def(
+      "from_raster",
+      [](const std::string& url, bool masked, bool mask_and_scale, int overview, std::vector<int> bands,
+         const ChunkShape& chunks) {
+        return rsdat::from_raster(url, {.chunks = chunks, .masked = masked, .mask_and_scale = mask_and_scale,
+                                        .overview = overview, .bands = std::move(bands)});
+      },
+      py::arg("url"), py::arg("masked"), py::arg("mask_and_scale"), py::arg("overview"), py::arg("bands"),
+      py::arg("chunks"));
+  m.def("raster_grid", [](const Array& a) -> py::object {
+    auto g = rsdat::raster_grid(a);
+    if (!g) return py::none();
+    py::dict d;
+    d["crs_wkt"] = g->crs_wkt;
+    d["epsg"] = g->epsg ? py::object(py::int_(*g->epsg)) : py::none();
+    d["transform"] = py::make_tuple(g->transform[0], g->transform[1], g->transform[2], g->transform[3],
+                                    g->transform[4], g->transform[5]);
+    d["height"] = g->height;
+    d["width"] = g->width;
+    return d;
+  });
+  m.def(
+      "to_raster",
+      [](const Array& a, const std::string& path, const std::string& driver, const std::string& compress,
+         int predictor, int blocksize, bool overviews, std::optional<double> nodata, ClientBox* box) {
+        rsdat::RasterWriteOptions o{.driver = driver, .compress = compress, .predictor = predictor,
+                                    .blocksize = blocksize, .overviews = overviews, .nodata = nodata};
+        rsdat::Client* c = client_arg(box);
+        return run_interruptible(c, [a, path, o, c] { return rsdat::to_raster(a, path, o, c); });
+      },
+      py::arg("a"), py::arg("path"), py::arg("driver"), py::arg("compress"), py::arg("predictor"),
+      py::arg("blocksize"), py::arg("overviews"), py::arg("nodata").none(true), py::arg("client").none(true));
+
   bind_ops(m);
 }

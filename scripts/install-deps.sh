@@ -13,14 +13,17 @@ packages=(
   clang libclang-rt-14-dev
   slurmctld slurmd slurm-client munge
   iproute2 nftables  # tests/netns: hosts in network namespaces; loss where the kernel has no netem
+  libgdal-dev gdal-bin python3-gdal  # rasters (io/raster.cpp); python3-gdal makes the test files
 )
-# tests/zarr3: zarrita (npm ci) on Node; Debian's nodejs lacks npm, other builds bundle it.
-packages+=(nodejs)
+# tests/zarr3: zarrita (npm ci) on Node, the machine's own when it has one; Debian's nodejs
+# lacks npm, other builds bundle it.
+command -v node >/dev/null 2>&1 || packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || packages+=(npm)
 if [[ "${1:-}" == "--with-python" ]]; then
   packages+=(python3 python3-numpy python3-zarr python3-numcodecs python3-dask
              python3-distributed python3-xarray python3-scipy libopenblas0-pthread
              python3-fsspec python3-aiohttp
+             python3-rasterio python3-rioxarray  # the cog_ndvi peer
              python3-dev pybind11-dev python3-pytest  # the Python module and its tests
              prometheus)  # promtool and a real server for the /metrics tests (about 100 MB)
 fi

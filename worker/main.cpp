@@ -11,6 +11,7 @@
 #include "net/scheduler_file.hpp"
 #include "net/security.hpp"
 #include "core/sysinfo.hpp"
+#include "io/raster.hpp"
 #include "worker/worker_server.hpp"
 
 extern "C" void openblas_set_num_threads(int);
@@ -125,6 +126,10 @@ int main(int argc, char** argv) {
   mallopt(M_TRIM_THRESHOLD, 256 << 20);
   // Keep freed chunk buffers for reuse, within a small part of the memory limit.
   rsdat::set_buffer_pool_limit(std::min<uint64_t>(options.memory_limit / 8, uint64_t{1} << 30));
+  // GDAL's block cache (raster reads) lives inside the memory limit: 5 % of it, in the
+  // process memory that the spill and pause thresholds measure.
+  const uint64_t gdal_cache = rsdat::raster::set_cache_for_memory_limit(options.memory_limit);
+  spdlog::debug("GDAL block cache {} bytes", gdal_cache);
   g_server = nullptr;
   // A file-size limit (ulimit -f) makes a spill write fail with EFBIG, which the store
   // reports like a full disk, instead of killing the worker.

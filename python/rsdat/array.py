@@ -886,6 +886,33 @@ def to_zarr(arr, url, component=None, compute=True, compressor="blosc", dims=Non
     return None
 
 
+def from_raster(url, masked=True, mask_and_scale=False, overview_level=None, band=None, chunks=None):
+    """The raster at `url` (a path, http(s):// or dav(s)://; GeoTIFF, COG, anything GDAL
+    reads) as a lazy (band, y, x) array, like rioxarray.open_rasterio: chunks on the
+    file's tiles, nodata as NaN unless masked=False, scale and offset applied with
+    mask_and_scale, `overview_level` as rioxarray's, `band` a band number (from 1) or a
+    list of them. Its georeferencing: raster_grid(arr). Raises ValueError naming the file."""
+    bands = [] if band is None else [int(b) for b in (band if isinstance(band, (list, tuple)) else [band])]
+    ch = [0, 0, 0] if chunks is None else [int(c) for c in chunks]
+    ov = -1 if overview_level is None else int(overview_level)
+    return Array(_rsdat.from_raster(os.fspath(url), bool(masked), bool(mask_and_scale), ov, bands, ch))
+
+
+def raster_grid(arr):
+    """The georeferencing `arr` carries (rio.crs, rio.transform()): a dict of crs_wkt,
+    epsg, transform (GDAL's geotransform), height and width; None when it has none."""
+    return _rsdat.raster_grid(asarray(arr)._a)
+
+
+def to_raster(arr, path, driver="COG", compress="DEFLATE", predictor=0, blocksize=512, overviews=True,
+              nodata=None):
+    """Writes `arr` ((y, x) or (band, y, x)) now to the local file `path` as a COG (or a
+    tiled GeoTIFF with driver="GTiff"), with its georeferencing, like rio.to_raster.
+    Returns the size of the file in bytes."""
+    return _rsdat.to_raster(asarray(arr)._a, os.fspath(path), driver, compress, int(predictor), int(blocksize),
+                            bool(overviews), nodata, _handle(None))
+
+
 class _Random:
     """dask.array.random's functions over rsdat's counter-based generator: values
     depend on the seed and the element's index only (the same for any chunks)."""
@@ -1438,6 +1465,7 @@ NOT_YET_BOUND = {
     "spring_index_leaf": "as growing_degree_hours",
     "spring_index": "as growing_degree_hours",
     "coordinate": "no NumPy counterpart (numpy.indices gives all axes at once)",
+    "with_raster_grid": "rioxarray's rio.write_transform/write_crs; belongs with an xarray-like layer",
 }
 
 
@@ -1446,7 +1474,8 @@ NOT_YET_BOUND = {
 _ARRAY_FUNCTIONS = {}
 for _name, _f in list(globals().items()):
     if callable(_f) and not _name.startswith("_") and not isinstance(_f, type) and _name not in (
-            "asarray", "asanyarray", "array", "from_array", "from_zarr", "to_zarr", "compress", "NOT_YET_BOUND"):
+            "asarray", "asanyarray", "array", "from_array", "from_zarr", "to_zarr", "compress", "NOT_YET_BOUND",
+            "from_raster", "to_raster", "raster_grid"):
         _ARRAY_FUNCTIONS[_name] = _f
 _ARRAY_FUNCTIONS["amin"], _ARRAY_FUNCTIONS["amax"], _ARRAY_FUNCTIONS["round_"] = min, max, round
 _ARRAY_FUNCTIONS["shape"] = lambda a: asarray(a).shape

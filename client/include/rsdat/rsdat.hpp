@@ -10,6 +10,7 @@
 #include "rsdat/scan.hpp"
 #include "rsdat/order.hpp"
 #include "rsdat/phenology.hpp"
+#include "rsdat/raster.hpp"
 #include "rsdat/shape.hpp"
 #include "rsdat/slurm_cluster.hpp"
 #include "rsdat/store.hpp"
