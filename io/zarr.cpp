@@ -809,6 +809,7 @@ Status create_array(const std::string& store_url, const std::string& path, const
 
 // ---- kernels ------------------------------------------------------------------
 
+#include "io/netcdf.hpp"
 #include "ops/op_registry.hpp"
 
 namespace rsdat::ops {
@@ -918,7 +919,10 @@ void register_zarr_ops(OpRegistry& r) {
 
 void register_io_ops() {
   static std::once_flag once;
-  std::call_once(once, [] { register_zarr_ops(OpRegistry::global()); });
+  std::call_once(once, [] {
+    register_zarr_ops(OpRegistry::global());
+    register_netcdf_ops(OpRegistry::global());
+  });
 }
 
 }  // namespace rsdat::ops

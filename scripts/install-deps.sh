@@ -13,11 +13,13 @@ packages=(
   clang libclang-rt-14-dev
   slurmctld slurmd slurm-client munge
   iproute2 nftables  # tests/netns: hosts in network namespaces; loss where the kernel has no netem
+  libnetcdf-dev libhdf5-dev  # NetCDF4/HDF5 reads and writes (rsdat/netcdf.hpp)
 )
 if [[ "${1:-}" == "--with-python" ]]; then
   packages+=(python3 python3-numpy python3-zarr python3-numcodecs python3-dask
              python3-distributed python3-xarray python3-scipy libopenblas0-pthread
              python3-fsspec python3-aiohttp)
+  packages+=(python3-netcdf4)  # tests/netcdf: files written by netCDF4-python, read back by xarray
 fi
 
 missing=()
