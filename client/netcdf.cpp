@@ -153,7 +153,22 @@ uint64_t to_netcdf(const Array& array, const std::string& path, const std::strin
                    const NetcdfWriteOptions& options, Client* c) {
   const Node& n = detail::need(array.node());
   const size_t nd = n.shape.size();
-  if (store::is_remote_url(path)) throw std::invalid_argument("to_netcdf: " + path + ": only local files are written");
+  const bool remote = store::is_remote_url(path);
+  if (remote && options.mode == "a") {
+    throw std::invalid_argument("to_netcdf: " + path + ": variables are added to local files only (mode 'a')");
+  }
+  std::shared_ptr<store::Store> remote_store;
+  std::string remote_key;
+  if (remote) {
+    // Written locally, then sent in one PUT (the server replaces the file atomically).
+    const size_t slash = path.find_last_of('/');
+    auto st = slash == std::string::npos ? Result<std::shared_ptr<store::Store>>(invalid_argument(path + ": not a file URL"))
+                                         : store::open_store(path.substr(0, slash));
+    if (!st.ok()) throw std::invalid_argument("to_netcdf: " + st.status().message());
+    remote_store = *st;
+    remote_key = store::url_decode(path.substr(slash + 1));
+    if (remote_key.empty()) throw std::invalid_argument("to_netcdf: " + path + ": not a file URL");
+  }
   if (options.mode != "w" && options.mode != "a") {
     throw std::invalid_argument("to_netcdf: mode must be 'w' or 'a', not '" + options.mode + "'");
   }
@@ -201,7 +216,9 @@ uint64_t to_netcdf(const Array& array, const std::string& path, const std::strin
   std::string target = path;
   if (!spec.append) {
     static std::atomic<uint64_t> counter{0};
-    target = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++);
+    const std::string suffix = ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++);
+    target = remote ? (std::filesystem::temp_directory_path() / ("rsdat-to-netcdf" + suffix + ".nc")).string()
+                    : path + suffix;
   }
   // Messages name the file the caller gave, not the temporary one.
   auto named = [&](std::string m) {
@@ -262,7 +279,12 @@ uint64_t to_netcdf(const Array& array, const std::string& path, const std::strin
     discard();
     throw std::runtime_error("to_netcdf: " + named(st.message()));
   }
-  if (!spec.append) {
+  if (remote) {
+    auto bytes = store::read_file_range(target, 0, UINT64_MAX);
+    Status put = bytes.ok() ? remote_store->put(remote_key, bytes->view()) : bytes.status();
+    discard();
+    if (!put.is_ok()) throw std::runtime_error("to_netcdf: " + named(put.message()));
+  } else if (!spec.append) {
     std::error_code ec;
     std::filesystem::rename(target, path, ec);
     if (ec) {

@@ -217,7 +217,8 @@ TEST_F(NetcdfTest, ReadsRemoteFilesThroughTheStores) {
   const std::string old_values = bytes_of(from_netcdf(file("daymet_contiguous.nc"), "tmin"));
   Array before = from_netcdf(server_->url("changing.nc"), "tmin");
   EXPECT_TRUE(bytes_of(before) == old_values);
-  fs::copy_file(file("daymet_chunked.nc"), server_->root() / "changing.nc", fs::copy_options::overwrite_existing);
+  // Replaced through the server (a PUT), so that its cache of file sizes knows at once.
+  store_put(server_->url(""), "changing.nc", read_bytes(file("daymet_chunked.nc")));
   Array after = from_netcdf(server_->url("changing.nc"), "tmin");
   EXPECT_EQ(after.num_chunks(), 48);  // the chunked file's grid
   EXPECT_TRUE(bytes_of(after) == bytes_of(from_netcdf(file("daymet_chunked.nc"), "tmin")));
@@ -226,6 +227,12 @@ TEST_F(NetcdfTest, ReadsRemoteFilesThroughTheStores) {
   } catch (const TaskError& e) {
     EXPECT_NE(std::string(e.what()).find("the file changed"), std::string::npos) << e.what();
   }
+  // Written to the server: locally, then one PUT (the collection made on the way).
+  const std::string up = server_->url("out/cube.nc");
+  Array cube = from_netcdf(file("various.nc"), "cube");
+  EXPECT_EQ(to_netcdf(cube, up, "cube", {.dims = {"a", "b", "c", "d"}}, client_), 2u * 3 * 40 * 50 * 4);
+  EXPECT_TRUE(fs::exists(server_->root() / "out" / "cube.nc"));
+  EXPECT_TRUE(bytes_of(from_netcdf(up, "cube")) == bytes_of(cube));
   // A missing remote file, named.
   try {
     from_netcdf(server_->url("nothere.nc"), "tmax");

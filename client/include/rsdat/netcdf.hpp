@@ -115,8 +115,10 @@ struct NetcdfWriteOptions {
   std::string mode = "w";
 };
 
-// Computes `array` and writes it as the NetCDF4 variable `variable` of the local file
-// `path` (chunked, zlib-compressed), readable by netCDF4-python and xarray. The blocks
+// Computes `array` and writes it as the NetCDF4 variable `variable` of the file at
+// `path` (chunked, zlib-compressed), readable by netCDF4-python and xarray: a local
+// file (written beside it and renamed into place), or an http(s)/dav(s) URL (written
+// to a temporary file, then sent in one PUT; mode "a" is for local files only). The blocks
 // are gathered to this process a few at a time (at most about 64 MiB at once, C order
 // of the block grid) and written as they arrive: the client holds one batch, never the
 // whole array; the cluster holds the computed array until it is written. Returns the
