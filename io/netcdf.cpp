@@ -2,6 +2,7 @@
 
 #include <H5Epublic.h>
 #include <netcdf.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -224,6 +225,17 @@ Result<std::string> cache_dir() {
   std::error_code ec;
   std::string base = c.base.empty() ? fs::temp_directory_path(ec).string() : c.base;
   if (base.empty()) base = "/tmp";
+  // Copies left by processes that died without removing theirs (killed workers).
+  for (auto it = fs::directory_iterator(base, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.rfind("rsdat-netcdf-", 0) != 0) continue;
+    const std::string digits = name.substr(13);
+    if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos || digits.size() > 9) continue;
+    const pid_t pid = static_cast<pid_t>(std::stol(digits));
+    std::error_code ignored;
+    if (pid != ::getpid() && ::kill(pid, 0) != 0 && errno == ESRCH) fs::remove_all(it->path(), ignored);
+  }
+  ec.clear();
   const std::string dir = (fs::path(base) / ("rsdat-netcdf-" + std::to_string(::getpid()))).string();
   fs::create_directories(dir, ec);
   if (ec) return io_error("cannot create the NetCDF cache directory " + dir + ": " + ec.message());

@@ -11,7 +11,8 @@
 // the process's cache directory, once per process per URL and size, then read locally.
 // The cache directory (set_cache_directory: a worker's --local-directory, else the
 // system's temporary directory) holds the copies under rsdat-netcdf-PID/, removed when
-// the process exits normally.
+// the process exits normally; those of processes that are gone are removed when the
+// next process makes its own.
 //
 // Errors name the file (or URL) and the variable. Thread-safe.
 #pragma once
