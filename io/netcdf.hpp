@@ -58,7 +58,9 @@ struct FileInfo {
   const Variable* variable(std::string_view name) const;
 };
 
-// The lock every libnetcdf call of the process holds.
+// The lock every libnetcdf call of the process holds. Its first use sets
+// HDF5_USE_FILE_LOCKING=FALSE unless set (see io/netcdf.cpp): call it once early, while
+// the process has one thread (setenv races with getenv on other threads), as a worker does.
 std::mutex& library_mutex();
 
 // Where remote files are copied to (the directory must exist or be creatable).

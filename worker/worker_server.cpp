@@ -68,6 +68,7 @@ WorkerServer::WorkerServer(WorkerOptions options)
   ops::register_io_ops();
   // Remote NetCDF files are copied to the worker's scratch, beside its spilled chunks.
   if (!options_.local_directories.empty()) netcdf::set_cache_directory(options_.local_directories.front());
+  (void)netcdf::library_mutex();  // its settings made before any task thread runs
 }
 
 WorkerServer::~WorkerServer() {
