@@ -16,7 +16,8 @@
 // sea) are NaN.
 //
 // Inputs: (time, y, x) arrays in °C, °C and seconds (any numeric dtype; as xarray
-// writes them, with _ARRAY_DIMENSIONS). They are rechunked to one chunk along time (or
+// writes them, with _ARRAY_DIMENSIONS), or NetCDF variables (Daymet's files: one per
+// variable, _FillValue -9999 read as NaN; or one file holding the three). They are rechunked to one chunk along time (or
 // --time-chunk days) and --chunk pixels along y and x: with one chunk along time every
 // spatial block is one task after its growing-degree hours. Outputs, in --out:
 // first_leaf, first_bloom and agdh_after_leaf, (plant, y, x) float32, with a `plant`
@@ -126,14 +127,27 @@ void generate(const std::string& dir, int64_t days, int64_t size, int64_t chunk,
   }
 }
 
+// Whether an input store is a NetCDF file: by --format, else by its name.
+bool is_netcdf(const std::string& store, const std::string& format) {
+  if (format != "auto") return format == "netcdf";
+  for (const char* ext : {".nc", ".nc4", ".h5", ".hdf5"}) {
+    const std::string e(ext);
+    if (store.size() > e.size() && store.compare(store.size() - e.size(), e.size(), e) == 0) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"rsdat-spring-index: SI-x first-leaf and first-bloom days and growing-degree hours after the leaf, from daily tmin, tmax\n"
-               "and dayl Zarr arrays (time, y, x; degrees C and seconds) to a Zarr store.\n"
+               "and dayl Zarr arrays or NetCDF variables (time, y, x; degrees C and seconds) to a Zarr store.\n"
                "A store argument is a directory or an http(s):// or dav(s):// URL, with :PATH for an array inside a\n"
-               "group (e.g. daymet.zarr:tmin, https://dcache.example.org:2880/daymet.zarr:tmin)."};
+               "group (e.g. daymet.zarr:tmin, https://dcache.example.org:2880/daymet.zarr:tmin). A NetCDF input is a\n"
+               "file with :VARIABLE (default tmin, tmax or dayl): Daymet's one file per variable (--tmin tmin_2020.nc\n"
+               "--tmax ... --dayl ...), or one file holding the three (--daymet daymet.nc)."};
   std::string tmin_arg, tmax_arg, dayl_arg, daymet_arg, out_arg, generate_dir, scheduler_file, compressor = "blosc";
+  std::string format = "auto";
   int workers = 2, threads = 1;
   int64_t days = 0, size = 512, chunk = 256, time_chunk = 0;
   uint64_t seed = 2023;
@@ -158,6 +172,9 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "threads per worker of the local cluster")->capture_default_str()
       ->check(CLI::PositiveNumber);
   app.add_option("--compressor", compressor, "blosc, zstd, lz4, zlib, gzip or none")->capture_default_str();
+  app.add_option("--format", format,
+                 "inputs: zarr, netcdf, or auto (NetCDF for files ending in .nc, .nc4, .h5, .hdf5)")
+      ->capture_default_str()->check(CLI::IsMember({"auto", "zarr", "netcdf"}));
   CLI11_PARSE(app, argc, argv);
   if (generate_dir.empty() && out_arg.empty()) {
     std::fprintf(stderr, "rsdat-spring-index: give --out (or --generate DIR); see --help\n");
@@ -187,13 +204,13 @@ int main(int argc, char** argv) {
       return 0;
     }
 
-    auto open = [](const std::string& arg) {
+    auto open = [&](const std::string& arg, const char* name) {
       auto [store, path] = split_store_arg(arg);
-      Array a = from_zarr(store, path);
+      Array a = is_netcdf(store, format) ? from_netcdf(store, path.empty() ? name : path) : from_zarr(store, path);
       if (a.ndim() != 3) throw std::invalid_argument(arg + " is not 3-D (time, y, x)");
       return a;
     };
-    Array tmin = open(tmin_arg), tmax = open(tmax_arg), dayl = open(dayl_arg);
+    Array tmin = open(tmin_arg, "tmin"), tmax = open(tmax_arg, "tmax"), dayl = open(dayl_arg, "dayl");
     if (tmin.shape() != tmax.shape() || tmin.shape() != dayl.shape()) {
       throw std::invalid_argument("the inputs differ in shape: " + shape_to_string(tmin.shape()) + ", " +
                                   shape_to_string(tmax.shape()) + ", " + shape_to_string(dayl.shape()));

@@ -822,6 +822,7 @@ Status create_array(const std::string& store_url, const std::string& path, const
 
 // ---- kernels ------------------------------------------------------------------
 
+#include "io/netcdf.hpp"
 #include "io/zarr3.hpp"
 #include "ops/op_registry.hpp"
 
@@ -936,6 +937,7 @@ void register_io_ops() {
     register_zarr_ops(OpRegistry::global());
     register_zarr3_ops(OpRegistry::global());
     register_raster_ops(OpRegistry::global());
+    register_netcdf_ops(OpRegistry::global());
   });
 }
 

@@ -16,6 +16,7 @@
 
 #include <chrono>
 #include <future>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -307,6 +308,31 @@ PYBIND11_MODULE(_rsdat, m) {
       },
       py::arg("a"), py::arg("path"), py::arg("driver"), py::arg("compress"), py::arg("predictor"),
       py::arg("blocksize"), py::arg("overviews"), py::arg("nodata").none(true), py::arg("client").none(true));
+
+  // ---- NetCDF ----
+  m.def(
+      "from_netcdf",
+      [](const std::string& url, const std::string& variable, bool mask_and_scale, const rsdat::Shape& chunks) {
+        return rsdat::from_netcdf(url, variable, {.mask_and_scale = mask_and_scale, .chunks = chunks});
+      },
+      py::arg("url"), py::arg("variable"), py::arg("mask_and_scale"), py::arg("chunks"));
+  m.def(
+      "to_netcdf",
+      [](const Array& a, const std::string& path, const std::string& variable, std::vector<std::string> dims,
+         const std::map<std::string, std::string>& text_attrs,
+         const std::map<std::string, std::vector<double>>& number_attrs, const std::string& mode, int level,
+         ClientBox* box) {
+        rsdat::NetcdfWriteOptions o;
+        o.dims = std::move(dims);
+        for (const auto& [k, v] : text_attrs) o.attrs.push_back(rsdat::NetcdfAttribute::of_text(k, v));
+        for (const auto& [k, v] : number_attrs) o.attrs.push_back(rsdat::NetcdfAttribute::of_numbers(k, v));
+        o.mode = mode;
+        o.level = level;
+        rsdat::Client* c = client_arg(box);
+        return run_interruptible(c, [a, path, variable, o, c] { return rsdat::to_netcdf(a, path, variable, o, c); });
+      },
+      py::arg("a"), py::arg("path"), py::arg("variable"), py::arg("dims"), py::arg("text_attrs"),
+      py::arg("number_attrs"), py::arg("mode"), py::arg("level"), py::arg("client").none(true));
 
   bind_ops(m);
 }

@@ -14,6 +14,7 @@ packages=(
   slurmctld slurmd slurm-client munge
   iproute2 nftables  # tests/netns: hosts in network namespaces; loss where the kernel has no netem
   libgdal-dev gdal-bin python3-gdal  # rasters (io/raster.cpp); python3-gdal makes the test files
+  libnetcdf-dev libhdf5-dev  # NetCDF4/HDF5 reads and writes (rsdat/netcdf.hpp)
 )
 # tests/zarr3: zarrita (npm ci) on Node, the machine's own when it has one; Debian's nodejs
 # lacks npm, other builds bundle it.
@@ -26,6 +27,7 @@ if [[ "${1:-}" == "--with-python" ]]; then
              python3-rasterio python3-rioxarray  # the cog_ndvi peer
              python3-dev pybind11-dev python3-pytest  # the Python module and its tests
              prometheus)  # promtool and a real server for the /metrics tests (about 100 MB)
+  packages+=(python3-netcdf4)  # tests/netcdf: files written by netCDF4-python, read back by xarray
 fi
 
 missing=()

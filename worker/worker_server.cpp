@@ -12,6 +12,7 @@
 #include "ops/builtin_ops.hpp"
 #include "io/store.hpp"
 #include "io/zarr.hpp"
+#include "io/netcdf.hpp"
 #include "ops/op_registry.hpp"
 #include "core/sysinfo.hpp"
 #include "net/wire_convert.hpp"
@@ -66,6 +67,9 @@ WorkerServer::WorkerServer(WorkerOptions options)
       arena_(options_.nthreads < 1 ? 1 : options_.nthreads, /*reserved_for_masters=*/0) {
   wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   ops::register_io_ops();
+  // Remote NetCDF files are copied to the worker's scratch, beside its spilled chunks.
+  if (!options_.local_directories.empty()) netcdf::set_cache_directory(options_.local_directories.front());
+  (void)netcdf::library_mutex();  // its settings made before any task thread runs
 }
 
 WorkerServer::~WorkerServer() {

@@ -913,6 +913,32 @@ def to_raster(arr, path, driver="COG", compress="DEFLATE", predictor=0, blocksiz
                             bool(overviews), nodata, _handle(None))
 
 
+def from_netcdf(url, variable, mask_and_scale=True, chunks=None):
+    """The NetCDF4/HDF5 variable `variable` of the file at `url` (a path or an
+    http(s)/dav(s) URL), lazily, with the variable's storage chunks (or `chunks`, a
+    tuple with -1 for a whole axis) and its dimension names. Decoded as xarray's
+    decode_cf does (scale_factor, add_offset, _FillValue and missing_value to NaN)
+    unless mask_and_scale is False. Raises ValueError naming the file and variable."""
+    return Array(_rsdat.from_netcdf(os.fspath(url), variable, bool(mask_and_scale), list(chunks or [])))
+
+
+def to_netcdf(arr, path, variable, dims=None, attrs=None, mode="w", level=4):
+    """Computes `arr` and writes it as the NetCDF4 variable `variable` of the local file
+    `path` (chunked like the array, zlib level `level`), with dimension names `dims`
+    and attributes `attrs` (str, number or list of numbers); mode "a" adds it to an
+    existing file. Returns None."""
+    arr = asarray(arr)
+    text, numbers = {}, {}
+    for k, v in (attrs or {}).items():
+        if isinstance(v, str):
+            text[k] = v
+        else:
+            numbers[k] = [float(x) for x in np.ravel(v)]
+    _rsdat.to_netcdf(arr._a, os.fspath(path), variable, list(dims or []), text, numbers, mode, int(level),
+                     _handle(None))
+    return None
+
+
 class _Random:
     """dask.array.random's functions over rsdat's counter-based generator: values
     depend on the seed and the element's index only (the same for any chunks)."""
@@ -1475,7 +1501,7 @@ _ARRAY_FUNCTIONS = {}
 for _name, _f in list(globals().items()):
     if callable(_f) and not _name.startswith("_") and not isinstance(_f, type) and _name not in (
             "asarray", "asanyarray", "array", "from_array", "from_zarr", "to_zarr", "compress", "NOT_YET_BOUND",
-            "from_raster", "to_raster", "raster_grid"):
+            "from_raster", "to_raster", "raster_grid", "from_netcdf", "to_netcdf"):
         _ARRAY_FUNCTIONS[_name] = _f
 _ARRAY_FUNCTIONS["amin"], _ARRAY_FUNCTIONS["amax"], _ARRAY_FUNCTIONS["round_"] = min, max, round
 _ARRAY_FUNCTIONS["shape"] = lambda a: asarray(a).shape

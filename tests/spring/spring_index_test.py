@@ -6,6 +6,9 @@ with rsdat on its first 300 days, computes the same model with NumPy (float64, t
 hours looped, the days vectorised) from the same stores read by zarr-python, and
 compares: NaN positions equal, first-leaf and first-bloom days equal exactly,
 agdh_after_leaf within 1e-4 relative. Also opens both stores with xarray (dimensions, the plant coordinate).
+Then runs the model on NetCDF inputs in Daymet's layout (netCDF4-python's files of a crop
+holding the mountain and the sea; one file per variable, and one with the three) and
+compares with NumPy and with the Zarr inputs' result (equal exactly).
 
 Usage: spring_index_test.py --bin build/bin/rsdat-spring-index [--size 512] [--days 300]
 """
@@ -152,6 +155,44 @@ def compare(res, want_leaf, want_agdh, want_bloom, failures):
 
 
 
+def write_netcdf_inputs(src, crop, directory, single):
+    """tmin.nc, tmax.nc and dayl.nc in `directory` as Daymet ships them (time, y, x
+    float32, _FillValue -9999 where the inputs are NaN, y/x coordinates in m, time in
+    days with units and calendar, chunked and zlib-compressed), and `single` holding
+    the three, from the Zarr inputs `src` cropped to `crop` (all days)."""
+    import netCDF4
+
+    def create(path):
+        ds = netCDF4.Dataset(path, "w", format="NETCDF4")
+        days = src["tmin"].shape[0]
+        y, x = src["y"][crop[0]], src["x"][crop[1]]
+        ds.createDimension("time", None)
+        ds.createDimension("y", len(y))
+        ds.createDimension("x", len(x))
+        t = ds.createVariable("time", "f8", ("time",))
+        t.units, t.calendar = "days since 2023-01-01 00:00:00", "standard"
+        t[:] = np.arange(days, dtype=np.float64)
+        for name, values in (("y", y), ("x", x)):
+            v = ds.createVariable(name, "f4", (name,))
+            v.units = "m"
+            v[:] = values
+        return ds
+
+    def add(ds, name):
+        data = src[name][:, crop[0], crop[1]]
+        v = ds.createVariable(name, "f4", ("time", "y", "x"), fill_value=np.float32(-9999.0),
+                              chunksizes=(31, min(64, data.shape[1]), min(128, data.shape[2])), zlib=True, complevel=1)
+        v.units = "s" if name == "dayl" else "degrees C"
+        v.set_auto_maskandscale(False)
+        v[:] = np.where(np.isnan(data), np.float32(-9999.0), data)
+
+    with create(single) as one:
+        for name in ("tmin", "tmax", "dayl"):
+            add(one, name)
+            with create(os.path.join(directory, f"{name}.nc")) as ds:
+                add(ds, name)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--bin", required=True, help="rsdat-spring-index")
@@ -191,6 +232,33 @@ def main():
         for store in (out, out_chunked):
             print(f"{os.path.basename(store)}:")
             compare(zarr.open_group(store, mode="r"), want_leaf, want_agdh, want_bloom, failures)
+
+        # NetCDF inputs in Daymet's layout, written by netCDF4-python, for a crop holding
+        # the mountain and the sea: one file per variable, and one file with the three.
+        t3 = time.perf_counter()
+        ny_all, nx_all = INPUTS["tmin"].shape[1:]
+        crop = (slice(ny_all * 5 // 8, ny_all * 3 // 4), slice(nx_all // 4, nx_all))
+        single = os.path.join(tmp, "daymet.nc")
+        write_netcdf_inputs(src, crop, tmp, single)
+        out_nc = os.path.join(tmp, "si-netcdf.zarr")
+        out_nc1 = os.path.join(tmp, "si-netcdf1.zarr")
+        files = [os.path.join(tmp, f"{n}.nc") for n in ("tmin", "tmax", "dayl")]
+        subprocess.run([a.bin, "--tmin", files[0], "--tmax", files[1], "--dayl", files[2], "--out", out_nc,
+                        "--days", str(a.days), "--chunk", "128"], check=True)
+        subprocess.run([a.bin, "--daymet", single, "--out", out_nc1, "--days", str(a.days)], check=True)
+        t4 = time.perf_counter()
+        whole = zarr.open_group(out, mode="r")
+        for store in (out_nc, out_nc1):
+            print(f"{os.path.basename(store)} (NetCDF inputs, y {crop[0].start}:{crop[0].stop}, "
+                  f"x {crop[1].start}:{crop[1].stop}):")
+            res = zarr.open_group(store, mode="r")
+            compare(res, want_leaf[:, crop[0], crop[1]], want_agdh[:, crop[0], crop[1]],
+                    want_bloom[:, crop[0], crop[1]], failures)
+            for name in ("first_leaf", "first_bloom", "agdh_after_leaf"):
+                got, ref = res[name][:], whole[name][:][:, crop[0], crop[1]]
+                if got.shape != ref.shape or not np.array_equal(got, ref, equal_nan=True):
+                    failures.append(f"{os.path.basename(store)} {name} differs from the Zarr inputs' result")
+        print(f"rsdat on NetCDF inputs {t4 - t3:.1f} s")
         # xarray reads both stores with their dimensions and coordinates.
         with np.errstate(all="ignore"):
             ds_in = xr.open_zarr(daymet, consolidated=False)

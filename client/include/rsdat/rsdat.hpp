@@ -7,6 +7,7 @@
 #include "rsdat/errors.hpp"
 #include "rsdat/group.hpp"
 #include "rsdat/local_cluster.hpp"
+#include "rsdat/netcdf.hpp"
 #include "rsdat/scan.hpp"
 #include "rsdat/order.hpp"
 #include "rsdat/phenology.hpp"
