@@ -14,6 +14,7 @@ packages=(
   slurmctld slurmd slurm-client munge
   iproute2 nftables  # tests/netns: hosts in network namespaces; loss where the kernel has no netem
 )
+packages+=(nodejs npm)  # tests/s3: the S3 server s3rver, installed from the npm registry by `npm ci`
 if [[ "${1:-}" == "--with-python" ]]; then
   packages+=(python3 python3-numpy python3-zarr python3-numcodecs python3-dask
              python3-distributed python3-xarray python3-scipy libopenblas0-pthread
