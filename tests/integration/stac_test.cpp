@@ -164,6 +164,12 @@ TEST_F(StacCatalog, StacksFilteredItemsAsNumPyDoes) {
   EXPECT_EQ(values_of<int64_t>(s.data.astype(DType::kInt64).sum({0}).compute<int64_t>(client_)),
             read_raw<int64_t>(expected("static_sum.raw")));
   EXPECT_EQ(values_of<uint16_t>(s.data.max({0}).compute<uint16_t>(client_)), read_raw<uint16_t>(expected("static_max.raw")));
+  // The composite written back beside the catalog (dav://, the same token), read again.
+  const std::string out = "dav" + server_->url("stac/out/composite.zarr").substr(4);
+  write_zarr(s.data.max({0}), out, "max", {.dims = {"band", "y", "x"}}, client_);
+  Array back = from_zarr(server_->url("stac/out/composite.zarr"), "max");
+  EXPECT_EQ(back.dims(), (std::vector<std::string>{"band", "y", "x"}));
+  EXPECT_EQ(values_of<uint16_t>(back.compute<uint16_t>(client_)), read_raw<uint16_t>(expected("static_max.raw")));
   // Pixel centres on request.
   stac::Stack c = stac::stack(items, {"B04"}, {.xy_coords = "center"});
   EXPECT_EQ(c.x[0], 600005.0);
