@@ -18,8 +18,8 @@
 
 int main(int argc, char** argv) {
   CLI::App app{"rsdat-ndvi: time-mean NDVI of red and near-infrared Zarr stores, written to a Zarr store.\n"
-               "A store argument is a directory or an http(s):// or dav(s):// URL, with :PATH for an array inside a\n"
-               "group (e.g. cube.zarr:B04, https://dcache.example.org:2880/cube.zarr:B04)."};
+               "A store argument is a directory or an http(s)://, dav(s):// or s3:// URL, with :PATH for an array inside\n"
+               "a group (e.g. cube.zarr:B04, https://dcache.example.org:2880/cube.zarr:B04, s3://bucket/cube.zarr:B04)."};
   std::string red_arg, nir_arg, out_arg, scheduler_file, compressor = "blosc";
   int workers = 2, threads = 1, level = 5;
   app.add_option("--red", red_arg, "red band store (time, y, x)")->required();

@@ -78,7 +78,9 @@ class HandlePool {
   std::map<std::string, std::vector<CURL*>> idle_;   // guarded by mu_
 };
 
-const char* reason(long status) {
+}  // namespace
+
+const char* http_reason(long status) {
   switch (status) {
     case 200: return "OK";
     case 201: return "Created";
@@ -108,6 +110,8 @@ const char* reason(long status) {
   }
 }
 
+namespace {
+
 bool curl_retryable(CURLcode c) {
   switch (c) {
     case CURLE_COULDNT_RESOLVE_HOST:
@@ -127,21 +131,8 @@ bool curl_retryable(CURLcode c) {
   }
 }
 
-struct Request {
-  const char* method = "GET";
-  std::string url;                 // what is sent (no credentials in it)
-  std::vector<std::string> headers;
-  const std::string_view* upload = nullptr;  // PUT body
-  std::string_view post;                     // PROPFIND body
-  std::string range;                         // "first-last"
-};
-
-struct Response {
-  long status = 0;
-  std::string effective_url;  // after redirects
-  Bytes body;
-  int attempts = 0;
-};
+using Request = HttpRequest;
+using Response = HttpResponse;
 
 // What a transfer writes into and reads from. Lives on the requesting thread's stack.
 struct Transfer {
@@ -207,9 +198,9 @@ class HttpStore final : public Store {
  public:
   HttpStore(HttpUrl url, Credentials credentials) : url_(std::move(url)) {
     // The credentials become headers here and are kept nowhere else.
-    if (!credentials.bearer_token.empty()) headers_.push_back("Authorization: Bearer " + credentials.bearer_token);
-    for (const auto& [name, value] : credentials.headers) headers_.push_back(name + ": " + value);
-    headers_.push_back("Expect:");  // no 100-continue round trip before each PUT
+    if (!credentials.bearer_token.empty()) auth_.headers.push_back("Authorization: Bearer " + credentials.bearer_token);
+    for (const auto& [name, value] : credentials.headers) auth_.headers.push_back(name + ": " + value);
+    auth_.headers.push_back("Expect:");  // no 100-continue round trip before each PUT
   }
 
   std::string url() const override { return url_.origin() + (url_.path == "/" ? "" : url_.path); }
@@ -401,7 +392,7 @@ class HttpStore final : public Store {
 
   Status failure(const Request& req, const Response& r) const {
     std::string msg = std::string(req.method) + " " + req.url + ": HTTP " + std::to_string(r.status);
-    if (*reason(r.status)) msg += std::string(" ") + reason(r.status);
+    if (*http_reason(r.status)) msg += std::string(" ") + http_reason(r.status);
     if (r.status == 401 || r.status == 403) {
       msg += " from " + url_.origin() + " (check RSDAT_BEARER_TOKEN, RSDAT_BEARER_TOKEN_FILE or ~/.rsdat/stores.json)";
     }
@@ -411,99 +402,125 @@ class HttpStore final : public Store {
     return io_error(msg);
   }
 
-  // One request, retried on connection errors, 429 and 5xx; the last answer is
-  // returned whatever its status, a transport failure after the last attempt as an
-  // error naming the URL.
-  Result<Response> perform(const Request& req) {
-    const HttpLimits& lim = http_limits();
-    const std::string origin = url_.origin();
-    Response resp;
-    std::string last_error;
-    for (int attempt = 1; attempt <= lim.attempts; ++attempt) {
-      if (attempt > 1) {
-        g_retries.fetch_add(1, std::memory_order_relaxed);
-        std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(backoff_ms(attempt - 1, lim.backoff_ms, jitter_unit())));
-      }
-      resp = Response{.attempts = attempt};
-      CURL* h = HandlePool::instance().acquire(origin);
-      if (!h) return internal_error("curl_easy_init failed");
-      Transfer t{.handle = h};
-      char errbuf[CURL_ERROR_SIZE] = {0};
-      curl_slist* headers = nullptr;
-      for (const auto& x : headers_) headers = curl_slist_append(headers, x.c_str());
-      for (const auto& x : req.headers) headers = curl_slist_append(headers, x.c_str());
-      curl_easy_setopt(h, CURLOPT_URL, req.url.c_str());
-      curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-      curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-      curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-      curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-      curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-      curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(lim.connect_timeout * 1000));
-      curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(lim.timeout * 1000));
-      curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-      curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
-      // HTTP/1.1 with kept-alive connections: what WebDAV storage speaks. Over TLS curl
-      // would offer HTTP/2, where a server's early answer to a PUT (409: no parent
-      // collection) resets the stream mid-upload.
-      curl_easy_setopt(h, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1));
-      if (!lim.ca_file.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, lim.ca_file.c_str());
-      if (!lim.ca_path.empty()) curl_easy_setopt(h, CURLOPT_CAPATH, lim.ca_path.c_str());
-      // Storage systems (dCache) redirect reads and writes to the node holding the
-      // data; curl drops the Authorization header when the redirect leaves the host.
-      curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
-      curl_easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
-      curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
-      curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
-      if (std::strcmp(req.method, "HEAD") == 0) {
-        curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-      } else if (std::strcmp(req.method, "PUT") == 0) {
-        t.upload = *req.upload;
-        curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
-        curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
-        curl_easy_setopt(h, CURLOPT_READDATA, &t);
-        curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, on_seek);
-        curl_easy_setopt(h, CURLOPT_SEEKDATA, &t);
-        curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(t.upload.size()));
-      } else if (!req.post.empty()) {
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, req.post.data());
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(req.post.size()));
-        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req.method);
-      } else if (std::strcmp(req.method, "GET") != 0) {
-        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req.method);
-      }
-      if (!req.range.empty()) curl_easy_setopt(h, CURLOPT_RANGE, req.range.c_str());
-      g_requests.fetch_add(1, std::memory_order_relaxed);
-      CURLcode rc = curl_easy_perform(h);
-      long connects = 0;
-      curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &connects);
-      g_connections.fetch_add(static_cast<uint64_t>(connects), std::memory_order_relaxed);
-      curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp.status);
-      if (char* eff = nullptr; curl_easy_getinfo(h, CURLINFO_EFFECTIVE_URL, &eff) == CURLE_OK && eff) resp.effective_url = eff;
-      curl_slist_free_all(headers);
-      // A handle whose transfer broke may hold a broken connection: close it.
-      HandlePool::instance().release(origin, rc == CURLE_OK ? h : nullptr);
-      if (rc != CURLE_OK) curl_easy_cleanup(h);
-      if (t.overflow) return io_error(std::string(req.method) + " " + req.url + ": the answer is larger than any chunk can be");
-      if (rc != CURLE_OK) {
-        last_error = errbuf[0] ? errbuf : curl_easy_strerror(rc);
-        if (curl_retryable(rc) && attempt < lim.attempts) continue;
-        std::string msg = std::string(req.method) + " " + req.url + ": " + last_error;
-        if (attempt > 1) msg += " (after " + std::to_string(attempt) + " attempts)";
-        return curl_retryable(rc) ? unavailable(msg) : io_error(msg);
-      }
-      if (http_status_retryable(resp.status) && attempt < lim.attempts) continue;
-      if (!t.body.buffer) t.body.buffer = Buffer::allocate(1);
-      resp.body = std::move(t.body);
-      return resp;
-    }
-    return resp;  // not reached: the last attempt returns above
-  }
+  Result<Response> perform(const Request& req) { return http_perform(url_.origin(), req, auth_); }
 
   const HttpUrl url_;
-  std::vector<std::string> headers_;  // const after construction
+  HttpAuth auth_;  // const after construction
 };
 
 }  // namespace
+
+// One request, retried on connection errors, 429 and 5xx; the last answer is
+// returned whatever its status, a transport failure after the last attempt as an
+// error naming the URL.
+Result<HttpResponse> http_perform(const std::string& origin, const HttpRequest& req, const HttpAuth& auth) {
+  const HttpLimits& lim = http_limits();
+  Response resp;
+  std::string last_error;
+  for (int attempt = 1; attempt <= lim.attempts; ++attempt) {
+    if (attempt > 1) {
+      g_retries.fetch_add(1, std::memory_order_relaxed);
+      std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(backoff_ms(attempt - 1, lim.backoff_ms, jitter_unit())));
+    }
+    resp = Response{.attempts = attempt};
+    CURL* h = HandlePool::instance().acquire(origin);
+    if (!h) return internal_error("curl_easy_init failed");
+    Transfer t{.handle = h};
+    char errbuf[CURL_ERROR_SIZE] = {0};
+    curl_slist* headers = nullptr;
+    for (const auto& x : auth.headers) headers = curl_slist_append(headers, x.c_str());
+    for (const auto& x : req.headers) headers = curl_slist_append(headers, x.c_str());
+    curl_easy_setopt(h, CURLOPT_URL, req.url.c_str());
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(lim.connect_timeout * 1000));
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(lim.timeout * 1000));
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
+    // HTTP/1.1 with kept-alive connections: what WebDAV storage speaks. Over TLS curl
+    // would offer HTTP/2, where a server's early answer to a PUT (409: no parent
+    // collection) resets the stream mid-upload.
+    curl_easy_setopt(h, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1));
+    if (!lim.ca_file.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, lim.ca_file.c_str());
+    if (!lim.ca_path.empty()) curl_easy_setopt(h, CURLOPT_CAPATH, lim.ca_path.c_str());
+    // Storage systems (dCache) redirect reads and writes to the node holding the
+    // data; curl drops the Authorization header when the redirect leaves the host.
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, auth.follow_redirects ? 1L : 0L);
+    if (!auth.aws_sigv4.empty()) {
+      curl_easy_setopt(h, CURLOPT_AWS_SIGV4, auth.aws_sigv4.c_str());
+      curl_easy_setopt(h, CURLOPT_USERPWD, auth.userpwd.c_str());
+    }
+    curl_easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
+    if (std::strcmp(req.method, "HEAD") == 0) {
+      curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+    } else if (std::strcmp(req.method, "PUT") == 0) {
+      t.upload = *req.upload;
+      curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+      curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
+      curl_easy_setopt(h, CURLOPT_READDATA, &t);
+      curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, on_seek);
+      curl_easy_setopt(h, CURLOPT_SEEKDATA, &t);
+      curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(t.upload.size()));
+    } else if (!req.post.empty()) {
+      curl_easy_setopt(h, CURLOPT_POSTFIELDS, req.post.data());
+      curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(req.post.size()));
+      curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req.method);
+    } else if (std::strcmp(req.method, "GET") != 0) {
+      curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req.method);
+    }
+    if (!req.range.empty()) curl_easy_setopt(h, CURLOPT_RANGE, req.range.c_str());
+    g_requests.fetch_add(1, std::memory_order_relaxed);
+    CURLcode rc = curl_easy_perform(h);
+    long connects = 0;
+    curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &connects);
+    g_connections.fetch_add(static_cast<uint64_t>(connects), std::memory_order_relaxed);
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp.status);
+    if (curl_off_t length = -1; curl_easy_getinfo(h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length) == CURLE_OK) {
+      resp.content_length = static_cast<int64_t>(length);
+    }
+    if (char* eff = nullptr; curl_easy_getinfo(h, CURLINFO_EFFECTIVE_URL, &eff) == CURLE_OK && eff) resp.effective_url = eff;
+    curl_slist_free_all(headers);
+    // A handle whose transfer broke may hold a broken connection: close it.
+    HandlePool::instance().release(origin, rc == CURLE_OK ? h : nullptr);
+    if (rc != CURLE_OK) curl_easy_cleanup(h);
+    if (t.overflow) return io_error(std::string(req.method) + " " + req.url + ": the answer is larger than any chunk can be");
+    if (rc != CURLE_OK) {
+      last_error = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+      if (curl_retryable(rc) && attempt < lim.attempts) continue;
+      std::string msg = std::string(req.method) + " " + req.url + ": " + last_error;
+      if (attempt > 1) msg += " (after " + std::to_string(attempt) + " attempts)";
+      return curl_retryable(rc) ? unavailable(msg) : io_error(msg);
+    }
+    if (http_status_retryable(resp.status) && attempt < lim.attempts) continue;
+    if (!t.body.buffer) t.body.buffer = Buffer::allocate(1);
+    resp.body = std::move(t.body);
+    return resp;
+  }
+  return resp;  // not reached: the last attempt returns above
+}
+
+Result<HttpResponse> http_fetch(const std::string& method, const std::string& url, std::string_view body,
+                                const std::vector<std::string>& headers) {
+  // The query is not part of a store URL: parse without it, send it as it is.
+  const size_t authority = url.find("://");
+  const size_t q = url.find_first_of("?#", authority == std::string::npos ? 0 : authority + 3);
+  std::string query = q == std::string::npos ? "" : url.substr(q);
+  if (auto hash = query.find('#'); hash != std::string::npos) query.resize(hash);
+  const std::string base = url.substr(0, q);
+  RSDAT_ASSIGN_OR_RETURN(HttpUrl u, parse_http_url(base));
+  RSDAT_ASSIGN_OR_RETURN(Credentials c, resolve_credentials(base));
+  HttpAuth auth;
+  if (!c.bearer_token.empty()) auth.headers.push_back("Authorization: Bearer " + c.bearer_token);
+  for (const auto& [name, value] : c.headers) auth.headers.push_back(name + ": " + value);
+  auth.headers.push_back("Expect:");
+  HttpRequest req{.method = method.c_str(), .url = u.origin() + u.path + query, .headers = headers, .post = body};
+  return http_perform(u.origin(), req, auth);
+}
 
 std::shared_ptr<Store> make_http_store(HttpUrl url, Credentials credentials) {
   return std::make_shared<HttpStore>(std::move(url), std::move(credentials));

@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "io/http_store.hpp"
+#include "io/s3_store.hpp"
 
 namespace rsdat::store {
 namespace {
@@ -237,7 +238,7 @@ Status write_file_atomic(const std::string& path, std::string_view bytes) {
 
 bool is_remote_url(const std::string& url) {
   const std::string s = scheme_of(url);
-  return s == "http" || s == "https" || s == "dav" || s == "davs";
+  return s == "http" || s == "https" || s == "dav" || s == "davs" || s == "s3";
 }
 
 namespace {
@@ -335,13 +336,18 @@ Result<std::shared_ptr<Store>> open_uncounted(const std::string& url) {
     }
     return std::shared_ptr<Store>(std::make_shared<LocalStore>(url_decode(rest)));
   }
+  if (scheme == "s3") {
+    RSDAT_ASSIGN_OR_RETURN(S3Url u, parse_s3_url(url));
+    RSDAT_ASSIGN_OR_RETURN(S3Config c, resolve_s3_config(url));
+    return make_s3_store(std::move(u), std::move(c));
+  }
   if (is_remote_url(url)) {
     RSDAT_ASSIGN_OR_RETURN(HttpUrl u, parse_http_url(url));
     RSDAT_ASSIGN_OR_RETURN(Credentials c, resolve_credentials(url));
     return make_http_store(std::move(u), std::move(c));
   }
   return invalid_argument("store URL " + url + ": unknown scheme '" + scheme +
-                          "' (rsdat reads a directory, file://, http(s):// and dav(s)://; S3 is not there yet)");
+                          "' (rsdat reads a directory, file://, http(s)://, dav(s):// and s3://)");
 }
 
 }  // namespace
@@ -460,63 +466,72 @@ std::string url_decode(std::string_view s) {
   return out;
 }
 
+Result<std::string> stores_config_entry(const std::string& url, const std::string& config_path, std::string* prefix) {
+  if (config_path.empty()) return std::string();
+  struct stat st {};
+  if (::stat(config_path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return std::string();
+    return io_error("cannot read " + config_path + ": " + std::strerror(errno));
+  }
+  if ((st.st_mode & 077) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    return invalid_argument(config_path + " may be read by others (mode " + mode +
+                            "): it holds credentials; chmod 600 it");
+  }
+  std::ifstream in(config_path, std::ios::binary);
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  if (!in.good() && !in.eof()) return io_error("cannot read " + config_path);
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::exception&) {
+    // The parser's message may quote the file, tokens included.
+    return invalid_argument(config_path + ": not valid JSON");
+  }
+  if (!j.is_object()) return invalid_argument(config_path + ": not a JSON object of URL prefixes");
+  const std::string target = canonical_url(url);
+  std::string best;
+  const json* entry = nullptr;
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    const std::string p = canonical_url(it.key());
+    if (!prefix_matches(p, target) || p.size() < best.size()) continue;
+    if (!it.value().is_object()) return invalid_argument(config_path + ": the entry for " + it.key() + " is not an object");
+    best = p;
+    entry = &it.value();
+  }
+  if (!entry) return std::string();
+  if (prefix) *prefix = best;
+  return entry->dump();
+}
+
 Result<Credentials> resolve_credentials(const std::string& url, const std::string& config_path,
                                         const std::string& env_token, const std::string& env_token_file) {
   Credentials out;
-  if (!config_path.empty()) {
-    struct stat st {};
-    if (::stat(config_path.c_str(), &st) == 0) {
-      if ((st.st_mode & 077) != 0) {
-        char mode[8];
-        std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-        return invalid_argument(config_path + " may be read by others (mode " + mode +
-                                "): it holds credentials; chmod 600 it");
+  std::string best;
+  RSDAT_ASSIGN_OR_RETURN(std::string entry_text, stores_config_entry(url, config_path, &best));
+  if (!entry_text.empty()) {
+    const json parsed = json::parse(entry_text);
+    const json* entry = &parsed;
+    if (entry->contains("bearer_token")) {
+      if (!(*entry)["bearer_token"].is_string()) {
+        return invalid_argument(config_path + ": bearer_token of " + best + " is not a string");
       }
-      std::ifstream in(config_path, std::ios::binary);
-      std::string text((std::istreambuf_iterator<char>(in)), {});
-      if (!in.good() && !in.eof()) return io_error("cannot read " + config_path);
-      json j;
-      try {
-        j = json::parse(text);
-      } catch (const json::exception&) {
-        // The parser's message may quote the file, tokens included.
-        return invalid_argument(config_path + ": not valid JSON");
-      }
-      if (!j.is_object()) return invalid_argument(config_path + ": not a JSON object of URL prefixes");
-      const std::string target = canonical_url(url);
-      std::string best;
-      const json* entry = nullptr;
-      for (auto it = j.begin(); it != j.end(); ++it) {
-        const std::string prefix = canonical_url(it.key());
-        if (!prefix_matches(prefix, target) || prefix.size() < best.size()) continue;
-        if (!it.value().is_object()) return invalid_argument(config_path + ": the entry for " + it.key() + " is not an object");
-        best = prefix;
-        entry = &it.value();
-      }
-      if (entry) {
-        if (entry->contains("bearer_token")) {
-          if (!(*entry)["bearer_token"].is_string()) {
-            return invalid_argument(config_path + ": bearer_token of " + best + " is not a string");
-          }
-          out.bearer_token = trim((*entry)["bearer_token"].get<std::string>());
-        }
-        if (entry->contains("headers")) {
-          const json& h = (*entry)["headers"];
-          if (!h.is_object()) return invalid_argument(config_path + ": headers of " + best + " is not an object");
-          for (auto it = h.begin(); it != h.end(); ++it) {
-            if (!it.value().is_string()) return invalid_argument(config_path + ": header " + it.key() + " of " + best + " is not a string");
-            const std::string name = it.key(), value = it.value().get<std::string>();
-            if (name.empty() || name.find_first_of(":\r\n ") != std::string::npos || value.find_first_of("\r\n") != std::string::npos) {
-              return invalid_argument(config_path + ": malformed header name or value for " + best);
-            }
-            out.headers[name] = value;
-          }
-        }
-        return out;
-      }
-    } else if (errno != ENOENT) {
-      return io_error("cannot read " + config_path + ": " + std::strerror(errno));
+      out.bearer_token = trim((*entry)["bearer_token"].get<std::string>());
     }
+    if (entry->contains("headers")) {
+      const json& h = (*entry)["headers"];
+      if (!h.is_object()) return invalid_argument(config_path + ": headers of " + best + " is not an object");
+      for (auto it = h.begin(); it != h.end(); ++it) {
+        if (!it.value().is_string()) return invalid_argument(config_path + ": header " + it.key() + " of " + best + " is not a string");
+        const std::string name = it.key(), value = it.value().get<std::string>();
+        if (name.empty() || name.find_first_of(":\r\n ") != std::string::npos || value.find_first_of("\r\n") != std::string::npos) {
+          return invalid_argument(config_path + ": malformed header name or value for " + best);
+        }
+        out.headers[name] = value;
+      }
+    }
+    return out;
   }
   if (!env_token.empty()) {
     out.bearer_token = trim(env_token);
@@ -541,56 +556,57 @@ Result<Credentials> resolve_credentials(const std::string& url) {
   return resolve_credentials(url, config, env("RSDAT_BEARER_TOKEN"), env("RSDAT_BEARER_TOKEN_FILE"));
 }
 
+std::string xml_unescape(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '&') {
+      out += s[i];
+      continue;
+    }
+    size_t semi = s.find(';', i);
+    if (semi == std::string_view::npos) {
+      out += s[i];
+      continue;
+    }
+    std::string_view ent = s.substr(i + 1, semi - i - 1);
+    if (ent == "amp") out += '&';
+    else if (ent == "lt") out += '<';
+    else if (ent == "gt") out += '>';
+    else if (ent == "quot") out += '"';
+    else if (ent == "apos") out += '\'';
+    else if (!ent.empty() && ent[0] == '#') {
+      unsigned long cp = ent.size() > 1 && (ent[1] == 'x' || ent[1] == 'X')
+                             ? std::strtoul(std::string(ent.substr(2)).c_str(), nullptr, 16)
+                             : std::strtoul(std::string(ent.substr(1)).c_str(), nullptr, 10);
+      if (cp < 0x80) {
+        out += static_cast<char>(cp);
+      } else if (cp < 0x800) {
+        out += static_cast<char>(0xC0 | (cp >> 6));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+      } else if (cp < 0x10000) {
+        out += static_cast<char>(0xE0 | (cp >> 12));
+        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+      } else {
+        out += static_cast<char>(0xF0 | (cp >> 18));
+        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+      }
+    } else {
+      out += s.substr(i, semi - i + 1);
+    }
+    i = semi;
+  }
+  return out;
+}
+
 Result<std::vector<DavResponse>> parse_multistatus(std::string_view xml) {
   // Enough XML for a multistatus: elements, attributes skipped, text with the five
   // predefined entities and numeric references, comments, CDATA and declarations.
   auto local = [](std::string_view name) {
     auto colon = name.find(':');
     return colon == std::string_view::npos ? name : name.substr(colon + 1);
-  };
-  auto unescape = [](std::string_view s) {
-    std::string out;
-    for (size_t i = 0; i < s.size(); ++i) {
-      if (s[i] != '&') {
-        out += s[i];
-        continue;
-      }
-      size_t semi = s.find(';', i);
-      if (semi == std::string_view::npos) {
-        out += s[i];
-        continue;
-      }
-      std::string_view ent = s.substr(i + 1, semi - i - 1);
-      if (ent == "amp") out += '&';
-      else if (ent == "lt") out += '<';
-      else if (ent == "gt") out += '>';
-      else if (ent == "quot") out += '"';
-      else if (ent == "apos") out += '\'';
-      else if (!ent.empty() && ent[0] == '#') {
-        unsigned long cp = ent.size() > 1 && (ent[1] == 'x' || ent[1] == 'X')
-                               ? std::strtoul(std::string(ent.substr(2)).c_str(), nullptr, 16)
-                               : std::strtoul(std::string(ent.substr(1)).c_str(), nullptr, 10);
-        if (cp < 0x80) {
-          out += static_cast<char>(cp);
-        } else if (cp < 0x800) {
-          out += static_cast<char>(0xC0 | (cp >> 6));
-          out += static_cast<char>(0x80 | (cp & 0x3F));
-        } else if (cp < 0x10000) {
-          out += static_cast<char>(0xE0 | (cp >> 12));
-          out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-          out += static_cast<char>(0x80 | (cp & 0x3F));
-        } else {
-          out += static_cast<char>(0xF0 | (cp >> 18));
-          out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-          out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-          out += static_cast<char>(0x80 | (cp & 0x3F));
-        }
-      } else {
-        out += s.substr(i, semi - i + 1);
-      }
-      i = semi;
-    }
-    return out;
   };
   std::vector<DavResponse> out;
   std::vector<std::string> stack;
@@ -634,7 +650,7 @@ Result<std::vector<DavResponse>> parse_multistatus(std::string_view xml) {
     if (end_tag) {
       if (stack.empty() || stack.back() != name) return protocol_error("PROPFIND answer: mismatched </" + name + ">");
       if (name == "href" && in_response && stack.size() >= 2 && stack[stack.size() - 2] == "response") {
-        std::string href = trim(unescape(text));
+        std::string href = trim(xml_unescape(text));
         if (auto p = href.find("://"); p != std::string::npos) {
           auto slash = href.find('/', p + 3);
           href = slash == std::string::npos ? "/" : href.substr(slash);

@@ -12,9 +12,10 @@
 //   /path, relative/path, file:///path   a local (or shared) directory
 //   http://host[:port]/path, https://...  HTTP(S), WebDAV for writing and listing
 //   dav://..., davs://...                 the same as http:// and https://
-// S3 and other object stores are not there yet.
+//   s3://bucket[/prefix]                  an S3 bucket (AWS or any S3 endpoint), keys under
+//                                         prefix; io/s3_store.hpp says how it is reached
 //
-// HTTP(S) stores: one process-wide pool of keep-alive connections per host, shared by
+// HTTP(S) and S3 stores: one process-wide pool of keep-alive connections per host, shared by
 // every task of the process; at most RSDAT_STORE_CONCURRENCY requests in flight per
 // process (default 16); connect timeout RSDAT_STORE_CONNECT_TIMEOUT seconds (10) and
 // total timeout per request RSDAT_STORE_TIMEOUT (300); connection errors, 429 and 5xx
@@ -107,7 +108,7 @@ Status write_file_atomic(const std::string& path, std::string_view bytes);
 Result<Bytes> read_file_range(const std::string& path, uint64_t offset, uint64_t length,
                               uint64_t limit = UINT64_MAX);
 
-// True for URLs of remote stores (http, https, dav, davs).
+// True for URLs of remote stores (http, https, dav, davs, s3).
 bool is_remote_url(const std::string& url);
 
 // `base` (a URL or a directory) joined with a relative key, which may not leave it:
@@ -156,6 +157,16 @@ Result<Credentials> resolve_credentials(const std::string& url);
 // The same from a given config file (`config_path` "" for none) and token values.
 Result<Credentials> resolve_credentials(const std::string& url, const std::string& config_path,
                                         const std::string& env_token, const std::string& env_token_file);
+
+// The entry of the stores config at `config_path` whose URL prefix is the longest that
+// matches `url` (as above), as JSON text, and that prefix in `*prefix`; "" when there is
+// none or no config file. The same checks (mode 0600, valid JSON) and errors as above.
+Result<std::string> stores_config_entry(const std::string& url, const std::string& config_path,
+                                        std::string* prefix = nullptr);
+
+// XML character data with the five predefined entities and numeric character
+// references decoded (UTF-8); an unknown entity stays as it is.
+std::string xml_unescape(std::string_view s);
 
 // One response of a WebDAV multistatus document.
 struct DavResponse {

@@ -16,8 +16,8 @@ packages=(
   libgdal-dev gdal-bin python3-gdal  # rasters (io/raster.cpp); python3-gdal makes the test files
   libnetcdf-dev libhdf5-dev  # NetCDF4/HDF5 reads and writes (rsdat/netcdf.hpp)
 )
-# tests/zarr3: zarrita (npm ci) on Node, the machine's own when it has one; Debian's nodejs
-# lacks npm, other builds bundle it.
+# tests/zarr3 (zarrita) and tests/s3 (s3rver) install their peers with npm ci on Node, the
+# machine's own when it has one; Debian's nodejs lacks npm, other builds bundle it.
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || packages+=(npm)
 if [[ "${1:-}" == "--with-python" ]]; then

@@ -1492,6 +1492,10 @@ NOT_YET_BOUND = {
     "spring_index": "as growing_degree_hours",
     "coordinate": "no NumPy counterpart (numpy.indices gives all axes at once)",
     "with_raster_grid": "rioxarray's rio.write_transform/write_crs; belongs with an xarray-like layer",
+    "stac.read_items": "STAC items are not bound yet (pystac's role in Python); stac.stack needs them",
+    "stac.search": "as stac.read_items (pystac-client's Client.search in Python)",
+    "stac.stack": "as stac.read_items (stackstac.stack in Python); its result is an array with coordinates",
+    "stac.parse_datetime": "numpy.datetime64 parses RFC 3339 in Python",
 }
 
 

@@ -120,8 +120,11 @@ TEST_F(Metrics, TheSchedulerServesTheClusterInPrometheusTextBehindItsToken) {
   EXPECT_GT(total, 0);
 
   const httplib::Headers bearer{{"Authorization", "Bearer " + e.token}};
+  // Workers report with their heartbeats: wait for one sent after the last task.
   const std::string text = metrics_when(http, bearer, [](const std::string& t) {
-    return sum_of(t, "rsdat_worker_store_read_bytes_total") > 0 && sum_of(t, "rsdat_worker_store_written_bytes_total") > 0;
+    return sum_of(t, "rsdat_worker_store_read_bytes_total") > 0 && sum_of(t, "rsdat_worker_store_written_bytes_total") > 0 &&
+           sum_of(t, "rsdat_worker_tasks_executed_total") > 108 && sum_of(t, "rsdat_worker_fetched_bytes_total") > 0 &&
+           sample(t, "rsdat_scheduler_tasks_finished_total") > 108;
   });
   ASSERT_FALSE(text.empty());
   auto res = http.Get("/metrics", bearer);

@@ -6,12 +6,14 @@
 //   rsdat::Array red = rsdat::from_zarr(store, path);
 //   rsdat::store_put(store, "B04/.zattrs", R"({"units": "reflectance"})");
 //
-// A store is a directory (/path, relative/path, file:///path) or an http://, https://,
-// dav:// (= http) or davs:// (= https) URL; S3 is not there yet. Keys are relative
-// '/'-separated paths that may not leave the store. Credentials for HTTP(S) come from
-// RSDAT_BEARER_TOKEN, RSDAT_BEARER_TOKEN_FILE or ~/.rsdat/stores.json (mode 0600), read
-// by the process that makes the request: on a cluster every worker reads them itself
-// (see the README's "Stores" section). These calls run in the calling process, with
+// A store is a directory (/path, relative/path, file:///path), an http://, https://,
+// dav:// (= http) or davs:// (= https) URL, or an S3 bucket and prefix (s3://bucket/
+// prefix). Keys are relative '/'-separated paths that may not leave the store.
+// Credentials for HTTP(S) come from RSDAT_BEARER_TOKEN, RSDAT_BEARER_TOKEN_FILE or
+// ~/.rsdat/stores.json (mode 0600); for S3 from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+// AWS_SESSION_TOKEN, AWS_REGION and AWS_ENDPOINT_URL or the same stores.json; they are
+// read by the process that makes the request: on a cluster every worker reads them
+// itself (see the README's "Stores" and "S3" sections). These calls run in the calling process, with
 // the retries and limits of every store request; they throw std::invalid_argument for
 // a bad URL or key and std::runtime_error naming the URL (never a token) when the
 // store fails. Thread-safe.
@@ -29,13 +31,13 @@ namespace rsdat {
 // and port colons are not that colon. Without one: {arg, ""}.
 std::pair<std::string, std::string> split_store_arg(const std::string& arg);
 
-// True for http(s):// and dav(s):// URLs.
+// True for http(s)://, dav(s):// and s3:// URLs.
 bool is_remote_store(const std::string& store);
 
 // The object at `key`; throws std::out_of_range naming the URL when there is none.
 std::string store_get(const std::string& store, const std::string& key);
 // Replaces the object at `key` atomically (a reader sees the old or the new bytes),
-// making missing directories (WebDAV collections).
+// making missing directories (WebDAV collections; S3 has none to make).
 void store_put(const std::string& store, const std::string& key, std::string_view bytes);
 // Whether an object exists at `key`.
 bool store_exists(const std::string& store, const std::string& key);

@@ -16,8 +16,8 @@
 //   auto back = rsdat::from_zarr("/scratch/out.zarr", "ndvi_v3");  // chunks = the shards
 //
 // A store is a directory every worker sees at the same path (on a cluster: the
-// shared filesystem), or an http(s):// or dav(s):// URL (rsdat/store.hpp; the README's
-// "Stores" for credentials, limits and retries). Each task reads or writes its own
+// shared filesystem), an http(s):// or dav(s):// URL, or an s3://bucket/prefix
+// (rsdat/store.hpp; the README's "Stores" and "S3" for credentials, limits and retries). Each task reads or writes its own
 // chunk; a chunk is written to a temporary file and renamed, or sent in one PUT, so a
 // crashed writer never leaves half a chunk.
 // What is read and written is listed in io/zarr.hpp and the README.
