@@ -24,12 +24,14 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 constexpr uint64_t kMaxChunkBytes = 1ull << 34;  // 16 GiB: anything larger is not a chunk
+}  // namespace
+
 // Nesting deeper than this is refused before parsing: nlohmann's dump() and copies
 // recurse once per level, and Zarr metadata needs a handful of levels.
 constexpr int kMaxJsonDepth = 256;
 
 // The deepest nesting of arrays and objects in `text` (brackets inside strings do not count).
-int json_depth(std::string_view text) {
+static int json_depth(std::string_view text) {
   int depth = 0, deepest = 0;
   bool in_string = false;
   for (size_t i = 0; i < text.size(); ++i) {
@@ -51,13 +53,13 @@ int json_depth(std::string_view text) {
   return deepest;
 }
 
-Result<json> parse_json(std::string_view text, const std::string& where) {
+Result<nlohmann::json> parse_json(std::string_view text, const std::string& where) {
   if (json_depth(text) > kMaxJsonDepth) {
     return invalid_argument(where + ": nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
   }
   try {
-    return json::parse(text);
-  } catch (const json::exception& e) {
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
     return invalid_argument(where + ": not valid JSON: " + e.what());
   }
 }
@@ -73,6 +75,8 @@ std::optional<int64_t> checked_product(const Shape& dims, int64_t limit) {
   }
   return n;
 }
+
+namespace {
 
 // `v` converted to the integer type T, saturating at T's range (NaN reads as 0): a fill
 // value of 2^64 - 1 arrives here as the double 2^64, which does not fit a uint64_t.

@@ -18,6 +18,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "core/chunk.hpp"
 #include "core/status.hpp"
 #include "io/store.hpp"
@@ -102,6 +104,12 @@ Result<Bytes> encode_chunk(const ArrayMeta& meta, const Chunk& chunk);
 // and blosc codecs): `item` is the element size blosc shuffles by. decompress_bytes
 // checks the stored bytes against `expected` (as decode_chunk does) before it
 // allocates, and gives exactly `expected` bytes or kIO naming `where`.
+// Metadata JSON (Zarr v2 and v3), refused before parsing when nested deeper than any
+// metadata needs (a bomb of brackets); kInvalidArgument naming `where`.
+Result<nlohmann::json> parse_json(std::string_view text, const std::string& where);
+// The product of `dims` when it stays at most `limit`, else nullopt.
+std::optional<int64_t> checked_product(const Shape& dims, int64_t limit);
+
 Result<Bytes> compress_bytes(const Compressor& c, const uint8_t* in, size_t n, size_t item);
 Result<Bytes> decompress_bytes(const Compressor& c, std::string_view in, size_t expected, const std::string& where);
 

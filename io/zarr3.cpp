@@ -16,51 +16,8 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 constexpr uint64_t kMaxChunkBytes = 1ull << 34;  // 16 GiB, as for v2
-constexpr int kMaxJsonDepth = 256;
-
-int json_depth(std::string_view text) {
-  int depth = 0, deepest = 0;
-  bool in_string = false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char ch = text[i];
-    if (in_string) {
-      if (ch == '\\') {
-        ++i;
-      } else if (ch == '"') {
-        in_string = false;
-      }
-    } else if (ch == '"') {
-      in_string = true;
-    } else if (ch == '[' || ch == '{') {
-      deepest = std::max(deepest, ++depth);
-    } else if (ch == ']' || ch == '}') {
-      --depth;
-    }
-  }
-  return deepest;
-}
-
-Result<json> parse_json(std::string_view text, const std::string& where) {
-  if (json_depth(text) > kMaxJsonDepth) {
-    return invalid_argument(where + ": nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
-  }
-  try {
-    return json::parse(text);
-  } catch (const json::exception& e) {
-    return invalid_argument(where + ": not valid JSON: " + e.what());
-  }
-}
-
-std::optional<int64_t> checked_product(const Shape& dims, int64_t limit) {
-  int64_t n = 1;
-  for (int64_t d : dims) {
-    if (d == 0) return 0;
-  }
-  for (int64_t d : dims) {
-    if (__builtin_mul_overflow(n, d, &n) || n > limit) return std::nullopt;
-  }
-  return n;
-}
+using zarr::checked_product;
+using zarr::parse_json;
 
 Bytes allocate_bytes(size_t capacity) { return Bytes{Buffer::allocate(std::max<size_t>(capacity, 1)), 0}; }
 

@@ -70,18 +70,27 @@ TEST(ManyClients, EightAtOnceWithCancelledAndAbandonedGraphsLeaveNothingBehind) 
   for (int i = 0; i < 8; ++i) {
     threads.emplace_back([&, i] {
       try {
-        Client c(cluster, ClientOptions{.progress = false, .name = "client-" + std::to_string(i)});
+        // The scheduler's first count of tasks done tells the canceller the big graph runs.
+        std::atomic<bool> running{false};
+        Client c(cluster, ClientOptions{.progress = false,
+                                        .on_progress = [&running](const ProgressInfo& p) {
+                                          if (p.tasks_done > 0 && !p.finished) running = true;
+                                        },
+                                        .name = "client-" + std::to_string(i)});
         for (int round = 0; round < 3; ++round) {
           const int kind = i + round;
           if (i % 4 == 3) {
-            // Cancelled midway, from another thread, while it runs.
-            std::thread canceller([&c] {
-              std::this_thread::sleep_for(std::chrono::milliseconds(150));
+            // Cancelled midway, from another thread, once it runs (or after 5 s).
+            running = false;
+            std::thread canceller([&c, &running] {
+              for (int t = 0; t < 500 && !running; ++t) std::this_thread::sleep_for(std::chrono::milliseconds(10));
               c.cancel();
             });
             try {
-              const double v = random::uniform({6000, 6000}, {250, 250}, 8 + i).sum().item(&c);
-              if (!(std::abs(v - 18e6) < 1e5)) ++wrong;  // finished first: still right
+              // 2,304 chunks, 1.2 GB to generate: seconds on two workers, so that a
+              // cancel sent at its first progress report arrives while it runs.
+              const double v = random::uniform({12000, 12000}, {250, 250}, 8 + i).sum().item(&c);
+              if (!(std::abs(v - 72e6) < 1e5)) ++wrong;  // finished first: still right
             } catch (const CancelledError&) {
               ++cancelled;
             }
