@@ -8,74 +8,21 @@
 #include <nlohmann/json.hpp>
 
 #include "io/http_store.hpp"
+#include "io/xml.hpp"
 
 namespace rsdat::store {
 namespace {
 
 using json = nlohmann::json;
 
-// Walks the elements of a small XML document (S3's answers): for every element with
-// text and no child elements, `leaf(path, text)` with the local names from the root
-// and the text entity-decoded. Attributes, declarations, comments are skipped; CDATA
-// is literal. kProtocol for a document that is not well nested.
-Status walk_xml(std::string_view xml, const std::function<void(const std::vector<std::string>&, std::string)>& leaf) {
-  std::vector<std::string> stack;
-  std::string text;
+// Every element of an S3 answer with no child elements: `leaf(path, text)`.
+Status walk_leaves(std::string_view doc, const std::function<void(const xml::Path&, std::string)>& leaf) {
   bool had_child = false;
-  size_t i = 0;
-  while (i < xml.size()) {
-    if (xml[i] != '<') {
-      size_t next = xml.find('<', i);
-      if (next == std::string_view::npos) next = xml.size();
-      text += xml_unescape(xml.substr(i, next - i));
-      i = next;
-      continue;
-    }
-    if (xml.compare(i, 4, "<!--") == 0) {
-      size_t e = xml.find("-->", i + 4);
-      if (e == std::string_view::npos) return protocol_error("unterminated XML comment");
-      i = e + 3;
-      continue;
-    }
-    if (xml.compare(i, 9, "<![CDATA[") == 0) {
-      size_t e = xml.find("]]>", i + 9);
-      if (e == std::string_view::npos) return protocol_error("unterminated XML CDATA");
-      text += xml.substr(i + 9, e - i - 9);
-      i = e + 3;
-      continue;
-    }
-    size_t close = xml.find('>', i);
-    if (close == std::string_view::npos) return protocol_error("unterminated XML tag");
-    std::string_view tag = xml.substr(i + 1, close - i - 1);
-    i = close + 1;
-    if (tag.empty() || tag[0] == '?' || tag[0] == '!') continue;
-    const bool end_tag = tag[0] == '/';
-    const bool self_closing = tag.back() == '/';
-    if (end_tag) tag.remove_prefix(1);
-    if (self_closing) tag.remove_suffix(1);
-    std::string_view name = tag.substr(0, tag.find_first_of(" \t\r\n"));
-    if (auto colon = name.find(':'); colon != std::string_view::npos) name = name.substr(colon + 1);
-    if (end_tag) {
-      if (stack.empty() || stack.back() != name) return protocol_error("mismatched XML </" + std::string(name) + ">");
-      if (!had_child) leaf(stack, std::move(text));
-      stack.pop_back();
-      had_child = true;
-      text.clear();
-      continue;
-    }
-    text.clear();
-    had_child = false;
-    if (self_closing) {
-      stack.emplace_back(name);
-      leaf(stack, "");
-      stack.pop_back();
-      had_child = true;
-    } else {
-      stack.emplace_back(name);
-    }
-  }
-  if (!stack.empty()) return protocol_error("unclosed XML <" + stack.back() + ">");
-  return Status::ok();
+  return xml::walk(doc, {.open = [&](const xml::Path&) { had_child = false; },
+                         .close = [&](const xml::Path& path, std::string text) {
+                           if (!had_child) leaf(path, std::move(text));
+                           had_child = true;
+                         }});
 }
 
 std::string env_of(const std::map<std::string, std::string>& env, const char* name) {
@@ -436,7 +383,7 @@ Result<std::shared_ptr<Store>> make_s3_store(S3Url url, S3Config config) {
 Result<S3Listing> parse_list_objects(std::string_view xml) {
   S3Listing out;
   bool is_list = false;
-  Status st = walk_xml(xml, [&](const std::vector<std::string>& path, std::string text) {
+  Status st = walk_leaves(xml, [&](const xml::Path& path, std::string text) {
     if (path.empty() || path[0] != "ListBucketResult") return;
     is_list = true;
     if (path.size() == 3 && path[1] == "Contents" && path[2] == "Key") out.keys.push_back(std::move(text));
@@ -445,19 +392,14 @@ Result<S3Listing> parse_list_objects(std::string_view xml) {
     if (path.size() == 2 && path[1] == "NextContinuationToken") out.next_token = std::move(text);
   });
   if (!st.is_ok()) return st.with_context("ListObjectsV2 answer");
-  if (!is_list) {
-    // An empty result has no leaves but its root: look for the root element itself.
-    if (xml.find("<ListBucketResult") == std::string_view::npos) {
-      return protocol_error("ListObjectsV2 answer is not a ListBucketResult document");
-    }
-  }
+  if (!is_list) return protocol_error("ListObjectsV2 answer is not a ListBucketResult document");
   if (out.truncated && out.next_token.empty()) return protocol_error("ListObjectsV2 answer is truncated without a NextContinuationToken");
   return out;
 }
 
 std::string s3_error_code(std::string_view xml) {
   std::string code;
-  Status st = walk_xml(xml, [&](const std::vector<std::string>& path, std::string text) {
+  Status st = walk_leaves(xml, [&](const xml::Path& path, std::string text) {
     if (path.size() == 2 && path[0] == "Error" && path[1] == "Code") code = std::move(text);
   });
   if (!st.is_ok()) return "";

@@ -15,9 +15,11 @@
 #include <fstream>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <stdexcept>
 
 #include "io/http_store.hpp"
 #include "io/s3_store.hpp"
+#include "io/xml.hpp"
 
 namespace rsdat::store {
 namespace {
@@ -311,6 +313,12 @@ Result<std::shared_ptr<Store>> open_store(const std::string& url) {
   return std::shared_ptr<Store>(std::make_shared<CountingStore>(std::move(inner), std::move(counters)));
 }
 
+std::shared_ptr<Store> open_store_or_throw(const std::string& url) {
+  auto st = open_store(url);
+  if (!st.ok()) throw std::runtime_error(st.status().message());
+  return std::move(st).value();
+}
+
 std::vector<StoreIoCount> store_io_counts() {
   std::lock_guard lock(io_counters_mu);
   std::vector<StoreIoCount> out;
@@ -556,128 +564,31 @@ Result<Credentials> resolve_credentials(const std::string& url) {
   return resolve_credentials(url, config, env("RSDAT_BEARER_TOKEN"), env("RSDAT_BEARER_TOKEN_FILE"));
 }
 
-std::string xml_unescape(std::string_view s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '&') {
-      out += s[i];
-      continue;
-    }
-    size_t semi = s.find(';', i);
-    if (semi == std::string_view::npos) {
-      out += s[i];
-      continue;
-    }
-    std::string_view ent = s.substr(i + 1, semi - i - 1);
-    if (ent == "amp") out += '&';
-    else if (ent == "lt") out += '<';
-    else if (ent == "gt") out += '>';
-    else if (ent == "quot") out += '"';
-    else if (ent == "apos") out += '\'';
-    else if (!ent.empty() && ent[0] == '#') {
-      unsigned long cp = ent.size() > 1 && (ent[1] == 'x' || ent[1] == 'X')
-                             ? std::strtoul(std::string(ent.substr(2)).c_str(), nullptr, 16)
-                             : std::strtoul(std::string(ent.substr(1)).c_str(), nullptr, 10);
-      if (cp < 0x80) {
-        out += static_cast<char>(cp);
-      } else if (cp < 0x800) {
-        out += static_cast<char>(0xC0 | (cp >> 6));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-      } else if (cp < 0x10000) {
-        out += static_cast<char>(0xE0 | (cp >> 12));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-      } else {
-        out += static_cast<char>(0xF0 | (cp >> 18));
-        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-      }
-    } else {
-      out += s.substr(i, semi - i + 1);
-    }
-    i = semi;
-  }
-  return out;
-}
-
-Result<std::vector<DavResponse>> parse_multistatus(std::string_view xml) {
-  // Enough XML for a multistatus: elements, attributes skipped, text with the five
-  // predefined entities and numeric references, comments, CDATA and declarations.
-  auto local = [](std::string_view name) {
-    auto colon = name.find(':');
-    return colon == std::string_view::npos ? name : name.substr(colon + 1);
-  };
+Result<std::vector<DavResponse>> parse_multistatus(std::string_view doc) {
   std::vector<DavResponse> out;
-  std::vector<std::string> stack;
-  bool seen_multistatus = false, in_response = false;
-  DavResponse current;
-  std::string text;
-  size_t i = 0;
-  while (i < xml.size()) {
-    if (xml[i] != '<') {
-      size_t next = xml.find('<', i);
-      if (next == std::string_view::npos) next = xml.size();
-      text += xml.substr(i, next - i);
-      i = next;
-      continue;
-    }
-    if (xml.compare(i, 4, "<!--") == 0) {
-      size_t e = xml.find("-->", i + 4);
-      if (e == std::string_view::npos) return protocol_error("PROPFIND answer: unterminated comment");
-      i = e + 3;
-      continue;
-    }
-    if (xml.compare(i, 9, "<![CDATA[") == 0) {
-      size_t e = xml.find("]]>", i + 9);
-      if (e == std::string_view::npos) return protocol_error("PROPFIND answer: unterminated CDATA");
-      // CDATA is literal: escape '&' so the unescaping below leaves it as it is.
-      for (char c : xml.substr(i + 9, e - i - 9)) text += c == '&' ? std::string("&amp;") : std::string(1, c);
-      i = e + 3;
-      continue;
-    }
-    size_t close = xml.find('>', i);
-    if (close == std::string_view::npos) return protocol_error("PROPFIND answer: unterminated tag");
-    std::string_view tag = xml.substr(i + 1, close - i - 1);
-    i = close + 1;
-    if (tag.empty() || tag[0] == '?' || tag[0] == '!') continue;
-    const bool end_tag = tag[0] == '/';
-    const bool self_closing = tag.back() == '/';
-    if (end_tag) tag.remove_prefix(1);
-    if (self_closing) tag.remove_suffix(1);
-    size_t name_end = tag.find_first_of(" \t\r\n");
-    const std::string name(local(tag.substr(0, name_end)));
-    if (end_tag) {
-      if (stack.empty() || stack.back() != name) return protocol_error("PROPFIND answer: mismatched </" + name + ">");
-      if (name == "href" && in_response && stack.size() >= 2 && stack[stack.size() - 2] == "response") {
-        std::string href = trim(xml_unescape(text));
+  bool seen_multistatus = false;
+  // The elements of a response are told by their parents: an href directly in the
+  // response, a collection directly in its resourcetype.
+  auto parent_is = [](const xml::Path& path, const char* name) { return path.size() >= 2 && path[path.size() - 2] == name; };
+  auto in_response = [](const xml::Path& path) { return std::find(path.begin(), path.end(), "response") != path.end(); };
+  Status st = xml::walk(doc, {
+      .open = [&](const xml::Path& path) {
+        const std::string& name = path.back();
+        if (name == "multistatus") seen_multistatus = true;
+        if (name == "response") out.emplace_back();
+        if (name == "collection" && parent_is(path, "resourcetype") && in_response(path)) out.back().is_collection = true;
+      },
+      .close = [&](const xml::Path& path, std::string text) {
+        if (path.back() != "href" || !parent_is(path, "response")) return;
+        std::string href = trim(text);
         if (auto p = href.find("://"); p != std::string::npos) {
           auto slash = href.find('/', p + 3);
           href = slash == std::string::npos ? "/" : href.substr(slash);
         }
-        current.href = url_decode(href);
-      }
-      if (name == "response") {
-        out.push_back(current);
-        in_response = false;
-      }
-      stack.pop_back();
-      text.clear();
-      continue;
-    }
-    text.clear();
-    if (name == "multistatus") seen_multistatus = true;
-    if (name == "response") {
-      in_response = true;
-      current = DavResponse{};
-    }
-    if (name == "collection" && in_response && !stack.empty() && stack.back() == "resourcetype") {
-      current.is_collection = true;
-    }
-    if (!self_closing) stack.push_back(name);
-  }
+        out.back().href = url_decode(href);
+      }});
+  if (!st.is_ok()) return st.with_context("PROPFIND answer");
   if (!seen_multistatus) return protocol_error("PROPFIND answer is not a WebDAV multistatus document");
-  if (!stack.empty()) return protocol_error("PROPFIND answer: unclosed <" + stack.back() + ">");
   return out;
 }
 

@@ -88,6 +88,8 @@ class Store {
 // credentials here. kInvalidArgument for an unknown scheme or a malformed URL; nothing
 // is contacted yet.
 Result<std::shared_ptr<Store>> open_store(const std::string& url);
+// open_store for kernels, which fail their task by throwing: the error names the URL.
+std::shared_ptr<Store> open_store_or_throw(const std::string& url);
 
 // What this process read from and wrote to stores, per store: "file" for local
 // directories, scheme://host[:port] (s3://bucket) for remote ones, never a path or a
@@ -164,10 +166,6 @@ Result<Credentials> resolve_credentials(const std::string& url, const std::strin
 Result<std::string> stores_config_entry(const std::string& url, const std::string& config_path,
                                         std::string* prefix = nullptr);
 
-// XML character data with the five predefined entities and numeric character
-// references decoded (UTF-8); an unknown entity stays as it is.
-std::string xml_unescape(std::string_view s);
-
 // One response of a WebDAV multistatus document.
 struct DavResponse {
   std::string href;  // percent-decoded path (an absolute URL is reduced to its path)
@@ -175,7 +173,7 @@ struct DavResponse {
 };
 // Parses a PROPFIND multistatus body: every response's href and whether its
 // resourcetype holds a collection. Namespace prefixes are ignored. kProtocol for a
-// document without a multistatus element.
+// document that is not well-formed XML or has no multistatus element.
 Result<std::vector<DavResponse>> parse_multistatus(std::string_view xml);
 
 // The limits of HTTP requests, from the environment (see above). Read once per process.

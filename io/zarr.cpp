@@ -828,27 +828,16 @@ Status create_array(const std::string& store_url, const std::string& path, const
 
 #include "io/netcdf.hpp"
 #include "io/zarr3.hpp"
+#include "ops/kernel_util.hpp"
 #include "ops/op_registry.hpp"
 
 namespace rsdat::ops {
 namespace {
 
-Chunk one_int64(size_t ndim, int64_t value) {
-  Chunk c = Chunk::allocate(DType::kInt64, Shape(ndim, 1));
-  *c.mutable_data<int64_t>() = value;
-  return c;
-}
-
 zarr::ArrayMeta meta_from_params(const std::string& text, const std::string& dir) {
   auto meta = zarr::parse_zarray(text, dir + "/.zarray");
   if (!meta.ok()) throw std::runtime_error(meta.status().message());
   return std::move(meta).value();
-}
-
-std::shared_ptr<store::Store> open_or_throw(const std::string& url) {
-  auto st = store::open_store(url);
-  if (!st.ok()) throw std::runtime_error(st.status().message());
-  return std::move(st).value();
 }
 
 void check_block(const zarr::ArrayMeta& meta, const std::vector<int64_t>& block, const std::string& dir) {
@@ -868,7 +857,7 @@ Chunk zarr_read_kernel(KernelContext& ctx) {
   if (ctx.out_dtype != meta.dtype || ctx.out_shape != extent) throw std::runtime_error(dir + ": task shape differs from the store's");
   const std::string key = zarr::chunk_key(meta, block);
   const std::string file = dir + "/" + key;
-  auto bytes = open_or_throw(dir)->get(key);
+  auto bytes = store::open_store_or_throw(dir)->get(key);
   if (bytes.ok() && bytes->size > zarr::max_stored_bytes(meta)) {
     throw std::runtime_error(file + ": " + std::to_string(bytes->size) + " bytes, more than a chunk of " +
                              std::to_string(meta.chunk_nbytes()) + " bytes can be stored in");
@@ -892,9 +881,9 @@ Chunk zarr_write_kernel(KernelContext& ctx) {
   if (data.shape != zarr::block_extent(meta, block)) throw std::runtime_error(dir + ": chunk does not match the store's grid");
   auto bytes = zarr::encode_chunk(meta, data);
   if (!bytes.ok()) throw std::runtime_error(dir + ": " + bytes.status().message());
-  Status st = open_or_throw(dir)->put(zarr::chunk_key(meta, block), bytes->view());
+  Status st = store::open_store_or_throw(dir)->put(zarr::chunk_key(meta, block), bytes->view());
   if (!st.is_ok()) throw std::runtime_error(st.message());
-  return one_int64(ctx.out_shape.size(), static_cast<int64_t>(bytes->size));
+  return int64_scalar_chunk(ctx.out_shape.size(), static_cast<int64_t>(bytes->size));
 }
 
 Chunk zarr_create_kernel(KernelContext& ctx) {
@@ -911,7 +900,7 @@ Chunk zarr_create_kernel(KernelContext& ctx) {
   }
   Status st = zarr::create_array(store, path, meta);
   if (!st.is_ok()) throw std::runtime_error(st.message());
-  return one_int64(ctx.out_shape.size(), 0);
+  return int64_scalar_chunk(ctx.out_shape.size(), 0);
 }
 
 }  // namespace

@@ -962,27 +962,16 @@ Status create_array(const std::string& store_url, const std::string& path, const
 
 // ---- kernels ---------------------------------------------------------------------
 
+#include "ops/kernel_util.hpp"
 #include "ops/op_registry.hpp"
 
 namespace rsdat::ops {
 namespace {
 
-Chunk one_int64(size_t ndim, int64_t value) {
-  Chunk c = Chunk::allocate(DType::kInt64, Shape(ndim, 1));
-  *c.mutable_data<int64_t>() = value;
-  return c;
-}
-
 zarr3::ArrayMeta meta_or_throw(const std::string& text, const std::string& where) {
   auto meta = zarr3::parse_array(text, where);
   if (!meta.ok()) throw std::runtime_error(meta.status().message());
   return std::move(meta).value();
-}
-
-std::shared_ptr<store::Store> open_or_throw(const std::string& url) {
-  auto st = store::open_store(url);
-  if (!st.ok()) throw std::runtime_error(st.status().message());
-  return std::move(st).value();
 }
 
 void check_block(const zarr3::ArrayMeta& meta, const std::vector<int64_t>& block, const std::string& dir) {
@@ -1002,7 +991,7 @@ Chunk zarr3_read_kernel(KernelContext& ctx) {
   if (ctx.out_dtype != meta.dtype || ctx.out_shape != zarr::block_extent(meta.grid(), block)) {
     throw std::runtime_error(dir + ": task shape differs from the store's");
   }
-  auto chunk = zarr3::read_block(*open_or_throw(dir), "", meta, block, dir);
+  auto chunk = zarr3::read_block(*store::open_store_or_throw(dir), "", meta, block, dir);
   if (!chunk.ok()) throw std::runtime_error(chunk.status().message());
   return std::move(chunk).value();
 }
@@ -1022,10 +1011,10 @@ Chunk zarr3_write_kernel(KernelContext& ctx) {
   const std::string where = dir + "/" + key;
   auto bytes = zarr3::encode_block(meta, data, where);
   if (!bytes.ok()) throw std::runtime_error(bytes.status().message());
-  auto st = open_or_throw(dir);
+  auto st = store::open_store_or_throw(dir);
   Status s = bytes->size == 0 && meta.sharding() ? st->remove(key) : st->put(key, bytes->view());
   if (!s.is_ok()) throw std::runtime_error(s.message());
-  return one_int64(ctx.out_shape.size(), static_cast<int64_t>(bytes->size));
+  return int64_scalar_chunk(ctx.out_shape.size(), static_cast<int64_t>(bytes->size));
 }
 
 Chunk zarr3_create_kernel(KernelContext& ctx) {
@@ -1034,7 +1023,7 @@ Chunk zarr3_create_kernel(KernelContext& ctx) {
   const zarr3::ArrayMeta meta = meta_or_throw(ctx.params.str(), store + "/" + path + "/zarr.json");
   Status st = zarr3::create_array(store, path, meta);
   if (!st.is_ok()) throw std::runtime_error(st.message());
-  return one_int64(ctx.out_shape.size(), 0);
+  return int64_scalar_chunk(ctx.out_shape.size(), 0);
 }
 
 }  // namespace

@@ -54,6 +54,13 @@ inline DType checked_dtype(uint64_t v, const char* op) {
   return static_cast<DType>(v);
 }
 
+// The int64 scalar a write kernel returns (bytes written), in a chunk of `ndim` axes of size 1.
+inline Chunk int64_scalar_chunk(size_t ndim, int64_t value) {
+  Chunk c = Chunk::allocate(DType::kInt64, Shape(ndim, 1));
+  *c.mutable_data<int64_t>() = value;
+  return c;
+}
+
 // Copies n elements converting types (memcpy when they are the same).
 inline void convert_elements(const Chunk& src, int64_t src_off, DType to, uint8_t* dst, int64_t n) {
   if (src.dtype == to) {

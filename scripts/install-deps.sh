@@ -9,7 +9,7 @@ packages=(
   libeigen3-dev libtbb-dev libxtensor-dev libxsimd-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev
   libzstd-dev liblz4-dev libblosc-dev zlib1g-dev libstb-dev libcpp-httplib-dev libopenblas-dev
-  libcurl4-openssl-dev lighttpd lighttpd-mod-webdav lighttpd-mod-openssl openssl
+  libcurl4-openssl-dev libexpat1-dev lighttpd lighttpd-mod-webdav lighttpd-mod-openssl openssl
   clang libclang-rt-14-dev
   slurmctld slurmd slurm-client munge
   iproute2 nftables  # tests/netns: hosts in network namespaces; loss where the kernel has no netem

@@ -21,12 +21,18 @@
 #include "io/store.hpp"
 #include "rsdat/rsdat.hpp"
 #include "tests/integration/s3_server.hpp"
+#include "tests/integration/store_test_util.hpp"
 
 namespace rsdat {
 namespace {
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
+using test_support::read_text;
+using test_support::write_text;
+using test_support::v_values;
+using test_support::same;
+using test_support::text_of;
 using test_support::S3Server;
 
 constexpr const char* kBucket = "rsdat-test";
@@ -36,38 +42,6 @@ constexpr const char* kSecret = "sk-7d1f0c93e2-secret";
 constexpr const char* kSessionToken = "st-5b2e8a41c9-secret";
 constexpr const char* kWrongKeyId = "AKWRONG4e7a0b";
 constexpr const char* kWrongSecret = "wrong-0c6d2f91-secret";
-
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-void write_text(const fs::path& path, const std::string& text) {
-  std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
-}
-
-xt::xarray<double> v_values() {
-  xt::xarray<double> v = xt::zeros<double>({5, 9, 7});
-  for (size_t i = 0; i < v.size(); ++i) v.data()[i] = i % 11 == 0 ? std::nan("") : i * 0.5 - 3;
-  return v;
-}
-
-bool same(const xt::xarray<double>& a, const xt::xarray<double>& b) {
-  if (a.shape() != b.shape()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    const double x = a.data()[i], y = b.data()[i];
-    if (!(x == y || (std::isnan(x) && std::isnan(y)))) return false;
-  }
-  return true;
-}
-
-std::string text_of(const Result<store::Bytes>& b) { return b.ok() ? std::string(b->view()) : "<" + b.status().message() + ">"; }
-
-std::shared_ptr<store::Store> open(const std::string& url) {
-  auto s = store::open_store(url);
-  if (!s.ok()) throw std::runtime_error(s.status().message());
-  return std::move(s).value();
-}
 
 // Every file under `local` put at its relative path in `st`, by four threads (a
 // store is thread-safe); the number of files.
@@ -189,7 +163,7 @@ void exercise(store::Store& s) {
 }
 
 TEST_F(StoreOverS3, PathStyleGetsRangesPutsListsAndRemoves) {
-  auto s = open(server_->url("ops-path"));
+  auto s = store::open_store_or_throw(server_->url("ops-path"));
   EXPECT_EQ(s->url(), "s3://rsdat-test/ops-path");
   exercise(*s);
   // What the server holds is where path-style addressing put it: read it anonymously.
@@ -205,18 +179,18 @@ TEST_F(StoreOverS3, VirtualHostStyleFromTheStoresConfig) {
                            {{"aws_access_key_id", S3Server::kKeyId}, {"aws_secret_access_key", kSecret},
                             {"endpoint_url", server_->vhost_endpoint()}, {"addressing", "virtual"}}}}.dump());
   ::chmod(config.c_str(), 0600);
-  auto s = open(server_->url("ops-vhost"));
+  auto s = store::open_store_or_throw(server_->url("ops-vhost"));
   exercise(*s);
   ASSERT_TRUE(s->put("k", "vhost").is_ok());
   // The same object path-style, through the environment's endpoint.
-  EXPECT_EQ(text_of(open(server_->url())->get("ops-vhost/k")), "vhost");
+  EXPECT_EQ(text_of(store::open_store_or_throw(server_->url())->get("ops-vhost/k")), "vhost");
 }
 
 TEST_F(StoreOverS3, AnonymousReads) {
-  ASSERT_TRUE(open(server_->url("public"))->put("k", "open").is_ok());
+  ASSERT_TRUE(store::open_store_or_throw(server_->url("public"))->put("k", "open").is_ok());
   ::unsetenv("AWS_ACCESS_KEY_ID");
   ::unsetenv("AWS_SECRET_ACCESS_KEY");
-  auto s = open(server_->url("public"));
+  auto s = store::open_store_or_throw(server_->url("public"));
   ::setenv("AWS_ACCESS_KEY_ID", S3Server::kKeyId, 1);
   ::setenv("AWS_SECRET_ACCESS_KEY", kSecret, 1);
   EXPECT_EQ(text_of(s->get("k")), "open");
@@ -225,7 +199,7 @@ TEST_F(StoreOverS3, AnonymousReads) {
 // Listings of more keys than a page holds follow the continuation tokens.
 TEST_F(StoreOverS3, ListsAcrossPages) {
   ::setenv("RSDAT_S3_MAX_KEYS", "7", 1);
-  auto s = open(server_->url("pages"));
+  auto s = store::open_store_or_throw(server_->url("pages"));
   ::unsetenv("RSDAT_S3_MAX_KEYS");
   std::vector<store::Entry> want;
   for (int i = 0; i < 23; ++i) {
@@ -251,7 +225,7 @@ TEST_F(StoreOverS3, WritesAndReadsBackRsdatResults) {
   Array v = from_array(v_values(), {5, 9, 7}, client_).rechunk(Chunks{{1, 4}, {2, 7}, {7}});
   ZarrWriteOptions opts{.chunks = {2, 4, 3}, .fill_value = std::nan(""), .dims = {"t", "y", "x"}};
   EXPECT_GT(write_zarr(v, url, "grp/v", opts, client_), 0u);
-  auto s = open(url);
+  auto s = store::open_store_or_throw(url);
   auto listed = s->list("grp/v");
   ASSERT_TRUE(listed.ok()) << listed.status().message();
   EXPECT_EQ(listed->size(), 2u + 3 * 3 * 3);  // .zarray, .zattrs and the chunks
@@ -283,7 +257,7 @@ TEST_F(StoreOverS3, ReadsWhatZarrPythonWrites) {
   ASSERT_EQ(std::system(("/usr/bin/python3 " + interop + " write " + local.string() + " >/dev/null").c_str()), 0);
   json manifest = json::parse(read_text(local / "python" / "manifest.json"));
   ASSERT_GT(manifest.size(), 50u);
-  auto bucket = open(server_->url("interop"));
+  auto bucket = store::open_store_or_throw(server_->url("interop"));
   EXPECT_GT(upload(local, *bucket), 100);
   for (const auto& m : manifest) {
     const std::string store = m["store"];
@@ -333,8 +307,8 @@ TEST_F(StoreOverS3, WrongKeysNameTheBucketAndStatusAndWriteNothing) {
   }
   fs::remove(config);
   // Nothing is there: the bucket's own keys see no key under either prefix.
-  EXPECT_EQ(open(server_->url("denied-secret"))->list("").status().code(), StatusCode::kNotFound);
-  EXPECT_EQ(open(server_->url("denied-id"))->list("").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(store::open_store_or_throw(server_->url("denied-secret"))->list("").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(store::open_store_or_throw(server_->url("denied-id"))->list("").status().code(), StatusCode::kNotFound);
 }
 
 // rsdat-ndvi with s3:// arguments: the bands (written by zarr-python, uploaded) read
@@ -345,13 +319,13 @@ TEST_F(StoreOverS3, NdviProgramTakesS3Urls) {
   const std::string script = RSDAT_SOURCE_DIR "/tests/zarr/ndvi_check.py";
   const fs::path local = *dir_ / "ndvi";
   ASSERT_EQ(std::system(("/usr/bin/python3 " + script + " make " + local.string()).c_str()), 0);
-  upload(local / "float.zarr", *open(server_->url("ndvi/float.zarr")));
+  upload(local / "float.zarr", *store::open_store_or_throw(server_->url("ndvi/float.zarr")));
   const std::string in = server_->url("ndvi/float.zarr");
   const std::string cmd = std::string(bin) + "/rsdat-ndvi --red " + in + ":B04 --nir " + in + ":B08 --out " +
                           server_->url("ndvi/out.zarr") + ":ndvi/mean --scheduler-file " + cluster_->scheduler_file() +
                           " >/dev/null";
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
-  download(*open(server_->url("ndvi/out.zarr")), "", local / "fetched.zarr");
+  download(*store::open_store_or_throw(server_->url("ndvi/out.zarr")), "", local / "fetched.zarr");
   const std::string check = "/usr/bin/python3 " + script + " check " + local.string() + " float " + local.string() +
                             "/fetched.zarr:ndvi/mean";
   EXPECT_EQ(std::system(check.c_str()), 0) << check;

@@ -20,22 +20,19 @@
 #include "rsdat/rsdat.hpp"
 #include "rsdat/stac.hpp"
 #include "tests/integration/dav_server.hpp"
+#include "tests/integration/store_test_util.hpp"
 
 namespace rsdat {
 namespace {
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
+using test_support::read_text;
 using test_support::DavServer;
 
 constexpr const char* kToken = "stac-9e1d44b2-secret";
 const std::string kMake = RSDAT_SOURCE_DIR "/tests/stac/make_catalog.py";
 const std::string kSearch = RSDAT_SOURCE_DIR "/tests/stac/search_server.py";
-
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 template <typename T>
 std::vector<T> read_raw(const fs::path& path) {

@@ -20,12 +20,18 @@
 #include "io/store.hpp"
 #include "rsdat/rsdat.hpp"
 #include "tests/integration/dav_server.hpp"
+#include "tests/integration/store_test_util.hpp"
 
 namespace rsdat {
 namespace {
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
+using test_support::read_text;
+using test_support::write_text;
+using test_support::v_values;
+using test_support::same;
+using test_support::text_of;
 using test_support::DavServer;
 using test_support::FaultProxy;
 
@@ -33,31 +39,6 @@ const char* kInterop = RSDAT_SOURCE_DIR "/tests/zarr/interop.py";
 const char* kCheck = RSDAT_SOURCE_DIR "/tests/zarr/store_check.py";
 constexpr const char* kToken = "tok-3f9c1e77a2-secret";
 constexpr const char* kWrongToken = "wrong-8d41b0c5e6-secret";
-
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-void write_text(const fs::path& path, const std::string& text) {
-  std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
-}
-
-// The (5, 9, 7) values store_check.py expects: i * 0.5 - 3, NaN where i % 11 == 0.
-xt::xarray<double> v_values() {
-  xt::xarray<double> v = xt::zeros<double>({5, 9, 7});
-  for (size_t i = 0; i < v.size(); ++i) v.data()[i] = i % 11 == 0 ? std::nan("") : i * 0.5 - 3;
-  return v;
-}
-
-bool same(const xt::xarray<double>& a, const xt::xarray<double>& b) {
-  if (a.shape() != b.shape()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    const double x = a.data()[i], y = b.data()[i];
-    if (!(x == y || (std::isnan(x) && std::isnan(y)))) return false;
-  }
-  return true;
-}
 
 class StoreOverDav : public ::testing::Test {
  protected:
@@ -107,8 +88,6 @@ DavServer* StoreOverDav::server_ = nullptr;
 DavServer* StoreOverDav::tls_server_ = nullptr;
 LocalCluster* StoreOverDav::cluster_ = nullptr;
 Client* StoreOverDav::client_ = nullptr;
-
-std::string text_of(const Result<store::Bytes>& b) { return b.ok() ? std::string(b->view()) : "<" + b.status().message() + ">"; }
 
 TEST_F(StoreOverDav, GetsRangesPutsListsAndRemoves) {
   for (const std::string scheme : {"http", "dav"}) {

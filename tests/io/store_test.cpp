@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "io/store.hpp"
+#include "io/xml.hpp"
 
 namespace rsdat::store {
 namespace {
@@ -194,6 +195,35 @@ TEST(Multistatus, DefaultNamespaceAbsoluteHrefsEntitiesAndComments) {
   EXPECT_EQ((*r)[1].href, "/pnfs/a&b/\xC3\xA9t\xC3\xA9.zarr");
   EXPECT_FALSE((*r)[1].is_collection);  // a collection element outside resourcetype
   EXPECT_EQ((*r)[2].href, "/pnfs/AB");
+}
+
+TEST(Xml, WalksElementsWithTheirOwnTextAndLocalNames) {
+  std::vector<std::string> seen;
+  Status st = xml::walk(R"(<?xml version="1.0"?><a:r xmlns:a="urn:x"><k>1 &lt; 2</k><![CDATA[<c>]]><e/><k>&#x41;</k></a:r>)",
+                        {.open = [&](const xml::Path& p) { seen.push_back("open " + p.back() + " " + std::to_string(p.size())); },
+                         .close = [&](const xml::Path& p, std::string text) { seen.push_back("close " + p.back() + " " + text); }});
+  ASSERT_TRUE(st.is_ok()) << st.message();
+  EXPECT_EQ(seen, (std::vector<std::string>{"open r 1", "open k 2", "close k 1 < 2", "open e 2", "close e ", "open k 2",
+                                            "close k A", "close r <c>"}));
+}
+
+TEST(Xml, MalformedAndEntityBombsAreProtocolErrors) {
+  for (const char* doc : {"", "<a>", "<a></b>", "<a><b></a></b>", "text", "<a>&undefined;</a>"}) {
+    EXPECT_EQ(xml::walk(doc, {}).code(), StatusCode::kProtocol) << doc;
+  }
+  // Entities that expand a few hundred bytes into gigabytes: expat's amplification limit
+  // stops them instead of the process running out of memory.
+  std::string bomb = "<?xml version=\"1.0\"?><!DOCTYPE b [<!ENTITY e0 \"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\">";
+  for (int i = 1; i < 10; ++i) {
+    bomb += "<!ENTITY e" + std::to_string(i) + " \"";
+    for (int j = 0; j < 10; ++j) bomb += "&e" + std::to_string(i - 1) + ";";
+    bomb += "\">";
+  }
+  bomb += "]><b>&e9;</b>";
+  size_t text_bytes = 0;
+  Status st = xml::walk(bomb, {.close = [&](const xml::Path&, std::string text) { text_bytes += text.size(); }});
+  EXPECT_EQ(st.code(), StatusCode::kProtocol);
+  EXPECT_LT(text_bytes, size_t{1} << 30);
 }
 
 TEST(Multistatus, MalformedDocumentsAreErrors) {

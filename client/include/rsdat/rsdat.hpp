@@ -14,6 +14,7 @@
 #include "rsdat/raster.hpp"
 #include "rsdat/shape.hpp"
 #include "rsdat/slurm_cluster.hpp"
+#include "rsdat/stac.hpp"
 #include "rsdat/store.hpp"
 #include "rsdat/window.hpp"
 #include "rsdat/zarr.hpp"
