@@ -282,7 +282,6 @@ uint64_t to_raster(const Array& array, const std::string& path, const RasterWrit
   if (nd != 2 && nd != 3) throw fail("needs a (y, x) or (band, y, x) array, not shape " + shape_to_string(in.shape));
   for (int64_t s : in.shape)
     if (s == 0) throw fail("the array is empty (shape " + shape_to_string(in.shape) + ")");
-  if (in.dtype == DType::kInt8) throw fail("int8 cannot be written by GDAL 3.6 (astype int16)");
   if (store::is_remote_url(path) || path.find("://") != std::string::npos) {
     throw fail("writes local files only (a path every worker sees)");
   }

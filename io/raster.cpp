@@ -122,8 +122,18 @@ GDALDataType gdal_type_of(DType t) {
     case DType::kInt64: return GDT_Int64;
     case DType::kFloat32: return GDT_Float32;
     case DType::kFloat64: return GDT_Float64;
-    default: return GDT_Unknown;  // int8: GDAL 3.6 has no signed byte type
+    // GDAL 3.6 has no signed byte type: int8 is stored as bytes marked PIXELTYPE=SIGNEDBYTE,
+    // and read or written as GDT_Byte, whose bits are the same.
+    case DType::kInt8: return GDT_Byte;
+    default: return GDT_Unknown;
   }
+}
+
+// Whether a band holds int8 (bytes marked PIXELTYPE=SIGNEDBYTE, GDAL 3.6's int8).
+bool signed_bytes(GDALRasterBandH band) {
+  if (GDALGetRasterDataType(band) != GDT_Byte) return false;
+  const char* pt = GDALGetMetadataItem(band, "PIXELTYPE", "IMAGE_STRUCTURE");
+  return pt && std::string(pt) == "SIGNEDBYTE";
 }
 
 // Opens `path` read-only; the caller holds the HttpScope of the URL.
@@ -246,10 +256,7 @@ Result<FileInfo> describe(const std::string& url) {
     info.offset.push_back(GDALGetRasterOffset(band, nullptr));
   }
   RSDAT_ASSIGN_OR_RETURN(info.dtype, dtype_of_gdal(*type, url));
-  if (*type == GDT_Byte) {
-    const char* pt = GDALGetMetadataItem(GDALGetRasterBand(ds, 1), "PIXELTYPE", "IMAGE_STRUCTURE");
-    if (pt && std::string(pt) == "SIGNEDBYTE") return invalid_argument(url + ": signed bytes are not supported");
-  }
+  if (signed_bytes(GDALGetRasterBand(ds, 1))) info.dtype = DType::kInt8;
   const char* il = GDALGetMetadataItem(ds, "INTERLEAVE", "IMAGE_STRUCTURE");
   info.pixel_interleaved = il && std::string(il) == "PIXEL" && info.bands > 1;
   double gt[6];
@@ -299,6 +306,16 @@ Result<uint64_t> assemble(const std::vector<std::string>& pieces, const std::str
   GDALDatasetH vrt = GDALBuildVRT(vrt_path.c_str(), static_cast<int>(names.size()), nullptr, names.data(), vo, &err);
   GDALBuildVRTOptionsFree(vo);
   if (!vrt || err) return io_error(path + ": cannot combine the pieces: " + last_error("GDALBuildVRT failed"));
+  // A VRT drops the pieces' int8 marking: put it back on its bands, where the COG driver
+  // looks for it (it takes no PIXELTYPE option; GTiff is given one below).
+  bool int8 = false;
+  if (GDALDatasetH first = GDALOpen(pieces.front().c_str(), GA_ReadOnly)) {
+    int8 = signed_bytes(GDALGetRasterBand(first, 1));
+    GDALClose(first);
+  }
+  for (int b = 1; int8 && b <= GDALGetRasterCount(vrt); ++b) {
+    GDALSetMetadataItem(GDALGetRasterBand(vrt, b), "PIXELTYPE", "SIGNEDBYTE", "IMAGE_STRUCTURE");
+  }
 
   CPLStringList argv;
   const bool cog = o.driver == "COG";
@@ -320,6 +337,7 @@ Result<uint64_t> assemble(const std::vector<std::string>& pieces, const std::str
     if (o.predictor == 3) co("PREDICTOR=FLOATING_POINT");
   } else {
     co("TILED=YES");
+    if (int8) co("PIXELTYPE=SIGNEDBYTE");
     co("BLOCKXSIZE=" + std::to_string(o.blocksize));
     co("BLOCKYSIZE=" + std::to_string(o.blocksize));
     if (o.predictor != 0) co("PREDICTOR=" + std::to_string(o.predictor));
@@ -425,12 +443,22 @@ Chunk raster_read_kernel(KernelContext& ctx) {
       throw std::runtime_error(url + ": window outside the raster");
     }
     void* dst = out.mutable_bytes() + b * static_cast<size_t>(plane) * item;
+    // int8 read as anything wider: GDAL would take its bytes as unsigned, so they are read
+    // as they are and widened here.
+    const bool widen_int8 = raster::signed_bytes(band) && ctx.out_dtype != DType::kInt8;
+    std::vector<int8_t> int8_plane(widen_int8 ? static_cast<size_t>(plane) : 0);
     CPLErrorReset();
     if (GDALRasterIO(band, GF_Read, static_cast<int>(w[2]), static_cast<int>(w[0]), static_cast<int>(w[3]),
-                     static_cast<int>(w[1]), dst, static_cast<int>(w[3]), static_cast<int>(w[1]), t, 0,
-                     0) != CE_None) {
+                     static_cast<int>(w[1]), widen_int8 ? static_cast<void*>(int8_plane.data()) : dst,
+                     static_cast<int>(w[3]), static_cast<int>(w[1]), widen_int8 ? GDT_Byte : t, 0, 0) != CE_None) {
       throw std::runtime_error(url + ": cannot read band " + std::to_string(number) + ": " +
                                raster::scrub(raster::last_error("read failed"), secret));
+    }
+    if (widen_int8) {
+      visit_dtype(ctx.out_dtype, [&](auto tag) {
+        using T = decltype(tag);
+        std::transform(int8_plane.begin(), int8_plane.end(), static_cast<T*>(dst), [](int8_t v) { return static_cast<T>(v); });
+      });
     }
     if (!dtype_is_float(ctx.out_dtype)) continue;
     const bool mask = masked && has_nodata;
@@ -477,6 +505,7 @@ Chunk raster_write_piece_kernel(KernelContext& ctx) {
   co.AddNameValue("BLOCKYSIZE", std::to_string(blocksize).c_str());
   co.AddNameValue("INTERLEAVE", "BAND");
   co.AddNameValue("BIGTIFF", "IF_SAFER");
+  if (data.dtype == DType::kInt8) co.AddNameValue("PIXELTYPE", "SIGNEDBYTE");
   const std::string tmp = piece + ".tmp." + std::to_string(::getpid());
   CPLErrorReset();
   GDALDatasetH ds = GDALCreate(gtiff, tmp.c_str(), static_cast<int>(nx), static_cast<int>(ny), static_cast<int>(nb),

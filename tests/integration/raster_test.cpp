@@ -179,6 +179,47 @@ TEST_F(RasterTest, ReadsEveryKindLikeGdal) {
   }
 }
 
+// int8 is bytes marked PIXELTYPE=SIGNEDBYTE in GDAL 3.6: read as int8 (and widened exactly
+// when masked), written back the same way, as rasterio reads it.
+TEST_F(RasterTest, Int8ReadsAndWritesAsRasterioSeesIt) {
+  auto rasterio = [&](const std::string& path) {
+    return json::parse(run("/usr/bin/python3 " + std::string(kScript) + " int8 " + path));
+  };
+  const json want = rasterio(in("cog_i8.tif"));
+  ASSERT_EQ(want["dtype"], "int8") << want["dtype"];
+  std::vector<double> first;
+  for (const auto& v : want["values"]) first.push_back(v.get<double>());
+  ASSERT_EQ(first.size(), 300u * 500u);
+  EXPECT_EQ(raster_info(in("cog_i8.tif")).dtype, DType::kInt8);
+  auto band1 = [](const Array& a) { return view(a, {Index{int64_t{0}}, Range{}, Range{}}); };
+  Array raw = from_raster(in("cog_i8.tif"), {.chunks = {1, 128, 200}, .masked = false});
+  EXPECT_EQ(raw.dtype(), DType::kInt8);
+  EXPECT_EQ(mismatches(band1(raw), first, client_), 0u);
+  Array masked = from_raster(in("cog_i8.tif"));
+  EXPECT_EQ(masked.dtype(), DType::kFloat32);
+  std::vector<double> nan_first = first;
+  size_t nodata = 0;
+  for (double& v : nan_first) {
+    if (v == -128) {
+      v = NAN;
+      ++nodata;
+    }
+  }
+  EXPECT_GE(nodata, 500u);  // row 7, and a few others
+  EXPECT_EQ(mismatches(band1(masked), nan_first, client_), 0u);
+  for (const char* driver : {"COG", "GTiff"}) {
+    SCOPED_TRACE(driver);
+    const std::string path = out(std::string("i8-") + driver + ".tif");
+    to_raster(raw, path, {.driver = driver, .nodata = -128}, client_);
+    const json got = rasterio(path);
+    EXPECT_EQ(got["dtype"], "int8");
+    EXPECT_EQ(got["nodata"], -128);
+    EXPECT_EQ(got["values"], want["values"]);
+    EXPECT_EQ(json::parse(run("/usr/bin/python3 " + std::string(kScript) + " check " + path))["pixeltype"], "SIGNEDBYTE");
+    EXPECT_EQ(from_raster(path, {.masked = false}).dtype(), DType::kInt8);
+  }
+}
+
 TEST_F(RasterTest, ChunksAreMultiplesOfLargeTiles) {
   // 256-pixel tiles: chunks of 1024 (4 tiles) where the image is large enough.
   Array red = from_raster(in("red.tif"));

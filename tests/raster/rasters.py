@@ -5,6 +5,7 @@ and GDAL's checks of what rsdat writes.
   rasters.py make DIR          writes the test files into DIR and prints their names
   rasters.py check FILE        validates FILE as a COG (GDAL's validate_cloud_optimized_geotiff)
                                and prints its layout as JSON
+  rasters.py int8 FILE         prints FILE's first band as rasterio reads it (int8 included), as JSON
   rasters.py ndvi RED NIR OUT  prints JSON: whether OUT holds NumPy's NDVI of RED and NIR
                                (nodata as NaN) exactly, and its georeferencing
 """
@@ -38,10 +39,15 @@ def write(path, data, nodata=None, driver="COG", options=(), transform=TRANSFORM
           offset=None):
     """Writes (bands, y, x) `data` as a GeoTIFF (striped or tiled by `options`), or a COG made from it."""
     bands, h, w = data.shape
-    gtype = gdal.GetDataTypeByName({"uint8": "Byte"}.get(data.dtype.name, data.dtype.name.capitalize()))
+    # GDAL 3.6 stores int8 as bytes marked PIXELTYPE=SIGNEDBYTE (as rasterio writes it).
+    signed = data.dtype == np.int8
+    gtype = gdal.GetDataTypeByName({"uint8": "Byte", "int8": "Byte"}.get(data.dtype.name, data.dtype.name.capitalize()))
     tmp_path = path if driver == "GTiff" else "/vsimem/" + path.replace("/", "_")
     ds = gdal.GetDriverByName("GTiff").Create(tmp_path, w, h, bands, gtype,
-                                               list(options) if driver == "GTiff" else [])
+                                               (list(options) if driver == "GTiff" else []) +
+                                               (["PIXELTYPE=SIGNEDBYTE"] if signed else []))
+    if signed:
+        data = data.view(np.uint8)
     ds.SetGeoTransform(transform)
     ds.SetProjection(srs_wkt(epsg))
     for b in range(bands):
@@ -88,6 +94,9 @@ def make(d):
     put("red.tif", red, nodata=0, options=["BLOCKSIZE=256", "COMPRESS=DEFLATE"])
     put("nir.tif", nir, nodata=0, options=["BLOCKSIZE=256", "COMPRESS=DEFLATE"])
     put("other_grid.tif", nir, nodata=0, options=["BLOCKSIZE=256"], transform=OTHER)
+    i8 = values(rng, np.int8, (2, 300, 500))
+    i8[0, 7, :] = -128
+    put("cog_i8.tif", i8, nodata=-128, options=["BLOCKSIZE=256"])
     print("\n".join(made))
 
 
@@ -108,8 +117,15 @@ def layout(path):
         "compression": ds.GetMetadataItem("COMPRESSION", "IMAGE_STRUCTURE"),
         "layout": ds.GetMetadataItem("LAYOUT", "IMAGE_STRUCTURE"),
         "nodata": b.GetNoDataValue(),
+        "pixeltype": b.GetMetadataItem("PIXELTYPE", "IMAGE_STRUCTURE"),
     }
     print(json.dumps(out))
+
+
+def int8(path):
+    import rasterio
+    with rasterio.open(path) as r:
+        print(json.dumps({"dtype": r.dtypes[0], "nodata": r.nodata, "values": r.read(1).ravel().tolist()}))
 
 
 def masked(path):
@@ -144,6 +160,8 @@ if __name__ == "__main__":
         make(sys.argv[2])
     elif cmd == "check":
         layout(sys.argv[2])
+    elif cmd == "int8":
+        int8(sys.argv[2])
     elif cmd == "ndvi":
         ndvi(*sys.argv[2:5])
     else:
