@@ -199,6 +199,10 @@ pid_t LocalCluster::add_worker() {
     args.push_back("--plugin");
     args.push_back(p);
   }
+  for (const std::string& p : options_.worker_python_kernels) {
+    args.push_back("--python-kernels");
+    args.push_back(fs::absolute(p).string());
+  }
   pid_t pid = spawn("rsdat-worker", args);
   worker_pids_.push_back(pid);
   return pid;

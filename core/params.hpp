@@ -108,6 +108,12 @@ class ParamReader {
   }
   bool at_end() const { return pos_ == in_.size(); }
   size_t remaining() const { return in_.size() - pos_; }
+  // Everything not read yet, as it is (a kernel's parameters in a format of its own).
+  std::string_view rest() {
+    std::string_view s = in_.substr(pos_);
+    pos_ = in_.size();
+    return s;
+  }
 
   template <typename... T>
   void operator()(T&... v) {

@@ -140,6 +140,20 @@ void bind_ops(py::module_& m) {
   m.def("stack", &rsdat::stack);
   m.def("pad", &rsdat::pad);
 
+  // ---- kernels the workers load, by name ----
+  m.def("map_blocks", [](const std::string& op, const std::vector<Array>& inputs, const std::string& d,
+                         const std::string& params) { return rsdat::map_blocks(op, inputs, dtype_arg(d), params); });
+  m.def("map_overlap", [](const std::string& op, const Array& a, const std::vector<int64_t>& depth,
+                          const std::vector<std::pair<std::string, double>>& boundary, bool trim,
+                          std::optional<std::string> d, const std::string& params) {
+    std::vector<rsdat::Boundary> b;
+    for (const auto& [mode, value] : boundary) {
+      b.emplace_back(mode);
+      b.back().value = value;
+    }
+    return rsdat::map_overlap(op, a, depth, b, trim, opt_dtype(d), params);
+  });
+
   // ---- scans and differences ----
   m.def("cumsum", [](const Array& a, OptAxis axis, std::optional<std::string> d) {
     return rsdat::cumsum(a, axis, opt_dtype(d));

@@ -85,7 +85,7 @@ PYBIND11_MODULE(_rsdat, m) {
   py::class_<ClusterBox, std::shared_ptr<ClusterBox>>(m, "LocalCluster")
       .def(py::init([](int workers, int threads_per_worker, std::string memory_limit, std::string log_level,
                        std::string local_directory, std::string transport, double start_timeout,
-                       std::vector<std::string> worker_plugins) {
+                       std::vector<std::string> worker_plugins, std::vector<std::string> python_kernels) {
              rsdat::LocalClusterOptions o;
              o.workers = workers;
              o.threads_per_worker = threads_per_worker;
@@ -95,13 +95,15 @@ PYBIND11_MODULE(_rsdat, m) {
              o.transport = std::move(transport);
              o.start_timeout = start_timeout;
              o.worker_plugins = std::move(worker_plugins);
+             o.worker_python_kernels = std::move(python_kernels);
              auto box = std::make_shared<ClusterBox>();
              py::gil_scoped_release nogil;
              box->cluster = std::make_unique<rsdat::LocalCluster>(o);
              return box;
            }),
            py::arg("workers"), py::arg("threads_per_worker"), py::arg("memory_limit"), py::arg("log_level"),
-           py::arg("local_directory"), py::arg("transport"), py::arg("start_timeout"), py::arg("worker_plugins"))
+           py::arg("local_directory"), py::arg("transport"), py::arg("start_timeout"), py::arg("worker_plugins"),
+           py::arg("python_kernels"))
       .def_property_readonly("scheduler_address", [](ClusterBox& b) { return b.get().scheduler_address(); })
       .def_property_readonly("scheduler_file", [](ClusterBox& b) { return b.get().scheduler_file(); })
       .def_property_readonly("worker_pids", [](ClusterBox& b) { return b.get().worker_pids(); })

@@ -4,7 +4,11 @@
 
 #include <CLI/CLI.hpp>
 #include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
 #include <spdlog/spdlog.h>
+#include <tbb/global_control.h>
 #include <thread>
 
 #include "core/chunk.hpp"
@@ -25,6 +29,51 @@ void on_signal(int) {
 void on_term(int) {
   if (g_server) g_server->retire();
 }
+
+// The library that embeds Python (python/worker_kernels.cpp): $RSDAT_PYTHON_KERNELS_LIB,
+// else beside this program, else in ../lib/rsdat (installed).
+std::string python_kernels_library(const char* argv0) {
+  if (const char* v = std::getenv("RSDAT_PYTHON_KERNELS_LIB"); v && *v) return v;
+  std::error_code ec;
+  std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) exe = std::filesystem::absolute(argv0);
+  for (const auto& candidate : {exe.parent_path() / "librsdat_python_kernels.so",
+                                exe.parent_path().parent_path() / "lib" / "rsdat" / "librsdat_python_kernels.so"}) {
+    if (std::filesystem::exists(candidate, ec)) return candidate.string();
+  }
+  return "";
+}
+
+bool load_python_kernels(const std::vector<std::string>& files, const char* argv0) {
+  const std::string lib = python_kernels_library(argv0);
+  if (lib.empty()) {
+    std::cerr << "rsdat-worker: --python-kernels needs librsdat_python_kernels.so beside rsdat-worker or in "
+                 "../lib/rsdat (it is built with the Python module: python3-dev and pybind11-dev), or "
+                 "RSDAT_PYTHON_KERNELS_LIB naming it\n";
+    return false;
+  }
+  // Global: NumPy's extension modules find the interpreter's symbols in the process.
+  void* handle = dlopen(lib.c_str(), RTLD_NOW | RTLD_GLOBAL);
+  if (!handle) {
+    std::cerr << "rsdat-worker: cannot load " << lib << ": " << dlerror() << "\n";
+    return false;
+  }
+  using Load = bool (*)(const char*, std::string*);
+  auto load = reinterpret_cast<Load>(dlsym(handle, "rsdat_load_python_kernels"));
+  if (!load) {
+    std::cerr << "rsdat-worker: " << lib << " is not rsdat's Python kernel library\n";
+    return false;
+  }
+  for (const std::string& f : files) {
+    std::string error;
+    if (!load(f.c_str(), &error)) {
+      std::cerr << "rsdat-worker: --python-kernels " << error << "\n";
+      return false;
+    }
+    spdlog::info("loaded Python kernels from {}", f);
+  }
+  return true;
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -32,7 +81,7 @@ int main(int argc, char** argv) {
   rsdat::worker::WorkerOptions options;
   std::string scheduler_file, memory_limit = "auto", log_level = "info";
   double scheduler_file_timeout = 60;
-  std::vector<std::string> plugins;
+  std::vector<std::string> plugins, python_kernels;
   options.nthreads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   auto* addr = app.add_option("--scheduler", options.scheduler_address, "scheduler address, tcp://HOST:PORT");
   auto* file = app.add_option("--scheduler-file", scheduler_file, "read the scheduler's address from this file");
@@ -87,6 +136,10 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--plugin", plugins, "shared library registering ops with RSDAT_REGISTER_OP (repeatable)")
       ->check(CLI::ExistingFile);
+  app.add_option("--python-kernels", python_kernels,
+                 "Python file whose @rsdat.kernel(\"name\") functions become ops, run by an interpreter in the "
+                 "worker (repeatable; needs librsdat_python_kernels.so, built with the Python module)")
+      ->check(CLI::ExistingFile);
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
   CLI11_PARSE(app, argc, argv);
@@ -115,6 +168,12 @@ int main(int argc, char** argv) {
     }
     spdlog::info("loaded plugin {}", p);
   }
+  // The kernels' arena has --nthreads threads of its own even where that is more than
+  // TBB's default (the cores less one); without this, whatever first starts TBB's thread
+  // pool (a library a Python kernel file loads) would cap it lower for the process's life.
+  tbb::global_control parallelism(tbb::global_control::max_allowed_parallelism,
+                                  static_cast<size_t>(std::max(options.nthreads, 1)) + 1);
+  if (!python_kernels.empty() && !load_python_kernels(python_kernels, argv[0])) return 2;
   // Kernels run on --nthreads arena threads; BLAS inside a kernel must not start its own
   // pool on top of them.
   openblas_set_num_threads(1);

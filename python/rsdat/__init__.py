@@ -16,18 +16,25 @@ TypeError with the library's message when the array is built.
 """
 
 import os as _os
+import sys as _sys
 
-from . import _paths
+from .kernels import kernel
 
-if "RSDAT_BIN_DIR" not in _os.environ and _os.path.isdir(_paths.BIN_DIR):
-    # Where LocalCluster finds rsdat-scheduler and rsdat-worker.
-    _os.environ["RSDAT_BIN_DIR"] = _paths.BIN_DIR
+if "_rsdat_worker" in _sys.builtin_module_names:
+    # Inside rsdat-worker --python-kernels: only rsdat.kernel is wanted, not the client.
+    __all__ = ["kernel"]
+else:
+    from . import _paths
 
-from ._rsdat import CancelledError, ClusterError, TaskError  # noqa: E402
-from .client import Client, LocalCluster, compute, default_client, get_client, persist  # noqa: E402
-from . import array, ndimage  # noqa: E402
-from .array import Array  # noqa: E402
+    if "RSDAT_BIN_DIR" not in _os.environ and _os.path.isdir(_paths.BIN_DIR):
+        # Where LocalCluster finds rsdat-scheduler and rsdat-worker.
+        _os.environ["RSDAT_BIN_DIR"] = _paths.BIN_DIR
 
-__all__ = ["Array", "CancelledError", "Client", "ClusterError", "LocalCluster", "TaskError", "array", "compute", "ndimage",
-           "default_client", "get_client", "persist"]
+    from ._rsdat import CancelledError, ClusterError, TaskError  # noqa: E402
+    from .client import Client, LocalCluster, compute, default_client, get_client, persist  # noqa: E402
+    from . import array, ndimage  # noqa: E402
+    from .array import Array, map_blocks  # noqa: E402
+
+    __all__ = ["Array", "CancelledError", "Client", "ClusterError", "LocalCluster", "TaskError", "array", "compute",
+               "ndimage", "default_client", "get_client", "kernel", "map_blocks", "persist"]
 __version__ = "0.1.0"

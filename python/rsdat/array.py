@@ -1476,13 +1476,86 @@ _UFUNC_METHODS = {
 }
 
 
+# ---- kernels the workers load ----------------------------------------------------------------
+
+def _kernel_params(kwargs, fn):
+    import json
+    try:
+        return json.dumps(kwargs) if kwargs else ""
+    except TypeError as e:
+        raise TypeError(f"{fn}: keyword arguments go to the kernel as JSON: {e}") from None
+
+
+def map_blocks(func, *args, dtype=None, **kwargs):
+    """dask.array.map_blocks for kernels the workers load: ``func`` is the name of a
+    kernel (a Python kernel from rsdat-worker --python-kernels, see rsdat.kernel, or a C++
+    plugin's op) or a function decorated with @rsdat.kernel. Each block of the first array
+    goes to the kernel with the other arrays' blocks at the same place (they are rechunked
+    to the first one's chunks; all have one shape) and ``kwargs`` (JSON values; C++ ops get
+    them as JSON text); it returns a block of the same shape, in ``dtype`` (default: the
+    first array's). An op no worker knows fails its task with rsdat.TaskError."""
+    from .kernels import kernel_name
+    name = kernel_name(func)
+    if not args:
+        raise TypeError("map_blocks: needs at least one array")
+    arrays = [a if isinstance(a, Array) else from_array(np.asarray(a), chunks=-1) for a in args]
+    d = _dtype_name(dtype) if dtype is not None else str(arrays[0].dtype)
+    for key in ("chunks", "drop_axis", "new_axis", "meta"):
+        if kwargs.get(key) is not None:
+            raise NotImplementedError(f"map_blocks: {key}= is not supported (blocks keep their shape)")
+        kwargs.pop(key, None)
+    return Array(_rsdat.map_blocks(name, [a._a for a in arrays], d, _kernel_params(kwargs, "map_blocks")))
+
+
+def _per_axis(value, ndim, what, convert):
+    if isinstance(value, dict):
+        out = [None] * ndim
+        for axis, v in value.items():
+            ax = int(axis)
+            if not -ndim <= ax < ndim:
+                raise ValueError(f"map_overlap: {what} for axis {axis} of a {ndim}-d array")
+            out[ax % ndim] = convert(v)
+        return out
+    if isinstance(value, (tuple, list)):
+        if len(value) != ndim:
+            raise ValueError(f"map_overlap: {len(value)} {what} values for a {ndim}-d array")
+        return [convert(v) for v in value]
+    return [convert(value)] * ndim
+
+
+def map_overlap(func, *args, depth=None, boundary=None, trim=True, dtype=None, **kwargs):
+    """dask.array.map_overlap for kernels the workers load (``func`` as in map_blocks):
+    each block extended by ``depth`` (an int, or one per axis as a tuple or a dict) with
+    ``boundary`` ("none" (default, as dask's), "reflect", "periodic", "nearest", or a
+    number for a constant; one per axis as a tuple or a dict), the kernel applied, and with
+    ``trim`` the halo cut off again. One input array."""
+    from .kernels import kernel_name
+    name = kernel_name(func)
+    if len(args) != 1:
+        raise NotImplementedError("map_overlap: one array (rsdat extends the blocks of one input)")
+    a = args[0] if isinstance(args[0], Array) else from_array(np.asarray(args[0]), chunks=-1)
+    for key in ("align_arrays", "allow_rechunk", "meta", "chunks", "drop_axis", "new_axis"):
+        kwargs.pop(key, None)
+    depths = [0 if v is None else v
+              for v in _per_axis(0 if depth is None else depth, a.ndim, "depth", lambda v: 0 if v is None else int(v))]
+
+    def one_boundary(b):
+        if b is None:
+            return ("none", 0.0)
+        if isinstance(b, str):
+            return (b, 0.0)
+        return ("constant", float(b))
+    bounds = _per_axis("none" if boundary is None else boundary, a.ndim, "boundary", one_boundary)
+    bounds = [("none", 0.0) if b is None else b for b in bounds]
+    d = _dtype_name(dtype) if dtype is not None else None
+    return Array(_rsdat.map_overlap(name, a._a, depths, bounds, bool(trim), d, _kernel_params(kwargs, "map_overlap")))
+
+
 # ---- not bound yet ---------------------------------------------------------------------------
 
 # The C++ operations this module does not offer yet, with why (tests/python checks
 # that every public C++ function is bound or listed here).
 NOT_YET_BOUND = {
-    "map_blocks": "needs kernels registered in a worker plugin; Python kernels are not supported",
-    "map_overlap": "as map_blocks",
     "overlap": "dask.array.overlap's form (depth and boundary per axis) not mapped yet",
     "rolling": "xarray's rolling(); belongs with an xarray-like layer",
     "groupby_reduce": "flox's groupby_reduce; belongs with an xarray-like layer",

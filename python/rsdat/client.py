@@ -23,12 +23,14 @@ class LocalCluster:
     """A scheduler and ``n_workers`` workers as child processes on this machine
     (dask.distributed.LocalCluster). ``memory_limit`` is per worker: bytes (an int)
     or a string such as ``"2GB"``, or ``"auto"`` (this machine's memory divided among
-    the workers). The daemons stop on ``close()`` (idempotent), at the end of a
+    the workers). ``worker_plugins`` are C++ kernel libraries and ``python_kernels`` Python
+    files of @rsdat.kernel functions every worker loads (rsdat-worker --plugin and
+    --python-kernels). The daemons stop on ``close()`` (idempotent), at the end of a
     ``with`` block, or when this process dies. Raises ``rsdat.ClusterError`` when
     they cannot be started."""
 
     def __init__(self, n_workers=2, threads_per_worker=1, memory_limit="auto", *, local_directory=None,
-                 transport="ipc", log_level="warn", start_timeout=30, worker_plugins=(), processes=True,
+                 transport="ipc", log_level="warn", start_timeout=30, worker_plugins=(), python_kernels=(), processes=True,
                  dashboard_address=None, silence_logs=None):
         # processes, dashboard_address and silence_logs are dask's, accepted so that its
         # calls port: rsdat's workers are always processes, with no dashboard here.
@@ -38,7 +40,7 @@ class LocalCluster:
             memory_limit = str(int(memory_limit))
         self._c = _rsdat.LocalCluster(int(n_workers), int(threads_per_worker), str(memory_limit), log_level,
                                       local_directory or "", transport, float(start_timeout),
-                                      list(worker_plugins))
+                                      list(worker_plugins), [str(p) for p in python_kernels])
         self._n_workers = int(n_workers)
         self._threads = int(threads_per_worker)
 

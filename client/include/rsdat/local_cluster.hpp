@@ -26,6 +26,7 @@ struct LocalClusterOptions {
   std::string local_directory;        // default: a fresh directory under $TMPDIR or /tmp
   double start_timeout = 30;          // seconds for the daemons to come up
   std::vector<std::string> worker_plugins;  // shared libraries of kernels (rsdat-worker --plugin)
+  std::vector<std::string> worker_python_kernels;  // Python kernel files (rsdat-worker --python-kernels)
   // "ipc": sockets in the cluster's private directory (mode 0700), which only this user
   // can open; "tcp": loopback TCP, CURVE-encrypted with a key file made for the cluster.
   // ipc falls back to tcp when the directory's path is too long for a socket name.
