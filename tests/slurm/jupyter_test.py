@@ -184,6 +184,10 @@ def main():
                "the printed ssh -L line and URL are not the server's")
         again = slurm("jupyter").stdout
         expect("is already there" in again and info["token"] in again, "a second rsdat-slurm jupyter did not find the server")
+        status_out = slurm("status").stdout
+        expect(f"Jupyter server: http://{info['host']}:{info['port']}/ " in status_out and f"{name}-jupyter" in status_out,
+               "rsdat-slurm status shows no Jupyter job and server")
+        expect(info["token"] not in status_out, "rsdat-slurm status shows the server's token")
         with open(scheduler_file) as f:
             scheduler = json.load(f)["address"]
         api = Api(f"http://{info['host']}:{info['port']}/", info["token"])
