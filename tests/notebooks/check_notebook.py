@@ -19,6 +19,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -85,9 +86,9 @@ def equal(name, got, want, failures):
     if isinstance(want, list) and len(want) > 4:
         print(f"{name}: {len(want)} values, {'equal' if got == want else 'not equal'}")
     else:
-        print(f"{name}: {got!r} (NumPy {want!r})")
+        print(f"{name}: {got!r} (expected {want!r})")
     if got != want:
-        failures.append(f"{name}: {got!r}, NumPy {want!r}")
+        failures.append(f"{name}: {got!r}, expected {want!r}")
 
 
 def check_ndvi(res, failures):
@@ -159,6 +160,10 @@ def main():
     if args.execute:
         if not args.output_dir:
             ap.error("--execute needs --output-dir")
+        if shutil.which("jupyter-nbconvert") is None:
+            print("check_notebook: jupyter-nbconvert is missing (scripts/install-deps.sh --with-python installs "
+                  "jupyter-nbconvert and python3-ipykernel)", file=sys.stderr)
+            return 2
         os.makedirs(args.output_dir, exist_ok=True)
         cmd = [sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
                f"--ExecutePreprocessor.timeout={args.timeout}", "--output-dir", args.output_dir, args.notebook]
