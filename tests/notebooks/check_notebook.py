@@ -5,9 +5,10 @@ Reads the notebook, fails on any cell that raised, takes the JSON line the cell 
 "result" printed, makes the notebook's synthetic inputs again (examples/notebooks/
 synthetic.py) and computes the same result with NumPy: ndvi.ipynb's time-mean NDVI map
 (its summaries and its row and column profiles within 1e-5, the valid-pixel and
-clear-observation counts exactly), spring_index.ipynb's first-leaf and first-bloom days
-(exactly: the same digest, NaN where NumPy has NaN) and growing-degree hours after the
-leaf (row sums within 1e-6), NumPy's model being tests/spring/spring_index_test.py's.
+clear-observation counts exactly, and a quicklook PNG of the map's size shown),
+spring_index.ipynb's first-leaf and first-bloom days (exactly: the same digest, NaN
+where NumPy has NaN) and growing-degree hours after the leaf (row sums within 1e-6),
+NumPy's model being tests/spring/spring_index_test.py's.
 
 With --execute, first runs the notebook with `jupyter nbconvert --execute` (its kernel
 starts in the notebook's directory) into --output-dir.
@@ -66,7 +67,24 @@ def result_of(path):
         raise AssertionError(f"{path}: {executed} of {code_cells} code cells were executed")
     if found is None:
         raise AssertionError(f"{path}: no cell tagged 'result'")
-    return found
+    return found, nb
+
+
+def tagged_png(nb, tag):
+    """(width, height) of the PNG the cell tagged `tag` displayed; None without one."""
+    import base64
+    import struct
+    for cell in nb.cells:
+        if tag not in cell.get("metadata", {}).get("tags", []):
+            continue
+        for out in cell.get("outputs", []):
+            data = out.get("data", {}).get("image/png")
+            if data:
+                raw = base64.b64decode(data)
+                if raw[:8] != b"\x89PNG\r\n\x1a\n" or raw[12:16] != b"IHDR":
+                    raise AssertionError(f"the cell tagged {tag!r} shows an image/png that is not a PNG")
+                return struct.unpack(">II", raw[16:24])
+    return None
 
 
 def close(name, got, want, rtol, atol, failures):
@@ -91,7 +109,7 @@ def equal(name, got, want, failures):
         failures.append(f"{name}: {got!r}, expected {want!r}")
 
 
-def check_ndvi(res, failures):
+def check_ndvi(res, nb, failures):
     red, nir = synthetic.red_nir(16, 256, 2024)
     with np.errstate(invalid="ignore"):
         ndvi = (nir - red) / (nir + red)
@@ -108,12 +126,14 @@ def check_ndvi(res, failures):
     equal("valid pixels", res["valid"], int(np.isfinite(mean_map).sum()), failures)
     equal("clear observations", res["clear"], int(clear.sum()), failures)
     equal("clear observations per row", res["clear_rows"], clear.sum(axis=1).tolist(), failures)
+    # The quicklook: the map, two blank rows, the 12-row colour scale.
+    equal("quicklook PNG (width, height)", tagged_png(nb, "quicklook"), (256, 256 + 2 + 12), failures)
     for key, want in (("mean", np.nanmean(mean_map)), ("min", np.nanmin(mean_map)), ("max", np.nanmax(mean_map)),
                       ("row_mean", rows), ("col_mean", cols)):
         close(key, res[key], want, 1e-5, 1e-6, failures)
 
 
-def check_spring_index(res, failures):
+def check_spring_index(res, nb, failures):
     model = load(os.path.join(SOURCE, "tests", "spring", "spring_index_test.py"), "spring_index_model")
     tmin, tmax, dayl = synthetic.daymet_like(300, 64, 64, 7)
     model.INPUTS.update(tmin=tmin, tmax=tmax, dayl=dayl)
@@ -178,7 +198,7 @@ def main():
         return 2
     failures = []
     try:
-        res = result_of(path)
+        res, nb = result_of(path)
     except AssertionError as e:
         print(f"FAILED: {e}", file=sys.stderr)
         return 1
@@ -186,7 +206,7 @@ def main():
         equal("workers", res["workers"], args.workers, failures)
     if args.scheduler is not None:
         equal("scheduler", res["scheduler"], args.scheduler, failures)
-    CHECKS[kind](res, failures)
+    CHECKS[kind](res, nb, failures)
     if failures:
         print("FAILED:\n  " + "\n  ".join(failures), file=sys.stderr)
         return 1

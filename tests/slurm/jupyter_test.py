@@ -152,8 +152,9 @@ def main():
     here = os.path.join(slurm_dir, "jupyter")
     notebooks = os.path.join(here, "notebooks")
     os.makedirs(notebooks, exist_ok=True)
-    for f in NOTEBOOKS + ("synthetic.py",):
-        shutil.copy(os.path.join(source, "examples", "notebooks", f), notebooks)
+    examples = os.path.join(source, "examples", "notebooks")
+    for f in NOTEBOOKS + tuple(f for f in os.listdir(examples) if f.endswith(".py")):  # and their helpers
+        shutil.copy(os.path.join(examples, f), notebooks)
     scheduler_file = os.path.join(here, "scheduler.json")
     name = "tjupyter"
     base = [rsdat_slurm, "--name", name, "--scheduler-file", scheduler_file, "--bin", bin_dir, "--interface", "lo",
