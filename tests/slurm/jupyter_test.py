@@ -5,8 +5,10 @@ batch jobs (on loopback); through the server's REST API and a kernel's websocket
 the job's token, the example notebooks (examples/notebooks/) are executed cell by cell,
 saved through the contents API and read back; their `rsdat.Client()` must have
 connected to the SLURM-started cluster (its scheduler, its two workers) and their
-result cells must equal NumPy's (tests/notebooks/check_notebook.py). Then
-`rsdat-slurm stop` ends the server's job with the cluster's.
+result cells must equal NumPy's (tests/notebooks/check_notebook.py). An interrupt
+through the API (the notebook page's Ctrl-C) while a cell computes on the cluster ends
+that cell in KeyboardInterrupt, and the kernel's next cell computes on the same cluster.
+Then `rsdat-slurm stop` ends the server's job with the cluster's.
 
 Environment (tests/CMakeLists.txt sets it): SLURM_CONF and RSDAT_SLURM_TEST_DIR from
 run.sh, RSDAT_SLURM (deploy/slurm/rsdat-slurm), RSDAT_BIN_DIR (build/bin, next to
@@ -139,6 +141,72 @@ async def execute_notebook(api, kernel_id, nb):
     conn.close()
 
 
+INTERRUPTED_CELL = """\
+import threading
+import rsdat, rsdat.array as da
+client = rsdat.Client()
+# Minutes of work for the cluster; the line is printed once the computation runs.
+threading.Timer(1.0, print, ("computing",), {"flush": True}).start()
+da.random.random((400000, 400000), chunks=(2000, 2000)).sum().compute()
+"""
+AFTER_CELL = """\
+print(int(da.arange(10, chunks=3).sum().compute()), len(client.workers()), client.scheduler_address)
+"""
+
+
+async def interrupt_computation(api, kernel_id):
+    """Ctrl-C from the notebook page (POST /api/kernels/ID/interrupt) while a cell
+    computes on the cluster: the cell ends in KeyboardInterrupt and the kernel's next
+    cell computes on the same cluster. Returns that cell's output."""
+    from tornado.httpclient import HTTPRequest
+    from tornado.websocket import websocket_connect
+    session = uuid.uuid4().hex
+    ws_url = api.url.replace("http://", "ws://") + f"api/kernels/{kernel_id}/channels?session_id={session}"
+    conn = await websocket_connect(HTTPRequest(ws_url, headers={"Authorization": f"token {api.token}"}))
+
+    async def run(code, on_stream=None):
+        msg = message("execute_request", {"code": code, "silent": False, "store_history": True,
+                                          "user_expressions": {}, "allow_stdin": False, "stop_on_error": True},
+                      session)
+        await conn.write_message(json.dumps(msg))
+        reply, idle, text, error = None, False, "", None
+        while reply is None or not idle:
+            raw = await asyncio.wait_for(conn.read_message(), CELL_TIMEOUT)
+            if raw is None:
+                raise Failure("the kernel's websocket closed")
+            m = json.loads(raw)
+            if m.get("parent_header", {}).get("msg_id") != msg["header"]["msg_id"]:
+                continue
+            if m["channel"] == "shell":
+                reply = m
+            elif m["msg_type"] == "status" and m["content"]["execution_state"] == "idle":
+                idle = True
+            elif m["msg_type"] == "stream" and m["content"]["name"] == "stdout":
+                text += m["content"]["text"]
+                if on_stream:
+                    await on_stream(text)
+            elif m["msg_type"] == "error":
+                error = m["content"]["ename"]
+        return reply["content"]["status"], text, error
+
+    interrupted = []
+
+    async def interrupt_when_computing(text):
+        if "computing" in text and not interrupted:
+            status, _ = api.call("POST", f"api/kernels/{kernel_id}/interrupt")
+            expect(status == 204, f"POST interrupt answered {status}")
+            interrupted.append(True)
+
+    status, _, error = await run(INTERRUPTED_CELL, interrupt_when_computing)
+    expect(interrupted, "the cell ended before it printed that it computes")
+    expect(status == "error" and error == "KeyboardInterrupt",
+           f"the interrupted cell ended with status {status}, error {error}, not KeyboardInterrupt")
+    status, text, error = await run(AFTER_CELL)
+    expect(status == "ok", f"the cell after the interrupt failed: {error}")
+    conn.close()
+    return text
+
+
 def main():
     if len(sys.argv) > 1:
         print(__doc__)
@@ -232,6 +300,27 @@ def main():
                                     "--workers", "2", "--scheduler", scheduler, checked])
             if check.returncode != 0:
                 failures.append(f"{nb_name}: its results through the SLURM-started Jupyter server are wrong")
+
+        # Ctrl-C in a notebook: the computation on the SLURM cluster is cancelled and the
+        # kernel and cluster stay usable.
+        status, sess = api.call("POST", "api/sessions", {"path": "interrupt.ipynb", "type": "notebook",
+                                                         "name": "interrupt.ipynb", "kernel": {"name": "python3"}})
+        expect(status == 201, f"POST /api/sessions answered {status}")
+        t1 = time.monotonic()
+        after = asyncio.run(interrupt_computation(api, sess["kernel"]["id"]))
+        print(f"interrupted a computation and computed again in {time.monotonic() - t1:.1f} s: {after.strip()}")
+        expect(after.split() == ["45", "2", scheduler], f"after the interrupt the kernel computed {after!r}")
+        api.call("DELETE", f"api/sessions/{sess['id']}")
+        # The cancelled graph leaves nothing on the cluster (released as the scheduler
+        # hears of it: bounded polling, no timing asserted).
+        held = ""
+        for _ in range(120):
+            held = subprocess.run([os.path.join(bin_dir, "rsdat-status"), "--scheduler-file", scheduler_file,
+                                   "--timeout", "10"], capture_output=True, text=True).stdout
+            if " 2 workers, 0 tasks held" in held:
+                break
+            time.sleep(0.5)
+        expect(" 2 workers, 0 tasks held" in held, f"the cluster still holds tasks after the interrupt:\n{held}")
     except Failure as e:
         failures.append(str(e))
     finally:
