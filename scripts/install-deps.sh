@@ -28,6 +28,8 @@ if [[ "${1:-}" == "--with-python" ]]; then
              python3-dev pybind11-dev python3-pytest  # the Python module and its tests
              prometheus)  # promtool and a real server for the /metrics tests (about 100 MB)
   packages+=(python3-netcdf4)  # tests/netcdf: files written by netCDF4-python, read back by xarray
+  # Jupyter on SLURM (rsdat-slurm jupyter) and examples/notebooks, run headless by nbconvert
+  packages+=(jupyter-notebook jupyter-nbconvert python3-nbconvert python3-ipykernel python3-nbclient)
 fi
 
 missing=()

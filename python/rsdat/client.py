@@ -12,6 +12,8 @@ unless one is given. A computation waits without holding the GIL; Ctrl-C
 nothing of it, and the cluster and client stay usable.
 """
 
+import os as _os
+
 from . import _rsdat
 
 __all__ = ["LocalCluster", "Client", "compute", "persist", "get_client", "default_client"]
@@ -80,13 +82,21 @@ class Client:
     """A connection to an rsdat cluster (dask.distributed.Client): ``Client(cluster)``
     for a LocalCluster, ``Client("tcp://host:port")``, or
     ``Client(scheduler_file=path)`` (waiting up to ``timeout`` seconds for the
-    file); ``Client()`` (with LocalCluster's arguments, as ``Client(n_workers=4)``)
-    starts a LocalCluster of its own, closed with the client. Becomes the default
-    client. Raises ``rsdat.ClusterError`` when the scheduler cannot be reached or
-    refuses."""
+    file). ``Client()`` with no argument connects to the cluster that the
+    environment names, as dask's does with its ``scheduler-address`` setting: the
+    scheduler file ``$RSDAT_SCHEDULER_FILE`` (set in the jobs that ``rsdat-slurm``
+    submits, its Jupyter server's included), else the address
+    ``$RSDAT_SCHEDULER_ADDRESS``; where neither is set, and always when given
+    LocalCluster's arguments (``Client(n_workers=4)``), it starts a LocalCluster of
+    its own, closed with the client. Becomes the default client. Raises
+    ``rsdat.ClusterError`` when the scheduler cannot be reached or refuses."""
 
     def __init__(self, address=None, *, scheduler_file=None, timeout=60, **cluster_kwargs):
         self._own_cluster = None
+        if address is None and scheduler_file is None and not cluster_kwargs:
+            scheduler_file = _os.environ.get("RSDAT_SCHEDULER_FILE") or None
+            if scheduler_file is None:
+                address = _os.environ.get("RSDAT_SCHEDULER_ADDRESS") or None
         if address is None and scheduler_file is None:
             address = self._own_cluster = LocalCluster(**cluster_kwargs)
         elif cluster_kwargs:
