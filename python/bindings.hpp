@@ -6,6 +6,7 @@
 #include <chrono>
 #include <future>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,20 @@ struct ClientBox {
 
 inline rsdat::Client* client_arg(ClientBox* box) { return box ? &box->get() : nullptr; }
 
+// Progress of the computation a run_interruptible() waits for. The client reports it on
+// the thread that computes; the waiting thread hands it to Python's progress callback
+// (rsdat.progress), so that Python sees it on the thread that called compute(), as a
+// notebook's output needs.
+struct ProgressSlot {
+  std::mutex mu;
+  rsdat::ProgressInfo info;
+  bool fresh = false;
+};
+// The slot of the computation this thread runs (set on run_interruptible's thread).
+inline thread_local std::shared_ptr<ProgressSlot> current_progress;
+// Calls Python's progress callback with the slot's news, if any. Holds the GIL.
+void deliver_progress(ProgressSlot& slot);  // module.cpp
+
 // Runs f() (a computation through `client`, default Client::current()) on a thread of
 // its own while the caller waits without the GIL. Every 50 ms it takes the GIL to run
 // Python's signal handlers: when one raises (KeyboardInterrupt on Ctrl-C) it cancels
@@ -53,10 +68,22 @@ template <typename F>
 auto run_interruptible(rsdat::Client* client, F f) -> decltype(f()) {
   if (!client) client = rsdat::Client::current();
   if (!client) throw rsdat::ClusterError("no rsdat Client: create one (rsdat.Client(cluster)) before compute()");
-  auto done = std::async(std::launch::async, std::move(f));
+  auto slot = std::make_shared<ProgressSlot>();
+  auto done = std::async(std::launch::async, [slot, f = std::move(f)]() mutable {
+    current_progress = slot;
+    struct Clear {
+      ~Clear() { current_progress.reset(); }
+    } clear;
+    return f();
+  });
+  struct LastNews {  // the last count (finished, or where it failed), whichever way this ends
+    ProgressSlot& slot;
+    ~LastNews() { deliver_progress(slot); }
+  } last{*slot};
   py::gil_scoped_release nogil;
   while (done.wait_for(std::chrono::milliseconds(50)) != std::future_status::ready) {
     py::gil_scoped_acquire gil;
+    deliver_progress(*slot);
     if (PyErr_CheckSignals() != 0) {
       client->cancel();
       {

@@ -66,7 +66,35 @@ void translate(std::exception_ptr p) {
   }
 }
 
+// A Client's options: `progress` draws the client's own bar on stderr (off where
+// Python shows progress its own way, as in a notebook).
+rsdat::ClientOptions client_options(bool progress) {
+  rsdat::ClientOptions o;
+  o.progress = progress;
+  return o;
+}
+
+// Python's progress callback (rsdat.progress), called with (tasks_done, tasks_total,
+// seconds, finished); None: none.
+py::object* progress_callback = nullptr;
+
 }  // namespace
+
+void rsdat::python::deliver_progress(ProgressSlot& slot) {
+  rsdat::ProgressInfo info;
+  {
+    std::lock_guard lock(slot.mu);
+    if (!slot.fresh) return;
+    slot.fresh = false;
+    info = slot.info;
+  }
+  if (!progress_callback || progress_callback->is_none()) return;
+  try {
+    (*progress_callback)(info.tasks_done, info.tasks_total, info.seconds, info.finished);
+  } catch (py::error_already_set& e) {
+    e.discard_as_unraisable("rsdat progress callback");  // a display's failure does not end the computation
+  }
+}
 
 PYBIND11_MODULE(_rsdat, m) {
   m.doc() = "rsdat's client library; use the rsdat package (rsdat.array), not this module";
@@ -80,6 +108,20 @@ PYBIND11_MODULE(_rsdat, m) {
   m.attr("ClusterError") = py::handle(cluster_error);
   m.attr("CancelledError") = py::handle(cancelled_error);
   py::register_exception_translator(translate);
+
+  // The client's progress, for rsdat.progress() and the notebook's bar: kept for the
+  // thread that waits on the computation (see run_interruptible).
+  rsdat::progress([](const rsdat::ProgressInfo& info) {
+    if (auto slot = current_progress) {
+      std::lock_guard lock(slot->mu);
+      slot->info = info;
+      slot->fresh = true;
+    }
+  });
+  m.def("set_progress", [](py::object callback) {
+    if (!progress_callback) progress_callback = new py::object();  // never freed, as the exceptions
+    *progress_callback = std::move(callback);
+  });
 
   // ---- cluster and client ----
   py::class_<ClusterBox, std::shared_ptr<ClusterBox>>(m, "LocalCluster")
@@ -119,28 +161,34 @@ PYBIND11_MODULE(_rsdat, m) {
       });
 
   py::class_<ClientBox, std::shared_ptr<ClientBox>>(m, "Client")
-      .def_static("connect_cluster",
-                  [](ClusterBox& cluster) {
-                    auto box = std::make_shared<ClientBox>();
-                    auto& c = cluster.get();
-                    py::gil_scoped_release nogil;
-                    box->client = std::make_unique<rsdat::Client>(c);
-                    return box;
-                  })
-      .def_static("connect_address",
-                  [](const std::string& address) {
-                    auto box = std::make_shared<ClientBox>();
-                    py::gil_scoped_release nogil;
-                    box->client = std::make_unique<rsdat::Client>(address);
-                    return box;
-                  })
-      .def_static("connect_scheduler_file",
-                  [](const std::string& path, double timeout) {
-                    auto box = std::make_shared<ClientBox>();
-                    py::gil_scoped_release nogil;
-                    box->client = rsdat::Client::from_scheduler_file(path, timeout);
-                    return box;
-                  })
+      .def_static(
+          "connect_cluster",
+          [](ClusterBox& cluster, bool progress) {
+            auto box = std::make_shared<ClientBox>();
+            auto& c = cluster.get();
+            py::gil_scoped_release nogil;
+            box->client = std::make_unique<rsdat::Client>(c, client_options(progress));
+            return box;
+          },
+          py::arg("cluster"), py::arg("progress") = true)
+      .def_static(
+          "connect_address",
+          [](const std::string& address, bool progress) {
+            auto box = std::make_shared<ClientBox>();
+            py::gil_scoped_release nogil;
+            box->client = std::make_unique<rsdat::Client>(address, client_options(progress));
+            return box;
+          },
+          py::arg("address"), py::arg("progress") = true)
+      .def_static(
+          "connect_scheduler_file",
+          [](const std::string& path, double timeout, bool progress) {
+            auto box = std::make_shared<ClientBox>();
+            py::gil_scoped_release nogil;
+            box->client = rsdat::Client::from_scheduler_file(path, timeout, client_options(progress));
+            return box;
+          },
+          py::arg("path"), py::arg("timeout"), py::arg("progress") = true)
       .def_property_readonly("scheduler_address", [](ClientBox& b) { return b.get().scheduler_address(); })
       .def_property_readonly("closed", [](ClientBox& b) { return !b.client; })
       .def("cancel", [](ClientBox& b) { b.get().cancel(); })

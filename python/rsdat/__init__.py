@@ -34,7 +34,11 @@ else:
     from .client import Client, LocalCluster, compute, default_client, get_client, persist  # noqa: E402
     from . import array, ndimage  # noqa: E402
     from .array import Array, map_blocks  # noqa: E402
+    from .progress import ProgressInfo, progress  # noqa: E402
+    from .progress import _install_default as _install_progress  # noqa: E402
+
+    _install_progress()
 
     __all__ = ["Array", "CancelledError", "Client", "ClusterError", "LocalCluster", "TaskError", "array", "compute",
-               "ndimage", "default_client", "get_client", "kernel", "map_blocks", "persist"]
+               "ndimage", "default_client", "get_client", "kernel", "map_blocks", "persist", "progress", "ProgressInfo"]
 __version__ = "0.1.0"

@@ -89,9 +89,14 @@ class Client:
     ``$RSDAT_SCHEDULER_ADDRESS``; where neither is set, and always when given
     LocalCluster's arguments (``Client(n_workers=4)``), it starts a LocalCluster of
     its own, closed with the client. Becomes the default client. Raises
-    ``rsdat.ClusterError`` when the scheduler cannot be reached or refuses."""
+    ``rsdat.ClusterError`` when the scheduler cannot be reached or refuses.
+    ``progress``: the client's bar of tasks done on stderr (default: on, except in a
+    notebook, which shows its own; see rsdat.progress)."""
 
-    def __init__(self, address=None, *, scheduler_file=None, timeout=60, **cluster_kwargs):
+    def __init__(self, address=None, *, scheduler_file=None, timeout=60, progress=None, **cluster_kwargs):
+        from .progress import in_notebook
+        # The client's own bar on stderr, unless a notebook shows one of its own.
+        bar = (not in_notebook()) if progress is None else bool(progress)
         self._own_cluster = None
         if address is None and scheduler_file is None and not cluster_kwargs:
             scheduler_file = _os.environ.get("RSDAT_SCHEDULER_FILE") or None
@@ -102,11 +107,11 @@ class Client:
         elif cluster_kwargs:
             raise TypeError(f"Client: unexpected arguments {sorted(cluster_kwargs)} for an existing cluster")
         if scheduler_file is not None:
-            self._c = _rsdat.Client.connect_scheduler_file(str(scheduler_file), float(timeout))
+            self._c = _rsdat.Client.connect_scheduler_file(str(scheduler_file), float(timeout), bar)
         elif isinstance(address, LocalCluster):
-            self._c = _rsdat.Client.connect_cluster(address._c)
+            self._c = _rsdat.Client.connect_cluster(address._c, bar)
         elif isinstance(address, str):
-            self._c = _rsdat.Client.connect_address(address)
+            self._c = _rsdat.Client.connect_address(address, bar)
         else:
             raise TypeError("Client: give a LocalCluster, a scheduler address or scheduler_file=")
         _clients.append(self)
