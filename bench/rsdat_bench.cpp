@@ -15,6 +15,7 @@
 
 #include "rsdat/rsdat.hpp"
 #include "core/sysinfo.hpp"
+#include "tests/integration/dav_server.hpp"  // lighttpd over WebDAV on loopback (remote_zarr_mean)
 
 namespace {
 
@@ -27,6 +28,8 @@ struct Outcome {
   // The Dask side deletes its stores at its end too (deleting gigabytes of files keeps
   // the disk and the kernel busy for a while: not during the next workload).
   std::shared_ptr<void> after;
+  double seconds = -1;  // >= 0: the time of the workload's timed part (its set-up left out)
+  nlohmann::json extra = nlohmann::json::object();  // more fields for its JSON line
 };
 
 struct Workload {
@@ -201,6 +204,54 @@ std::vector<Workload> workloads(uint64_t memory_limit_per_worker, int workers) {
                  to_raster(mean, out, {.compress = "DEFLATE"}, &c);
                  return Outcome{from_raster(out).nansum().item(&c), 0, cleanup};
                }, ""});
+  // ---- remote_zarr_mean: ndvi_zarr's inputs read over WebDAV (rsdat/store.hpp) ----
+  // Red and NIR as ndvi_zarr writes them, served by lighttpd on loopback with a bearer
+  // token; the NDVI time mean reduced to its sum, read over HTTP and then, for the
+  // machine's own measure, from the same files on local disk. Only the reads and the
+  // computation are timed ("seconds" remote, "local_seconds" local). compare-dask
+  // starts the server and makes the inputs once ($RSDAT_BENCH_REMOTE_URL and
+  // $RSDAT_BENCH_REMOTE_DIR, the directory it serves); without them this starts its own.
+  w.push_back({"remote_zarr_mean", [](Client& c, double s) {
+                 const int64_t t = 32;
+                 const int64_t y = std::max<int64_t>(1024, static_cast<int64_t>(4096 * std::sqrt(s)) / 1024 * 1024);
+                 const char* url_env = std::getenv("RSDAT_BENCH_REMOTE_URL");
+                 const char* dir_env = std::getenv("RSDAT_BENCH_REMOTE_DIR");
+                 const char* tmp_env = std::getenv("TMPDIR");
+                 const std::string tmp = tmp_env && *tmp_env ? tmp_env : "/tmp";
+                 std::shared_ptr<rsdat::test_support::DavServer> own;
+                 std::string dir, url;
+                 if (url_env && *url_env && dir_env && *dir_env) {
+                   dir = dir_env;
+                   url = url_env;
+                 } else {
+                   const std::string scratch = tmp + "/rsdat-bench-dav-" + std::to_string(::getpid());
+                   own = std::make_shared<rsdat::test_support::DavServer>(scratch, std::getenv("RSDAT_BEARER_TOKEN"));
+                   dir = (own->root() / "cube.zarr").string();
+                   url = own->url("cube.zarr");
+                 }
+                 const Shape shape{t, y, y}, chunks{8, 1024, 1024};
+                 if (!std::filesystem::exists(dir + "/nir/.zarray")) {  // made once, untimed
+                   write_zarr(random::uniform(shape, chunks, 3, DType::kFloat32), dir, "red", {}, &c);
+                   write_zarr(random::uniform(shape, chunks, 4, DType::kFloat32), dir, "nir", {}, &c);
+                 }
+                 auto ndvi_sum = [&c](const std::string& store) {
+                   auto red = from_zarr(store, "red");
+                   auto nir = from_zarr(store, "nir");
+                   return ((nir - red) / (nir + red)).mean({0}).sum().item(&c);
+                 };
+                 auto t0 = Clock::now();
+                 const double local = ndvi_sum(dir);
+                 const double local_seconds = seconds_since(t0);
+                 t0 = Clock::now();
+                 Outcome o{ndvi_sum(url)};
+                 o.seconds = seconds_since(t0);
+                 if (o.check != local) throw std::runtime_error("remote_zarr_mean: the remote sum differs from the local one");
+                 o.extra["local_seconds"] = local_seconds;
+                 const char* conc = std::getenv("RSDAT_STORE_CONCURRENCY");
+                 o.extra["store_concurrency"] = conc && *conc ? std::atoi(conc) : 16;
+                 if (own) o.after = std::move(own);  // the server and its files go at the end
+                 return o;
+               }, ""});
   return w;
 }
 
@@ -249,6 +300,12 @@ int main(int argc, char** argv) {
     for (const auto& w : all) std::cout << w.name << (w.missing.empty() ? "" : "  (" + w.missing + ")") << "\n";
     return 0;
   }
+  const bool remote = only.empty() || std::find(selected.begin(), selected.end(), "remote_zarr_mean") != selected.end();
+  if (remote && !std::getenv("RSDAT_BEARER_TOKEN")) {
+    // remote_zarr_mean's own server wants a token, and the workers send the one they
+    // inherit from here: made up now, before the cluster starts.
+    ::setenv("RSDAT_BEARER_TOKEN", ("bench-" + std::to_string(::getpid()) + "-" + std::to_string(Clock::now().time_since_epoch().count())).c_str(), 1);
+  }
   try {
     std::unique_ptr<rsdat::LocalCluster> cluster;
     std::unique_ptr<rsdat::Client> client;
@@ -283,7 +340,8 @@ int main(int argc, char** argv) {
         auto t0 = Clock::now();
         try {
           Outcome o = w.run(*client, scale);
-          line["seconds"] = seconds_since(t0);
+          line["seconds"] = o.seconds >= 0 ? o.seconds : seconds_since(t0);
+          line.update(o.extra);
           if (o.after) at_exit.push_back(std::move(o.after));
           line["check"] = o.check;
           if (o.check_sd > 0) line["check_sd"] = o.check_sd;

@@ -440,6 +440,9 @@ Result<HttpResponse> http_perform(const std::string& origin, const HttpRequest& 
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(lim.timeout * 1000));
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
+    // Chunks are megabytes: receive them in large pieces, not curl's default 16 KiB per
+    // read (remote_zarr_mean: about a tenth less time on loopback).
+    curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 1L << 20);
     // HTTP/1.1 with kept-alive connections: what WebDAV storage speaks. Over TLS curl
     // would offer HTTP/2, where a server's early answer to a PUT (409: no parent
     // collection) resets the stream mid-upload.
