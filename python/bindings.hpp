@@ -58,6 +58,8 @@ inline thread_local std::shared_ptr<ProgressSlot> current_progress;
 // Calls Python's progress callback with the slot's news, if any. Holds the GIL.
 void deliver_progress(ProgressSlot& slot);  // module.cpp
 
+void bind_stac(py::module_& m);  // bind_stac.cpp
+
 // Runs f() (a computation through `client`, default Client::current()) on a thread of
 // its own while the caller waits without the GIL. Every 50 ms it takes the GIL to run
 // Python's signal handlers: when one raises (KeyboardInterrupt on Ctrl-C) it cancels

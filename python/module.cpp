@@ -385,4 +385,5 @@ PYBIND11_MODULE(_rsdat, m) {
       py::arg("number_attrs"), py::arg("mode"), py::arg("level"), py::arg("client").none(true));
 
   bind_ops(m);
+  bind_stac(m);
 }

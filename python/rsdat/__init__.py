@@ -38,7 +38,13 @@ else:
     from .progress import _install_default as _install_progress  # noqa: E402
 
     _install_progress()
+    from . import stac, store  # noqa: E402
+    from .xarray import from_xarray, open_zarr, to_xarray  # noqa: E402
+    from .xarray import _install as _install_xarray  # noqa: E402
+
+    _install_xarray()
 
     __all__ = ["Array", "CancelledError", "Client", "ClusterError", "LocalCluster", "TaskError", "array", "compute",
-               "ndimage", "default_client", "get_client", "kernel", "map_blocks", "persist", "progress", "ProgressInfo"]
+               "ndimage", "default_client", "get_client", "kernel", "map_blocks", "persist", "progress", "ProgressInfo",
+               "stac", "store", "open_zarr", "to_xarray", "from_xarray"]
 __version__ = "0.1.0"

@@ -1565,10 +1565,6 @@ NOT_YET_BOUND = {
     "spring_index": "as growing_degree_hours",
     "coordinate": "no NumPy counterpart (numpy.indices gives all axes at once)",
     "with_raster_grid": "rioxarray's rio.write_transform/write_crs; belongs with an xarray-like layer",
-    "stac.read_items": "STAC items are not bound yet (pystac's role in Python); stac.stack needs them",
-    "stac.search": "as stac.read_items (pystac-client's Client.search in Python)",
-    "stac.stack": "as stac.read_items (stackstac.stack in Python); its result is an array with coordinates",
-    "stac.parse_datetime": "numpy.datetime64 parses RFC 3339 in Python",
 }
 
 
@@ -1585,6 +1581,9 @@ _ARRAY_FUNCTIONS["shape"] = lambda a: asarray(a).shape
 _ARRAY_FUNCTIONS["ndim"] = lambda a: asarray(a).ndim
 _ARRAY_FUNCTIONS["size"] = lambda a, axis=None: asarray(a).size if axis is None else asarray(a).shape[axis]
 _ARRAY_FUNCTIONS["compress"] = compress
+# Dtype questions are answered from the arrays' dtypes, never by computing them (xarray
+# asks them of every operand).
+_ARRAY_FUNCTIONS["result_type"] = lambda *a: np.result_type(*(x.dtype if isinstance(x, Array) else x for x in a))
 
 __all__ = sorted(n for n, v in globals().items()
                  if not n.startswith("_") and n not in ("builtins", "math", "numbers", "os", "warnings", "np")

@@ -17,6 +17,8 @@ ELSEWHERE = {
     "uniform": lambda: da.random.uniform,
 }
 ELSEWHERE.update({f: (lambda f=f: getattr(rsdat.ndimage, f)) for f in rsdat.ndimage.__all__})
+ELSEWHERE.update({f"stac.{f}": (lambda f=f: getattr(rsdat.stac, f))
+                  for f in ("read_items", "search", "stack", "parse_datetime")})
 
 
 def cpp_operations():

@@ -12,8 +12,9 @@
 // Documents are read from any store URL (a directory, http(s)://, dav(s)://, s3://)
 // with the stores' credentials, limits and retries (rsdat/store.hpp), in the calling
 // process. Relative hrefs are resolved against the URL of the document that holds
-// them (RFC 3986). Assets are Zarr arrays (read with from_zarr); other media types
-// (Cloud-Optimised GeoTIFFs) are refused with an error naming the item and asset.
+// them (RFC 3986). Assets are Zarr arrays (read with from_zarr) or (Cloud-Optimised)
+// GeoTIFFs (read with from_raster, band 1); other media types are refused with an
+// error naming the item and asset.
 // Everything here throws std::invalid_argument naming the document's URL (never a
 // credential) for a missing, unreadable or malformed document. Thread-safe.
 #pragma once
@@ -96,11 +97,11 @@ struct Stack {
 // same datetime keep their order and stay apart), the `assets` (every asset key the
 // first item has when empty) as bands, on the grid of proj:epsg, proj:transform and
 // proj:shape (an asset's own proj fields win over its item's). Items are first filtered
-// by the options. Each asset is a 2-D Zarr array of that shape, read lazily with
-// from_zarr; the bands and time steps are joined with stack(). Throws
+// by the options. Each asset is a 2-D Zarr array or a GeoTIFF of that shape, read
+// lazily; the bands and time steps are joined with stack(). Throws
 // std::invalid_argument naming the items whose grids differ from the first's, an
-// item that lacks an asset or the proj fields, an asset that is no Zarr array (COGs
-// are not read yet), or when no item is left.
+// item that lacks an asset or the proj fields, an asset that is neither, or when no
+// item is left.
 Stack stack(const std::vector<Item>& items, const std::vector<std::string>& assets = {},
             const StackOptions& options = {});
 
