@@ -227,6 +227,33 @@ void bind_ops(py::module_& m) {
     throw py::value_error("coarsen: no reduction " + stat);
   });
 
+  // ---- rolling windows (xarray's) and grouped reductions (flox's) ----
+  m.def("rolling", [](const Array& a, int64_t axis, int64_t window, bool center, std::optional<int64_t> min_periods,
+                      const std::string& stat) {
+    rsdat::Rolling r = rsdat::rolling(a, axis, window, center, min_periods);
+    if (stat == "sum") return r.sum();
+    if (stat == "mean") return r.mean();
+    if (stat == "min") return r.min();
+    if (stat == "max") return r.max();
+    if (stat == "std") return r.std();
+    if (stat == "var") return r.var();
+    if (stat == "count") return r.count();
+    if (stat == "median") return r.median();
+    throw py::value_error("rolling: no reduction " + stat);
+  });
+  m.def("groupby_reduce", [](const Array& a, const std::vector<int64_t>& labels, int64_t axis, const std::string& op,
+                             std::optional<std::vector<int64_t>> expected_groups, std::optional<double> fill_value,
+                             const std::string& method, double ddof, int split_every) {
+    rsdat::GroupbyOptions o;
+    o.expected_groups = std::move(expected_groups);
+    o.fill_value = fill_value;
+    o.method = method;
+    o.ddof = ddof;
+    o.split_every = split_every;
+    rsdat::GroupbyResult r = rsdat::groupby_reduce(a, labels, axis, op, o);
+    return py::make_tuple(r.values, r.groups, r.method);
+  });
+
   // ---- counting (computed at call where NumPy's result shape needs the values) ----
   m.def(
       "bincount",

@@ -484,6 +484,14 @@ class Array:
             r = r.astype(kwargs["dtype"])
         return r
 
+    # An Array never changes (operations make new ones): copies may share it, as
+    # xarray's copy(deep=True) of a Dataset over rsdat arrays does.
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
     def __array_function__(self, func, types, args, kwargs):
         ours = _ARRAY_FUNCTIONS.get(func.__name__)
         if ours is not None and getattr(func, "__module__", "").startswith("numpy"):
@@ -1402,6 +1410,74 @@ def argtopk(a, k, axis=-1, split_every=None):
     return Array(_rsdat.argtopk(_operand(a), int(k), int(axis), _split(split_every)))
 
 
+# ---- rolling windows and grouped reductions ---------------------------------------------
+
+class Rolling:
+    """Moving-window statistics along one axis with xarray's semantics (see rolling)."""
+
+    def __init__(self, a, axis, window, center, min_periods):
+        self._args = (asarray(a)._a, int(axis), int(window), bool(center),
+                      None if min_periods is None else int(min_periods))
+
+    def _stat(self, name):
+        return Array(_rsdat.rolling(*self._args, name))
+
+    def sum(self): return self._stat("sum")
+    def mean(self): return self._stat("mean")
+    def min(self): return self._stat("min")
+    def max(self): return self._stat("max")
+    def std(self): return self._stat("std")
+    def var(self): return self._stat("var")
+    def count(self): return self._stat("count")
+    def median(self): return self._stat("median")
+
+
+def rolling(a, axis, window, center=False, min_periods=None):
+    """xarray's DataArray.rolling({dim: window}, center, min_periods) along `axis`: the
+    result of .sum() .mean() .min() .max() .std() .var() .count() .median() has a's shape
+    and chunks; position i summarises the window ending there (centred with center),
+    NaN skipped, NaN where fewer than min_periods (default: the window) values are valid.
+    Only window - 1 elements travel to each block. See also a.rsdat.rolling(dim=w) on
+    xarray objects."""
+    return Rolling(a, axis, window, center, min_periods)
+
+
+def groupby_reduce(array, by, func="sum", *, axis=-1, expected_groups=None, fill_value=None, method="auto",
+                   ddof=0, split_every=8):
+    """flox.groupby_reduce along one axis: `array` reduced per group of equal labels in
+    `by` (one per index of `axis`; any sortable values, NaN for no group) with flox's
+    `func` names (sum, nansum, mean, nanmean, min, max, count, var, std, median, first,
+    last, and their nan forms). Returns (result, groups): `axis` replaced by one entry
+    per group, in the order of the sorted groups. `method` "cohorts" or "map-reduce"
+    (flox's plans; "auto" picks by how the labels lie in the chunks)."""
+    a = asarray(array)
+    by = np.asarray(by)
+    if by.ndim != 1 or by.shape[0] != a.shape[axis]:
+        raise ValueError(f"groupby_reduce: by has shape {by.shape}; give one label per index of axis {axis} "
+                         f"({a.shape[axis]})")
+    valid = ~(np.isnan(by) if by.dtype.kind == "f" else np.zeros(by.shape, bool))
+    if expected_groups is not None:
+        groups = np.asarray(expected_groups)
+        if len(np.unique(groups)) != len(groups):
+            raise ValueError("groupby_reduce: expected_groups repeats a label")
+        order = np.argsort(groups, kind="stable")
+        groups = groups[order]
+        codes = np.full(by.shape, -1, np.int64)
+        pos = np.searchsorted(groups, by[valid])
+        hit = (pos < len(groups)) & (groups[np.minimum(pos, len(groups) - 1)] == by[valid])
+        codes[np.flatnonzero(valid)[hit]] = pos[hit]
+        expected = list(range(len(groups)))
+    else:
+        groups, inverse = np.unique(by[valid], return_inverse=True)
+        codes = np.full(by.shape, -1, np.int64)
+        codes[valid] = inverse
+        expected = None
+    values, _, _ = _rsdat.groupby_reduce(a._a, codes.tolist(), int(axis), func, expected,
+                                         None if fill_value is None else float(fill_value), method, float(ddof),
+                                         int(split_every))
+    return Array(values), groups
+
+
 # ---- coarsen ---------------------------------------------------------------------------
 
 # NumPy reductions coarsen() runs, by name -> the C++ Coarsen method. The C++ windows
@@ -1557,8 +1633,6 @@ def map_overlap(func, *args, depth=None, boundary=None, trim=True, dtype=None, *
 # that every public C++ function is bound or listed here).
 NOT_YET_BOUND = {
     "overlap": "dask.array.overlap's form (depth and boundary per axis) not mapped yet",
-    "rolling": "xarray's rolling(); belongs with an xarray-like layer",
-    "groupby_reduce": "flox's groupby_reduce; belongs with an xarray-like layer",
     "histogram_along": "no NumPy or dask counterpart",
     "growing_degree_hours": "the phenology example's kernels, not array operations",
     "spring_index_leaf": "as growing_degree_hours",
@@ -1574,7 +1648,7 @@ _ARRAY_FUNCTIONS = {}
 for _name, _f in list(globals().items()):
     if callable(_f) and not _name.startswith("_") and not isinstance(_f, type) and _name not in (
             "asarray", "asanyarray", "array", "from_array", "from_zarr", "to_zarr", "compress", "NOT_YET_BOUND",
-            "from_raster", "to_raster", "raster_grid", "from_netcdf", "to_netcdf"):
+            "from_raster", "to_raster", "raster_grid", "from_netcdf", "to_netcdf", "rolling", "groupby_reduce"):
         _ARRAY_FUNCTIONS[_name] = _f
 _ARRAY_FUNCTIONS["amin"], _ARRAY_FUNCTIONS["amax"], _ARRAY_FUNCTIONS["round_"] = min, max, round
 _ARRAY_FUNCTIONS["shape"] = lambda a: asarray(a).shape

@@ -201,12 +201,121 @@ class _Accessor:
                 out = out.assign_coords({n: new}) if n in out.coords else out.assign({n: new})
         return obj._from_temp_dataset(out) if isinstance(obj, xr.DataArray) else out
 
+    def rolling(self, dim=None, center=False, min_periods=None, **windows):
+        """xarray's .rolling(dim=window, center, min_periods) computed by rsdat's rolling
+        windows (only window - 1 elements travel to each block), not by xarray's
+        sliding_window_view: .sum() .mean() .min() .max() .std() .var() .count()
+        .median() give the same object with the same coordinates."""
+        windows = dict(dim or {}, **windows)
+        if len(windows) != 1:
+            raise ValueError(f"rsdat rolling: give one dimension and its window, not {windows}")
+        (name, window), = windows.items()
+        return _Rolling(self._obj, name, int(window), center, min_periods)
+
+    def groupby(self, group):
+        """xarray's .groupby(group) (a coordinate's name, "time.month", or a 1-d
+        DataArray along one dimension) computed by rsdat's grouped reductions (flox's
+        plans): .sum() .mean() .min() .max() .std() .var() .median() .count() .prod()
+        .first() .last() skip NaN as xarray's do; the dimension becomes the group's,
+        with the sorted groups as its coordinate."""
+        return _GroupBy(self._obj, group)
+
     @property
     def data(self):
         """The rsdat array under a DataArray (None when it holds NumPy)."""
         from .array import Array
         d = self._obj.variable._data
         return d if isinstance(d, Array) else None
+
+
+def _per_variable(obj, dim, f):
+    """f(DataArray) for a DataArray, or for each data variable of a Dataset that has
+    `dim` (the others kept)."""
+    xr = _xr()
+    if isinstance(obj, xr.DataArray):
+        return f(obj)
+    return obj.map(lambda v: f(v) if dim in v.dims else v, keep_attrs=True)
+
+
+def _rsdat_data(v):
+    from .array import Array, from_array
+    d = v.variable._data
+    return d if isinstance(d, Array) else from_array(np.asarray(d))
+
+
+class _Rolling:
+    def __init__(self, obj, dim, window, center, min_periods):
+        if dim not in obj.dims:
+            raise ValueError(f"rsdat rolling: no dimension {dim!r} (dimensions: {tuple(obj.dims)})")
+        self._obj, self._dim, self._args = obj, dim, (window, center, min_periods)
+
+    def _reduce(self, stat):
+        from .array import rolling
+        window, center, min_periods = self._args
+
+        def one(v):
+            r = rolling(_rsdat_data(v), v.get_axis_num(self._dim), window, center, min_periods)
+            return v.copy(deep=False, data=getattr(r, stat)())
+        return _per_variable(self._obj, self._dim, one)
+
+    def sum(self): return self._reduce("sum")
+    def mean(self): return self._reduce("mean")
+    def min(self): return self._reduce("min")
+    def max(self): return self._reduce("max")
+    def std(self): return self._reduce("std")
+    def var(self): return self._reduce("var")
+    def count(self): return self._reduce("count")
+    def median(self): return self._reduce("median")
+
+
+class _GroupBy:
+    # xarray's groupby reductions skip NaN on floats: flox's nan forms.
+    _SKIPNA = {"sum": "nansum", "mean": "nanmean", "min": "nanmin", "max": "nanmax", "std": "nanstd",
+               "var": "nanvar", "median": "nanmedian", "prod": "nanprod", "first": "nanfirst", "last": "nanlast",
+               "count": "count"}
+
+    def __init__(self, obj, group):
+        xr = _xr()
+        labels = obj[group] if isinstance(group, str) else group
+        if not isinstance(labels, xr.DataArray) or labels.ndim != 1:
+            raise ValueError("rsdat groupby: give a coordinate name, \"time.month\" or a 1-d DataArray")
+        self._obj, self._labels, self._dim = obj, labels, labels.dims[0]
+        self._name = labels.name or "group"
+
+    def _reduce(self, func, ddof=0):
+        from .array import groupby_reduce
+        xr = _xr()
+        dim, name = self._dim, self._name
+        values = np.asarray(self._labels.values)
+        out_groups = []
+
+        def one(v):
+            if dim not in v.dims:
+                return v
+            op = self._SKIPNA[func] if np.dtype(v.dtype).kind == "f" else func
+            result, groups = groupby_reduce(_rsdat_data(v), values, op, axis=v.get_axis_num(dim), ddof=ddof)
+            out_groups.append(groups)
+            dims = tuple(name if d == dim else d for d in v.dims)
+            coords = {k: c for k, c in v.coords.items() if dim not in c.dims}
+            return xr.DataArray(result, dims=dims, coords=coords, attrs=v.attrs, name=v.name)
+        out = _per_variable(self._obj, dim, one)
+        if out_groups:
+            out = out.assign_coords({name: out_groups[0]})
+            if isinstance(out, xr.Dataset):  # as xarray's: every variable gets the group dimension
+                out = out.map(lambda v: v if name in v.dims else v.expand_dims({name: out[name].size}), keep_attrs=True)
+        return out
+
+    def sum(self): return self._reduce("sum")
+    def mean(self): return self._reduce("mean")
+    def min(self): return self._reduce("min")
+    def max(self): return self._reduce("max")
+    def std(self, ddof=0): return self._reduce("std", ddof)
+    def var(self, ddof=0): return self._reduce("var", ddof)
+    def median(self): return self._reduce("median")
+    def count(self): return self._reduce("count")
+    def prod(self): return self._reduce("prod")
+    def first(self): return self._reduce("first")
+    def last(self): return self._reduce("last")
 
 
 _registered = False

@@ -106,3 +106,45 @@ def test_errors_are_named(tmp_path):
     g.zeros("plain", shape=(3,), chunks=(2,))
     with pytest.raises(ValueError, match="plain has no _ARRAY_DIMENSIONS"):
         rsdat.open_zarr(str(tmp_path / "raw.zarr"))
+
+
+def test_rolling_and_groupby_run_on_rsdat_and_agree_with_xarray(written):
+    ours, theirs = rsdat.open_zarr(written[True]), xr.open_zarr(written[True]).load()
+    for stat in ("sum", "mean", "min", "max", "std", "count", "median"):
+        for center, min_periods in ((False, None), (True, 2)):
+            got = getattr(ours.temp.rsdat.rolling(time=3, center=center, min_periods=min_periods), stat)()
+            want = getattr(theirs.temp.rolling(time=3, center=center, min_periods=min_periods), stat)()
+            assert isinstance(got.rsdat.data, rsdat.Array)
+            # std from running sums (O(1) per element) is exact to about 1e-9 of values near 280
+            np.testing.assert_allclose(got.rsdat.compute().values, want.values, rtol=1e-8, atol=1e-8,
+                                       equal_nan=True, err_msg=f"{stat} center={center}")
+    for stat in ("sum", "mean", "min", "max", "std", "median", "count", "first", "last"):
+        got = getattr(ours.temp.rsdat.groupby("time.dayofweek"), stat)()
+        want = getattr(theirs.temp.groupby("time.dayofweek"), stat)()
+        assert got.dims == want.dims and isinstance(got.rsdat.data, rsdat.Array), stat
+        np.testing.assert_array_equal(got.dayofweek.values, want.dayofweek.values)
+        np.testing.assert_allclose(got.rsdat.compute().values, want.values, rtol=1e-10, equal_nan=True, err_msg=stat)
+    # A Dataset: every variable along the dimension.
+    got = ours.rsdat.groupby("time.dayofweek").mean().rsdat.compute()
+    want = theirs.groupby("time.dayofweek").mean()
+    np.testing.assert_allclose(got.ndvi.values, want.ndvi.values, rtol=2e-5, equal_nan=True)
+    np.testing.assert_array_equal(got.mask.values, want.mask.values)
+
+
+def test_array_level_rolling_and_groupby_reduce():
+    x = np.random.default_rng(3).normal(size=(50, 6))
+    x[5, 2] = np.nan
+    r = rsdat.array.rolling(da.from_array(x, chunks=(7, 3)), 0, 4, min_periods=2).mean().compute()
+    want = xr.DataArray(x).rolling(dim_0=4, min_periods=2).mean().values
+    np.testing.assert_allclose(r, want, rtol=1e-12, equal_nan=True)
+    labels = np.array(["b", "a", "c", "a", "b"] * 10)
+    got, groups = rsdat.array.groupby_reduce(da.from_array(x, chunks=(7, 3)), labels, "nanmean", axis=0)
+    assert list(groups) == ["a", "b", "c"]
+    np.testing.assert_allclose(got.compute(), np.stack([np.nanmean(x[labels == g], axis=0) for g in groups]),
+                               rtol=1e-12)
+    got, groups = rsdat.array.groupby_reduce(da.from_array(x, chunks=(7, 3)), labels, "sum", axis=0,
+                                             expected_groups=["c", "z", "a"], fill_value=0)
+    assert list(groups) == ["a", "c", "z"]
+    np.testing.assert_allclose(got.compute()[2], 0)
+    with pytest.raises(ValueError, match="one label per index"):
+        rsdat.array.groupby_reduce(da.from_array(x), labels[:3], "sum", axis=0)
