@@ -55,8 +55,10 @@ struct ProgressSlot {
 };
 // The slot of the computation this thread runs (set on run_interruptible's thread).
 inline thread_local std::shared_ptr<ProgressSlot> current_progress;
-// Calls Python's progress callback with the slot's news, if any. Holds the GIL.
-void deliver_progress(ProgressSlot& slot);  // module.cpp
+// Calls Python's progress callback with the slot's news, if any. Holds the GIL. An
+// exception of the callback is reported as unraisable, except a KeyboardInterrupt
+// before the `last` call: that is left set as Python's error, and true returned.
+bool deliver_progress(ProgressSlot& slot, bool last = false);  // module.cpp
 
 void bind_stac(py::module_& m);  // bind_stac.cpp
 
@@ -80,13 +82,21 @@ auto run_interruptible(rsdat::Client* client, F f) -> decltype(f()) {
   });
   struct LastNews {  // the last count (finished, or where it failed), whichever way this ends
     ProgressSlot& slot;
-    ~LastNews() { deliver_progress(slot); }
+    ~LastNews() {
+      {
+        std::lock_guard lock(slot.mu);
+        if (!slot.info.finished) {  // cancelled or failed: the end all the same
+          slot.info.finished = true;
+          slot.fresh = true;
+        }
+      }
+      deliver_progress(slot, /*last=*/true);
+    }
   } last{*slot};
   py::gil_scoped_release nogil;
   while (done.wait_for(std::chrono::milliseconds(50)) != std::future_status::ready) {
     py::gil_scoped_acquire gil;
-    deliver_progress(*slot);
-    if (PyErr_CheckSignals() != 0) {
+    if (PyErr_CheckSignals() != 0 || deliver_progress(*slot)) {
       client->cancel();
       {
         py::gil_scoped_release wait;

@@ -80,20 +80,26 @@ py::object* progress_callback = nullptr;
 
 }  // namespace
 
-void rsdat::python::deliver_progress(ProgressSlot& slot) {
+bool rsdat::python::deliver_progress(ProgressSlot& slot, bool last) {
   rsdat::ProgressInfo info;
   {
     std::lock_guard lock(slot.mu);
-    if (!slot.fresh) return;
+    if (!slot.fresh) return false;
     slot.fresh = false;
     info = slot.info;
   }
-  if (!progress_callback || progress_callback->is_none()) return;
+  if (!progress_callback || progress_callback->is_none()) return false;
   try {
     (*progress_callback)(info.tasks_done, info.tasks_total, info.seconds, info.finished);
   } catch (py::error_already_set& e) {
+    // Ctrl-C while the callback ran is the user's, for the computation: handed back.
+    if (!last && e.matches(PyExc_KeyboardInterrupt)) {
+      e.restore();
+      return true;
+    }
     e.discard_as_unraisable("rsdat progress callback");  // a display's failure does not end the computation
   }
+  return false;
 }
 
 PYBIND11_MODULE(_rsdat, m) {

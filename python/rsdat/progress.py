@@ -8,7 +8,9 @@ installed, else a line of text updated in place (which every frontend and
 `jupyter nbconvert --execute` show; Debian 12's python3-ipywidgets 6 speaks a widget
 protocol that its own nbclient and JupyterLab refuse). ``rsdat.progress(callback)`` replaces that with a function
 of your own, called on the thread that called compute() with a ProgressInfo a few
-times a second and once more at the end; ``rsdat.progress(None)`` shows nothing.
+times a second and once more at the end (``finished``, with fewer tasks done than in
+all when the computation failed or was cancelled); ``rsdat.progress(None)`` shows
+nothing.
 """
 
 import sys

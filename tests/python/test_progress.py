@@ -119,3 +119,23 @@ def test_a_notebook_shows_a_bar_under_the_cell_that_computes(tmp_path, monkeypat
     labels = [m["state"]["value"] for m in state.values() if m.get("model_name") == "LabelModel"]
     assert bars and bars[0]["value"] == bars[0]["max"] > 0 and bars[0]["bar_style"] == "success", bars
     assert labels and labels[0].startswith(f"{bars[0]['max']} / {bars[0]['max']} tasks in "), labels
+
+
+def test_ctrl_c_while_the_callback_runs_cancels_the_computation(client):
+    # SIGINT's KeyboardInterrupt may come while the callback (a notebook's bar) runs: it
+    # is the user's, for the computation, not the display's to swallow.
+    calls = []
+
+    def interrupted(info):
+        calls.append(info)
+        if not info.finished:
+            raise KeyboardInterrupt
+    rsdat.progress(interrupted)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            da.random.random((40000, 40000), chunks=(500, 500)).sum().compute()
+    finally:
+        rsdat.progress(None)
+    # The end still came, with fewer tasks done than in all.
+    assert calls[-1].finished and calls[-1].tasks_done < calls[-1].tasks_total
+    assert float(da.ones(10, chunks=5).sum().compute()) == 10.0
