@@ -34,6 +34,7 @@ function secs(s){return s<1e-3?(s*1e6).toFixed(0)+' us':s<1?(s*1e3).toFixed(1)+'
 function colour(name){let h=7;for(const c of String(name))h=(h*31+c.charCodeAt(0))>>>0;return 'hsl('+(h%360)+',62%,'+(45+(h>>9)%20)+'%)'}
 $('nav-'+VIEW).className='here';
 let windowSeconds=60;
+const palette=['#1f77b4','#ff7f0e','#2ca02c','#d62728','#9467bd','#8c564b','#e377c2','#7f7f7f','#bcbd22','#17becf'];
 const draw={};
 const urls={workers:()=>'status.json',tasks:()=>'api/task-stream.json?seconds='+windowSeconds,
   progress:()=>'api/progress.json',memory:()=>'api/memory.json',graph:()=>'api/graph.json'};
@@ -123,7 +124,7 @@ draw.memory=function(d){
     h+='<tr class="worker-memory" data-name="'+esc(w.name)+'"><td>'+esc(w.name)+'</td><td>'+fmt(w.managed)+' + '+fmt(w.unmanaged)+
       ' + '+fmt(w.spilled)+' spilled of '+(w.memory_limit?fmt(w.memory_limit):'no limit')+'</td><td><span class="track" style="position:relative">'+
       '<span class="managed" style="width:'+px(w.managed)+'px"></span><span class="unmanaged" style="width:'+px(w.unmanaged)+'px"></span>'+
-      '<span class="spilled" style="width:'+px(w.spilled)+'px"></span>'+(w.memory_limit?'<span style="position:absolute;left:'+px(w.memory_limit)+
+      '<span class="spilled" style="width:'+px(w.spilled)+'px"></span>'+(w.memory_limit?'<span class="limit" style="position:absolute;left:'+Math.min(478,px(w.memory_limit))+
       'px;width:2px;background:#c0302a"></span>':'')+'</span></td></tr>';
   }
   h+='</table><h3>Memory over time (managed + unmanaged)</h3>';
@@ -134,11 +135,12 @@ draw.memory=function(d){
   let s='<svg id="history" width="'+W+'" height="'+H+'"><line x1="'+L+'" x2="'+W+'" y1="'+Y(0)+'" y2="'+Y(0)+'" stroke="#888"/>'+
     '<text x="2" y="'+(Y(ymax)+4)+'">'+fmt(ymax)+'</text><text x="2" y="'+Y(0)+'">0</text><text x="'+L+'" y="'+(H-4)+'">'+
     tmin.toFixed(0)+' s</text><text x="'+(W-30)+'" y="'+(H-4)+'">now</text>';
-  for(const w of d.workers){
-    const c=colour(w.name),p=w.history.t.map((t,i)=>X(t).toFixed(1)+','+Y(w.history.managed[i]+w.history.unmanaged[i]).toFixed(1)).join(' ');
+  d.workers.forEach((w,k)=>{
+    const c=palette[k%palette.length],p=w.history.t.map((t,i)=>X(t).toFixed(1)+','+Y(w.history.managed[i]+w.history.unmanaged[i]).toFixed(1)).join(' ');
     if(w.memory_limit)s+='<line x1="'+L+'" x2="'+W+'" y1="'+Y(w.memory_limit)+'" y2="'+Y(w.memory_limit)+'" stroke="'+c+'" stroke-dasharray="4 3"/>';
-    s+='<polyline class="series" data-name="'+esc(w.name)+'" fill="none" stroke="'+c+'" stroke-width="2" points="'+p+'"><title>'+esc(w.name)+'</title></polyline>';
-  }
+    s+='<polyline class="series" data-name="'+esc(w.name)+'" fill="none" stroke="'+c+'" stroke-width="2" points="'+p+'"><title>'+esc(w.name)+'</title></polyline>'+
+      '<text x="'+(W-60)+'" y="'+(14+12*k)+'" fill="'+c+'">'+esc(w.name)+'</text>';
+  });
   let total=0,spilled=0;for(const w of d.workers){total+=w.managed+w.unmanaged;spilled+=w.spilled}
   $('summary').textContent=d.workers.length+' workers, '+fmt(total)+' in memory, '+fmt(spilled)+' spilled';
   $('view').innerHTML=h+s+'</svg>';

@@ -551,7 +551,9 @@ void SchedulerServer::publish_views(double t) {
   nlohmann::json progress = nlohmann::json::array(), graph = nlohmann::json::array();
   for (const ArrayProgress* a : arrays) {
     auto in = [a](TaskStatus s) { return a->in[static_cast<size_t>(s)]; };
-    const uint64_t waiting = in(TaskStatus::kReleased) + in(TaskStatus::kWaiting) + in(TaskStatus::kQueued);
+    // Released records are mostly of tasks done whose chunks were let go (kept to
+    // recompute them if needed): not waiting.
+    const uint64_t waiting = in(TaskStatus::kWaiting) + in(TaskStatus::kQueued);
     const uint64_t finished = std::min(a->finished, a->total);
     nlohmann::json entry = {{"token", fmt::format("{:016x}", a->token)},
                             {"name", a->op},

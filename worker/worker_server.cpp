@@ -690,12 +690,15 @@ void WorkerServer::execute(const std::vector<TaskKey>& batch) {
     tiny = tiny && ops::is_data_bound(spec->op);
   }
   tiny = tiny && tiny_bytes <= kInlineTaskBytes;
-  auto work = [this, jobs]() {
+  const uint32_t nthreads = static_cast<uint32_t>(std::max(1, options_.nthreads));
+  auto work = [this, jobs, nthreads]() {
     std::vector<Completion> done;
     done.reserve(jobs->size());
-    // Off the arena (a tiny task run on the event loop) the index is negative: 0.
+    // Off the arena (a tiny task run on the event loop) the index is negative: 0. An
+    // arena of one thread has two slots (one kept for a thread outside it), so its
+    // worker thread may sit in slot 1: lanes are 1..nthreads whatever the slot.
     const int index = tbb::this_task_arena::current_thread_index();
-    const uint32_t thread = index >= 0 ? static_cast<uint32_t>(index) + 1 : 0;
+    const uint32_t thread = index < 0 ? 0 : std::min<uint32_t>(static_cast<uint32_t>(index), nthreads - 1) + 1;
     for (Job& job : *jobs) {
       auto t0 = Clock::now();
       Result<Chunk> result = job.input_error.is_ok() ? run_kernel(job.spec, job.inputs) : Result<Chunk>(job.input_error);
