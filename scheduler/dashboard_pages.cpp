@@ -59,7 +59,7 @@ draw.workers=function(s){
 };
 
 draw.tasks=function(d){
-  const W=960,left=130,lane=16,ev=d.events;
+  const W=960,left=130,ev=d.events;
   // Lanes: each worker's threads, its event loop (tiny tasks) and spills when used.
   const lanes=[],laneOf={};
   const used={};for(const e of ev)used[e[0]+':'+(e[2]>=3?'s':e[1])]=1;
@@ -70,12 +70,13 @@ draw.tasks=function(d){
     if(used[w.id+':s'])lanes.push([w.id+':s',w.name+' spill']);
   }
   lanes.forEach((l,i)=>laneOf[l[0]]=i);
+  const lane=lanes.length>24?14:22;
   let t0=0;for(const e of ev)t0=Math.min(t0,e[4]);
   t0=Math.max(t0,-d.window);const span=Math.max(-t0,1e-3);
   const x=t=>left+(t-t0)/span*(W-left-10);
   const H=lanes.length*lane+30;
   let s='<svg id="stream" width="'+W+'" height="'+H+'" viewBox="0 0 '+W+' '+H+'">';
-  lanes.forEach((l,i)=>{s+='<text x="2" y="'+(i*lane+12)+'">'+esc(l[1])+'</text><line x1="'+left+'" x2="'+W+'" y1="'+(i*lane+lane)+
+  lanes.forEach((l,i)=>{s+='<text x="2" y="'+(i*lane+lane/2+4)+'">'+esc(l[1])+'</text><line x1="'+left+'" x2="'+W+'" y1="'+(i*lane+lane)+
     '" y2="'+(i*lane+lane)+'" stroke="#eee"/>'});
   const counts={};let n=0;
   for(const e of ev){
