@@ -1,21 +1,26 @@
 #!/bin/bash
-# What the dashboard costs: tiny_tasks_sum (10,000 chunks, 21,431 tasks) on one cluster
-# of a scheduler and 2 workers x 1 thread, in rounds that alternate between the
-# dashboard closed and the dashboard open (all five views polled once a second each, as
-# five browser tabs do), then with the scheduler's task stream turned off
-# (--task-stream-size 0). Prints the median seconds of each.
+# What the dashboard costs: tiny_tasks_sum (10,000 chunks, 21,431 tasks) on clusters of
+# a scheduler and 2 workers x 1 thread, all started at once and used in turn in each
+# round (in an order that turns from round to round): the dashboard closed; the same
+# cluster with the dashboard open (all five views polled once a second each over one
+# kept connection, the task stream for what is new, as the pages do); a cluster whose
+# scheduler keeps no task stream (--task-stream-size 0); and, with BASELINE_BIN_DIR set,
+# a cluster of other binaries (those of the commit before, say). Prints the medians.
 #
 # Usage: bench/dashboard_overhead.sh [BIN_DIR (default build/bin)] [ROUNDS (default 10)] [REPEAT (default 5)]
 set -euo pipefail
 if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
-  sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
   exit 0
 fi
 bin=${1:-build/bin}
 rounds=${2:-10}
 repeat=${3:-5}
-[[ -x "$bin/rsdat-scheduler" && -x "$bin/rsdat-worker" && -x "$bin/rsdat-bench" ]] ||
-  { echo "dashboard_overhead: no rsdat-scheduler, rsdat-worker and rsdat-bench in $bin" >&2; exit 2; }
+baseline=${BASELINE_BIN_DIR:-}
+for b in "$bin" $baseline; do
+  [[ -x "$b/rsdat-scheduler" && -x "$b/rsdat-worker" && -x "$b/rsdat-bench" ]] ||
+    { echo "dashboard_overhead: no rsdat-scheduler, rsdat-worker and rsdat-bench in $b" >&2; exit 2; }
+done
 dir=$(mktemp -d /tmp/rsdat-dashboard-bench-XXXXXX)
 pids=()
 poller=""
@@ -27,58 +32,74 @@ cleanup() {
 }
 trap cleanup EXIT
 
-start_cluster() {  # extra scheduler flags
-  rm -f "$dir/scheduler.json"
-  "$bin/rsdat-scheduler" --scheduler-file "$dir/scheduler.json" --log-level warn "$@" > "$dir/scheduler.log" 2>&1 &
+start_cluster() {  # name, binaries, extra scheduler flags
+  local name=$1 b=$2
+  shift 2
+  mkdir -p "$dir/$name"
+  "$b/rsdat-scheduler" --scheduler-file "$dir/$name/scheduler.json" --log-level warn "$@" > "$dir/$name/scheduler.log" 2>&1 &
   pids+=($!)
-  for _ in $(seq 100); do [[ -f "$dir/scheduler.json" ]] && break; sleep 0.05; done
+  for _ in $(seq 100); do [[ -f "$dir/$name/scheduler.json" ]] && break; sleep 0.05; done
   for w in 1 2; do
-    "$bin/rsdat-worker" --scheduler-file "$dir/scheduler.json" --nthreads 1 --memory-limit 4GB \
-      --local-directory "$dir" --log-level warn > "$dir/worker$w.log" 2>&1 &
+    "$b/rsdat-worker" --scheduler-file "$dir/$name/scheduler.json" --nthreads 1 --memory-limit 4GB \
+      --local-directory "$dir/$name" --log-level warn > "$dir/$name/worker$w.log" 2>&1 &
     pids+=($!)
   done
 }
-stop_cluster() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  pids=()
-}
-run() {  # seconds of each repeat, one per line
-  "$bin/rsdat-bench" --scheduler-file "$dir/scheduler.json" --workload tiny_tasks_sum --repeat "$repeat" 2>/dev/null |
+run() {  # name, binaries: the seconds of each repeat, one a line
+  "$2/rsdat-bench" --scheduler-file "$dir/$1/scheduler.json" --workload tiny_tasks_sum --repeat "$repeat" 2>/dev/null |
     /usr/bin/python3 -c 'import json,sys; [print(json.loads(l)["seconds"]) for l in sys.stdin if l.startswith("{")]'
 }
-poll() {  # the five views, once a second each, until killed
-  local url base token
-  url=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["dashboard"])' "$dir/scheduler.json")
-  base=${url%%/\?token=*}
-  token=${url#*token=}
-  while true; do
-    for path in status.json api/task-stream.json api/progress.json api/memory.json api/graph.json; do
-      curl -s -o /dev/null -H "Authorization: Bearer $token" "$base/$path" || true
-    done
-    sleep 1
-  done
+poll() {  # the five views of cluster `name`, once a second each as the pages do, until killed
+  /usr/bin/python3 - "$dir/$1/scheduler.json" <<'PY'
+import http.client, json, sys, time, urllib.parse
+url = urllib.parse.urlparse(json.load(open(sys.argv[1]))["dashboard"])
+token = urllib.parse.parse_qs(url.query)["token"][0]
+conn = http.client.HTTPConnection(url.hostname, url.port)  # one connection, kept, as a browser's
+after = 0
+while True:
+    for path in ["/status.json", "/api/task-stream.json?seconds=60&after=%d" % after, "/api/progress.json",
+                 "/api/memory.json", "/api/graph.json"]:
+        conn.request("GET", path, headers={"Authorization": "Bearer " + token})
+        body = conn.getresponse().read()
+        if path.startswith("/api/task-stream"):
+            after = json.loads(body)["next"]
+    time.sleep(1)
+PY
 }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 
-start_cluster
-run > /dev/null  # warm up
-: > "$dir/closed"; : > "$dir/open"
+start_cluster main "$bin"
+start_cluster nostream "$bin" --task-stream-size 0
+[[ -n "$baseline" ]] && start_cluster baseline "$baseline"
+run main "$bin" > /dev/null  # warm up
+run nostream "$bin" > /dev/null
+[[ -n "$baseline" ]] && run baseline "$baseline" > /dev/null
+mkdir -p "$dir/times"; : > "$dir/times/closed"; : > "$dir/times/open"; : > "$dir/times/nostream"; : > "$dir/times/baseline"
+closed_runs() {  # the clusters without a dashboard open, in an order that turns each round
+  local order=(main nostream) k
+  [[ -n "$baseline" ]] && order+=(baseline)
+  for k in $(seq 0 $((${#order[@]} - 1))); do
+    case ${order[$(((k + $1) % ${#order[@]}))]} in
+      main) run main "$bin" >> "$dir/times/closed" ;;
+      nostream) run nostream "$bin" >> "$dir/times/nostream" ;;
+      baseline) run baseline "$baseline" >> "$dir/times/baseline" ;;
+    esac
+  done
+}
 for r in $(seq "$rounds"); do
-  run >> "$dir/closed"
-  poll & poller=$!
+  closed_runs "$r"
+  poll main & poller=$!
   sleep 1.5  # the views are being built
-  run >> "$dir/open"
+  run main "$bin" >> "$dir/times/open"
   kill "$poller"; wait "$poller" 2>/dev/null || true; poller=""
   sleep 11  # no longer watched: the views stop being built
 done
-stop_cluster
-start_cluster --task-stream-size 0
-run > /dev/null
-: > "$dir/off"
-for r in $(seq "$rounds"); do run >> "$dir/off"; done
-closed=$(median < "$dir/closed"); open=$(median < "$dir/open"); off=$(median < "$dir/off")
-echo "tiny_tasks_sum median of $((rounds * repeat)) runs each:"
-echo "  dashboard closed            $closed s"
-echo "  dashboard open, polled      $open s   ($(awk -v a="$open" -v b="$closed" 'BEGIN{printf "%+.1f", 100*(a-b)/b}') %)"
-echo "  no task stream (size 0)     $off s   ($(awk -v a="$off" -v b="$closed" 'BEGIN{printf "%+.1f", 100*(a-b)/b}') %)"
+closed=$(median < "$dir/times/closed")
+pct() { awk -v a="$1" -v b="$closed" 'BEGIN{printf "%+.1f", 100*(a-b)/b}'; }
+echo "tiny_tasks_sum, median of $((rounds * repeat)) runs each:"
+echo "  dashboard closed              $closed s"
+open=$(median < "$dir/times/open"); echo "  dashboard open, polled        $open s   ($(pct "$open") %)"
+off=$(median < "$dir/times/nostream"); echo "  no task stream (size 0)       $off s   ($(pct "$off") %)"
+if [[ -n "$baseline" ]]; then
+  base=$(median < "$dir/times/baseline"); echo "  baseline ($baseline)  $base s   ($(pct "$base") %)"
+fi

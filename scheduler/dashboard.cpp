@@ -84,6 +84,17 @@ Status Dashboard::start(const std::string& host, int port, bool metrics_public) 
   server_->Get("/api/task-stream.json", [this, authorized](const httplib::Request& req, httplib::Response& res) {
     if (!authorized(req, res)) return;
     double seconds = 60;
+    uint64_t after = 0;
+    if (req.has_param("after")) {
+      const std::string text = req.get_param_value("after");
+      char* end = nullptr;
+      after = std::strtoull(text.c_str(), &end, 10);
+      if (text.empty() || *end != '\0' || text[0] == '-') {
+        res.status = 400;
+        res.set_content("after: the \"next\" of an earlier answer, not '" + text.substr(0, 40) + "'\n", "text/plain");
+        return;
+      }
+    }
     if (req.has_param("seconds")) {
       const std::string text = req.get_param_value("seconds");
       char* end = nullptr;
@@ -98,7 +109,7 @@ Status Dashboard::start(const std::string& host, int port, bool metrics_public) 
     using namespace std::chrono;
     const double now = duration<double>(steady_clock::now().time_since_epoch()).count();
     res.set_header("Cache-Control", "no-store");
-    res.set_content(task_stream_json(now, seconds), "application/json");
+    res.set_content(task_stream_json(now, seconds, after), "application/json");
   });
   server_->Get("/metrics", [this, authorized, metrics_public](const httplib::Request& req, httplib::Response& res) {
     if (!metrics_public && !authorized(req, res)) return;
@@ -185,17 +196,19 @@ void append_json_string(std::string& out, std::string_view s) {
 
 }  // namespace
 
-std::string Dashboard::task_stream_json(double now, double seconds) {
+std::string Dashboard::task_stream_json(double now, double seconds, uint64_t after) {
   std::vector<TaskEvent> events;
   std::vector<std::string> ops;
   std::vector<StreamWorker> workers;
+  uint64_t next = 0;
   {
     std::lock_guard lock(mu_);
-    events_.copy_since(0, events);
+    next = events_.copy_since(after, events);
     ops = ops_;
+    const size_t served = std::min(events.size(), kMaxServedEvents);
     std::vector<uint64_t> ids = current_workers_;
-    for (const TaskEvent& e : events) {
-      if (std::find(ids.begin(), ids.end(), e.worker) == ids.end()) ids.push_back(e.worker);
+    for (size_t i = events.size() - served; i < events.size(); ++i) {
+      if (std::find(ids.begin(), ids.end(), events[i].worker) == ids.end()) ids.push_back(events[i].worker);
     }
     for (uint64_t id : ids) {
       auto it = workers_.find(id);
@@ -206,8 +219,8 @@ std::string Dashboard::task_stream_json(double now, double seconds) {
   // The newest events that ended in the window (recorded in about the order they ended).
   size_t first = events.size();
   while (first > 0 && events.size() - first < kMaxServedEvents && events[first - 1].stop >= since) --first;
-  std::string out = fmt::format(R"({{"window":{},"now":0,"truncated":{},"workers":[)", seconds,
-                                first > 0 && events[first - 1].stop >= since ? "true" : "false");
+  std::string out = fmt::format(R"({{"window":{},"now":0,"clock":{:.6f},"next":{},"truncated":{},"workers":[)", seconds,
+                                now, next, first > 0 && events[first - 1].stop >= since ? "true" : "false");
   for (size_t i = 0; i < workers.size(); ++i) {
     if (i) out += ',';
     out += fmt::format(R"({{"id":{},"nthreads":{},"name":)", workers[i].id, workers[i].nthreads);

@@ -70,8 +70,9 @@ class Dashboard {
   void publish_events(const std::vector<TaskEvent>& events, const std::vector<std::string>& ops,
                       const std::vector<StreamWorker>& workers);
   // /api/task-stream.json for the events that ended in the last `seconds` before `now`
-  // (the scheduler's clock): the newest kMaxServedEvents of them.
-  std::string task_stream_json(double now, double seconds);
+  // (the scheduler's clock), of those from sequence number `after` on (the "next" of an
+  // earlier answer: a page polls for what is new): the newest kMaxServedEvents of them.
+  std::string task_stream_json(double now, double seconds, uint64_t after = 0);
   // Whether a view's JSON was asked for in the last 10 s (so the loop builds them).
   bool views_watched() const;
   // True once after a view was asked for while not watched.

@@ -36,7 +36,10 @@ $('nav-'+VIEW).className='here';
 let windowSeconds=60;
 const palette=['#1f77b4','#ff7f0e','#2ca02c','#d62728','#9467bd','#8c564b','#e377c2','#7f7f7f','#bcbd22','#17becf'];
 const draw={};
-const urls={workers:()=>'status.json',tasks:()=>'api/task-stream.json?seconds='+windowSeconds,
+// The task stream polls for what is new ("after" the last answer's "next") and keeps
+// the events of the window itself, on the scheduler's clock.
+let stream={next:0,events:[],workers:{}};
+const urls={workers:()=>'status.json',tasks:()=>'api/task-stream.json?seconds='+windowSeconds+'&after='+stream.next,
   progress:()=>'api/progress.json',memory:()=>'api/memory.json',graph:()=>'api/graph.json'};
 
 draw.workers=function(s){
@@ -58,8 +61,16 @@ draw.workers=function(s){
   $('view').innerHTML=h+'</tbody></table>';
 };
 
-draw.tasks=function(d){
-  const W=960,left=130,ev=d.events;
+draw.tasks=function(a){
+  for(const e of a.events){e[4]+=a.clock;e[5]+=a.clock;stream.events.push(e)}
+  for(const w of a.workers)stream.workers[w.id]=w;
+  stream.next=a.next;
+  stream.events=stream.events.filter(e=>e[5]>=a.clock-a.window).slice(-20000);
+  const seen={};for(const e of stream.events)seen[e[0]]=1;
+  const ev=stream.events.map(e=>[e[0],e[1],e[2],e[3],e[4]-a.clock,e[5]-a.clock,e[6],e[7]]);
+  const d={events:ev,ops:a.ops,kinds:a.kinds,window:a.window,truncated:a.truncated,
+    workers:Object.values(stream.workers).filter(w=>seen[w.id]||a.workers.some(x=>x.id==w.id))};
+  const W=960,left=130;
   // Lanes: each worker's threads, its event loop (tiny tasks) and spills when used.
   const lanes=[],laneOf={};
   const used={};for(const e of ev)used[e[0]+':'+(e[2]>=3?'s':e[1])]=1;
@@ -97,7 +108,7 @@ draw.tasks=function(d){
   leg+='<span><i style="background:#e0302a"></i>transfer</span><span><i style="background:#f08c00"></i>spill</span><span><i style="background:#000"></i>error</span></div>';
   $('summary').innerHTML=n+' tasks on '+d.workers.length+' workers over the last '+secs(span)+(d.truncated?' (the newest only)':'')+
     ' &nbsp; window: <select id="window">'+[10,60,300].map(v=>'<option'+(v==windowSeconds?' selected':'')+'>'+v+'</option>').join('')+'</select> s';
-  $('window').onchange=e=>{windowSeconds=+e.target.value;tick()};
+  $('window').onchange=e=>{windowSeconds=+e.target.value;stream={next:0,events:[],workers:{}};tick()};
   $('view').innerHTML=leg+s;
 };
 

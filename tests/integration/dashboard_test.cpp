@@ -172,6 +172,22 @@ TEST_F(DashboardViews, JsonEndpointsDescribeARealComputation) {
   std::this_thread::sleep_for(std::chrono::milliseconds(1200));
   auto recent = json::parse(http.Get("/api/task-stream.json?seconds=1", {{"Authorization", "Bearer " + e_.token}})->body);
   EXPECT_TRUE(recent["events"].empty()) << recent.dump().substr(0, 2000);
+  // Polling for what is new: nothing after the last answer's "next"; all of it from 0.
+  const uint64_t next = stream["next"];
+  EXPECT_GE(next, compute + transfers);
+  auto none = json::parse(
+      http.Get("/api/task-stream.json?after=" + std::to_string(next), {{"Authorization", "Bearer " + e_.token}})->body);
+  EXPECT_TRUE(none["events"].empty()) << none.dump().substr(0, 2000);
+  EXPECT_EQ(none["next"], next);
+  EXPECT_GT(none["clock"].get<double>(), 0);
+  auto last = json::parse(
+      http.Get("/api/task-stream.json?after=" + std::to_string(next - 1), {{"Authorization", "Bearer " + e_.token}})->body);
+  EXPECT_EQ(last["events"].size(), 1u);
+  for (const char* bad : {"abc", "-1", "1.5", ""}) {
+    auto res = http.Get(std::string("/api/task-stream.json?after=") + bad, {{"Authorization", "Bearer " + e_.token}});
+    EXPECT_EQ(res->status, 400) << bad;
+    EXPECT_NE(res->body.find("after"), std::string::npos);
+  }
   for (const char* bad : {"abc", "-1", "0", "1e9", ""}) {
     auto res = http.Get(std::string("/api/task-stream.json?seconds=") + bad, {{"Authorization", "Bearer " + e_.token}});
     EXPECT_EQ(res->status, 400) << bad;
