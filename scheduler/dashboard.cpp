@@ -7,6 +7,7 @@
 #include <array>
 #include <chrono>
 #include <cstdio>
+#include <iterator>
 #include <stdexcept>
 
 #include "scheduler/dashboard_pages.hpp"
@@ -238,8 +239,8 @@ std::string Dashboard::task_stream_json(double now, double seconds, uint64_t aft
   for (size_t i = first; i < events.size(); ++i) {
     const TaskEvent& e = events[i];
     if (i > first) out += ',';
-    out += fmt::format("[{},{},{},{},{:.6f},{:.6f},{},{}]", e.worker, e.thread, static_cast<int>(e.kind), e.op,
-                       e.start - now, e.stop - now, e.bytes, e.key.chunk);
+    fmt::format_to(std::back_inserter(out), "[{},{},{},{},{:.6f},{:.6f},{},{}]", e.worker, e.thread,
+                   static_cast<int>(e.kind), e.op, e.start - now, e.stop - now, e.bytes, e.key.chunk);
   }
   out += "]}";
   return out;
