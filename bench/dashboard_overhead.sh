@@ -6,12 +6,13 @@
 # kept connection, the task stream for what is new, as the pages do); a cluster whose
 # scheduler keeps no task stream (--task-stream-size 0); and, with BASELINE_BIN_DIR set,
 # a cluster of other binaries (those of the commit before, say). Prints the median and
-# the fastest run of each.
+# the fastest run of each, and the scheduler's event-loop busy seconds (its /metrics)
+# per workload with the dashboard closed and open.
 #
 # Usage: bench/dashboard_overhead.sh [BIN_DIR (default build/bin)] [ROUNDS (default 10)] [REPEAT (default 5)]
 set -euo pipefail
 if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
-  sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
   exit 0
 fi
 bin=${1:-build/bin}
@@ -69,6 +70,21 @@ while True:
     time.sleep(1)
 PY
 }
+busy() {  # the scheduler's event-loop busy seconds so far, of cluster `name` (/metrics)
+  local url base token
+  url=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["dashboard"])' "$dir/$1/scheduler.json")
+  base=${url%%/\?token=*}
+  token=${url#*token=}
+  sleep 0.6  # the metrics are published twice a second
+  curl -s -H "Authorization: Bearer $token" "$base/metrics" | awk '/^rsdat_scheduler_event_loop_busy_seconds_total /{print $2}'
+}
+measured() {  # name, binaries, times file, busy file: a run, and the loop's busy seconds per workload
+  local b0 b1
+  b0=$(busy "$1")
+  run "$1" "$2" >> "$dir/times/$3"
+  b1=$(busy "$1")
+  awk -v a="$b0" -v b="$b1" -v n="$repeat" 'BEGIN{print (b-a)/n}' >> "$dir/times/$4"
+}
 median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 least() { sort -g | head -1; }
 
@@ -84,7 +100,7 @@ closed_runs() {  # the clusters without a dashboard open, in an order that turns
   [[ -n "$baseline" ]] && order+=(baseline)
   for k in $(seq 0 $((${#order[@]} - 1))); do
     case ${order[$(((k + $1) % ${#order[@]}))]} in
-      main) run main "$bin" >> "$dir/times/closed" ;;
+      main) measured main "$bin" closed busy-closed ;;
       nostream) run nostream "$bin" >> "$dir/times/nostream" ;;
       baseline) run baseline "$baseline" >> "$dir/times/baseline" ;;
     esac
@@ -94,7 +110,7 @@ for r in $(seq "$rounds"); do
   closed_runs "$r"
   poll main & poller=$!
   sleep 1.5  # the views are being built
-  run main "$bin" >> "$dir/times/open"
+  measured main "$bin" open busy-open
   kill "$poller"; wait "$poller" 2>/dev/null || true; poller=""
   sleep 11  # no longer watched: the views stop being built
 done
@@ -112,3 +128,6 @@ row "dashboard closed" closed
 row "dashboard open, polled" open
 row "no task stream (size 0)" nostream
 if [[ -n "$baseline" ]]; then row "$baseline" baseline; fi
+bc=$(median < "$dir/times/busy-closed"); bo=$(median < "$dir/times/busy-open")
+printf "the scheduler's event loop busy per workload (median): closed %.4f s, open %.4f s (%s %%)\n" "$bc" "$bo" \
+  "$(pct "$bo" "$bc")"
