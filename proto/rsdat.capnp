@@ -123,6 +123,7 @@ struct TaskResult {
   bytesFetched @5 :UInt64; # input bytes fetched from peers for this task
   missingDeps @6 :List(Key);  # inputs no holder could give (holder lost)
   inline @7 :Bool;         # the result's bytes follow as one payload frame
+  thread @8 :UInt32;       # where it ran: 0 the worker's event loop, n its executor thread n
 }
 struct TaskResults {
   results @0 :List(TaskResult);
@@ -140,6 +141,7 @@ struct Heartbeat {
   pauseReason @8 :Text;     # why, in words: memory, limit and any spill failure
   spillSpace @9 :UInt64;    # bytes free on the disks of its spill directories
   counters @10 :WorkerCounters;  # totals since the worker started, for /metrics
+  cpuSeconds @11 :Float64;  # CPU time of the worker process since it started (user + system)
 }
 struct StoreIo {
   store @0 :Text;           # "file", or scheme://host[:port] of a remote store (never a token)

@@ -53,6 +53,10 @@ int main(int argc, char** argv) {
   app.add_option("--max-graph-tasks", options.max_graph_tasks,
                  "refuse a submitted graph of more tasks (about 0.5 KB of scheduler memory each)")
       ->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--task-stream-size", options.state.task_stream_size,
+                 "task events (tasks run and failed, fetches, spills) the scheduler keeps for the dashboard's task "
+                 "stream, about 110 bytes each with the dashboard's copy; 0 keeps none")
+      ->capture_default_str();
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
   CLI11_PARSE(app, argc, argv);

@@ -451,6 +451,7 @@ bool SchedulerState::add_pending(size_t budget, Commands& out) {
   PendingGraph& p = *pending_;
   constexpr uint32_t kKnown = UINT32_MAX;
   defer_ready_ = true;
+  uint64_t last_dep_token = 0;
   for (; budget > 0 && p.next < p.topo.size(); --budget) {
     const uint32_t i = p.topo[p.next++];
     TaskSpec& spec = p.tasks[i];
@@ -468,6 +469,23 @@ bool SchedulerState::add_pending(size_t budget, Commands& out) {
     const TaskKey key = t.spec.key;
     Task& task = tasks_.emplace(key, std::move(t)).first->second;
     ++tasks_in_[static_cast<size_t>(task.status)];
+    // Its array's counts: consecutive tasks are mostly of one array, so one look-up each run.
+    if (!intake_array_ || intake_array_->token != key.token) {
+      intake_array_ = &array_of(key.token, task.spec.op);
+      last_dep_token = key.token;
+    }
+    ArrayProgress* array = intake_array_;
+    task.array = array;
+    ++array->total;
+    ++array->live;
+    ++array->in[static_cast<size_t>(task.status)];
+    for (const TaskKey& d : task.spec.deps) {
+      if (d.token != key.token && d.token != last_dep_token &&
+          std::find(array->deps.begin(), array->deps.end(), d.token) == array->deps.end()) {
+        array->deps.push_back(d.token);
+      }
+      last_dep_token = d.token;
+    }
     p.added[i] = &task;
     if (p.wanted[i]) {
       task.wanted_by.push_back(p.client);
@@ -601,6 +619,7 @@ void SchedulerState::maybe_release(const TaskKey& key, Commands& out) {
         stack.push_back(d);
       }
       --tasks_in_[static_cast<size_t>(t.status)];
+      forget_in_array(t);
       tasks_.erase(it);
     }
   }

@@ -9,7 +9,7 @@
 namespace rsdat::sched {
 
 void SchedulerState::task_finished(WorkerId worker, const TaskKey& key, uint64_t nbytes, double seconds,
-                                   Commands& out, uint64_t bytes_fetched) {
+                                   Commands& out, uint64_t bytes_fetched, TaskTiming timing) {
   auto wit = workers_.find(worker);
   auto it = tasks_.find(key);
   if (wit == workers_.end()) {
@@ -28,6 +28,14 @@ void SchedulerState::task_finished(WorkerId worker, const TaskKey& key, uint64_t
   forget_steal(t);
   unassign(t);
   record_duration(t, seconds);
+  const uint16_t op = t.array ? t.array->op_index : 0;
+  if (t.array) ++t.array->finished;
+  const double start = timing.now - seconds;
+  if (bytes_fetched > 0) {
+    // The fetch came before the kernel ran; its duration is not reported, so it is a mark.
+    stream_.record({start, start, key, worker.value, bytes_fetched, timing.thread, op, TaskEventKind::kTransfer});
+  }
+  stream_.record({start, timing.now, key, worker.value, nbytes, timing.thread, op, TaskEventKind::kCompute});
 
   t.nbytes = nbytes;
   t.who_has.push_back(worker);
@@ -67,9 +75,12 @@ SchedulerState::Task* SchedulerState::take_report(WorkerId worker, const TaskKey
   return &t;
 }
 
-void SchedulerState::task_erred(WorkerId worker, const TaskKey& key, const std::string& message, Commands& out) {
+void SchedulerState::task_erred(WorkerId worker, const TaskKey& key, const std::string& message, Commands& out,
+                                TaskTiming timing) {
   Task* t = take_report(worker, key);
   if (!t) return;
+  stream_.record({timing.now, timing.now, key, worker.value, 0, timing.thread, t->array ? t->array->op_index : uint16_t{0},
+                  TaskEventKind::kError});
   fail_task(*t, message, workers_.at(worker).info.name, key, out);
   fill_queue_for(worker, out);
 }

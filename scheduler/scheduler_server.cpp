@@ -4,13 +4,16 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <map>
 #include <unordered_set>
 #include <nlohmann/json.hpp>
+#include <fmt/format.h>
 
 #include "net/scheduler_file.hpp"
 #include "core/sysinfo.hpp"
@@ -70,7 +73,7 @@ Status SchedulerServer::start() {
   spdlog::info("scheduler at {}{}", address_, security_.applies_to(address_) ? " (CURVE encrypted)" : "");
   if (options_.dashboard_port >= 0) {
     std::string host = is_tcp_endpoint(address_) ? endpoint_host(address_) : "127.0.0.1";
-    auto dashboard = std::make_unique<Dashboard>();
+    auto dashboard = std::make_unique<Dashboard>(options_.state.task_stream_size);
     if (Status st = dashboard->start(host, options_.dashboard_port, options_.metrics_public); st.is_ok()) {
       dashboard_ = std::move(dashboard);
       publish_status();
@@ -172,7 +175,8 @@ void SchedulerServer::run() {
         last_progress_ = t;
         send_progress();
       }
-      if (dashboard_ && t - last_dashboard_ > 0.5) {
+      // A view asked for while not being watched is brought up to date at once.
+      if (dashboard_ && (t - last_dashboard_ > 0.5 || dashboard_->take_view_request())) {
         last_dashboard_ = t;
         publish_status();
       }
@@ -304,19 +308,21 @@ void SchedulerServer::handle(ReceivedMessage& msg) {
         WorkerId w{p->id};
         auto r = env.getTaskResults();
         size_t frame = 0;
+        const double received_at = now();
         for (auto res : r.getResults()) {
           TaskKey key = to_key(res.getKey());
           // A small result a client waits for: it goes on with the KeysReady this
           // report causes (flush() sends them, then forgets the bytes).
           if (res.getInline() && frame < msg.payload.size()) inline_results_[key] = std::move(msg.payload[frame++]);
           if (res.getOk()) {
-            state_.task_finished(w, key, res.getNbytes(), res.getSeconds(), commands_, res.getBytesFetched());
+            state_.task_finished(w, key, res.getNbytes(), res.getSeconds(), commands_, res.getBytesFetched(),
+                                 {received_at, res.getThread()});
           } else if (res.getMissingDeps().size() > 0) {
             std::vector<TaskKey> missing;
             for (auto k : res.getMissingDeps()) missing.push_back(to_key(k));
             state_.task_missing_deps(w, key, missing, commands_);
           } else {
-            state_.task_erred(w, key, res.getMessage().cStr(), commands_);
+            state_.task_erred(w, key, res.getMessage().cStr(), commands_, {received_at, res.getThread()});
           }
         }
         for (auto k : r.getAcquired()) state_.replica_acquired(w, to_key(k), commands_);
@@ -328,7 +334,7 @@ void SchedulerServer::handle(ReceivedMessage& msg) {
           auto h = env.getHeartbeat();
           WorkerMetrics m{h.getManagedBytes(), h.getSpilledBytes(), h.getSpilledTotal(), h.getRssBytes(),
                           h.getPeakRssBytes(), h.getExecuting(), h.getPaused(), h.getPauseReason().cStr(),
-                          h.getSpillSpace()};
+                          h.getSpillSpace(), h.getCpuSeconds()};
           if (h.hasCounters()) {
             auto c = h.getCounters();
             m.counters = {c.getTasksExecuted(), c.getTasksFailed(), c.getFetchedBytes(), c.getFetches(),
@@ -492,12 +498,109 @@ void SchedulerServer::publish_status() {
                        {"managed_bytes", m->managed_bytes},
                        {"spilled_bytes", m->spilled_bytes},
                        {"rss_bytes", m->rss_bytes},
-                       {"peak_rss_bytes", m->peak_rss_bytes}});
+                       {"peak_rss_bytes", m->peak_rss_bytes},
+                       {"executing", m->executing},
+                       {"cpu", m->cpu_rate},
+                       {"cpu_seconds", m->cpu_seconds},
+                       {"network_in_bytes", m->counters.fetched_bytes},
+                       {"network_out_bytes", m->counters.served_bytes},
+                       {"network_in_rate", m->fetch_rate},
+                       {"network_out_rate", m->serve_rate},
+                       {"paused", m->paused},
+                       {"pause_reason", m->pause_reason}});
   }
   j["threads"] = threads;
   j["processing"] = processing;
   j["workers"] = std::move(workers);
   dashboard_->publish(j.dump(), metrics_text(loop_stats_.busy_fraction_since_last(now())));
+  publish_views(now());
+}
+
+void SchedulerServer::sample_memory(double t) {
+  std::vector<WorkerId> ids = state_.worker_ids();
+  for (auto it = memory_history_.begin(); it != memory_history_.end();) {
+    it = std::find(ids.begin(), ids.end(), it->first) == ids.end() ? memory_history_.erase(it) : std::next(it);
+  }
+  for (WorkerId id : ids) {
+    const WorkerMetrics* m = state_.worker_metrics(id);
+    const uint64_t unmanaged = m->rss_bytes > m->managed_bytes ? m->rss_bytes - m->managed_bytes : 0;
+    auto& history = memory_history_[id];
+    history.push_back({t, m->managed_bytes, unmanaged, m->spilled_bytes});
+    if (history.size() > kMemoryHistory) history.pop_front();
+  }
+}
+
+void SchedulerServer::publish_views(double t) {
+  // Task events: copies of those recorded since the last time.
+  stream_scratch_.clear();
+  stream_published_ = state_.task_stream().copy_since(stream_published_, stream_scratch_);
+  std::vector<StreamWorker> stream_workers;
+  for (WorkerId id : state_.worker_ids()) {
+    const WorkerInfo* w = state_.worker_info(id);
+    stream_workers.push_back({id.value, w->name, w->nthreads});
+  }
+  dashboard_->publish_events(stream_scratch_, state_.task_stream().ops(), stream_workers);
+  sample_memory(t);
+  // The views cost more to build than the rest: only while someone looks at them.
+  if (!dashboard_->views_watched()) return;
+
+  // Progress and graph: the arrays, newest last (at most kMaxArrays of them).
+  constexpr size_t kMaxArrays = 1000;
+  std::vector<const ArrayProgress*> arrays = state_.arrays();
+  if (arrays.size() > kMaxArrays) arrays.erase(arrays.begin(), arrays.end() - kMaxArrays);
+  nlohmann::json progress = nlohmann::json::array(), graph = nlohmann::json::array();
+  for (const ArrayProgress* a : arrays) {
+    auto in = [a](TaskStatus s) { return a->in[static_cast<size_t>(s)]; };
+    // Released records are mostly of tasks done whose chunks were let go (kept to
+    // recompute them if needed): not waiting.
+    const uint64_t waiting = in(TaskStatus::kWaiting) + in(TaskStatus::kQueued);
+    const uint64_t finished = std::min(a->finished, a->total);
+    nlohmann::json entry = {{"token", fmt::format("{:016x}", a->token)},
+                            {"name", a->op},
+                            {"total", a->total},
+                            {"finished", finished},
+                            {"memory", in(TaskStatus::kMemory)},
+                            {"erred", a->erred},
+                            {"processing", in(TaskStatus::kProcessing)},
+                            {"waiting", waiting}};
+    progress.push_back(entry);
+    const char* state = a->erred > 0                             ? "erred"
+                        : in(TaskStatus::kProcessing) > 0        ? "processing"
+                        : waiting > 0                            ? "waiting"
+                        : in(TaskStatus::kMemory) > 0            ? "memory"
+                                                                 : "done";
+    entry["state"] = state;
+    nlohmann::json deps = nlohmann::json::array();
+    for (uint64_t d : a->deps) deps.push_back(fmt::format("{:016x}", d));
+    entry["deps"] = std::move(deps);
+    graph.push_back(std::move(entry));
+  }
+
+  // Memory: now and over time, per worker.
+  nlohmann::json memory = nlohmann::json::array();
+  for (WorkerId id : state_.worker_ids()) {
+    const WorkerInfo* w = state_.worker_info(id);
+    const WorkerMetrics* m = state_.worker_metrics(id);
+    const uint64_t unmanaged = m->rss_bytes > m->managed_bytes ? m->rss_bytes - m->managed_bytes : 0;
+    const auto& history = memory_history_[id];
+    nlohmann::json ts = nlohmann::json::array(), managed = nlohmann::json::array(), unman = nlohmann::json::array(),
+                   spilled = nlohmann::json::array();
+    for (const MemorySample& s : history) {
+      ts.push_back(std::round((s.t - t) * 100) / 100);
+      managed.push_back(s.managed);
+      unman.push_back(s.unmanaged);
+      spilled.push_back(s.spilled);
+    }
+    memory.push_back({{"name", w->name},
+                      {"memory_limit", w->memory_limit},
+                      {"managed", m->managed_bytes},
+                      {"unmanaged", unmanaged},
+                      {"spilled", m->spilled_bytes},
+                      {"history", {{"t", ts}, {"managed", managed}, {"unmanaged", unman}, {"spilled", spilled}}}});
+  }
+  dashboard_->publish_views(nlohmann::json{{"arrays", std::move(progress)}}.dump(),
+                            nlohmann::json{{"workers", std::move(memory)}}.dump(),
+                            nlohmann::json{{"arrays", std::move(graph)}}.dump());
 }
 
 std::string SchedulerServer::metrics_text(double busy_fraction) const {

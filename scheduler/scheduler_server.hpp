@@ -10,6 +10,8 @@
 #pragma once
 
 #include <atomic>
+#include <deque>
+#include <map>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -112,6 +114,18 @@ class SchedulerServer {
   double last_dashboard_ = 0;
   double last_progress_ = 0;
   void publish_status();
+  // The dashboard's progress, memory and graph views, and the task events since the last call.
+  void publish_views(double t);
+  void sample_memory(double t);
+  uint64_t stream_published_ = 0;  // task events handed to the dashboard
+  std::vector<TaskEvent> stream_scratch_;
+  struct MemorySample {
+    double t;
+    uint64_t managed, unmanaged, spilled;
+  };
+  // Per worker, a sample per publish for the last kMemoryHistory of them.
+  static constexpr size_t kMemoryHistory = 600;
+  std::map<WorkerId, std::deque<MemorySample>> memory_history_;
   // Tells each client whose graph advanced how far it is (a message per client).
   void send_progress();
   double last_timeout_check_ = 0;

@@ -66,8 +66,46 @@ void SchedulerState::transition(Task& t, TaskStatus to) {
   --tasks_in_[static_cast<size_t>(t.status)];
   ++tasks_in_[static_cast<size_t>(to)];
   if (to == TaskStatus::kErred) ++tasks_erred_;
+  if (ArrayProgress* a = t.array) {
+    --a->in[static_cast<size_t>(t.status)];
+    ++a->in[static_cast<size_t>(to)];
+    if (to == TaskStatus::kErred) ++a->erred;
+  }
   t.status = to;
   ++transitions_;
+}
+
+ArrayProgress& SchedulerState::array_of(uint64_t token, const std::string& op) {
+  auto [it, added] = arrays_.try_emplace(token);
+  ArrayProgress& a = it->second;
+  if (added) {
+    a.token = token;
+    a.op = op;
+    a.op_index = stream_.op_index(op);
+    a.order = next_array_order_++;
+  }
+  return a;
+}
+
+void SchedulerState::forget_in_array(Task& t) {
+  ArrayProgress* a = t.array;
+  if (!a) return;
+  t.array = nullptr;
+  --a->in[static_cast<size_t>(t.status)];
+  if (--a->live > 0) return;
+  if (a == intake_array_) intake_array_ = nullptr;
+  recent_arrays_.push_back(std::move(*a));
+  if (recent_arrays_.size() > kRecentArrays) recent_arrays_.pop_front();
+  arrays_.erase(recent_arrays_.back().token);
+}
+
+std::vector<const ArrayProgress*> SchedulerState::arrays() const {
+  std::vector<const ArrayProgress*> out;
+  out.reserve(arrays_.size() + recent_arrays_.size());
+  for (const ArrayProgress& a : recent_arrays_) out.push_back(&a);
+  for (const auto& [token, a] : arrays_) out.push_back(&a);
+  std::sort(out.begin(), out.end(), [](const ArrayProgress* a, const ArrayProgress* b) { return a->order < b->order; });
+  return out;
 }
 
 SchedulerState::Worker* SchedulerState::find_worker(WorkerId id) {
@@ -165,6 +203,20 @@ void SchedulerState::validate() const {
   }
   RSDAT_CHECK_MSG(held == held_bytes_, "bytes in memory miscounted");
   RSDAT_CHECK_MSG(in_status == tasks_in_, "tasks by status miscounted");
+  // Every record counted in its array, by status.
+  std::unordered_map<uint64_t, std::array<uint64_t, 6>> by_array;
+  for (const auto& [key, t] : tasks_) {
+    RSDAT_CHECK_MSG(t.array && t.array->token == key.token, "task not counted in its array: " + key.to_string());
+    ++by_array[key.token][static_cast<size_t>(t.status)];
+  }
+  RSDAT_CHECK_MSG(by_array.size() == arrays_.size(), "arrays without task records kept as live");
+  for (const auto& [token, a] : arrays_) {
+    auto it = by_array.find(token);
+    RSDAT_CHECK_MSG(it != by_array.end() && it->second == a.in, "array tasks by status miscounted");
+    uint64_t live = 0;
+    for (uint64_t n : a.in) live += n;
+    RSDAT_CHECK_MSG(live == a.live, "array live records miscounted");
+  }
   for (const auto& [id, w] : workers_) {
     auto it = incoming.find(id);
     RSDAT_CHECK_MSG(w.incoming_steals == (it == incoming.end() ? 0 : it->second), "steal count off for a worker");

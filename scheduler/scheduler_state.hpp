@@ -34,6 +34,7 @@
 #include "core/task.hpp"
 #include "scheduler/key_map.hpp"
 #include "scheduler/placement.hpp"
+#include "scheduler/task_stream.hpp"
 
 namespace rsdat::sched {
 
@@ -58,6 +59,10 @@ struct WorkerMetrics {
   bool paused = false;       // no new task starts there
   std::string pause_reason;  // the worker's words for why
   uint64_t spill_space = 0;  // bytes free for spilling, as of its last heartbeat
+  double cpu_seconds = 0;    // CPU time of the worker process so far
+  // Between its last two heartbeats (set by SchedulerState::heartbeat): CPU time per
+  // second (1 = one core busy), and bytes per second fetched from peers and served.
+  double cpu_rate = 0, fetch_rate = 0, serve_rate = 0;
   // Totals since the worker started, for /metrics.
   struct StoreIo {
     std::string store;  // "file" or scheme://host[:port]
@@ -145,6 +150,28 @@ struct SchedulerConfig {
   int allowed_failures = 3;          // a task that was running on this many lost workers errs
   double memory_pause = 0.8;         // workers' pause threshold, a fraction of their memory limit
   double memory_target = 0.6;        // workers' spill target, a fraction of their memory limit
+  size_t task_stream_size = 100000;  // task events kept for the dashboard (about 56 bytes each); 0: none
+};
+
+// When and where a reported task ran, for the task stream: the report's arrival on the
+// scheduler's clock, and the worker's thread.
+struct TaskTiming {
+  double now = 0;
+  uint32_t thread = 0;  // 0: the worker's event loop, n: its executor thread n
+};
+
+// One array (key token) of the graphs: its tasks by state, for the dashboard's progress
+// and graph views. `finished` counts completions, of tasks since forgotten too.
+struct ArrayProgress {
+  uint64_t token = 0;
+  std::string op;
+  uint16_t op_index = 0;  // into task_stream().ops()
+  uint64_t total = 0;     // task records ever added
+  uint64_t finished = 0, erred = 0;
+  uint64_t live = 0;      // task records held now
+  std::array<uint64_t, 6> in{};  // of those, by TaskStatus
+  std::vector<uint64_t> deps;    // tokens of the arrays its tasks read
+  uint64_t order = 0;            // first seen: arrays in submission order
 };
 
 // Tasks of a big graph the scheduler adds per turn of its event loop (about 20 ms),
@@ -213,9 +240,11 @@ class SchedulerState {
   // Task outcomes reported by workers. Reports that do not match the state (a task
   // never assigned to that worker, a key unknown) are ignored and counted.
   // `bytes_fetched`: input bytes the worker fetched from peers for this task.
+  // `timing` places the task in task_stream(): it ran for `seconds` until `timing.now`.
   void task_finished(WorkerId worker, const TaskKey& key, uint64_t nbytes, double seconds, Commands& out,
-                     uint64_t bytes_fetched = 0);
-  void task_erred(WorkerId worker, const TaskKey& key, const std::string& message, Commands& out);
+                     uint64_t bytes_fetched = 0, TaskTiming timing = {});
+  void task_erred(WorkerId worker, const TaskKey& key, const std::string& message, Commands& out,
+                  TaskTiming timing = {});
   void task_missing_deps(WorkerId worker, const TaskKey& key, const std::vector<TaskKey>& missing,
                          Commands& out);
   void replica_acquired(WorkerId worker, const TaskKey& key, Commands& out);
@@ -263,6 +292,12 @@ class SchedulerState {
   uint64_t total_bytes_transferred() const { return total_bytes_transferred_; }
   // Bytes of the chunks in memory (each once), and the last graph's plan.
   uint64_t held_bytes() const { return held_bytes_; }
+  // The latest task events (tasks run and failed, inputs fetched, spills).
+  const TaskStream& task_stream() const { return stream_; }
+  // The arrays that have task records now, and the last kRecentArrays whose records
+  // are all gone (computed and released), oldest first.
+  static constexpr size_t kRecentArrays = 64;
+  std::vector<const ArrayProgress*> arrays() const;
   MemoryPlanReport memory_plan_report() const {
     MemoryPlanReport r = last_plan_;
     r.measured_peak = peak_held_bytes_;
@@ -290,12 +325,14 @@ class SchedulerState {
     std::string error;    // erred: the message
     std::string error_worker;
     TaskKey error_origin;
+    ArrayProgress* array = nullptr;  // its array's counts (arrays_)
   };
   struct Worker {
     WorkerId id;
     WorkerInfo info;
     WorkerMetrics metrics;
     double last_seen = 0;
+    double heartbeat_at = -1;  // its last heartbeat; -1: none yet
     std::unordered_set<TaskKey> has;
     std::unordered_set<TaskKey> processing;
     uint64_t processing_root_bytes = 0;
@@ -426,6 +463,16 @@ class SchedulerState {
   };
   std::unordered_map<std::string, OpCost> op_cost_;
   std::unordered_map<uint64_t, double> token_seconds_;  // bounded: cleared when large
+
+  TaskStream stream_{config_.task_stream_size};
+  std::unordered_map<uint64_t, ArrayProgress> arrays_;  // by token: node-based, so Task::array stays valid
+  std::deque<ArrayProgress> recent_arrays_;             // forgotten whole, at most kRecentArrays
+  uint64_t next_array_order_ = 0;
+  ArrayProgress* intake_array_ = nullptr;  // the array of the task added last (cleared when it goes)
+  // The record of `token`'s array, made with `op` when new.
+  ArrayProgress& array_of(uint64_t token, const std::string& op);
+  // Counts a task record forgotten; the array moves to recent_arrays_ with its last one.
+  void forget_in_array(Task& t);
 };
 
 }  // namespace rsdat::sched

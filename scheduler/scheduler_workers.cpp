@@ -1,6 +1,8 @@
 // SchedulerState: workers joining, leaving and retiring, and their heartbeats.
 #include "scheduler/scheduler_state.hpp"
 
+#include <algorithm>
+
 #include "scheduler/scheduler_state_internal.hpp"
 
 namespace rsdat::sched {
@@ -83,7 +85,29 @@ void SchedulerState::remove_worker(WorkerId id, const std::string& reason, Comma
 void SchedulerState::heartbeat(WorkerId id, const WorkerMetrics& metrics, double now) {
   Worker* w = find_worker(id);
   if (!w) return;
-  w->metrics = metrics;
+  // Spilling since the last heartbeat, for the task stream: it took the spill seconds
+  // the worker counted, up to now.
+  const WorkerMetrics& was = w->metrics;
+  if (metrics.spilled_total > was.spilled_total) {
+    const double seconds = std::max(0.0, metrics.counters.spill_seconds - was.counters.spill_seconds);
+    stream_.record({now - seconds, now, {}, id.value, metrics.spilled_total - was.spilled_total, 0, 0,
+                    TaskEventKind::kSpill});
+  }
+  if (metrics.counters.unspilled_total > was.counters.unspilled_total) {
+    const double seconds = std::max(0.0, metrics.counters.unspill_seconds - was.counters.unspill_seconds);
+    stream_.record({now - seconds, now, {}, id.value,
+                    metrics.counters.unspilled_total - was.counters.unspilled_total, 0, 0, TaskEventKind::kUnspill});
+  }
+  WorkerMetrics m = metrics;
+  if (w->heartbeat_at >= 0 && now > w->heartbeat_at) {
+    const double dt = now - w->heartbeat_at;
+    auto rate = [dt](double a, double b) { return a > b ? (a - b) / dt : 0.0; };
+    m.cpu_rate = rate(m.cpu_seconds, was.cpu_seconds);
+    m.fetch_rate = rate(static_cast<double>(m.counters.fetched_bytes), static_cast<double>(was.counters.fetched_bytes));
+    m.serve_rate = rate(static_cast<double>(m.counters.served_bytes), static_cast<double>(was.counters.served_bytes));
+  }
+  w->metrics = std::move(m);
+  w->heartbeat_at = now;
   w->last_seen = now;
 }
 

@@ -26,7 +26,8 @@ if [[ "${1:-}" == "--with-python" ]]; then
              python3-fsspec python3-aiohttp
              python3-rasterio python3-rioxarray  # the cog_ndvi peer
              python3-dev pybind11-dev python3-pytest  # the Python module and its tests
-             prometheus)  # promtool and a real server for the /metrics tests (about 100 MB)
+             prometheus  # promtool and a real server for the /metrics tests (about 100 MB)
+             chromium)   # headless, for the dashboard's browser tests (about 300 MB)
   packages+=(python3-netcdf4)  # tests/netcdf: files written by netCDF4-python, read back by xarray
   # Jupyter on SLURM (rsdat-slurm jupyter) and examples/notebooks, run headless by nbconvert
   packages+=(jupyter-notebook jupyter-nbconvert python3-nbconvert python3-ipykernel python3-nbclient)

@@ -3,6 +3,7 @@
 #include <kj/exception.h>
 #include <spdlog/spdlog.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -689,15 +690,21 @@ void WorkerServer::execute(const std::vector<TaskKey>& batch) {
     tiny = tiny && ops::is_data_bound(spec->op);
   }
   tiny = tiny && tiny_bytes <= kInlineTaskBytes;
-  auto work = [this, jobs]() {
+  const uint32_t nthreads = static_cast<uint32_t>(std::max(1, options_.nthreads));
+  auto work = [this, jobs, nthreads]() {
     std::vector<Completion> done;
     done.reserve(jobs->size());
+    // Off the arena (a tiny task run on the event loop) the index is negative: 0. An
+    // arena of one thread has two slots (one kept for a thread outside it), so its
+    // worker thread may sit in slot 1: lanes are 1..nthreads whatever the slot.
+    const int index = tbb::this_task_arena::current_thread_index();
+    const uint32_t thread = index < 0 ? 0 : std::min<uint32_t>(static_cast<uint32_t>(index), nthreads - 1) + 1;
     for (Job& job : *jobs) {
       auto t0 = Clock::now();
       Result<Chunk> result = job.input_error.is_ok() ? run_kernel(job.spec, job.inputs) : Result<Chunk>(job.input_error);
       double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
       job.inputs.clear();  // inputs may be released while the result is queued
-      done.push_back({job.spec.key, std::move(result), seconds});
+      done.push_back({job.spec.key, std::move(result), seconds, thread});
     }
     uint64_t one = 1;
     std::lock_guard lock(mu_);
@@ -730,7 +737,7 @@ void WorkerServer::drain_completions() {
       const TaskSpec* spec = state_.spec(c.key);
       spdlog::warn("task {} ({}) failed: {}", c.key.to_string(), spec ? spec->op : "?", c.result.status().message());
     }
-    state_.execute_finished(c.key, std::move(c.result), c.seconds, commands_);
+    state_.execute_finished(c.key, std::move(c.result), c.seconds, commands_, c.thread);
   }
   apply(commands_);
 }
@@ -756,6 +763,7 @@ void WorkerServer::send_reports() {
     results[i].setNbytes(r.nbytes);
     results[i].setMessage(r.message.substr(0, 16384));
     results[i].setSeconds(r.seconds);
+    results[i].setThread(r.thread);
     results[i].setBytesFetched(r.bytes_fetched);
     auto missing = results[i].initMissingDeps(r.missing_deps.size());
     for (size_t j = 0; j < r.missing_deps.size(); ++j) set_key(missing[j], r.missing_deps[j]);
@@ -784,6 +792,16 @@ uint64_t WorkerServer::spill_space() const {
   return free_spill_space(state_.store().spill_directories());
 }
 
+namespace {
+// User and system CPU time of this process so far, for the dashboard's CPU figure.
+double process_cpu_seconds() {
+  rusage u{};
+  if (::getrusage(RUSAGE_SELF, &u) != 0) return 0;
+  auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6; };
+  return seconds(u.ru_utime) + seconds(u.ru_stime);
+}
+}  // namespace
+
 void WorkerServer::heartbeat() {
   last_heartbeat_ = Clock::now();
   capnp::MallocMessageBuilder b;
@@ -793,6 +811,7 @@ void WorkerServer::heartbeat() {
   h.setSpilledTotal(state_.store().spilled_total());
   h.setRssBytes(current_rss_bytes());
   h.setPeakRssBytes(peak_rss_bytes());
+  h.setCpuSeconds(process_cpu_seconds());
   h.setExecuting(static_cast<uint32_t>(state_.executing()));
   h.setReady(static_cast<uint32_t>(state_.ready()));
   h.setSpillSpace(spill_space());

@@ -83,6 +83,7 @@ class WorkerServer {
     TaskKey key;
     Result<Chunk> result;
     double seconds;
+    uint32_t thread;  // 0 the event loop, n executor thread n
   };
   struct PeerConnection {
     std::unique_ptr<zmq::socket_t> socket;

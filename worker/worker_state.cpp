@@ -301,7 +301,8 @@ void WorkerState::fetch_failed(const TaskKey& key, WorkerCommands& out) {
   try_execute(out);
 }
 
-void WorkerState::execute_finished(const TaskKey& key, Result<Chunk> result, double seconds, WorkerCommands& out) {
+void WorkerState::execute_finished(const TaskKey& key, Result<Chunk> result, double seconds, WorkerCommands& out,
+                                   uint32_t thread) {
   auto it = tasks_.find(key);
   RSDAT_CHECK_MSG(it != tasks_.end(), "finished a task not executing here: " + key.to_string());
   Task& t = it->second;
@@ -317,6 +318,7 @@ void WorkerState::execute_finished(const TaskKey& key, Result<Chunk> result, dou
     TaskReport r;
     r.key = key;
     r.seconds = seconds;
+    r.thread = thread;
     r.bytes_fetched = t.bytes_fetched;
     if (result.ok()) {
       r.ok = true;

@@ -90,6 +90,7 @@ struct TaskReport {
   uint64_t nbytes = 0;
   std::string message;
   double seconds = 0;
+  uint32_t thread = 0;  // where it ran: 0 the event loop, n executor thread n
   uint64_t bytes_fetched = 0;
   std::vector<TaskKey> missing_deps;
 };
@@ -121,7 +122,9 @@ class WorkerState {
   void release(const std::vector<TaskKey>& keys, WorkerCommands& out);
   void fetch_arrived(const TaskKey& key, Chunk chunk, WorkerCommands& out);
   void fetch_failed(const TaskKey& key, WorkerCommands& out);
-  void execute_finished(const TaskKey& key, Result<Chunk> result, double seconds, WorkerCommands& out);
+  // `thread`: where it ran (0 the event loop, n executor thread n), for the scheduler's task stream.
+  void execute_finished(const TaskKey& key, Result<Chunk> result, double seconds, WorkerCommands& out,
+                        uint32_t thread = 0);
 
   // For the server: the spec and inputs of a task it was told to execute.
   const TaskSpec* spec(const TaskKey& key) const;

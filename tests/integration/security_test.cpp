@@ -355,7 +355,7 @@ TEST(Dashboard, ShowsTheWorkersToTheTokenOnly) {
   auto page = http.Get("/?token=" + token);
   ASSERT_TRUE(page);
   EXPECT_EQ(page->status, 200);
-  EXPECT_NE(page->body.find("rsdat scheduler"), std::string::npos);
+  EXPECT_NE(page->body.find("<title>rsdat: Workers</title>"), std::string::npos);
   EXPECT_NE(page->get_header_value("Set-Cookie").find(token), std::string::npos);
 }
 
