@@ -73,10 +73,20 @@ Status Dashboard::start(const std::string& host, int port, bool metrics_public) 
     };
   };
   server_->Get("/status.json", serve(&Dashboard::status_));
-  auto serve_view = [this, serve](std::string Dashboard::*doc) {
-    return [this, handler = serve(doc)](const httplib::Request& req, httplib::Response& res) {
-      handler(req, res);
-      if (res.status != 401) note_view_request();
+  // The loop builds the views only while they are watched: the first request after a
+  // pause waits (a second at most) for the loop's next build rather than answering
+  // with what it built then.
+  auto serve_view = [this, authorized](std::string Dashboard::*doc) {
+    return [this, authorized, doc](const httplib::Request& req, httplib::Response& res) {
+      if (!authorized(req, res)) return;
+      std::unique_lock lock(mu_);
+      const uint64_t seen = views_published_;
+      lock.unlock();
+      const bool stale = note_view_request();
+      lock.lock();
+      if (stale) views_cv_.wait_for(lock, std::chrono::seconds(1), [&] { return views_published_ != seen; });
+      res.set_header("Cache-Control", "no-store");
+      res.set_content(this->*doc, "application/json");
     };
   };
   server_->Get("/api/progress.json", serve_view(&Dashboard::progress_));
@@ -146,11 +156,13 @@ int64_t steady_ns() {
 constexpr int64_t kWatchedNs = 10'000'000'000;
 }  // namespace
 
-void Dashboard::note_view_request() {
+bool Dashboard::note_view_request() {
   const int64_t now = steady_ns();
   if (now - last_view_ns_.exchange(now, std::memory_order_relaxed) > kWatchedNs) {
     view_request_.store(true, std::memory_order_relaxed);
+    return true;
   }
+  return false;
 }
 
 bool Dashboard::views_watched() const {
@@ -162,6 +174,8 @@ void Dashboard::publish_views(std::string progress_json, std::string memory_json
   progress_ = std::move(progress_json);
   memory_ = std::move(memory_json);
   graph_ = std::move(graph_json);
+  ++views_published_;
+  views_cv_.notify_all();
 }
 
 void Dashboard::publish_events(const std::vector<TaskEvent>& events, const std::vector<std::string>& ops,

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -85,11 +86,13 @@ class Dashboard {
   int port_ = -1;
   std::atomic<int64_t> last_view_ns_{INT64_MIN / 2};  // steady clock, of the last view request
   std::atomic<bool> view_request_{false};
-  void note_view_request();
+  bool note_view_request();  // true when the views were not watched until now
   std::mutex mu_;
   std::string status_ = "{}";  // guarded by mu_
   std::string metrics_;        // guarded by mu_
   std::string progress_ = "{\"arrays\":[]}", memory_ = "{\"workers\":[]}", graph_ = "{\"arrays\":[]}";  // guarded by mu_
+  uint64_t views_published_ = 0;        // guarded by mu_: publish_views() calls
+  std::condition_variable views_cv_;    // with mu_: views_published_ changed
   TaskStream events_;                                   // guarded by mu_ (its op names unused)
   std::vector<std::string> ops_;                        // guarded by mu_
   std::unordered_map<uint64_t, StreamWorker> workers_;  // guarded by mu_: every worker seen
