@@ -69,10 +69,10 @@ done
 [[ $(grep -c '"workers":2' "$out") -eq 2 ]] || fail "rsdat-bench did not see 2 workers in each workload"
 node=$(hostname -s)
 
-# SIDE LABEL SCHEDULER-KIND WORKER-KIND WORKER-PREFIX DAEMON: the header line of one side.
+# LABEL SCHEDULER-KIND WORKER-KIND WORKER-PREFIX DAEMON: the header line of one side.
 check_side() {
   local label=$1 sched_kind=$2 worker_kind=$3 prefix=$4 daemon=$5 line ids id jnode
-  line=$(grep "^# $label" "$out" || true)
+  line=$(grep "^# ${label}[ :]" "$out" || true)
   [[ -n "$line" ]] || { fail "no '# $label' line"; return; }
   id=$(sed -n 's/.*scheduler job \([0-9]*\) on \([^;]*\);.*/\1 \2/p' <<<"$line")
   read -r id jnode <<<"$id"
@@ -90,8 +90,8 @@ check_side() {
       fail "$label: the log of worker job $id does not say it ran $daemon-worker"
   done <<<"$ids"
 }
-check_side "rsdat:" scheduler worker worker rsdat
-check_side "dask " dask-scheduler dask-worker dask-worker dask
+check_side rsdat scheduler worker worker rsdat
+check_side dask dask-scheduler dask-worker dask-worker dask
 
 left=$(squeue -h --name="$name-bench-scheduler,$name-bench-worker,$name-bench-dask-scheduler,$name-bench-dask-worker" -o '%i %j %T')
 [[ -z "$left" ]] || fail "jobs left after the bench: $left"
