@@ -26,9 +26,9 @@ rsdat_slurm() {
     --bin "$RSDAT_BIN_DIR" --cpus 1 --memory 1G --walltime 00:10:00 --scheduler-walltime 00:10:00 --timeout 120 "$@"
 }
 
-# Refused before any job: no number, a remote workload, an unknown one, a bad scale.
+# Refused before any job: no number, a remote workload, an unknown one, bad sizes.
 for bad in "bench" "bench 0" "bench two" "bench 2 --workload remote_zarr_mean" "bench 2 --workload no_such_workload" \
-           "bench 2 --scale -1" "bench 2 --memory lots"; do
+           "bench 2 --scale -1" "bench 2 --threads 0" "bench 2 --memory lots"; do
   status=0
   # shellcheck disable=SC2086
   rsdat_slurm $bad >"$dir/bad.out" 2>&1 || status=$?
