@@ -281,6 +281,8 @@ std::unordered_map<TaskKey, KeyInfo> Client::Impl::run(std::vector<GraphPart> gr
           spdlog::warn("scheduler at {}: {}", address, env.getNotice().getMessage().cStr());
           break;
         case wire::Envelope::PROGRESS:
+          // A graph before this one may have had its last count sent after its results.
+          if (env.getProgress().getGraphId() != graph_id) break;
           progress.update(env.getProgress().getDone(), env.getProgress().getTotal());
           break;
         case wire::Envelope::PEER_LOST: {

@@ -211,8 +211,9 @@ struct Notice { message @0 :Text; }
 
 # Scheduler -> client: how far its latest graph is, in tasks (the new tasks it needed;
 # tasks recomputed after a lost worker count again, so done may reach total early).
-# Sent when it changed, at most five times a second.
-struct Progress { done @0 :UInt64; total @1 :UInt64; }
+# Sent when it changed, at most five times a second. graphId is the submitGraph's: a
+# count of the graph before may still be on its way when the next one starts.
+struct Progress { done @0 :UInt64; total @1 :UInt64; graphId @2 :UInt64; }
 
 struct Envelope {
   union {

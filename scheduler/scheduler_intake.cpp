@@ -70,6 +70,10 @@ void SchedulerState::set_inline_bytes(ClientId id, uint64_t bytes) {
   if (auto it = clients_.find(id); it != clients_.end()) it->second.inline_bytes = bytes;
 }
 
+void SchedulerState::set_graph_id(ClientId id, uint64_t graph_id) {
+  if (auto it = clients_.find(id); it != clients_.end()) it->second.graph_id = graph_id;
+}
+
 void SchedulerState::remove_client(ClientId id, Commands& out) {
   auto it = clients_.find(id);
   if (it == clients_.end()) return;

@@ -268,6 +268,7 @@ void SchedulerServer::handle(ReceivedMessage& msg) {
                        "next graph", pending_graph_.tasks, pending_graph_.client, now() - pending_graph_.since);
         }
         state_.set_inline_bytes(ClientId{p->id}, std::min<uint64_t>(g.getInlineBytes(), kMaxInlineResultBytes));
+        state_.set_graph_id(ClientId{p->id}, g.getGraphId());
         Status st = state_.submit_graph(ClientId{p->id}, std::move(tasks), wanted, commands_, kGraphStep);
         if (st.is_ok()) ++graphs_;
         if (!st.is_ok()) {
@@ -460,6 +461,7 @@ void SchedulerServer::send_progress() {
     auto m = b.initRoot<wire::Envelope>().initProgress();
     m.setDone(p.done);
     m.setTotal(p.total);
+    m.setGraphId(p.graph_id);
     auto it = identity_of_.find(p.client.value);
     if (it == identity_of_.end()) continue;
     zmq::message_t frame = identity_frame(it->second);

@@ -183,7 +183,7 @@ std::vector<SchedulerState::GraphProgress> SchedulerState::take_progress() {
     const uint64_t done = std::min(c.graph_tasks, c.stats.tasks_finished - c.graph_finished_base);
     if (done == c.progress_reported) continue;
     c.progress_reported = done;
-    changed.push_back({id, done, c.graph_tasks});
+    changed.push_back({id, c.graph_id, done, c.graph_tasks});
   }
   return changed;
 }

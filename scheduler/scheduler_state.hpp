@@ -221,6 +221,9 @@ class SchedulerState {
   // KeysReady (the worker sends them with its report): a round trip saved for small
   // results. Set per graph; 0 (the default) turns it off.
   void set_inline_bytes(ClientId id, uint64_t bytes);
+  // The number the client gave the graph it submits next: its progress carries it, so
+  // that the client tells it from a count of its graph before.
+  void set_graph_id(ClientId id, uint64_t graph_id);
   void remove_client(ClientId id, Commands& out);
   // Adds tasks (keys already known are kept as they are) and makes the client hold
   // `wanted`. Fails, changing nothing, when a dependency is neither in the graph nor
@@ -281,6 +284,7 @@ class SchedulerState {
   // and in all.
   struct GraphProgress {
     ClientId client;
+    uint64_t graph_id = 0;  // as set_graph_id() gave it
     uint64_t done = 0, total = 0;
   };
   std::vector<GraphProgress> take_progress();
@@ -357,6 +361,7 @@ class SchedulerState {
     uint64_t graph_tasks = 0;
     uint64_t graph_finished_base = 0;
     uint64_t progress_reported = 0;
+    uint64_t graph_id = 0;
   };
 
   struct Retiring {

@@ -33,6 +33,36 @@ TEST_F(SchedulerStateTest, LinearGraphRunsAndReleaseLeavesNothing) {
   EXPECT_EQ(state.keys_held_by(WorkerId{1}) + state.keys_held_by(WorkerId{2}), 0u);
 }
 
+TEST_F(SchedulerStateTest, ProgressCountsTheLatestGraphAndCarriesItsNumber) {
+  add_worker(1);
+  state.add_client(ClientId{7});
+  state.set_graph_id(ClientId{7}, 41);
+  ASSERT_TRUE(submit(7, {task(1, 0), task(2, 0, {{1, 0}})}, {{2, 0}}).is_ok());
+  EXPECT_TRUE(state.take_progress().empty()) << "nothing done yet";
+  finish(out.assign[0]);
+  auto p = state.take_progress();
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_EQ(p[0].client, ClientId{7});
+  EXPECT_EQ(p[0].graph_id, 41u);
+  EXPECT_EQ(p[0].done, 1u);
+  EXPECT_EQ(p[0].total, 2u);
+  run_all();
+  p = state.take_progress();
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_EQ(p[0].done, 2u);
+  EXPECT_TRUE(state.take_progress().empty()) << "reported once";
+  // The next graph counts from zero under its own number; the first's count is never
+  // reported as the second's.
+  state.set_graph_id(ClientId{7}, 42);
+  ASSERT_TRUE(submit(7, {task(3, 0), task(3, 1), task(4, 0, {{3, 0}, {3, 1}})}, {{4, 0}}).is_ok());
+  finish(out.assign[0]);
+  p = state.take_progress();
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_EQ(p[0].graph_id, 42u);
+  EXPECT_EQ(p[0].done, 1u);
+  EXPECT_EQ(p[0].total, 3u);
+}
+
 TEST_F(SchedulerStateTest, IntermediatesAreReleasedOnceTheirDependentsAreInMemory) {
   add_worker(1);
   state.add_client(ClientId{1});
