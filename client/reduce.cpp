@@ -93,7 +93,7 @@ Array reduce(const Array& a, std::vector<int64_t> axes_in, ops::ReduceKind kind,
   for (size_t d = 0, kept = 0; d < nd; ++d) {
     if (!reduced[d]) final_axis[d] = static_cast<int32_t>(keepdims ? d : kept++);
   }
-  // Partials of the moments and arg kinds have a leading axis (of 3 or 2 values).
+  // Partials of the moments, arg and nanmean kinds have a leading axis (of 3 or 2 values).
   const int64_t lead_size = ops::partial_lead(kind);
   const size_t lead = lead_size > 0 ? 1 : 0;
   // A partial-level grid: kept axes as the input's, reduced axes with n blocks of 1.
@@ -259,12 +259,9 @@ Array Array::ptp(std::vector<int64_t> axes, int split_every, bool keepdims) cons
 
 Array Array::nanmean(std::vector<int64_t> axes, int split_every, bool keepdims) const {
   if (!dtype_is_float(dtype())) return mean(std::move(axes), split_every, keepdims);
-  Array missing = isnan(*this);
-  Array total = where(missing, 0.0, *this).sum(axes, split_every, keepdims);
-  // 1 per value that is not NaN (an expression of the values themselves, such as
-  // 1 + 0 * x, would be NaN at infinities), counted in the values' dtype.
-  Array count = (1.0 - missing).astype(dtype()).sum(axes, split_every, keepdims);
-  return total / count;
+  // The sum and the count of the values that are not NaN, in one pass over them.
+  return reduce(*this, std::move(axes), ops::ReduceKind::kNanMean, {ops::Finalize::kMean}, float_result(dtype()),
+                split_every, keepdims, "nanmean");
 }
 Array Array::var(std::vector<int64_t> axes, double ddof, int split_every, bool keepdims) const {
   return reduce(*this, std::move(axes), ops::ReduceKind::kMoments, {ops::Finalize::kVar, 0, ddof},

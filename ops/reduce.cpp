@@ -77,6 +77,7 @@ const char* reduce_kind_name(ReduceKind kind) {
     case ReduceKind::kArgMax: return "argmax";
     case ReduceKind::kNanArgMin: return "nanargmin";
     case ReduceKind::kNanArgMax: return "nanargmax";
+    case ReduceKind::kNanMean: return "nanmean";
   }
   return nullptr;
 }
@@ -88,14 +89,16 @@ bool is_arg(ReduceKind kind) {
          kind == ReduceKind::kNanArgMax;
 }
 
+bool is_sum_count(ReduceKind kind) { return kind == ReduceKind::kNanMean; }
+
 DType arg_partial_dtype(DType in, int64_t count) {
   return dtype_size(in) <= 4 && count <= std::numeric_limits<int32_t>::max() ? DType::kInt32 : DType::kInt64;
 }
 
-int64_t partial_lead(ReduceKind kind) { return is_moments(kind) ? 3 : is_arg(kind) ? 2 : 0; }
+int64_t partial_lead(ReduceKind kind) { return is_moments(kind) ? 3 : is_arg(kind) || is_sum_count(kind) ? 2 : 0; }
 
 DType partial_dtype(ReduceKind kind, DType in) {
-  if (is_moments(kind)) return DType::kFloat64;
+  if (is_moments(kind) || is_sum_count(kind)) return DType::kFloat64;
   if (is_arg(kind)) return DType::kInt64;  // arg_partial_dtype() may narrow it
   switch (partial_rule(kind)) {
     case PartialRule::kInput: return in;
@@ -113,7 +116,7 @@ DType result_dtype(ReduceKind kind, DType in) {
 }
 
 bool has_identity(ReduceKind kind) {
-  if (is_moments(kind)) return true;
+  if (is_moments(kind) || is_sum_count(kind)) return true;  // no values: NaN
   if (is_arg(kind)) return false;
   bool out = false;
   visit_monoid(kind, [&](auto, Identity id, auto, auto) { out = id == Identity::kZero || id == Identity::kOne; });
@@ -131,7 +134,7 @@ void check_finalize_fits(ReduceKind kind, const FinalizeSpec& f) {
   switch (f.what) {
     case Finalize::kNone: break;
     case Finalize::kConvert: ok = is_pairwise(kind); break;
-    case Finalize::kMean: ok = kind == ReduceKind::kSum; break;
+    case Finalize::kMean: ok = kind == ReduceKind::kSum || is_sum_count(kind); break;
     case Finalize::kVar: case Finalize::kStd: ok = is_moments(kind); break;
     case Finalize::kIndex: ok = is_arg(kind); break;
     default: fail("reduce: unknown finalize step");
@@ -228,6 +231,12 @@ void finalize_into(ReduceKind kind, const FinalizeSpec& f, const Chunk& partial,
   visit_dtype(out.dtype, [&](auto t) {
     using T = decltype(t);
     T* d = out.mutable_data<T>();
+    if (is_sum_count(kind)) {
+      const double* sum = partial.data<double>();
+      const double* cnt = sum + k;
+      for (int64_t i = 0; i < k; ++i) d[i] = convert<T>(sum[i] / cnt[i]);  // 0 / 0: NaN, as NumPy gives
+      return;
+    }
     if (is_moments(kind)) {
       const double* cnt = partial.data<double>();
       const double* m2 = cnt + 2 * k;
@@ -524,6 +533,14 @@ Chunk compute_partial(const ReduceRequest& r, const Chunk& in, DType pdt) {
       moments_partial<true>(in, src, reduced, keep, k, count, p);
       return;
     }
+    if (is_sum_count(kind)) {
+      double* sum = p.mutable_data<double>();
+      double* cnt = sum + k;
+      std::fill_n(sum, 2 * k, 0.0);
+      reduce_rows(src, in.shape, reduced, sum, [](double x, double y) { return is_nan(y) ? x : x + y; });
+      reduce_rows(src, in.shape, reduced, cnt, [](double x, double y) { return is_nan(y) ? x : x + 1; });
+      return;
+    }
     if (is_arg(kind)) {
       visit_arg(kind, [&](auto is_max, auto nan_wins) {
         constexpr bool kMax = decltype(is_max)::value, kNanWins = decltype(nan_wins)::value;
@@ -593,49 +610,89 @@ Chunk finish_partial(const ReduceRequest& r, Chunk partial, KernelContext& ctx) 
   return out;
 }
 
-// The partial of an elementwise program's values of dtype `vdt` over `shape`, for a
-// pairwise kind, accumulated as they are computed: the values are never stored.
-Chunk fused_partial(const Program& prog, std::span<const Chunk> inputs, const Shape& shape, DType vdt,
-                    const ReduceRequest& r) {
-  const int64_t k = shape_size(r.keep);
-  Chunk p = Chunk::allocate(partial_dtype(r.kind, vdt), r.keep);
-  const int64_t count = k == 0 ? 0 : shape_size(shape) / k;  // values per output element
-  if (count == 0 && k > 0 && !has_identity(r.kind)) {
-    fail(std::string(reduce_kind_name(r.kind)) + ": zero-size reduction");
-  }
+// Walks an elementwise program's values over `shape` as they are computed, in pieces
+// within one row of the last axis: f(o, v, m) for m values v whose output elements
+// start at o (all o when the last axis is reduced, o, o + 1, ... when it is kept).
+template <typename F>
+void for_each_row_piece(const Program& prog, std::span<const Chunk> inputs, const Shape& shape,
+                        const ReduceRequest& r, F&& f) {
   const size_t nd = shape.size();
   const Shape st = c_strides(shape);
   Shape ks = c_strides(r.keep);
   for (size_t d = 0; d < nd; ++d)
     if (r.reduced[d]) ks[d] = 0;
   const int64_t row = nd == 0 ? 1 : shape[nd - 1];
-  const bool last_reduced = nd == 0 || r.reduced[nd - 1];
   auto out_index = [&](int64_t off) {
     int64_t o = 0;
     for (size_t d = 0; d < nd; ++d) o += (off / st[d]) % shape[d] * ks[d];
     return o;
   };
+  run_program_as_computed(prog, inputs, shape, [&](int64_t off, int64_t len, const auto* v) {
+    while (len > 0) {
+      const int64_t m = std::min(len, row - off % row);
+      f(out_index(off), v, m);
+      off += m;
+      len -= m;
+      v += m;
+    }
+  });
+}
+
+// The partial of an elementwise program's values of dtype `vdt` over `shape`, for a
+// pairwise kind or kNanMean, accumulated as they are computed: the values are never
+// stored.
+Chunk fused_partial(const Program& prog, std::span<const Chunk> inputs, const Shape& shape, DType vdt,
+                    const ReduceRequest& r) {
+  const int64_t k = shape_size(r.keep);
+  Shape pshape = r.keep;
+  if (partial_lead(r.kind) > 0) pshape.insert(pshape.begin(), partial_lead(r.kind));
+  Chunk p = Chunk::allocate(partial_dtype(r.kind, vdt), pshape);
+  const int64_t count = k == 0 ? 0 : shape_size(shape) / k;  // values per output element
+  if (count == 0 && k > 0 && !has_identity(r.kind)) {
+    fail(std::string(reduce_kind_name(r.kind)) + ": zero-size reduction");
+  }
+  const size_t nd = shape.size();
+  const bool last_reduced = nd == 0 || r.reduced[nd - 1];
   visit_dtype(vdt, [&](auto vtag) {
     using V = decltype(vtag);
+    if (is_sum_count(r.kind)) {
+      double* sum = p.mutable_data<double>();
+      double* cnt = sum + k;
+      std::fill_n(sum, 2 * k, 0.0);
+      for_each_row_piece(prog, inputs, shape, r, [&](int64_t o, const auto* v, int64_t m) {
+        if (last_reduced) {
+          double s = sum[o], c = cnt[o];
+          for (int64_t j = 0; j < m; ++j) {
+            const double x = static_cast<double>(convert<V>(v[j]));
+            const bool number = !is_nan(x);
+            s += number ? x : 0.0;
+            c += number;
+          }
+          sum[o] = s;
+          cnt[o] = c;
+        } else {
+          for (int64_t j = 0; j < m; ++j) {
+            const double x = static_cast<double>(convert<V>(v[j]));
+            const bool number = !is_nan(x);
+            sum[o + j] += number ? x : 0.0;
+            cnt[o + j] += number;
+          }
+        }
+      });
+      return;
+    }
     visit_monoid(r.kind, [&](auto rule, Identity id, auto op, auto) {
       using A = PartialOf<decltype(rule)::value, V>;
       A* a = p.mutable_data<A>();
       std::fill_n(a, k, identity_value<A>(id));
-      run_program_as_computed(prog, inputs, shape, [&](int64_t off, int64_t len, const auto* v) {
-        while (len > 0) {  // piece by piece within a row of the last axis
-          const int64_t m = std::min(len, row - off % row);
-          const int64_t o = out_index(off);
-          if (last_reduced) {
-            A acc = a[o];
-            for (int64_t j = 0; j < m; ++j) acc = op(acc, static_cast<A>(convert<V>(v[j])));
-            a[o] = acc;
-          } else {
-            A* dst = a + o;
-            for (int64_t j = 0; j < m; ++j) dst[j] = op(dst[j], static_cast<A>(convert<V>(v[j])));
-          }
-          off += m;
-          len -= m;
-          v += m;
+      for_each_row_piece(prog, inputs, shape, r, [&](int64_t o, const auto* v, int64_t m) {
+        if (last_reduced) {
+          A acc = a[o];
+          for (int64_t j = 0; j < m; ++j) acc = op(acc, static_cast<A>(convert<V>(v[j])));
+          a[o] = acc;
+        } else {
+          A* dst = a + o;
+          for (int64_t j = 0; j < m; ++j) dst[j] = op(dst[j], static_cast<A>(convert<V>(v[j])));
         }
       });
     });
@@ -659,7 +716,7 @@ Chunk reduce_expr_partial_kernel(KernelContext& ctx) {
   KernelContext inner{ctx.inputs, ParamReader(p.elementwise), expr_dtype, p.block};
   Program prog = read_checked_program(inner);
   ReduceRequest r = read_reduce(decode_params<ReducePartialParams>(p.reduce, "reduce_partial"), p.block);
-  if (!is_pairwise(r.kind)) {
+  if (!is_pairwise(r.kind) && !is_sum_count(r.kind)) {
     // The moments take two passes over the values (mean, then squared deviations), and
     // the arg kinds walk a chunk in tiles across its rows: the values are stored once.
     Chunk values = Chunk::allocate(expr_dtype, p.block);
@@ -689,13 +746,14 @@ Chunk reduce_combine_kernel(KernelContext& ctx) {
   }
   const bool moments = is_moments(kind);
   const bool arg = is_arg(kind);
+  const bool sum_count = is_sum_count(kind);
   const bool accumulates = is_pairwise(kind) && partial_rule(kind) == PartialRule::kAccumulate;
   const bool bools = is_pairwise(kind) && partial_rule(kind) == PartialRule::kBool;
   const int64_t lead = partial_lead(kind);
   if ((accumulates && first.dtype != DType::kFloat64 && first.dtype != DType::kInt64) ||
       (bools && first.dtype != DType::kBool) ||
       (arg && first.dtype != DType::kInt64 && first.dtype != DType::kInt32) ||
-      (moments && first.dtype != DType::kFloat64) || (lead > 0 && (first.shape.empty() || first.shape[0] != lead))) {
+      ((moments || sum_count) && first.dtype != DType::kFloat64) || (lead > 0 && (first.shape.empty() || first.shape[0] != lead))) {
     fail("reduce_combine: partials of the wrong type for this kind");
   }
   Chunk acc = Chunk::allocate(first.dtype, first.shape);
@@ -721,6 +779,12 @@ Chunk reduce_combine_kernel(KernelContext& ctx) {
           }
         });
       });
+      continue;
+    }
+    if (sum_count) {  // sums and counts alike
+      double* a = acc.mutable_data<double>();
+      const double* b = c.data<double>();
+      for (int64_t j = 0; j < total; ++j) a[j] += b[j];
       continue;
     }
     if (moments) {

@@ -15,6 +15,10 @@
 //   argmin/argmax and loses in the nan forms; a slice of NaN only fails the task
 //   ("All-NaN slice encountered"), as numpy.nanargmax raises. The nan forms take
 //   floating-point inputs only (on integers they are argmin/argmax).
+// - kNanMean: partials of dtype float64, shape [2] + keepdims shape: the sum and the
+//   count of the values that are not NaN, added in combines and finalised (kMean) as
+//   their quotient (NaN for a slice of NaN only, as numpy.nanmean). One pass over the
+//   values, fused with an elementwise input as the pairwise kinds are.
 //
 // The client builds the tree with partial_dtype() and result_dtype() from here, and the
 // kernels compute with the same functions, so the two cannot disagree.
@@ -40,6 +44,7 @@ enum class ReduceKind : uint8_t {
   kArgMax = 13,
   kNanArgMin = 14,
   kNanArgMax = 15,
+  kNanMean = 16,
 };
 // The partial's and the result's dtype (see reductions.def).
 enum class PartialRule : uint8_t { kAccumulate, kInput, kBool };
@@ -59,11 +64,12 @@ DType arg_partial_dtype(DType in, int64_t count);
 DType result_dtype(ReduceKind kind, DType in);
 // Whether a zero-size reduction of `kind` has a value (sum: 0) or is an error (min).
 bool has_identity(ReduceKind kind);
-// The leading axis of a partial: 3 for the moments kinds, 2 for the arg kinds, else 0
-// (no leading axis).
+// The leading axis of a partial: 3 for the moments kinds, 2 for the arg kinds and
+// kNanMean, else 0 (no leading axis).
 int64_t partial_lead(ReduceKind kind);
 bool is_moments(ReduceKind kind);
 bool is_arg(ReduceKind kind);
+bool is_sum_count(ReduceKind kind);  // kNanMean
 
 // What the final step produces from the combined partial: the partial as it is (not
 // final), the partial converted to the output dtype, or the mean, variance or
@@ -71,7 +77,7 @@ bool is_arg(ReduceKind kind);
 enum class Finalize : uint8_t { kNone = 0, kConvert = 1, kMean = 2, kVar = 5, kStd = 6, kIndex = 7 };
 struct FinalizeSpec {
   Finalize what = Finalize::kNone;
-  double count = 0;  // kMean: elements reduced into each output element
+  double count = 0;  // kMean of kSum: elements reduced into each output element
   double ddof = 0;   // kVar, kStd
   template <typename A> void fields(A& a) { a(what, count, ddof); }
 };

@@ -172,11 +172,15 @@ TEST(BuiltinOps, FusedExpressionReductionsEqualEvaluateThenReduce) {
     std::vector<Instruction> p{{Instr::kLoad, 0}, {c.transposed ? Instr::kLoadT : Instr::kLoad, 1}, {Instr::kMul}};
     const std::string program = elementwise_params(DType::kFloat64, p);
     Chunk values = run_ok(spec(kElementwise, program, c.dtype, c.shape), {a, b});
-    for (ReduceKind kind : {ReduceKind::kSum, ReduceKind::kMin, ReduceKind::kMax}) {
+    for (ReduceKind kind : {ReduceKind::kSum, ReduceKind::kMin, ReduceKind::kMax, ReduceKind::kNanMean}) {
       const std::string reduce = reduce_partial_params(kind, c.axes, {});
       Shape keep = c.shape;
       for (int64_t ax : c.axes) keep[ax] = 1;
-      const DType pdt = kind != ReduceKind::kSum ? c.dtype : dtype_is_float(c.dtype) ? DType::kFloat64 : DType::kInt64;
+      if (kind == ReduceKind::kNanMean) keep.insert(keep.begin(), 2);  // sums, counts
+      const DType pdt = kind == ReduceKind::kNanMean  ? DType::kFloat64
+                        : kind != ReduceKind::kSum     ? c.dtype
+                        : dtype_is_float(c.dtype)      ? DType::kFloat64
+                                                       : DType::kInt64;
       Chunk want = run_ok(spec(kReducePartial, reduce, pdt, keep), {values});
       TaskSpec fused = spec(kReduceExprPartial, reduce_expr_partial_params(program, c.dtype, c.shape, reduce), want.dtype,
                             want.shape);
@@ -282,6 +286,54 @@ TEST(BuiltinOps, PartialsCombinedEqualADirectReduction) {
     EXPECT_FLOAT_EQ(static_cast<float>(at(mean, j)), static_cast<float>(m));
     EXPECT_EQ(at(mx, j), hi);
   }
+}
+
+// nanmean's partials: the sum and the count of the values that are not NaN, in one
+// task or as partials combined, fused with an elementwise program or not; an infinity
+// counts (and two of opposite sign make NaN), a slice of NaN only is NaN.
+TEST(BuiltinOps, NanMeanSkipsNaNAsNumPyDoes) {
+  const double inf = std::numeric_limits<double>::infinity();
+  // 4 x 6, reduced over axis 0: column j's values; column 3 all NaN, 4 with +inf, 5 with +-inf.
+  const std::vector<double> v{1,   2, NAN, NAN, 5,   inf,  //
+                              3,   NAN, 4, NAN, 1,   -inf,  //
+                              NAN, 6, 8,   NAN, inf, 1,     //
+                              5,   2, 0,   NAN, 2,   2};
+  const std::vector<double> want{3, 10.0 / 3, 4, NAN, inf, NAN};
+  Chunk all = make(DType::kFloat64, {4, 6}, [&](int64_t i) { return v[i]; });
+  Chunk top = make(DType::kFloat64, {2, 6}, [&](int64_t i) { return v[i]; });
+  Chunk bottom = make(DType::kFloat64, {2, 6}, [&](int64_t i) { return v[12 + i]; });
+  auto check = [&](const Chunk& got, const char* how) {
+    for (int64_t j = 0; j < 6; ++j) {
+      if (std::isnan(want[j])) {
+        EXPECT_TRUE(std::isnan(at(got, j))) << how << " column " << j;
+      } else if (std::isinf(want[j])) {
+        EXPECT_EQ(at(got, j), want[j]) << how << " column " << j;
+      } else {
+        EXPECT_NEAR(at(got, j), want[j], 1e-6 * want[j]) << how << " column " << j;  // float32 for the fused one
+      }
+    }
+  };
+  check(run_ok(spec(kReducePartial, reduce_partial_params(ReduceKind::kNanMean, {0}, {Finalize::kMean}),
+                    DType::kFloat64, {6}), {all}),
+        "one task");
+  auto partial = [&](const Chunk& c) {
+    return run_ok(spec(kReducePartial, reduce_partial_params(ReduceKind::kNanMean, {0}, {}), DType::kFloat64, {2, 1, 6}),
+                  {c});
+  };
+  check(run_ok(spec(kReduceCombine, reduce_combine_params(ReduceKind::kNanMean, {Finalize::kMean}), DType::kFloat64,
+                    {6}), {partial(top), partial(bottom)}),
+        "combined");
+  // Fused: the program loads the values, as float32.
+  const std::string program = elementwise_params(DType::kFloat64, {{Instr::kLoad, 0}});
+  Chunk fused = run_ok(spec(kReduceExprPartial,
+                            reduce_expr_partial_params(program, DType::kFloat32, {4, 6},
+                                                       reduce_partial_params(ReduceKind::kNanMean, {0}, {Finalize::kMean})),
+                            DType::kFloat32, {6}),
+                       {all});
+  check(fused, "fused");
+  // The wrong finalising step for the kind fails the task.
+  EXPECT_TRUE(fails(spec(kReducePartial, reduce_partial_params(ReduceKind::kNanMean, {0}, {Finalize::kVar}),
+                         DType::kFloat64, {6}), {all}));
 }
 
 // argmax over the rows of a 7 x 300 float32 block with ties and NaN (the first NaN
