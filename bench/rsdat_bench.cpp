@@ -47,6 +47,19 @@ std::vector<Workload> workloads(uint64_t memory_limit_per_worker, int workers) {
                  int64_t n = static_cast<int64_t>(10000 * s);
                  return Outcome{ones({n * 100}, {100}).sum().item(&c)};
                }, ""});
+  w.push_back({"noop_tasks", [](Client& c, double s) {
+                 // The no-op task rate: 50,000 one-element chunks made and kept on the
+                 // workers (one task each, nothing to combine), timed to the last one
+                 // held; the check, their sum, is computed after, untimed.
+                 const int64_t n = std::max<int64_t>(1, static_cast<int64_t>(50000 * s));
+                 auto t0 = Clock::now();
+                 Array x = ones({n}, {1}).persist(&c);
+                 const double seconds = seconds_since(t0);
+                 Outcome o{x.sum().item(&c)};
+                 o.seconds = seconds;
+                 o.extra["tasks_per_second"] = static_cast<double>(n) / seconds;
+                 return o;
+               }, ""});
   w.push_back({"x_plus_xT_mean", [](Client& c, double s) {
                  int64_t m = static_cast<int64_t>(20000 * std::sqrt(s)) / 2000 * 2000;
                  auto x = random::uniform({m, m}, {2000, 2000}, 0);
