@@ -76,22 +76,28 @@ def message(msg_type, content, session):
             "parent_header": {}, "metadata": {}, "content": content, "channel": "shell", "buffers": []}
 
 
-async def execute_notebook(api, kernel_id, nb):
-    """Runs every code cell of `nb` (a notebook dict) in the kernel through its
-    websocket and fills in the cells' outputs and execution counts, as the notebook
-    page does. Stops at the first cell that raises (its error output kept)."""
-    from tornado.httpclient import HTTPRequest
-    from tornado.websocket import websocket_connect
-    session = uuid.uuid4().hex
-    ws_url = api.url.replace("http://", "ws://") + f"api/kernels/{kernel_id}/channels?session_id={session}"
-    conn = await websocket_connect(HTTPRequest(ws_url, headers={"Authorization": f"token {api.token}"}))
+class KernelChannel:
+    """A kernel's websocket, as the notebook page holds it."""
 
-    async def reply_to(msg, on_iopub=None):
-        """Waits for the shell reply to `msg` and for the kernel to be idle again."""
-        await conn.write_message(json.dumps(msg))
+    @classmethod
+    async def open(cls, api, kernel_id):
+        from tornado.httpclient import HTTPRequest
+        from tornado.websocket import websocket_connect
+        self = cls()
+        self.session = uuid.uuid4().hex
+        ws_url = api.url.replace("http://", "ws://") + f"api/kernels/{kernel_id}/channels?session_id={self.session}"
+        self.conn = await websocket_connect(HTTPRequest(ws_url, headers={"Authorization": f"token {api.token}"}))
+        return self
+
+    async def request(self, msg_type, content, on_iopub=None):
+        """Sends a shell request and waits for its reply and for the kernel to be idle
+        again, handing the request's other iopub messages to on_iopub (awaited when it
+        is a coroutine function). Returns the reply."""
+        msg = message(msg_type, content, self.session)
+        await self.conn.write_message(json.dumps(msg))
         reply, idle = None, False
         while reply is None or not idle:
-            raw = await asyncio.wait_for(conn.read_message(), CELL_TIMEOUT)
+            raw = await asyncio.wait_for(self.conn.read_message(), CELL_TIMEOUT)
             if raw is None:
                 raise Failure("the kernel's websocket closed")
             m = json.loads(raw)
@@ -103,10 +109,26 @@ async def execute_notebook(api, kernel_id, nb):
                 if m["msg_type"] == "status" and m["content"]["execution_state"] == "idle":
                     idle = True
                 elif on_iopub:
-                    on_iopub(m)
+                    done = on_iopub(m)
+                    if asyncio.iscoroutine(done):
+                        await done
         return reply
 
-    info = await reply_to(message("kernel_info_request", {}, session))
+    async def execute(self, code, on_iopub=None):
+        return await self.request("execute_request", {"code": code, "silent": False, "store_history": True,
+                                                      "user_expressions": {}, "allow_stdin": False,
+                                                      "stop_on_error": True}, on_iopub)
+
+    def close(self):
+        self.conn.close()
+
+
+async def execute_notebook(api, kernel_id, nb):
+    """Runs every code cell of `nb` (a notebook dict) in the kernel through its
+    websocket and fills in the cells' outputs and execution counts, as the notebook
+    page does. Stops at the first cell that raises (its error output kept)."""
+    kernel = await KernelChannel.open(api, kernel_id)
+    info = await kernel.request("kernel_info_request", {})
     expect(info["content"].get("status") == "ok", f"kernel_info_reply: {info['content']}")
     for cell in nb["cells"]:
         if cell["cell_type"] != "code":
@@ -130,15 +152,13 @@ async def execute_notebook(api, kernel_id, nb):
                                 "traceback": c["traceback"]})
 
         source = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
-        reply = await reply_to(message("execute_request", {"code": source, "silent": False, "store_history": True,
-                                                           "user_expressions": {}, "allow_stdin": False,
-                                                           "stop_on_error": True}, session), collect)
+        reply = await kernel.execute(source, collect)
         cell["outputs"] = outputs
         cell["execution_count"] = reply["content"].get("execution_count")
         if reply["content"]["status"] != "ok":
             print(f"cell raised: {reply['content'].get('ename')}: {reply['content'].get('evalue')}", file=sys.stderr)
             break
-    conn.close()
+    kernel.close()
 
 
 INTERRUPTED_CELL = """\
@@ -158,36 +178,22 @@ async def interrupt_computation(api, kernel_id):
     """Ctrl-C from the notebook page (POST /api/kernels/ID/interrupt) while a cell
     computes on the cluster: the cell ends in KeyboardInterrupt and the kernel's next
     cell computes on the same cluster. Returns that cell's output."""
-    from tornado.httpclient import HTTPRequest
-    from tornado.websocket import websocket_connect
-    session = uuid.uuid4().hex
-    ws_url = api.url.replace("http://", "ws://") + f"api/kernels/{kernel_id}/channels?session_id={session}"
-    conn = await websocket_connect(HTTPRequest(ws_url, headers={"Authorization": f"token {api.token}"}))
+    kernel = await KernelChannel.open(api, kernel_id)
 
-    async def run(code, on_stream=None):
-        msg = message("execute_request", {"code": code, "silent": False, "store_history": True,
-                                          "user_expressions": {}, "allow_stdin": False, "stop_on_error": True},
-                      session)
-        await conn.write_message(json.dumps(msg))
-        reply, idle, text, error = None, False, "", None
-        while reply is None or not idle:
-            raw = await asyncio.wait_for(conn.read_message(), CELL_TIMEOUT)
-            if raw is None:
-                raise Failure("the kernel's websocket closed")
-            m = json.loads(raw)
-            if m.get("parent_header", {}).get("msg_id") != msg["header"]["msg_id"]:
-                continue
-            if m["channel"] == "shell":
-                reply = m
-            elif m["msg_type"] == "status" and m["content"]["execution_state"] == "idle":
-                idle = True
-            elif m["msg_type"] == "stream" and m["content"]["name"] == "stdout":
+    async def run(code, on_stdout=None):
+        """The cell's status, its stdout and the name of its error (None if none)."""
+        text, error = "", []
+
+        async def watch(m):
+            nonlocal text
+            if m["msg_type"] == "stream" and m["content"]["name"] == "stdout":
                 text += m["content"]["text"]
-                if on_stream:
-                    await on_stream(text)
+                if on_stdout:
+                    await on_stdout(text)
             elif m["msg_type"] == "error":
-                error = m["content"]["ename"]
-        return reply["content"]["status"], text, error
+                error.append(m["content"]["ename"])
+        reply = await kernel.execute(code, watch)
+        return reply["content"]["status"], text, error[0] if error else None
 
     interrupted = []
 
@@ -203,7 +209,7 @@ async def interrupt_computation(api, kernel_id):
            f"the interrupted cell ended with status {status}, error {error}, not KeyboardInterrupt")
     status, text, error = await run(AFTER_CELL)
     expect(status == "ok", f"the cell after the interrupt failed: {error}")
-    conn.close()
+    kernel.close()
     return text
 
 
