@@ -206,6 +206,7 @@ std::unordered_map<TaskKey, KeyInfo> Client::Impl::run(std::vector<GraphPart> gr
     Status st = send_message(scheduler_, nullptr, b);
     if (!st.is_ok()) throw ClusterError("cannot send graph: " + st.to_string());
   }
+  for (GraphLog* log : graph_logs) log->add(graph);
   graph.clear();
   std::unordered_set<TaskKey> pending(wanted.begin(), wanted.end());
   std::unordered_map<TaskKey, KeyInfo> ready;
@@ -576,6 +577,85 @@ ClusterStatus Client::Impl::cluster_status() {
       throw ClusterError(std::string("malformed message from scheduler: ") + e.getDescription().cStr());
     }
   }
+}
+
+StreamPage Client::Impl::task_stream(uint64_t since) {
+  std::lock_guard lock(mu);
+  const uint64_t id = next_request_++;
+  capnp::MallocMessageBuilder b;
+  auto req = b.initRoot<wire::Envelope>().initTaskStreamRequest();
+  req.setRequestId(id);
+  req.setSince(since);
+  Status st = send_message(scheduler_, nullptr, b);
+  if (!st.is_ok()) throw ClusterError("cannot reach scheduler: " + st.to_string());
+  auto deadline = Clock::now() + std::chrono::seconds(30);
+  while (true) {
+    ReceivedMessage msg = receive_from_scheduler(deadline);
+    try {
+      auto env = msg.envelope();
+      if (env.which() == wire::Envelope::ERROR && env.getError().getRequestId() == id) {
+        throw ClusterError(std::string("scheduler refused the task stream request: ") +
+                           env.getError().getMessage().cStr());
+      }
+      if (env.which() != wire::Envelope::TASK_STREAM_REPLY || env.getTaskStreamReply().getRequestId() != id) continue;
+      auto r = env.getTaskStreamReply();
+      StreamPage page;
+      page.next = r.getNext();
+      page.first = r.getFirst();
+      page.capacity = r.getCapacity();
+      page.clock = r.getClock();
+      page.loop_busy_seconds = r.getLoopBusySeconds();
+      page.transitions = r.getTransitions();
+      page.bytes_transferred = r.getBytesTransferred();
+      page.tasks_finished = r.getTasksFinished();
+      page.events.reserve(r.getEvents().size());
+      for (auto e : r.getEvents()) {
+        page.events.push_back({e.getStart(), e.getStop(), to_key(e.getKey()), e.getWorker(), e.getBytes(),
+                               e.getThread(), e.getOp(), e.getKind()});
+      }
+      for (auto op : r.getOps()) page.ops.emplace_back(op.cStr());
+      for (auto w : r.getWorkers()) page.workers.push_back({w.getId(), w.getName().cStr(), w.getNthreads()});
+      return page;
+    } catch (const kj::Exception& e) {
+      throw ClusterError(std::string("malformed message from scheduler: ") + e.getDescription().cStr());
+    }
+  }
+}
+
+void GraphLog::add(const std::vector<GraphPart>& graph) {
+  ++graphs;
+  tasks += num_tasks(graph);
+  for (const GraphPart& part : graph) {
+    if (const auto* g = std::get_if<TaskGroup>(&part)) {
+      TaskGroup kept = *g;
+      kept.params = {std::string()};  // expand() needs one; the log needs none
+      kept.params_index.clear();
+      groups_[kept.token] = std::move(kept);
+      continue;
+    }
+    for (const TaskSpec& t : std::get<std::vector<TaskSpec>>(part)) {
+      if (listed_deps_ + t.deps.size() + 1 > kMaxListedDeps) {
+        incomplete = true;
+        continue;
+      }
+      listed_deps_ += t.deps.size() + 1;
+      listed_[t.key] = t.deps;
+    }
+  }
+}
+
+bool GraphLog::deps(const TaskKey& key, std::vector<TaskKey>& out) const {
+  out.clear();
+  if (auto it = listed_.find(key); it != listed_.end()) {
+    out = it->second;
+    return true;
+  }
+  auto g = groups_.find(key.token);
+  if (g == groups_.end() || key.chunk >= g->second.size()) return false;
+  TaskSpec spec;
+  g->second.expand(key.chunk, spec);
+  out = std::move(spec.deps);
+  return true;
 }
 
 // ---- Client -----------------------------------------------------------------

@@ -28,6 +28,54 @@ struct KeyInfo {
   std::optional<Chunk> data;  // a small result that came with its KeysReady
 };
 
+// The dependencies of the graphs a client submitted while a performance report
+// watched it, for the report's critical path. Groups are kept as their patterns (a
+// million-task array is one entry); tasks listed one by one keep their dependency
+// keys, up to kMaxListedDeps in all, beyond which the log says it is incomplete.
+// Guarded by the Client::Impl's `mu`.
+class GraphLog {
+ public:
+  static constexpr size_t kMaxListedDeps = size_t{1} << 22;
+
+  void add(const std::vector<GraphPart>& graph);
+  // The inputs of task `key`; false when the log does not know the task.
+  bool deps(const TaskKey& key, std::vector<TaskKey>& out) const;
+  // Whether `key` is a task of a logged graph.
+  bool knows(const TaskKey& key) const { return groups_.contains(key.token) || listed_.contains(key); }
+  uint64_t graphs = 0;
+  uint64_t tasks = 0;         // tasks submitted
+  bool incomplete = false;    // some listed tasks' dependencies were not kept
+
+ private:
+  std::unordered_map<uint64_t, TaskGroup> groups_;  // by token, without their parameters
+  std::unordered_map<TaskKey, std::vector<TaskKey>> listed_;
+  size_t listed_deps_ = 0;
+};
+
+// One page of the scheduler's task stream and its counters (TaskStreamReply).
+struct StreamEvent {
+  double start = 0, stop = 0;
+  TaskKey key;
+  uint64_t worker = 0, bytes = 0;
+  uint32_t thread = 0;
+  uint16_t op = 0;
+  uint8_t kind = 0;  // 0 compute, 1 error, 2 transfer, 3 spill, 4 unspill
+};
+struct StreamWorkerName {
+  uint64_t id = 0;
+  std::string name;
+  uint32_t nthreads = 1;
+};
+struct StreamPage {
+  uint64_t next = 0, first = 0, capacity = 0;
+  double clock = 0;
+  std::vector<StreamEvent> events;
+  std::vector<std::string> ops;
+  std::vector<StreamWorkerName> workers;
+  double loop_busy_seconds = 0;
+  uint64_t transitions = 0, bytes_transferred = 0, tasks_finished = 0;
+};
+
 // Thread-safe: every public call takes `mu` for its whole exchange with the cluster,
 // so calls from several threads run one after another (the sockets are used by one
 // thread at a time).
@@ -45,6 +93,8 @@ struct Client::Impl {
   std::vector<Chunk> gather(const std::vector<TaskKey>& keys, const std::unordered_map<TaskKey, KeyInfo>& where);
   void release(const std::vector<TaskKey>& keys);
   ClusterStatus cluster_status();
+  // The task events from sequence number `since` on, a page of them. Throws ClusterError.
+  StreamPage task_stream(uint64_t since);
 
   std::string address;
   ClientOptions options;
@@ -53,6 +103,8 @@ struct Client::Impl {
   // cancel() never waits for `mu`, held by the computation.
   std::atomic<uint64_t> cancels{0};
   ComputeStats stats;  // guarded by mu
+  // The performance reports watching: run() logs every graph in each.
+  std::vector<GraphLog*> graph_logs;  // guarded by mu
 
  private:
   // release() with `mu` held. Best effort: a scheduler that is gone holds nothing.

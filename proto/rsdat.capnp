@@ -215,6 +215,35 @@ struct Notice { message @0 :Text; }
 # count of the graph before may still be on its way when the next one starts.
 struct Progress { done @0 :UInt64; total @1 :UInt64; graphId @2 :UInt64; }
 
+# Anyone -> scheduler: the task events from sequence number `since` on, and the
+# scheduler's counters now, for a performance report (which asks at its start and end).
+struct TaskStreamRequest { requestId @0 :UInt64; since @1 :UInt64; }
+struct TaskStreamEvent {
+  start @0 :Float64;        # seconds on the scheduler's clock
+  stop @1 :Float64;
+  key @2 :Key;              # the task's (token 0 for spills)
+  worker @3 :UInt64;
+  bytes @4 :UInt64;         # output (compute), fetched (transfer), written or read (spill, unspill)
+  thread @5 :UInt32;        # 0: the worker's event loop, n: its executor thread n
+  op @6 :UInt16;            # index into TaskStreamReply.ops
+  kind @7 :UInt8;           # 0 compute, 1 error, 2 transfer, 3 spill, 4 unspill
+}
+struct StreamWorker { id @0 :UInt64; name @1 :Text; nthreads @2 :UInt32; }
+struct TaskStreamReply {
+  requestId @0 :UInt64;
+  next @1 :UInt64;          # sequence number of the next event: `since` of the next request
+  first @2 :UInt64;         # sequence number of events[0]; above `since`: the ring lost those between
+  capacity @3 :UInt64;      # events the ring holds (0: the scheduler keeps no task stream)
+  clock @4 :Float64;        # the scheduler's clock now
+  events @5 :List(TaskStreamEvent);  # at most kMaxStreamReplyEvents of the oldest; ask again from `first + events.size()`
+  ops @6 :List(Text);
+  workers @7 :List(StreamWorker);    # connected now
+  loopBusySeconds @8 :Float64;       # the event loop's busy time since the scheduler started
+  transitions @9 :UInt64;            # task state transitions since the scheduler started
+  bytesTransferred @10 :UInt64;      # between workers, since start
+  tasksFinished @11 :UInt64;         # since start
+}
+
 struct Envelope {
   union {
     hello @0 :Hello;
@@ -240,5 +269,7 @@ struct Envelope {
     replicate @20 :Replicate;
     notice @21 :Notice;
     progress @22 :Progress;
+    taskStreamRequest @23 :TaskStreamRequest;
+    taskStreamReply @24 :TaskStreamReply;
   }
 }

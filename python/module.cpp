@@ -234,6 +234,28 @@ PYBIND11_MODULE(_rsdat, m) {
         b.client.reset();
       });
 
+  // A performance report keeps the Python client it watches alive.
+  struct ReportBox {
+    std::shared_ptr<ClientBox> client;
+    std::unique_ptr<rsdat::PerformanceReport> report;
+  };
+  py::class_<ReportBox>(m, "PerformanceReport")
+      .def(py::init([](const std::string& filename, std::shared_ptr<ClientBox> box) {
+             if (!box || !box->client) throw rsdat::ClusterError("performance report: no open rsdat.Client");
+             auto r = std::make_unique<ReportBox>();
+             r->client = box;
+             rsdat::Client* c = &box->get();
+             py::gil_scoped_release nogil;
+             r->report = std::make_unique<rsdat::PerformanceReport>(filename, c);
+             return r;
+           }),
+           py::arg("filename"), py::arg("client").none(true))
+      .def("close", [](ReportBox& r) {
+        if (!r.client->client) throw rsdat::ClusterError("performance report: its client was closed first");
+        py::gil_scoped_release nogil;
+        r.report->close();
+      });
+
   // ---- Array ----
   py::class_<Array>(m, "Array")
       .def_property_readonly("shape", [](const Array& a) { return a.shape(); })

@@ -1,5 +1,7 @@
 #include "scheduler/dashboard_pages.hpp"
 
+#include "core/task_stream_script.hpp"
+
 namespace rsdat::sched {
 
 namespace {
@@ -28,10 +30,6 @@ svg text{font:11px system-ui,sans-serif}
 // Shared by every page: VIEW names the page; draw[VIEW] renders its JSON.
 constexpr const char* kScript = R"js(
 const $=id=>document.getElementById(id);
-function fmt(b){const u=['B','KiB','MiB','GiB','TiB'];let i=0;b=+b||0;while(b>=1024&&i<4){b/=1024;i++}return b.toFixed(i?1:0)+' '+u[i]}
-function esc(s){return String(s).replace(/[&<>"']/g,c=>({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;',"'":'&#39;'}[c]))}
-function secs(s){return s<1e-3?(s*1e6).toFixed(0)+' us':s<1?(s*1e3).toFixed(1)+' ms':s.toFixed(2)+' s'}
-function colour(name){let h=7;for(const c of String(name))h=(h*31+c.charCodeAt(0))>>>0;return 'hsl('+(h%360)+',62%,'+(45+(h>>9)%20)+'%)'}
 $('nav-'+VIEW).className='here';
 let windowSeconds=60;
 const palette=['#1f77b4','#ff7f0e','#2ca02c','#d62728','#9467bd','#8c564b','#e377c2','#7f7f7f','#bcbd22','#17becf'];
@@ -70,42 +68,9 @@ draw.tasks=function(a){
   const ev=stream.events.map(e=>[e[0],e[1],e[2],e[3],e[4]-a.clock,e[5]-a.clock,e[6],e[7]]);
   const d={events:ev,ops:a.ops,kinds:a.kinds,window:a.window,truncated:a.truncated,
     workers:Object.values(stream.workers).filter(w=>seen[w.id]||a.workers.some(x=>x.id==w.id))};
-  const W=960,left=130;
-  // Lanes: each worker's threads, its event loop (tiny tasks) and spills when used.
-  const lanes=[],laneOf={};
-  const used={};for(const e of ev)used[e[0]+':'+(e[2]>=3?'s':e[1])]=1;
-  for(const w of d.workers){
-    if(used[w.id+':0'])lanes.push([w.id+':0',w.name+' loop']);
-    for(let t=1;t<=w.nthreads;t++)lanes.push([w.id+':'+t,w.name+' thread '+t]);
-    for(const k in used)if(k.startsWith(w.id+':')&&!(k.split(':')[1]<=w.nthreads)&&k.split(':')[1]!='s')lanes.push([k,w.name+' thread '+k.split(':')[1]]);
-    if(used[w.id+':s'])lanes.push([w.id+':s',w.name+' spill']);
-  }
-  lanes.forEach((l,i)=>laneOf[l[0]]=i);
-  const lane=lanes.length>24?14:22;
   let t0=0;for(const e of ev)t0=Math.min(t0,e[4]);
   t0=Math.max(t0,-d.window);const span=Math.max(-t0,1e-3);
-  const x=t=>left+(t-t0)/span*(W-left-10);
-  const H=lanes.length*lane+30;
-  let s='<svg id="stream" width="'+W+'" height="'+H+'" viewBox="0 0 '+W+' '+H+'">';
-  lanes.forEach((l,i)=>{s+='<text x="2" y="'+(i*lane+lane/2+4)+'">'+esc(l[1])+'</text><line x1="'+left+'" x2="'+W+'" y1="'+(i*lane+lane)+
-    '" y2="'+(i*lane+lane)+'" stroke="#eee"/>'});
-  const counts={};let n=0;
-  for(const e of ev){
-    const k=e[0]+':'+(e[2]>=3?'s':e[1]);const i=laneOf[k];if(i===undefined)continue;
-    const kind=d.kinds[e[2]],op=e[2]>=3?kind:(d.ops[e[3]]||'?');
-    const x0=x(Math.max(e[4],t0)),w=Math.max(e[2]==2?2:1,x(e[5])-x0);
-    const fill=kind=='compute'?colour(op):kind=='error'?'#000':kind=='transfer'?'#e0302a':'#f08c00';
-    const what=kind=='compute'?op+' chunk '+e[7]+', '+secs(e[5]-e[4])+', '+fmt(e[6]):
-      kind=='error'?op+' chunk '+e[7]+' failed':kind=='transfer'?'fetched '+fmt(e[6])+' for '+op+' chunk '+e[7]:kind+' '+fmt(e[6])+', '+secs(e[5]-e[4]);
-    s+='<rect class="'+kind+'" data-op="'+esc(op)+'" x="'+x0.toFixed(1)+'" y="'+(i*lane+2+(kind=='transfer'?0:2))+'" width="'+w.toFixed(1)+
-      '" height="'+(kind=='transfer'?lane-2:lane-6)+'" fill="'+fill+'"><title>'+esc(what)+'</title></rect>';
-    if(kind=='compute'){counts[op]=(counts[op]||0)+1;n++}
-  }
-  for(let k=0;k<=4;k++){const t=t0+span*k/4;s+='<text x="'+(x(t)-20)+'" y="'+(H-5)+'">'+(t.toFixed(span<2?3:1))+' s</text>'}
-  s+='</svg>';
-  let leg='<div class="legend">';for(const op in counts)leg+='<span class="op" data-op="'+esc(op)+'"><i style="background:'+colour(op)+
-    '"></i>'+esc(op)+' ('+counts[op]+')</span>';
-  leg+='<span><i style="background:#e0302a"></i>transfer</span><span><i style="background:#f08c00"></i>spill</span><span><i style="background:#000"></i>error</span></div>';
+  const {svg:s,legend:leg,n}=streamSvg({events:ev,ops:d.ops,kinds:d.kinds,workers:d.workers,t0:t0,t1:0});
   $('summary').innerHTML=n+' tasks on '+d.workers.length+' workers over the last '+secs(span)+(d.truncated?' (the newest only)':'')+
     ' &nbsp; window: <select id="window">'+[10,60,300].map(v=>'<option'+(v==windowSeconds?' selected':'')+'>'+v+'</option>').join('')+'</select> s';
   $('window').onchange=e=>{windowSeconds=+e.target.value;stream={next:0,events:[],workers:{}};tick()};
@@ -196,7 +161,7 @@ tick();setInterval(tick,1000);
 std::string page(const std::string& view, const std::string& title) {
   std::string head = kHead;
   for (size_t at; (at = head.find("@TITLE@")) != std::string::npos;) head.replace(at, 7, title);
-  return head + "<script>const VIEW='" + view + "';" + kScript + "</script></body></html>\n";
+  return head + "<script>const VIEW='" + view + "';" + task_stream_script() + kScript + "</script></body></html>\n";
 }
 
 }  // namespace

@@ -43,6 +43,8 @@ class LoopStats {
   void record_turn(double busy_seconds);
   // The fraction of wall time `now` - last call spent busy (0 on the first call).
   double busy_fraction_since_last(double now);
+  // Seconds spent busy since the loop started.
+  double busy_seconds() const { return busy_total_; }
   // Writes rsdat_<prefix>_event_loop_busy_seconds_total and the turn histogram.
   void write(MetricsText& m, std::string_view prefix, double busy_fraction) const;
 

@@ -229,6 +229,11 @@ void SchedulerServer::handle(ReceivedMessage& msg) {
       send_info(identity, env.getInfoRequest().getRequestId());
       return;
     }
+    if (env.which() == wire::Envelope::TASK_STREAM_REQUEST) {
+      auto r = env.getTaskStreamRequest();
+      send_task_stream(identity, r.getRequestId(), r.getSince());
+      return;
+    }
     const Peer* p = peer(identity);
     if (!p) {
       // A goodbye queued behind the hang-up that already dropped its peer.
@@ -451,6 +456,55 @@ void SchedulerServer::send_info(const zmq::message_t& identity, uint64_t request
     list[i].setRssBytes(m->rss_bytes);
     list[i].setPeakRssBytes(m->peak_rss_bytes);
     list[i].setSpilledTotal(m->spilled_total);
+  }
+  send_best_effort(router_, &identity, b);
+}
+
+void SchedulerServer::send_task_stream(const zmq::message_t& identity, uint64_t request_id, uint64_t since) {
+  // A page at a time keeps each reply a few MiB however large the ring is.
+  constexpr size_t kMaxReplyEvents = 50000;
+  const TaskStream& stream = state_.task_stream();
+  const uint64_t next = stream.recorded();
+  const uint64_t oldest = next > stream.capacity() ? next - stream.capacity() : 0;
+  const uint64_t first = std::min(std::max(since, oldest), next);
+  stream_scratch_.clear();
+  stream.copy_since(first, stream_scratch_);
+  if (stream_scratch_.size() > kMaxReplyEvents) stream_scratch_.resize(kMaxReplyEvents);
+  capnp::MallocMessageBuilder b;
+  auto reply = b.initRoot<wire::Envelope>().initTaskStreamReply();
+  reply.setRequestId(request_id);
+  reply.setNext(next);
+  reply.setFirst(first);
+  reply.setCapacity(stream.capacity());
+  reply.setClock(now());
+  reply.setLoopBusySeconds(loop_stats_.busy_seconds());
+  reply.setTransitions(state_.transitions());
+  reply.setBytesTransferred(state_.total_bytes_transferred());
+  reply.setTasksFinished(state_.tasks_finished());
+  auto events = reply.initEvents(stream_scratch_.size());
+  for (size_t i = 0; i < stream_scratch_.size(); ++i) {
+    const TaskEvent& e = stream_scratch_[i];
+    auto w = events[i];
+    w.setStart(e.start);
+    w.setStop(e.stop);
+    set_key(w.initKey(), e.key);
+    w.setWorker(e.worker);
+    w.setBytes(e.bytes);
+    w.setThread(e.thread);
+    w.setOp(e.op);
+    w.setKind(static_cast<uint8_t>(e.kind));
+  }
+  stream_scratch_.clear();
+  const auto& ops = stream.ops();
+  auto op_list = reply.initOps(ops.size());
+  for (size_t i = 0; i < ops.size(); ++i) op_list.set(i, ops[i]);
+  const std::vector<WorkerId> ids = state_.worker_ids();
+  auto workers = reply.initWorkers(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const WorkerInfo* w = state_.worker_info(ids[i]);
+    workers[i].setId(ids[i].value);
+    workers[i].setName(w->name);
+    workers[i].setNthreads(w->nthreads);
   }
   send_best_effort(router_, &identity, b);
 }

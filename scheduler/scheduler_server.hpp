@@ -77,6 +77,9 @@ class SchedulerServer {
   void on_hello(const zmq::message_t& identity, wire::Hello::Reader hello, int source_fd, const std::string& from);
   void flush();
   void send_info(const zmq::message_t& identity, uint64_t request_id);
+  // Task events from sequence number `since` on (a page of them) and the counters a
+  // performance report takes differences of.
+  void send_task_stream(const zmq::message_t& identity, uint64_t request_id, uint64_t since);
   void check_timeouts();
   // Whether the cluster can make progress for the clients waiting on it (see
   // SchedulerOptions::stall_timeout); warns them, then fails their computations.

@@ -35,6 +35,7 @@ else:
     from . import array, ndimage  # noqa: E402
     from .array import Array, map_blocks  # noqa: E402
     from .progress import ProgressInfo, progress  # noqa: E402
+    from .report import performance_report  # noqa: E402
     from .progress import _install_default as _install_progress  # noqa: E402
 
     _install_progress()
@@ -46,5 +47,6 @@ else:
 
     __all__ = ["Array", "CancelledError", "Client", "ClusterError", "LocalCluster", "TaskError", "array", "compute",
                "ndimage", "default_client", "get_client", "kernel", "map_blocks", "persist", "progress", "ProgressInfo",
+               "performance_report",
                "stac", "store", "open_zarr", "to_xarray", "from_xarray"]
 __version__ = "0.1.0"

@@ -10,6 +10,7 @@
 #include "rsdat/netcdf.hpp"
 #include "rsdat/scan.hpp"
 #include "rsdat/order.hpp"
+#include "rsdat/performance_report.hpp"
 #include "rsdat/phenology.hpp"
 #include "rsdat/raster.hpp"
 #include "rsdat/shape.hpp"
