@@ -62,6 +62,37 @@ class GraphIndex {
   KeyMap<uint32_t> others_;
 };
 
+// For each new task i, the order in which a depth-first walk from the wanted keys (in
+// their order, each task's inputs in theirs) first reaches it; UINT64_MAX where none
+// does. Only the roots' numbers are used.
+template <typename DepsOf>
+std::vector<uint64_t> roots_by_first_use(size_t n, const std::vector<TaskKey>& wanted, const GraphIndex& index,
+                                         const std::vector<char>& known, const DepsOf& deps_of) {
+  constexpr uint32_t kKnown = UINT32_MAX;
+  std::vector<uint64_t> first(n, UINT64_MAX);
+  std::vector<std::pair<uint32_t, uint32_t>> stack;  // (task, its next input)
+  uint64_t next = 0;
+  for (const TaskKey& k : wanted) {
+    const auto at = index.find(k);
+    if (!at || known[*at] || first[*at] != UINT64_MAX) continue;
+    first[*at] = next++;
+    stack.emplace_back(*at, 0);
+    while (!stack.empty()) {
+      auto& [task, pos] = stack.back();
+      const auto deps = deps_of(task);
+      if (pos == deps.size()) {
+        stack.pop_back();
+        continue;
+      }
+      const uint32_t d = deps[pos++];
+      if (d == kKnown || first[d] != UINT64_MAX) continue;
+      first[d] = next++;
+      stack.emplace_back(d, 0);
+    }
+  }
+  return first;
+}
+
 }  // namespace
 
 void SchedulerState::add_client(ClientId id) { clients_.try_emplace(id); }
@@ -171,10 +202,13 @@ Status SchedulerState::submit_graph(ClientId client, std::vector<TaskSpec> graph
     }
   }
 
-  // Co-assignment groups: roots of one array, by chunk index, except that chunks of one
+  // Co-assignment groups: roots of one array, each alone, except that chunks of one
   // array a task reads together (x[i, j] and x[j, i] for x + x.T) form one group, up to
-  // kMaxGroup chunks. Groups are ranked by their first chunk; a group's rank decides
-  // its worker and its place in the order.
+  // kMaxGroup chunks. Groups are ranked by the first use of their first root (the order
+  // in which a depth-first walk from the wanted keys reaches them; chunk order among
+  // roots nothing wanted reaches); a group's rank decides its worker and its place in
+  // the order. So the eight time blocks a reduction over time combines are made one
+  // after the other on one worker, not one per pass over the whole cube.
   constexpr size_t kMaxGroup = 4;
   std::vector<size_t> parent(n), group_size(n, 1);
   for (size_t i = 0; i < n; ++i) parent[i] = i;
@@ -203,11 +237,14 @@ Status SchedulerState::submit_graph(ClientId client, std::vector<TaskSpec> graph
   for (size_t i = 0; i < n; ++i) {
     if (is_new_root(i)) roots_of_token[graph[i].key.token].push_back(i);
   }
+  const std::vector<uint64_t> first_use = roots_by_first_use(n, wanted, index, known, deps_of);
   std::vector<uint32_t> group_rank(n, 0), group_rank_of(n, UINT32_MAX);
   std::unordered_map<uint64_t, uint64_t> roots_per_token;  // groups per token
   for (auto& [token, idx] : roots_of_token) {
-    std::sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return graph[a].key.chunk < graph[b].key.chunk; });
-    uint32_t groups = 0;  // ranked by first chunk, as idx is sorted
+    std::sort(idx.begin(), idx.end(), [&](size_t a, size_t b) {
+      return first_use[a] != first_use[b] ? first_use[a] < first_use[b] : graph[a].key.chunk < graph[b].key.chunk;
+    });
+    uint32_t groups = 0;  // ranked by first use, as idx is sorted
     for (size_t i : idx) {
       const size_t g = find(i);
       if (group_rank_of[g] == UINT32_MAX) group_rank_of[g] = groups++;

@@ -280,25 +280,64 @@ TEST_F(SchedulerStateTest, BytesMovedAreCounted) {
   add_worker(1);
   add_worker(2);
   state.add_client(ClientId{1});
-  // The first chunk of one array and the last of another go to different workers;
-  // their combine must fetch one of them. (The other two roots are not needed.)
+  // Roots are spread by their first use: (3, 0) is used first of its array, so (3, 1)
+  // goes to the other half of the workers than (1, 0), the first of its own. Their
+  // combine must fetch one of them. ((1, 1) is not needed.)
   ASSERT_TRUE(submit(1, {task(1, 0, {}, 8000), task(1, 1, {}, 8000), task(3, 0, {}, 8000), task(3, 1, {}, 8000),
-                         task(2, 0, {{1, 0}, {3, 1}})},
-                     {{2, 0}})
+                         task(2, 1, {{3, 0}}), task(2, 0, {{1, 0}, {3, 1}})},
+                     {{2, 1}, {2, 0}})
                   .is_ok());
-  ASSERT_EQ(out.assign.size(), 2u);
-  EXPECT_NE(out.assign[0].worker, out.assign[1].worker);
+  ASSERT_EQ(out.assign.size(), 3u);
+  std::map<TaskKey, WorkerId> root_at;
+  for (const AssignCommand& a : out.assign) root_at[a.key] = a.worker;
+  EXPECT_NE(root_at.at({1, 0}), root_at.at({3, 1}));
   auto roots = out.assign;
-  finish(roots[0]);
-  finish(roots[1]);
-  ASSERT_EQ(out.assign.size(), 1u);
-  const WorkerId where = out.assign[0].worker;
+  for (const AssignCommand& a : roots) finish(a);
+  std::optional<WorkerId> where;
+  for (const AssignCommand& a : out.assign)
+    if (a.key == TaskKey{2, 0}) where = a.worker;
+  ASSERT_TRUE(where.has_value());
   out.clear();
-  state.task_finished(where, {2, 0}, 800, 0.001, out, 8000);  // the worker fetched one root
+  state.task_finished(*where, {2, 0}, 800, 0.001, out, 8000);  // the worker fetched one root
   state.validate();
-  EXPECT_EQ(out.ready.size(), 1u);
   EXPECT_EQ(state.stats(ClientId{1}).bytes_transferred, 8000u);
   EXPECT_EQ(state.total_bytes_transferred(), 8000u);
+}
+
+// Roots are ordered and placed by their first use: the blocks a reduction over the
+// leading axis combines (x[t, i] for every t) are made together, on one worker, not one
+// per pass over every i.
+TEST_F(SchedulerStateTest, RootsAreGroupedByTheReductionThatUsesThem) {
+  add_worker(1);
+  add_worker(2);
+  state.add_client(ClientId{1});
+  // x has 2 x 4 blocks in C order (t, i); y[i] reads x[0, i] and x[1, i].
+  std::vector<TaskSpec> graph;
+  for (uint64_t c = 0; c < 8; ++c) graph.push_back(task(1, c, {}, 8000));
+  std::vector<TaskKey> wanted;
+  for (uint64_t i = 0; i < 4; ++i) {
+    graph.push_back(task(2, i, {{1, i}, {1, 4 + i}}));
+    wanted.push_back({2, i});
+  }
+  ASSERT_TRUE(submit(1, graph, wanted).is_ok());
+  std::map<TaskKey, WorkerId> root_at;
+  std::vector<TaskKey> roots;
+  while (true) {
+    auto assigned = out.assign;
+    out.clear();
+    bool any_root = false;
+    for (const AssignCommand& a : assigned) {
+      if (a.key.token != 1) continue;
+      any_root = true;
+      root_at[a.key] = a.worker;
+      roots.push_back(a.key);
+      finish(a);
+    }
+    if (!any_root) break;
+  }
+  ASSERT_EQ(root_at.size(), 8u);
+  for (uint64_t i = 0; i < 4; ++i) EXPECT_EQ(root_at.at({1, i}), root_at.at({1, 4 + i})) << "block " << i;
+  EXPECT_NE(root_at.at({1, 0}), root_at.at({1, 3}));  // and the pairs spread over both workers
 }
 
 // Results a client waits for travel inline when it asked for results of their size;
