@@ -256,6 +256,13 @@ Array nary(const char* name, std::vector<Operand> operands, Instr instr, DType d
 }
 
 Array binary(const Array& a, const Array& b, Instr op) {
+  // & | ^ of bools are the logical functions (the same values, as NumPy's), which the
+  // kernel computes without a round trip through integers.
+  if (need(a.node()).dtype == DType::kBool && need(b.node()).dtype == DType::kBool) {
+    if (op == Instr::kBitwiseAnd) op = Instr::kLogicalAnd;
+    if (op == Instr::kBitwiseOr) op = Instr::kLogicalOr;
+    if (op == Instr::kBitwiseXor) op = Instr::kLogicalXor;
+  }
   const DType t = ops::result_dtype(op, need(a.node()).dtype, need(b.node()).dtype);
   return nary(ops::instr_name(op), {{a.node()}, {b.node()}}, op, t);
 }

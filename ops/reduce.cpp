@@ -9,6 +9,7 @@
 
 #include "ops/elementwise_eval.hpp"
 #include "ops/kernel_util.hpp"
+#include "ops/simd.hpp"
 
 namespace rsdat::ops {
 
@@ -418,10 +419,6 @@ template <bool kMax, bool kNanWins, typename T, typename K>
                                                    K* key, K* index) {
   arg_rows_leading<kMax, kNanWins>(src, rows, k, row_index, key, index);
 }
-bool cpu_has_avx2() {
-  static const bool has = __builtin_cpu_supports("avx2");
-  return has;
-}
 
 // The arg partial of one chunk: per output element the winner's key and index, in K.
 template <bool kMax, bool kNanWins, typename T, typename K>
@@ -627,15 +624,40 @@ void for_each_row_piece(const Program& prog, std::span<const Chunk> inputs, cons
     for (size_t d = 0; d < nd; ++d) o += (off / st[d]) % shape[d] * ks[d];
     return o;
   };
-  run_program_as_computed(prog, inputs, shape, [&](int64_t off, int64_t len, const auto* v) {
-    while (len > 0) {
-      const int64_t m = std::min(len, row - off % row);
-      f(out_index(off), v, m);
-      off += m;
-      len -= m;
-      v += m;
-    }
-  });
+  // Reduced axes that all come first (time, in a reduction over time): the values are
+  // rows of the kept elements, walked in strips so that the strip's partial stays in
+  // cache while every row passes over it, instead of the whole partial once per row.
+  const size_t lead = static_cast<size_t>(std::find(r.reduced.begin(), r.reduced.end(), false) - r.reduced.begin());
+  const bool leading = lead > 0 && lead < nd && std::none_of(r.reduced.begin() + static_cast<long>(lead), r.reduced.end(),
+                                                            [](bool b) { return b; });
+  const int64_t strip_cols = leading ? st[lead - 1] : 0;
+  run_program_as_computed(
+      prog, inputs, shape,
+      [&](int64_t off, int64_t len, const auto* v) {
+        while (len > 0) {
+          const int64_t m = std::min(len, row - off % row);
+          f(out_index(off), v, m);
+          off += m;
+          len -= m;
+          v += m;
+        }
+      },
+      strip_cols);
+}
+
+// Adds m values (NaN skipped) to the sums and counts of m output elements: with AVX2
+// where the values need no conversion, else one at a time.
+template <typename V, typename C>
+void accumulate_sum_count(const C* v, int64_t m, double* sum, double* cnt) {
+  if constexpr (std::is_same_v<V, C>) {
+    if (ops::add_sum_count(v, m, sum, cnt)) return;
+  }
+  for (int64_t j = 0; j < m; ++j) {
+    const double x = static_cast<double>(convert<V>(v[j]));
+    const bool number = !is_nan(x);
+    sum[j] += number ? x : 0.0;
+    cnt[j] += number;
+  }
 }
 
 // The partial of an elementwise program's values of dtype `vdt` over `shape`, for a
@@ -671,12 +693,7 @@ Chunk fused_partial(const Program& prog, std::span<const Chunk> inputs, const Sh
           sum[o] = s;
           cnt[o] = c;
         } else {
-          for (int64_t j = 0; j < m; ++j) {
-            const double x = static_cast<double>(convert<V>(v[j]));
-            const bool number = !is_nan(x);
-            sum[o + j] += number ? x : 0.0;
-            cnt[o + j] += number;
-          }
+          accumulate_sum_count<V>(v, m, sum + o, cnt + o);
         }
       });
       return;

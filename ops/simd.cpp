@@ -2,6 +2,8 @@
 
 #include <immintrin.h>
 
+#include <type_traits>
+
 namespace rsdat::ops {
 
 namespace {
@@ -43,7 +45,59 @@ namespace {
     for (int64_t a = 0; a < drows; a += 8) transpose8x8_avx512(src + b * lds + a, lds, dst + a * ldd + b, ldd);
 }
 #pragma GCC diagnostic pop
+
+// Four doubles at a time (float values widened). NaN fails the ordered compare, so its
+// lanes add 0 to both.
+template <typename T>
+[[gnu::target("avx2")]] [[gnu::always_inline]] inline void add_sum_count_avx2(const T* v, int64_t m, double* sum,
+                                                                              double* cnt) {
+  const __m256d one = _mm256_set1_pd(1.0);
+  int64_t j = 0;
+  for (; j + 4 <= m; j += 4) {
+    __m256d x;
+    if constexpr (std::is_same_v<T, float>) {
+      x = _mm256_cvtps_pd(_mm_loadu_ps(v + j));
+    } else {
+      x = _mm256_loadu_pd(v + j);
+    }
+    const __m256d ok = _mm256_cmp_pd(x, x, _CMP_ORD_Q);
+    _mm256_storeu_pd(sum + j, _mm256_add_pd(_mm256_loadu_pd(sum + j), _mm256_and_pd(x, ok)));
+    _mm256_storeu_pd(cnt + j, _mm256_add_pd(_mm256_loadu_pd(cnt + j), _mm256_and_pd(one, ok)));
+  }
+  for (; j < m; ++j) {
+    const double x = static_cast<double>(v[j]);
+    if (x == x) {
+      sum[j] += x;
+      cnt[j] += 1.0;
+    }
+  }
+}
+[[gnu::target("avx2")]] void add_sum_count_f32(const float* v, int64_t m, double* sum, double* cnt) {
+  add_sum_count_avx2(v, m, sum, cnt);
+}
+[[gnu::target("avx2")]] void add_sum_count_f64(const double* v, int64_t m, double* sum, double* cnt) {
+  add_sum_count_avx2(v, m, sum, cnt);
+}
 }  // namespace
+
+bool cpu_has_avx2() {
+  static const bool has = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2");
+  }();
+  return has;
+}
+
+bool add_sum_count(const float* v, int64_t m, double* sum, double* cnt) {
+  if (!cpu_has_avx2()) return false;
+  add_sum_count_f32(v, m, sum, cnt);
+  return true;
+}
+bool add_sum_count(const double* v, int64_t m, double* sum, double* cnt) {
+  if (!cpu_has_avx2()) return false;
+  add_sum_count_f64(v, m, sum, cnt);
+  return true;
+}
 
 bool cpu_has_avx512() {
   static const bool has = [] {

@@ -336,6 +336,58 @@ TEST(BuiltinOps, NanMeanSkipsNaNAsNumPyDoes) {
                          DType::kFloat64, {6}), {all}));
 }
 
+// A fused reduction over the leading axes walks the block in strips of columns down
+// every row; the masked values (a cloud mask: where(a > 0.2 & isfinite(b), b, NaN))
+// and their sums and counts must be those of the plain loop, with a strip cut short at
+// the end of the row, in float32 and float64, and for the sum as for nanmean.
+TEST(BuiltinOps, FusedReductionsOverLeadingAxesMatchThePlainLoop) {
+  const Shape shape{3, 2, 9001};  // 18,002 kept values: two whole strips and a short one
+  const int64_t k = 2 * 9001, n = 3 * k;
+  auto value_a = [](int64_t i) { return static_cast<double>((i * 7919) % 1000) / 1000.0; };
+  auto value_b = [](int64_t i) { return i % 13 == 0 ? NAN : i % 17 == 0 ? INFINITY : static_cast<double>(i % 101) - 50; };
+  const std::vector<Instruction> mask_program{
+      {Instr::kLoad, 0}, {Instr::kConst, 0.2}, {Instr::kGreater, 0}, {Instr::kLoad, 1}, {Instr::kIsFinite, 0},
+      {Instr::kLogicalAnd, 0}, {Instr::kLoad, 1}, {Instr::kConst, NAN}, {Instr::kWhere, 0}};
+  for (DType dt : {DType::kFloat32, DType::kFloat64}) {
+    Chunk a = make(dt, shape, value_a), b = make(dt, shape, value_b);
+    std::vector<double> sum(k, 0), cnt(k, 0);
+    for (int64_t i = 0; i < n; ++i) {
+      const double av = dt == DType::kFloat32 ? static_cast<float>(value_a(i)) : value_a(i);
+      const double bv = dt == DType::kFloat32 ? static_cast<float>(value_b(i)) : value_b(i);
+      const double threshold = dt == DType::kFloat32 ? static_cast<float>(0.2) : 0.2;
+      if (av > threshold && std::isfinite(bv)) {
+        sum[i % k] += bv;
+        cnt[i % k] += 1;
+      }
+    }
+    const std::string program = elementwise_params(dt, mask_program);
+    Chunk mean = run_ok(spec(kReduceExprPartial,
+                             reduce_expr_partial_params(program, dt, shape,
+                                                        reduce_partial_params(ReduceKind::kNanMean, {0}, {Finalize::kMean})),
+                             dt, {2, 9001}),
+                        {a, b});
+    // The sum over the first two axes: 9001 kept values, rows of two steps.
+    Chunk total = run_ok(spec(kReduceExprPartial,
+                              reduce_expr_partial_params(elementwise_params(dt, {{Instr::kLoad, 0}}), dt, shape,
+                                                         reduce_partial_params(ReduceKind::kSum, {0, 1}, {Finalize::kConvert})),
+                              dt, {9001}),
+                         {a});
+    for (int64_t j = 0; j < k; ++j) {
+      if (cnt[j] == 0) {
+        ASSERT_TRUE(std::isnan(at(mean, j))) << dtype_name(dt) << " element " << j;
+      } else {
+        const double want = sum[j] / cnt[j];
+        ASSERT_NEAR(at(mean, j), want, 1e-6 * std::max(1.0, std::abs(want))) << dtype_name(dt) << " element " << j;
+      }
+    }
+    for (int64_t j = 0; j < 9001; ++j) {
+      double want = 0;
+      for (int64_t r = 0; r < 6; ++r) want += dt == DType::kFloat32 ? static_cast<float>(value_a(r * 9001 + j)) : value_a(r * 9001 + j);
+      ASSERT_NEAR(at(total, j), want, 1e-5) << dtype_name(dt) << " element " << j;
+    }
+  }
+}
+
 // argmax over the rows of a 7 x 300 float32 block with ties and NaN (the first NaN
 // wins): in one task through the tiled walk (reduced axis first), through the row walk
 // (the transposed block, reduced axis last), and as two partials of either key width,
