@@ -14,6 +14,8 @@
 
 #include <cstdint>
 #include <array>
+#include <cstddef>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -174,6 +176,48 @@ class KeyMap {
   size_t used_ = 0;  // slots handed out (live or free)
   std::vector<uint32_t> free_;
   size_t size_ = 0;
+};
+
+// KeySet: a set of TaskKey on KeyMap's table, for the keys each worker holds and runs:
+// an insert or erase allocates nothing per key, where std::unordered_set allocates a
+// node each time. The subset of the unordered_set interface the scheduler uses.
+class KeySet {
+  struct Nothing {};
+  using Map = KeyMap<Nothing>;
+
+ public:
+  class const_iterator {
+   public:
+    using iterator_category = std::forward_iterator_tag;
+    using value_type = TaskKey;
+    using difference_type = std::ptrdiff_t;
+    using pointer = const TaskKey*;
+    using reference = const TaskKey&;
+    const_iterator() = default;
+    explicit const_iterator(Map::const_iterator it) : it_(it) {}
+    const TaskKey& operator*() const { return it_->first; }
+    const TaskKey* operator->() const { return &it_->first; }
+    const_iterator& operator++() {
+      ++it_;
+      return *this;
+    }
+    friend bool operator==(const const_iterator& a, const const_iterator& b) { return a.it_ == b.it_; }
+
+   private:
+    Map::const_iterator it_;
+  };
+
+  size_t size() const { return map_.size(); }
+  bool empty() const { return map_.empty(); }
+  const_iterator begin() const { return const_iterator(map_.begin()); }
+  const_iterator end() const { return const_iterator(map_.end()); }
+  size_t count(const TaskKey& key) const { return map_.count(key); }
+  bool contains(const TaskKey& key) const { return map_.count(key) != 0; }
+  bool insert(const TaskKey& key) { return map_.emplace(key, Nothing{}).second; }
+  size_t erase(const TaskKey& key) { return map_.erase(key); }
+
+ private:
+  Map map_;
 };
 
 }  // namespace rsdat::sched

@@ -626,7 +626,10 @@ void SchedulerState::ensure_computed(const TaskKey& key, Commands& out) {
 }
 
 void SchedulerState::maybe_release(const TaskKey& key, Commands& out) {
-  std::vector<TaskKey> stack{key};
+  // Called for every input of every finished task: most find the record still needed,
+  // so the walk's stack is a member, not an allocation per call.
+  std::vector<TaskKey>& stack = release_stack_;
+  stack.assign(1, key);
   while (!stack.empty()) {
     TaskKey k = stack.back();
     stack.pop_back();

@@ -48,16 +48,17 @@ void SchedulerState::task_finished(WorkerId worker, const TaskKey& key, uint64_t
     cit->second.stats.bytes_transferred += bytes_fetched;
   }
   notify_ready(t, out);
-  std::vector<TaskKey> dependents = t.dependents;
-  for (const TaskKey& d : dependents) {
+  // Neither list changes below: on_ready() places tasks, and maybe_release() walks
+  // from an input towards its inputs and forgets only records nothing depends on
+  // (`t` depends on each of its inputs until it is forgotten itself, last).
+  for (const TaskKey& d : t.dependents) {
     Task& dt = tasks_.at(d);
     if (dt.status != TaskStatus::kWaiting) continue;
     bool ready = std::all_of(dt.spec.deps.begin(), dt.spec.deps.end(),
                              [&](const TaskKey& k) { return tasks_.at(k).status == TaskStatus::kMemory; });
     if (ready) on_ready(dt, out);
   }
-  std::vector<TaskKey> deps = t.spec.deps;
-  for (const TaskKey& d : deps) maybe_release(d, out);
+  for (const TaskKey& d : t.spec.deps) maybe_release(d, out);
   maybe_release(key, out);
   fill_queue_for(worker, out);
 }

@@ -136,14 +136,14 @@ bool SchedulerState::has_root_slot(const Worker& w) const {
 void SchedulerState::rebuild_root_queues() {
   // Root tasks are queued per worker position (co-assignment), so a change in the
   // set of workers re-spreads what is still queued.
-  root_queues_.assign(std::max<size_t>(1, workers_.size()), {});
+  root_queues_.reset(workers_.size());
   worker_order_.clear();
   for (auto& [id, w] : workers_) worker_order_.push_back(id);
   for (const auto& [order, key] : queue_) {
     Task& t = tasks_.at(key);
     if (!t.root) continue;
     t.queue_pos = root_worker_index(t.root_group, t.root_count, root_queues_.size());
-    root_queues_[t.queue_pos].emplace(order, key);
+    root_queues_.emplace(t.queue_pos, order, key);
   }
 }
 
@@ -151,21 +151,19 @@ bool SchedulerState::fill_worker(size_t pos, Commands& out) {
   Worker& w = workers_.at(worker_order_[pos]);
   bool any = false;
   while (has_root_slot(w)) {
-    auto& own = root_queues_[pos];
-    std::map<uint64_t, TaskKey>::iterator it;
+    const auto& own = root_queues_[pos];
+    TaskKey key;
     if (!own.empty()) {
-      it = own.begin();
+      key = own.begin()->second;
     } else {
       if (queue_.size() == queued_non_roots_) break;  // no root queued anywhere
       // Idle with nothing of its own: take from the far end of the longest queue,
       // so the victim keeps its contiguous range.
-      size_t victim = pos;
-      for (size_t i = 0; i < root_queues_.size(); ++i)
-        if (root_queues_[i].size() > root_queues_[victim].size()) victim = i;
-      if (root_queues_[victim].empty()) break;
-      it = std::prev(root_queues_[victim].end());
+      const auto& victim = root_queues_[root_queues_.longest()];
+      if (victim.empty()) break;
+      key = std::prev(victim.end())->second;
     }
-    assign(tasks_.at(it->second), w, out);
+    assign(tasks_.at(key), w, out);
     any = true;
   }
   return any;

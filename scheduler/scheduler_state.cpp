@@ -44,7 +44,7 @@ void SchedulerState::transition(Task& t, TaskStatus to) {
   if (t.status == TaskStatus::kQueued) {
     queue_.erase(t.order);
     if (t.root) {
-      root_queues_[t.queue_pos].erase(t.order);
+      root_queues_.erase(t.queue_pos, t.order);
     } else {
       --queued_non_roots_;
     }
@@ -53,7 +53,7 @@ void SchedulerState::transition(Task& t, TaskStatus to) {
     queue_.emplace(t.order, t.spec.key);
     if (t.root) {
       t.queue_pos = root_worker_index(t.root_group, t.root_count, root_queues_.size());
-      root_queues_[t.queue_pos].emplace(t.order, t.spec.key);
+      root_queues_.emplace(t.queue_pos, t.order, t.spec.key);
     } else {
       ++queued_non_roots_;
     }

@@ -34,6 +34,7 @@
 #include "core/task.hpp"
 #include "scheduler/key_map.hpp"
 #include "scheduler/placement.hpp"
+#include "scheduler/root_queues.hpp"
 #include "scheduler/task_stream.hpp"
 
 namespace rsdat::sched {
@@ -337,8 +338,8 @@ class SchedulerState {
     WorkerMetrics metrics;
     double last_seen = 0;
     double heartbeat_at = -1;  // its last heartbeat; -1: none yet
-    std::unordered_set<TaskKey> has;
-    std::unordered_set<TaskKey> processing;
+    KeySet has;
+    KeySet processing;
     uint64_t processing_root_bytes = 0;
     size_t processing_roots = 0;
     // What is processing there, per array (key token): occupancy() prices it with the
@@ -442,7 +443,7 @@ class SchedulerState {
   std::unordered_map<ClientId, Client> clients_;
   // Ready tasks waiting for a worker slot (roots) or for any worker, by order.
   std::map<uint64_t, TaskKey> queue_;
-  std::vector<std::map<uint64_t, TaskKey>> root_queues_{1};  // queued roots by worker position
+  RootQueues root_queues_;  // queued roots by worker position
   std::vector<WorkerId> worker_order_;                        // positions: workers by id
   size_t queued_non_roots_ = 0;
   uint64_t next_order_ = 0;
@@ -456,6 +457,7 @@ class SchedulerState {
   uint64_t tasks_erred_ = 0;
   std::array<uint64_t, 6> tasks_in_{};  // by TaskStatus
   std::optional<PendingGraph> pending_;
+  std::vector<TaskKey> release_stack_;  // maybe_release()'s walk (it does not re-enter)
   bool defer_ready_ = false;            // while a graph is added: collect ready tasks...
   std::vector<TaskKey> deferred_ready_;  // ...here, then place_deferred()
   // Task durations, for occupancy: one op runs at very different costs (a rechunk's
