@@ -1,15 +1,20 @@
 // rsdat-scheduler-bench: SchedulerState alone, no sockets: a graph of about 1,000,000
 // tasks (a sum tree over 875,000 root chunks with 8 inputs per combine) on 1,000
 // simulated workers, driven to completion by finishing every assigned task in order.
-// Reports task transitions per second on one core.
+// Reports task transitions per second on one core, and the scheduler's memory per task:
+// resident memory grown from before the graph is made until all of it is added, over its
+// tasks (an upper bound: the allocator keeps some of what was freed on the way).
 //
 //   build/bin/rsdat-scheduler-bench [--benchmark_filter=...]
 #include <benchmark/benchmark.h>
+
+#include <malloc.h>
 
 #include <chrono>
 #include <deque>
 #include <unordered_map>
 
+#include "core/sysinfo.hpp"
 #include "core/task_group.hpp"
 #include "scheduler/memory_plan.hpp"
 #include "scheduler/scheduler_state.hpp"
@@ -51,9 +56,11 @@ void BM_MillionTaskGraph(benchmark::State& state) {
   const uint64_t roots = static_cast<uint64_t>(state.range(0));
   const int workers = static_cast<int>(state.range(1));
   uint64_t transitions = 0, tasks = 0;
-  double submit_seconds = 0;
+  double submit_seconds = 0, bytes_per_task = 0;
   for (auto _ : state) {
     state.PauseTiming();
+    malloc_trim(0);  // what an earlier run freed is not counted as kept
+    const uint64_t rss_before = current_rss_bytes();
     std::vector<TaskKey> wanted;
     std::vector<TaskSpec> graph = tree_graph(roots, wanted);
     tasks = graph.size();
@@ -72,6 +79,8 @@ void BM_MillionTaskGraph(benchmark::State& state) {
       break;
     }
     submit_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    bytes_per_task = static_cast<double>(current_rss_bytes() - std::min(current_rss_bytes(), rss_before)) /
+                     static_cast<double>(tasks);
     std::deque<std::pair<WorkerId, TaskKey>> running;
     bool done = false;
     while (!done) {
@@ -88,6 +97,7 @@ void BM_MillionTaskGraph(benchmark::State& state) {
   }
   state.counters["tasks"] = static_cast<double>(tasks);
   state.counters["submit_s"] = submit_seconds;
+  state.counters["bytes_per_task"] = bytes_per_task;
   state.counters["transitions_per_s"] =
       benchmark::Counter(static_cast<double>(transitions) * state.iterations(), benchmark::Counter::kIsRate);
 }
@@ -130,8 +140,11 @@ void BM_SubmitSumGraph(benchmark::State& state) {
   const uint64_t n = static_cast<uint64_t>(state.range(0));
   double expand_seconds = 0, submit_seconds = 0, all_seconds = 0;
   uint64_t tasks = 0;
+  double bytes_per_task = 0;
   for (auto _ : state) {
     state.PauseTiming();
+    malloc_trim(0);  // what an earlier run freed is not counted as kept
+    const uint64_t rss_before = current_rss_bytes();
     TaskKey result;
     std::vector<GraphPart> parts = sum_parts(n, result);
     SchedulerState s;
@@ -154,6 +167,8 @@ void BM_SubmitSumGraph(benchmark::State& state) {
     submit_seconds = std::chrono::duration<double>(t2 - t1).count();
     all_seconds = std::chrono::duration<double>(t3 - t1).count();
     state.PauseTiming();
+    const uint64_t rss_after = current_rss_bytes();
+    bytes_per_task = static_cast<double>(rss_after - std::min(rss_after, rss_before)) / static_cast<double>(tasks);
     {
       SchedulerState gone = std::move(s);  // freeing the records is not part of it
     }
@@ -163,6 +178,7 @@ void BM_SubmitSumGraph(benchmark::State& state) {
   state.counters["expand_s"] = expand_seconds;
   state.counters["first_step_s"] = submit_seconds;
   state.counters["all_added_s"] = all_seconds;
+  state.counters["bytes_per_task"] = bytes_per_task;
 }
 
 // The memory plan's replay of the million-task tree (memory_plan.hpp) on range(1)

@@ -326,8 +326,11 @@ Status SchedulerState::submit_graph(ClientId client, std::vector<TaskSpec> graph
         break;
       }
       case TaskStatus::kErred:
-        out.failed.push_back({client, k, t.error_origin, tasks_.count(t.error_origin) ? tasks_.at(t.error_origin).spec.op : t.spec.op,
-                              t.error_worker, t.error});
+      {
+        const TaskError& e = *t.error;
+        out.failed.push_back({client, k, e.origin, tasks_.count(e.origin) ? tasks_.at(e.origin).spec.op : t.spec.op,
+                              e.worker, e.message});
+      }
         break;
       default:
         ensure_computed(k, out);
@@ -550,7 +553,7 @@ bool SchedulerState::add_pending(size_t budget, Commands& out) {
     }
     // Then what ensure_computed() would do.
     if (erred_dep) {
-      fail_task(task, erred_dep->error, erred_dep->error_worker, erred_dep->error_origin, out);
+      fail_task(task, erred_dep->error, out);
     } else if (all_ready) {
       on_ready(task, out);
     } else {
@@ -611,7 +614,7 @@ void SchedulerState::ensure_computed(const TaskKey& key, Commands& out) {
       if (dt.status != TaskStatus::kMemory) all_ready = false;
     }
     if (erred_dep) {
-      fail_task(t, erred_dep->error, erred_dep->error_worker, erred_dep->error_origin, out);
+      fail_task(t, erred_dep->error, out);
       continue;
     }
     if (all_ready) {

@@ -133,20 +133,20 @@ void SchedulerState::notify_ready(Task& t, Commands& out) {
 
 void SchedulerState::fail_task(Task& t, const std::string& message, const std::string& worker, const TaskKey& origin,
                                Commands& out) {
+  fail_task(t, std::make_shared<const TaskError>(TaskError{message, worker, origin}), out);
+}
+
+void SchedulerState::fail_task(Task& t, std::shared_ptr<const TaskError> error, Commands& out) {
   std::vector<Task*> stack{&t};
-  t.error = message;
-  t.error_worker = worker;
-  t.error_origin = origin;
   std::vector<TaskKey> touched;
-  std::string origin_op = tasks_.count(origin) ? tasks_.at(origin).spec.op : t.spec.op;
+  const TaskError& e = *error;
+  std::string origin_op = tasks_.count(e.origin) ? tasks_.at(e.origin).spec.op : t.spec.op;
   while (!stack.empty()) {
     Task* cur = stack.back();
     stack.pop_back();
     transition(*cur, TaskStatus::kErred);
-    cur->error = message;
-    cur->error_worker = worker;
-    cur->error_origin = origin;
-    for (ClientId c : cur->wanted_by) out.failed.push_back({c, cur->spec.key, origin, origin_op, worker, message});
+    cur->error = error;
+    for (ClientId c : cur->wanted_by) out.failed.push_back({c, cur->spec.key, e.origin, origin_op, e.worker, e.message});
     for (const TaskKey& d : cur->spec.deps) touched.push_back(d);
     for (const TaskKey& d : cur->dependents) {
       Task& dt = tasks_.at(d);

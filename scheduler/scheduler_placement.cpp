@@ -142,7 +142,7 @@ void SchedulerState::rebuild_root_queues() {
   for (const auto& [order, key] : queue_) {
     Task& t = tasks_.at(key);
     if (!t.root) continue;
-    t.queue_pos = root_worker_index(t.root_group, t.root_count, root_queues_.size());
+    t.queue_pos = static_cast<uint32_t>(root_worker_index(t.root_group, t.root_count, root_queues_.size()));
     root_queues_.emplace(t.queue_pos, order, key);
   }
 }

@@ -52,7 +52,7 @@ void SchedulerState::transition(Task& t, TaskStatus to) {
   if (to == TaskStatus::kQueued) {
     queue_.emplace(t.order, t.spec.key);
     if (t.root) {
-      t.queue_pos = root_worker_index(t.root_group, t.root_count, root_queues_.size());
+      t.queue_pos = static_cast<uint32_t>(root_worker_index(t.root_group, t.root_count, root_queues_.size()));
       root_queues_.emplace(t.queue_pos, t.order, t.spec.key);
     } else {
       ++queued_non_roots_;

@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -310,27 +311,34 @@ class SchedulerState {
   }
 
  private:
+  // Why a task erred: the message, the worker it came from and the task that raised,
+  // shared by every task the failure spread to.
+  struct TaskError {
+    std::string message;
+    std::string worker;
+    TaskKey origin;
+  };
+  // A million of these for a big graph: the fields are ordered to pack, and what only
+  // a failure needs is behind one pointer.
   struct Task {
     TaskSpec spec;
-    TaskStatus status = TaskStatus::kReleased;
     std::vector<TaskKey> dependents;
     std::vector<WorkerId> who_has;
-    std::optional<WorkerId> processing_on;
     std::vector<ClientId> wanted_by;
     uint64_t nbytes = 0;
     uint64_t order = 0;   // submission order: lower runs first
-    bool root = false;
+    ClientId owner;       // the client that submitted it (for per-computation counts)
+    ArrayProgress* array = nullptr;  // its array's counts (arrays_)
+    std::shared_ptr<const TaskError> error;  // erred: why
+    std::optional<WorkerId> processing_on;
+    std::optional<WorkerId> steal_to;  // a steal request for it is in flight, for this thief
     uint32_t root_group = 0;  // co-assignment: index of this root among its array's roots
     uint32_t root_count = 1;
     uint32_t pending_users = 0;  // tasks of the graph being added that will read it
-    size_t queue_pos = 0;     // queued roots: index into root_queues_
-    int failures = 0;     // lost workers it was running on
-    std::optional<WorkerId> steal_to;  // a steal request for it is in flight, for this thief
-    ClientId owner;       // the client that submitted it (for per-computation counts)
-    std::string error;    // erred: the message
-    std::string error_worker;
-    TaskKey error_origin;
-    ArrayProgress* array = nullptr;  // its array's counts (arrays_)
+    uint32_t queue_pos = 0;   // queued roots: index into root_queues_
+    int32_t failures = 0;     // lost workers it was running on
+    TaskStatus status = TaskStatus::kReleased;
+    bool root = false;
   };
   struct Worker {
     WorkerId id;
@@ -400,6 +408,7 @@ class SchedulerState {
   Task* take_report(WorkerId worker, const TaskKey& key);
   void fail_task(Task& t, const std::string& message, const std::string& worker, const TaskKey& origin,
                  Commands& out);
+  void fail_task(Task& t, std::shared_ptr<const TaskError> error, Commands& out);
   void notify_ready(Task& t, Commands& out);
   // Estimated seconds of `tasks` tasks of one array, `bytes` of outputs in all.
   double duration_estimate(uint64_t token, const std::string& op, uint32_t tasks, uint64_t bytes) const;
