@@ -677,7 +677,8 @@ void WorkerServer::execute(const std::vector<TaskKey>& batch) {
   for (const TaskKey& key : batch) {
     const TaskSpec* spec = state_.spec(key);
     RSDAT_CHECK(spec);
-    spdlog::debug("running {} {}", spec->op, key.to_string());
+    // Formatting the key costs more than a tiny task: only when it is logged.
+    if (spdlog::should_log(spdlog::level::debug)) spdlog::debug("running {} {}", spec->op, key.to_string());
     Result<std::vector<Chunk>> in = state_.inputs(key);
     if (in.ok()) {
       jobs->push_back(Job{*spec, std::move(in).value(), Status::ok()});
@@ -730,7 +731,7 @@ void WorkerServer::drain_completions() {
     done.swap(completions_);
   }
   for (auto& c : done) {
-    spdlog::debug("finished {} in {:.6f} s", c.key.to_string(), c.seconds);
+    if (spdlog::should_log(spdlog::level::debug)) spdlog::debug("finished {} in {:.6f} s", c.key.to_string(), c.seconds);
     ++counters_.tasks_executed;
     if (!c.result.ok()) {
       ++counters_.tasks_failed;
